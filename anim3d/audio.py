@@ -1,0 +1,158 @@
+"""Audio loading: any common file (wav, flac, mp3, ogg, m4a, or a video's audio track)
+-> mono float32 at a requested sample rate, through PyAV (FFmpeg) in one dependency.
+
+Every bad input raises AudioError naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from anim3d.errors import AudioError
+
+DEFAULT_SAMPLE_RATE = 16000
+MAX_SECONDS = 3600.0  # an hour: longer inputs are almost surely a mistake (use streaming)
+MIN_SECONDS = 0.05
+SILENCE_PEAK = 1e-4  # peak amplitude below this (about -80 dBFS) counts as silent
+
+
+@dataclass
+class Audio:
+    samples: np.ndarray  # (N,) float32 mono in [-1, 1]
+    sample_rate: int
+    path: str | None = None
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+def load_audio(
+    path: str | os.PathLike,
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
+    *,
+    max_seconds: float = MAX_SECONDS,
+    min_seconds: float = MIN_SECONDS,
+    allow_silent: bool = False,
+) -> Audio:
+    """Decode ``path`` to mono float32 at ``sample_rate``.
+
+    Raises AudioError for a missing file, a file that is not audio, a video with no
+    audio track, empty or too-short audio, silent audio (unless ``allow_silent``) and
+    audio longer than ``max_seconds``.
+    """
+    import av
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise AudioError(path, "file not found")
+    if os.path.isdir(path):
+        raise AudioError(path, "is a folder, not an audio file")
+    if os.path.getsize(path) == 0:
+        raise AudioError(path, "file is empty")
+    try:
+        container = av.open(path)
+    except av.error.FFmpegError as e:
+        raise AudioError(path, f"not a readable audio or video file ({_ffmpeg_reason(e)})") from None
+    with container:
+        streams = container.streams.audio
+        if not streams:
+            kinds = ", ".join(sorted({s.type for s in container.streams})) or "no streams"
+            raise AudioError(path, f"has no audio track (contains: {kinds})")
+        stream = streams[0]
+        src_rate = stream.rate or stream.codec_context.sample_rate
+        if not src_rate or src_rate <= 0:
+            raise AudioError(path, "audio track has no valid sample rate")
+        declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+        if declared is not None and declared > max_seconds * 1.05:
+            raise AudioError(path, f"audio is {declared:.0f} s long; the limit is {max_seconds:.0f} s")
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        chunks: list[np.ndarray] = []
+        total = 0
+        limit = int((max_seconds + 1.0) * sample_rate)
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    arr = out.to_ndarray().reshape(-1)
+                    chunks.append(arr)
+                    total += arr.size
+                if total > limit:
+                    raise AudioError(path, f"audio is longer than the limit of {max_seconds:.0f} s")
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+        except av.error.FFmpegError as e:
+            raise AudioError(path, f"audio data is corrupt ({_ffmpeg_reason(e)})") from None
+    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    return _checked(samples, sample_rate, path, max_seconds, min_seconds, allow_silent)
+
+
+def audio_from_array(
+    samples: np.ndarray,
+    sample_rate: int,
+    target_rate: int = DEFAULT_SAMPLE_RATE,
+    *,
+    name: str = "<array>",
+    allow_silent: bool = True,
+) -> Audio:
+    """Wrap an in-memory signal (mono or (N, C)) and resample it to ``target_rate``."""
+    x = np.asarray(samples, dtype=np.float32)
+    if x.ndim == 2:
+        x = x.mean(axis=1)
+    if x.ndim != 1:
+        raise AudioError(name, f"expected (samples,) or (samples, channels), got {x.shape}")
+    if sample_rate != target_rate and x.size:
+        x = resample(x, sample_rate, target_rate)
+    return _checked(x, target_rate, name, MAX_SECONDS, 0.0, allow_silent)
+
+
+def resample(x: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
+    """Band-limited polyphase resampling (scipy)."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(int(src_rate), int(dst_rate))
+    return resample_poly(x, dst_rate // g, src_rate // g).astype(np.float32)
+
+
+def _checked(samples, rate, path, max_seconds, min_seconds, allow_silent) -> Audio:
+    if samples.size == 0:
+        raise AudioError(path, "contains no audio samples")
+    if not np.isfinite(samples).all():
+        raise AudioError(path, "audio contains NaN or infinite samples")
+    dur = samples.size / rate
+    if dur < min_seconds:
+        raise AudioError(path, f"audio is only {dur * 1000:.0f} ms long; at least {min_seconds * 1000:.0f} ms is needed")
+    if dur > max_seconds:
+        raise AudioError(path, f"audio is {dur:.0f} s long; the limit is {max_seconds:.0f} s")
+    if not allow_silent and float(np.abs(samples).max()) < SILENCE_PEAK:
+        raise AudioError(path, "audio is silent (peak below -80 dBFS)")
+    return Audio(samples, rate, path)
+
+
+def save_wav(path: str | os.PathLike, audio: Audio | np.ndarray, sample_rate: int | None = None) -> None:
+    """Write 16-bit PCM mono WAV atomically."""
+    import wave
+
+    from anim3d.fileio import atomic_output
+
+    if isinstance(audio, Audio):
+        samples, rate = audio.samples, audio.sample_rate
+    else:
+        if sample_rate is None:
+            raise ValueError("sample_rate is required for a raw array")
+        samples, rate = np.asarray(audio, np.float32), sample_rate
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    with atomic_output(path) as tmp:
+        with wave.open(tmp, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(int(rate))
+            w.writeframes(pcm.tobytes())
+
+
+def _ffmpeg_reason(e: Exception) -> str:
+    return getattr(e, "strerror", None) or str(e)

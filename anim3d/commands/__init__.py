@@ -1,0 +1,1 @@
+"""One module per ``anim3d`` subcommand (discovered by ``anim3d.cli``)."""

@@ -1,0 +1,26 @@
+"""User-facing errors. The CLI prints these as one line, without a traceback."""
+
+from __future__ import annotations
+
+import os
+
+
+class Anim3dError(Exception):
+    """An error caused by the user's input or environment, with a clear message."""
+
+
+class InputError(Anim3dError):
+    """A bad input file; the message names the file and the problem."""
+
+    def __init__(self, path: str | os.PathLike | None, problem: str):
+        self.path = None if path is None else os.fspath(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
+class AudioError(InputError):
+    """Audio that cannot be used (missing, not audio, empty, silent, too long...)."""
+
+
+class MotionError(InputError):
+    """A Motion that is malformed (wrong shapes, NaN, missing channels...)."""

@@ -1,0 +1,1 @@
+"""flame package (see ../shared/DESIGN.md)."""

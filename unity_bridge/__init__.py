@@ -1,0 +1,1 @@
+"""unity_bridge package (see ../shared/DESIGN.md)."""
