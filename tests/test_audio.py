@@ -1,0 +1,185 @@
+"""Audio loading of common formats and every bad input the issue names."""
+
+import av
+import numpy as np
+import pytest
+
+from anim3d.audio import load_audio, save_wav
+from anim3d.errors import AudioError
+
+SR = 44100
+
+
+def _signal(seconds=1.0, sr=SR, freq=440.0):
+    t = np.arange(int(seconds * sr)) / sr
+    env = 0.5 + 0.5 * np.sin(2 * np.pi * 2 * t)  # 2 Hz loudness envelope to compare after decoding
+    return (0.5 * env * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def _encode(path, samples, sr, codec, fmt=None, with_video=False, channels=1):
+    """Write samples with PyAV using the given audio codec (test helper)."""
+    with av.open(str(path), "w", format=fmt) as out:
+        if with_video:
+            v = out.add_stream("libx264", rate=30)
+            v.width = v.height = 64
+            v.pix_fmt = "yuv420p"
+        a = out.add_stream(codec, rate=sr)
+        if codec == "vorbis":
+            a.codec_context.options = {"strict": "experimental"}  # FFmpeg's native Vorbis encoder
+        a.layout = "mono" if channels == 1 else "stereo"
+        fmt_name = a.codec_context.codec.audio_formats[0].name
+        data = _as(fmt_name, np.tile(samples[None, :], (channels, 1)))
+        step = 1024
+        for i in range(0, data.shape[1], step):
+            chunk = data[:, i : i + step]
+            if fmt_name.endswith("p"):
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk.astype(_np_dtype(fmt_name))), format=fmt_name, layout=a.layout.name)
+            else:
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk.T.reshape(1, -1).astype(_np_dtype(fmt_name))), format=fmt_name, layout=a.layout.name)
+            frame.sample_rate = sr
+            frame.pts = i
+            for packet in a.encode(frame):
+                out.mux(packet)
+            if with_video and i % (sr // 30 * 3) < step:
+                img = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
+                for packet in v.encode(img):
+                    out.mux(packet)
+        for packet in a.encode(None):
+            out.mux(packet)
+        if with_video:
+            for packet in v.encode(None):
+                out.mux(packet)
+
+
+def _np_dtype(fmt_name):
+    return {"s16": np.int16, "s16p": np.int16, "s32": np.int32, "s32p": np.int32, "flt": np.float32, "fltp": np.float32}[fmt_name]
+
+
+def _as(fmt_name, x):
+    scale = {"s16": 32767.0, "s32": 2147483647.0}.get(fmt_name.rstrip("p"), 1.0)
+    return x * scale
+
+
+def _envelope(x, sr, hop=0.01):
+    n = int(sr * hop)
+    m = len(x) // n
+    return np.sqrt((x[: m * n].reshape(m, n) ** 2).mean(1))
+
+
+@pytest.mark.parametrize(
+    "name, codec, fmt, sr",
+    [
+        ("a.wav", None, None, SR),
+        ("a.flac", "flac", None, SR),
+        ("a.mp3", "libmp3lame", None, SR),
+        ("a.ogg", "vorbis", None, SR),
+        ("a.opus.ogg", "libopus", "ogg", 48000),
+        ("a.m4a", "aac", "mp4", SR),
+    ],
+)
+def test_common_formats_decode_to_mono_16k(tmp_path, name, codec, fmt, sr):
+    sig = _signal(sr=sr)
+    path = tmp_path / name
+    if codec is None:
+        save_wav(path, sig, sr)
+    else:
+        _encode(path, sig, sr, codec, fmt, channels=2)
+    audio = load_audio(path, 16000)
+    assert audio.sample_rate == 16000
+    assert audio.samples.dtype == np.float32 and audio.samples.ndim == 1
+    assert abs(audio.duration - 1.0) < 0.08  # codec padding of a few ms is allowed
+    e_ref = _envelope(sig, sr)
+    e_out = _envelope(audio.samples, 16000)
+    n = min(len(e_ref), len(e_out))
+    # allow the codec's delay: best correlation within +/-5 hops (50 ms)
+    best = max(np.corrcoef(e_ref[5 : n - 5], e_out[5 + k : n - 5 + k])[0, 1] for k in range(-5, 6))
+    assert best > 0.95
+
+
+def test_audio_track_of_mp4(tmp_path):
+    path = tmp_path / "talk.mp4"
+    _encode(path, _signal(2.0), SR, "aac", "mp4", with_video=True)
+    audio = load_audio(path)
+    assert abs(audio.duration - 2.0) < 0.1
+    assert np.abs(audio.samples).max() > 0.1
+
+
+def test_evaldata_video_audio(evaldata):
+    audio = load_audio(evaldata / "video" / "Obama_clip1.mp4")
+    assert 15 < audio.duration < 40
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(AudioError, match="nothere.wav: file not found"):
+        load_audio(tmp_path / "nothere.wav")
+
+
+def test_not_audio(tmp_path):
+    p = tmp_path / "notes.wav"
+    p.write_text("these are not samples " * 50)
+    with pytest.raises(AudioError, match="notes.wav: not a readable audio or video file"):
+        load_audio(p)
+
+
+def test_empty_file(tmp_path):
+    p = tmp_path / "empty.wav"
+    p.write_bytes(b"")
+    with pytest.raises(AudioError, match="empty.wav: file is empty"):
+        load_audio(p)
+
+
+def test_wav_with_no_samples(tmp_path):
+    p = tmp_path / "zero.wav"
+    save_wav(p, np.zeros(0, np.float32), 16000)
+    with pytest.raises(AudioError, match="zero.wav: contains no audio samples"):
+        load_audio(p)
+
+
+def test_silent(tmp_path):
+    p = tmp_path / "quiet.wav"
+    save_wav(p, np.zeros(16000, np.float32), 16000)
+    with pytest.raises(AudioError, match="quiet.wav: audio is silent"):
+        load_audio(p)
+    assert load_audio(p, allow_silent=True).duration == pytest.approx(1.0)
+
+
+def test_video_without_audio_track(tmp_path):
+    p = tmp_path / "mute.mp4"
+    with av.open(str(p), "w") as out:
+        v = out.add_stream("libx264", rate=30)
+        v.width = v.height = 64
+        v.pix_fmt = "yuv420p"
+        for _ in range(10):
+            for packet in v.encode(av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")):
+                out.mux(packet)
+        for packet in v.encode(None):
+            out.mux(packet)
+    with pytest.raises(AudioError, match="mute.mp4: has no audio track"):
+        load_audio(p)
+
+
+def test_absurd_length(tmp_path):
+    p = tmp_path / "long.wav"
+    save_wav(p, _signal(3.0, 16000), 16000)
+    with pytest.raises(AudioError, match="long.wav: audio is .*limit"):
+        load_audio(p, max_seconds=2.0)
+
+
+def test_too_short(tmp_path):
+    p = tmp_path / "blip.wav"
+    save_wav(p, _signal(0.01, 16000), 16000)
+    with pytest.raises(AudioError, match="blip.wav: audio is only 10 ms"):
+        load_audio(p)
+
+
+def test_folder_is_not_audio(tmp_path):
+    with pytest.raises(AudioError, match="is a folder"):
+        load_audio(tmp_path)
+
+
+def test_save_wav_is_atomic(tmp_path):
+    target = tmp_path / "missing_dir" / "x.wav"
+    with pytest.raises(Exception):
+        save_wav(target, _signal(0.1, 16000), 16000)
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == [] or not any(p.name.startswith(".anim3d-") for p in tmp_path.rglob("*"))
