@@ -1,0 +1,73 @@
+"""Phone recognition (pocketsphinx allphone) and the phone-error-rate tools."""
+
+import numpy as np
+import pytest
+
+from anim3d.audio import audio_from_array, load_audio
+from anim3d.phonetic import (
+    PHONE_SET,
+    SILENCE,
+    Phone,
+    edit_distance,
+    normalize_label,
+    phone_error_rate,
+    phone_frames,
+    recognize_phones,
+    text_to_phones,
+)
+
+
+def test_normalize_label():
+    assert normalize_label("AH0") == "AH"
+    assert normalize_label("+SPN+") == SILENCE
+    assert normalize_label("sil") == SILENCE
+    assert normalize_label("b") == "B"
+
+
+def test_edit_distance_and_per():
+    assert edit_distance(list("abc"), list("abc")) == 0
+    assert edit_distance(list("abc"), list("axc")) == 1
+    assert edit_distance(list("abc"), list("ac")) == 1
+    assert edit_distance([], list("ab")) == 2
+    # silences are ignored; one substitution out of 4 phones
+    assert phone_error_rate(["SIL", "B", "AA", "D", "IY"], ["B", "AA", "SIL", "T", "IY"]) == pytest.approx(0.25)
+
+
+def test_text_to_phones():
+    assert text_to_phones("The birch") == ["DH", "AH", "B", "ER", "CH"]
+    with pytest.raises(ValueError, match="qzxv"):
+        text_to_phones("hello qzxv")
+
+
+def test_phone_frames():
+    phones = [Phone("SIL", 0.0, 0.1), Phone("M", 0.1, 0.2), Phone("AA", 0.2, 0.3)]
+    idx = phone_frames(phones, 12, fps=30)
+    labels = [PHONE_SET[i] for i in idx]
+    assert labels[:3] == ["SIL", "SIL", "SIL"]  # centres 1/60, 3/60, 5/60 s
+    assert labels[3:6] == ["M", "M", "M"]
+    assert labels[6:9] == ["AA", "AA", "AA"]
+    assert labels[9:] == ["SIL"] * 3
+
+
+def test_silence_gives_only_silence_and_covers_clip():
+    audio = audio_from_array(np.zeros(16000, np.float32), 16000)
+    phones = recognize_phones(audio)
+    assert phones[0].start == 0.0 and phones[-1].end == pytest.approx(1.0)
+    speech = [p for p in phones if p.label != SILENCE]
+    assert sum(p.end - p.start for p in speech) < 0.3
+
+
+def test_real_speech_phone_error_rate(evaldata):
+    audio = load_audio(evaldata / "audio" / "B08_sb_example1.wav")
+    phones = recognize_phones(audio)
+    # contiguous, ordered, inside the clip, labels from the set
+    assert all(p.label in PHONE_SET for p in phones)
+    assert all(a.end == pytest.approx(b.start) for a, b in zip(phones, phones[1:]))
+    assert phones[-1].end == pytest.approx(audio.duration)
+    ref = text_to_phones("The birch canoe slid on the smooth planks")
+    per = phone_error_rate(ref, [p.label for p in phones])
+    # measured 0.667 with the default config; random labels score ~1.0
+    assert per < 0.8
+    # the bilabials of "birch", "smooth", "planks" are found
+    labels = [p.label for p in phones]
+    assert labels.count("B") + labels.count("P") + labels.count("M") >= 2
