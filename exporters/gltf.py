@@ -1,0 +1,280 @@
+"""Motion -> glTF 2.0 binary (.glb): a skinned head with 52 ARKit morph targets and one animation.
+
+Layout of the written file
+- nodes: ``head`` (the skinned mesh, at the scene root, no transform) and the FLAME joint
+  hierarchy ``root -> neck -> {jaw, left_eye, right_eye}`` with rest offsets as translations;
+- one mesh, one primitive (POSITION, NORMAL, TEXCOORD_0, JOINTS_0, WEIGHTS_0) with 52 POSITION
+  morph targets named in ``mesh.extras.targetNames`` (Apple's camelCase, Apple's order);
+  targets that move few vertices are stored sparse, identical targets share one accessor;
+- one animation ``anim3d`` at the motion's fps: ``weights`` on the mesh node, rotation of
+  ``neck`` (the head pose), rotations of ``left_eye``/``right_eye`` (from ``Motion.eye_rotations``)
+  and translation of ``root`` (head translation);
+- audio: glTF has no ratified audio extension, so the audio goes beside the file as ``.wav``
+  and its file name is recorded in ``asset.extras.audio``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pygltflib as g
+
+from anim3d.channels import ARKIT_NAMES
+from anim3d.errors import Anim3dError, InputError, MotionError
+from anim3d.motion import Motion
+from exporters.glb_buffers import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, BufferBuilder, morph_target_accessor, read_accessor
+
+GENERATOR = "anim3d exporters.gltf"
+
+
+def load_default_head():
+    """The embedded open head (``flame.open_head``)."""
+    try:
+        from flame.open_head import load_open_head
+    except ImportError as e:
+        raise Anim3dError(f"the embedded open head is not available ({e}); pass a head model") from None
+    return load_open_head()
+
+
+def rotvec_to_quat(rotvec: np.ndarray) -> np.ndarray:
+    """(T, 3) axis-angle -> (T, 4) unit quaternions (x, y, z, w), sign-continuous over time."""
+    from scipy.spatial.transform import Rotation
+
+    rotvec = np.asarray(rotvec, np.float64).reshape(-1, 3)
+    if len(rotvec) == 0:
+        return np.zeros((0, 4), np.float32)
+    q = Rotation.from_rotvec(rotvec).as_quat()  # T x 4, scalar last (glTF order)
+    # pick the hemisphere closest to the previous key so that interpolation takes the short way
+    flips = np.cumsum(np.r_[0, (np.sum(q[1:] * q[:-1], axis=1) < 0).astype(int)]) % 2
+    q[flips == 1] *= -1
+    return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """V x 3 unit area-weighted normals; vertices on no face get +Z."""
+    v = vertices.astype(np.float64)
+    fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])  # F x 3
+    n = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(n, faces[:, k], fn)
+    length = np.linalg.norm(n, axis=1, keepdims=True)
+    n = np.where(length > 1e-12, n / np.maximum(length, 1e-30), np.array([0.0, 0.0, 1.0]))
+    return n.astype(np.float32)
+
+
+def top4_skin(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """V x J skin weights -> (JOINTS_0 V x 4 uint8, WEIGHTS_0 V x 4 float32 summing to 1)."""
+    w = np.asarray(weights, np.float64)
+    if w.shape[1] < 4:
+        w = np.pad(w, ((0, 0), (0, 4 - w.shape[1])))
+    order = np.argsort(-w, axis=1)[:, :4]  # V x 4 strongest joints
+    top = np.take_along_axis(w, order, axis=1)
+    top = np.where(top > 1e-6, top, 0.0)
+    top /= top.sum(1, keepdims=True)
+    top = top.astype(np.float32)
+    # float32 rounding: put the residual on the largest weight so each row sums to 1
+    top[:, 0] += 1.0 - top.sum(1)
+    joints = np.where(top > 0, order, 0).astype(np.uint8)
+    return joints, top
+
+
+def _check_motion(motion: Motion, path) -> None:
+    motion.validate(path)
+    if motion.num_frames == 0:
+        raise MotionError(path, "the motion has no frames")
+
+
+def _resolve_audio(audio):
+    if audio is None:
+        return None
+    from anim3d.audio import Audio, load_audio
+
+    if isinstance(audio, Audio):
+        return audio
+    return load_audio(audio, sample_rate=48000)
+
+
+def add_animation(gltf: g.GLTF2, bb: BufferBuilder, motion: Motion, mesh_nodes: list[tuple[int, int]],
+                  neck_node: int | None, eye_nodes: tuple[int | None, int | None] = (None, None),
+                  root_node: int | None = None, root_rest: np.ndarray | None = None,
+                  neck_rest: np.ndarray | None = None, name: str = "anim3d") -> int:
+    """Append one animation driving the given nodes; returns its index.
+
+    mesh_nodes: (node index, number of morph targets) pairs; the weights of each such node
+    are the motion's 52 channels mapped through ``gltf.nodes[node].extras['_anim3d_map']``
+    when present (column per target, -1 = keep at 0), else used in ARKit order.
+    neck_rest: the neck node's rest rotation (x, y, z, w); the head pose is applied after it.
+    """
+    from scipy.spatial.transform import Rotation
+
+    times = motion.times.astype(np.float32)  # T
+    t_acc = bb.accessor(times, minmax=True)
+    samplers: list[g.AnimationSampler] = []
+    channels: list[g.AnimationChannel] = []
+
+    def add(node: int, path: str, values: np.ndarray) -> None:
+        out = bb.accessor(np.ascontiguousarray(values, np.float32))
+        samplers.append(g.AnimationSampler(input=t_acc, output=out, interpolation="LINEAR"))
+        channels.append(g.AnimationChannel(sampler=len(samplers) - 1, target=g.AnimationChannelTarget(node=node, path=path)))
+
+    for node, columns in mesh_nodes:
+        cols = np.asarray(columns, np.int64)  # per target: ARKit index or -1
+        w = np.zeros((motion.num_frames, len(cols)), np.float32)  # T x N
+        ok = cols >= 0
+        w[:, ok] = motion.blendshapes[:, cols[ok]]
+        add(node, "weights", w.reshape(-1))
+    if neck_node is not None:
+        rot = Rotation.from_rotvec(motion.head_rotation.astype(np.float64))
+        if neck_rest is not None:
+            rot = Rotation.from_quat(neck_rest) * rot
+        add(neck_node, "rotation", rotvec_to_quat(rot.as_rotvec()))
+    eyes = motion.eye_rotations()  # T x 2 x 3
+    for e, node in enumerate(eye_nodes):
+        if node is not None:
+            add(node, "rotation", rotvec_to_quat(eyes[:, e]))
+    if root_node is not None:
+        rest = np.zeros(3, np.float32) if root_rest is None else np.asarray(root_rest, np.float32)
+        add(root_node, "translation", motion.head_translation + rest)
+    gltf.animations.append(g.Animation(name=name, samplers=samplers, channels=channels))
+    return len(gltf.animations) - 1
+
+
+def build_gltf(motion: Motion, head) -> tuple[g.GLTF2, bytes]:
+    """The glTF document and its binary buffer for ``motion`` on ``head`` (a flame.head.HeadModel)."""
+    head.validate()
+    gltf = g.GLTF2(asset=g.Asset(version="2.0", generator=GENERATOR))
+    bb = BufferBuilder(gltf)
+    v = head.vertices.astype(np.float32)
+    idx_dtype = np.uint16 if len(v) < 65536 else np.uint32
+    attrs = g.Attributes(
+        POSITION=bb.accessor(v, ARRAY_BUFFER, minmax=True),
+        NORMAL=bb.accessor(vertex_normals(v, head.faces), ARRAY_BUFFER),
+    )
+    if head.uvs is not None:
+        attrs.TEXCOORD_0 = bb.accessor(head.uvs.astype(np.float32), ARRAY_BUFFER)
+    joints4, weights4 = top4_skin(head.skin_weights)
+    attrs.JOINTS_0 = bb.accessor(joints4, ARRAY_BUFFER)
+    attrs.WEIGHTS_0 = bb.accessor(weights4, ARRAY_BUFFER)
+    indices = bb.accessor(head.faces.astype(idx_dtype).reshape(-1), ELEMENT_ARRAY_BUFFER, minmax=True)
+    cache: dict = {}
+    targets = [{"POSITION": morph_target_accessor(bb, head.morph_targets[k], cache)} for k in range(len(ARKIT_NAMES))]
+    gltf.materials.append(g.Material(
+        name="skin",
+        pbrMetallicRoughness=g.PbrMetallicRoughness(baseColorFactor=[0.8, 0.62, 0.52, 1.0], metallicFactor=0.0, roughnessFactor=0.7),
+    ))
+    gltf.meshes.append(g.Mesh(
+        name=head.name,
+        primitives=[g.Primitive(attributes=attrs, indices=indices, material=0, mode=g.TRIANGLES, targets=targets)],
+        weights=[0.0] * len(ARKIT_NAMES),
+        extras={"targetNames": list(ARKIT_NAMES)},
+    ))
+    # nodes: 0 = skinned mesh, 1.. = joints (FLAME order)
+    gltf.nodes.append(g.Node(name=head.name, mesh=0, skin=0))
+    joints = np.asarray(head.joints, np.float32)
+    jnode = [1 + j for j in range(len(head.joint_names))]
+    for j, name in enumerate(head.joint_names):
+        p = head.parents[j]
+        local = joints[j] - (joints[p] if p >= 0 else 0.0)
+        gltf.nodes.append(g.Node(name=name, translation=[float(x) for x in local]))
+    for j, p in enumerate(head.parents):
+        if p >= 0:
+            gltf.nodes[jnode[p]].children.append(jnode[j])
+    root_j = [j for j, p in enumerate(head.parents) if p < 0]
+    ibm = np.tile(np.eye(4, dtype=np.float32), (len(joints), 1, 1))  # J x 4 x 4
+    ibm[:, :3, 3] = -joints
+    inv = bb.accessor(np.ascontiguousarray(ibm.transpose(0, 2, 1)).reshape(len(joints), 16))  # column-major
+    gltf.skins.append(g.Skin(name="flame", joints=jnode, inverseBindMatrices=inv, skeleton=jnode[root_j[0]]))
+    gltf.scenes.append(g.Scene(name="anim3d", nodes=[0] + [jnode[j] for j in root_j]))
+    gltf.scene = 0
+
+    names = list(head.joint_names)
+    find = lambda n: jnode[names.index(n)] if n in names else None  # noqa: E731
+    add_animation(
+        gltf, bb, motion,
+        mesh_nodes=[(0, list(range(len(ARKIT_NAMES))))],
+        neck_node=find("neck"),
+        eye_nodes=(find("left_eye"), find("right_eye")),
+        root_node=jnode[root_j[0]],
+        root_rest=joints[root_j[0]],
+    )
+    return gltf, bb.finish()
+
+
+def save_glb(gltf: g.GLTF2, blob: bytes, path: str | os.PathLike) -> None:
+    """Write ``gltf`` + ``blob`` as one GLB, atomically."""
+    from anim3d.fileio import atomic_output
+
+    gltf.set_binary_blob(blob)
+    data = b"".join(gltf.save_to_bytes())
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+
+def write_glb(motion: Motion, path: str | os.PathLike, head=None, audio=None) -> Path:
+    """Write ``motion`` on ``head`` (default: the embedded open head) as a GLB at ``path``.
+
+    audio: an ``anim3d.audio.Audio`` or an audio file path; written beside as ``<path>.wav``.
+    Raises MotionError for a bad motion and AudioError for bad audio; nothing is written then.
+    """
+    path = Path(path)
+    _check_motion(motion, path)
+    snd = _resolve_audio(audio)  # fail on bad audio before writing anything
+    if head is None:
+        head = load_default_head()
+    gltf, blob = build_gltf(motion, head)
+    wav = path.with_suffix(".wav")
+    if snd is not None:
+        gltf.asset.extras = {"audio": wav.name}
+    save_glb(gltf, blob, path)
+    if snd is not None:
+        from anim3d.audio import save_wav
+
+        save_wav(wav, snd)
+    return path
+
+
+def load_glb(path: str | os.PathLike) -> tuple[g.GLTF2, bytes]:
+    """Read a GLB/VRM (or a .gltf with embedded or external buffers) -> (document, buffer 0 bytes)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise InputError(path, "file not found")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        if magic == b"glTF":
+            gltf = g.GLTF2.load_binary(path)
+        else:
+            gltf = g.GLTF2.load_json(path)
+            if gltf.buffers:
+                gltf.convert_buffers(g.BufferFormat.BINARYBLOB)
+    except InputError:
+        raise
+    except Exception as e:  # pygltflib raises many kinds on malformed files
+        raise InputError(path, f"not a readable glTF/GLB file ({type(e).__name__}: {e})") from None
+    if gltf is None or not isinstance(gltf.asset, g.Asset) or not str(getattr(gltf.asset, "version", "")).startswith("2"):
+        raise InputError(path, "not a glTF 2.0 file (missing or wrong asset.version)")
+    if len(gltf.buffers) > 1:
+        raise InputError(path, f"has {len(gltf.buffers)} buffers; only single-buffer files are supported")
+    blob = gltf.binary_blob() or b""
+    if gltf.buffers and len(blob) < (gltf.buffers[0].byteLength or 0):
+        raise InputError(path, f"binary buffer is truncated ({len(blob)} of {gltf.buffers[0].byteLength} bytes)")
+    return gltf, blob
+
+
+def read_animation_weights(path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(target names, times T, weights T x N) of the first morph-weights channel in a GLB."""
+    gltf, blob = load_glb(path)
+    for anim in gltf.animations:
+        for ch in anim.channels:
+            if ch.target.path == "weights":
+                node = gltf.nodes[ch.target.node]
+                mesh = gltf.meshes[node.mesh]
+                names = list((mesh.extras or {}).get("targetNames", []))
+                s = anim.samplers[ch.sampler]
+                t = read_accessor(gltf, blob, s.input).reshape(-1)
+                w = read_accessor(gltf, blob, s.output).reshape(len(t), -1)
+                return names, t, w
+    raise InputError(path, "has no morph-weights animation")
