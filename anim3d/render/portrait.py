@@ -1,0 +1,168 @@
+"""Portrait preparation: find the one face in a photo, crop and align it to a square
+(FFHQ-style: eyes level, face centred), and track its 478 MediaPipe landmarks.
+
+Face finding and landmarks use MediaPipe Face Mesh (the legacy model that ships inside the
+mediapipe wheel, offline). Every bad photo raises ``InputError`` naming the file: no face,
+several faces, or a face too small to animate.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from anim3d.errors import InputError
+
+CROP_SIZE = 512
+MIN_EYE_DISTANCE_PX = 32.0  # inter-ocular distance in the original photo below this = "too small"
+
+# MediaPipe Face Mesh indices used for alignment.
+LEFT_EYE_CORNERS = (33, 133)  # subject's right eye in the image's left half (outer, inner)
+RIGHT_EYE_CORNERS = (362, 263)
+MOUTH_CORNERS = (61, 291)
+
+
+@dataclass
+class Portrait:
+    """A face photo cropped and aligned to ``size x size`` with its landmarks.
+
+    image:     size x size x 3 uint8 RGB
+    landmarks: 478 x 3 float32 in crop pixels (x right, y down, z MediaPipe depth in x's pixel scale;
+               smaller z = nearer the camera)
+    crop:      2 x 3 affine matrix mapping original-photo pixels to crop pixels
+    source:    the photo's path (or None)
+    """
+
+    image: np.ndarray
+    landmarks: np.ndarray
+    crop: np.ndarray
+    source: str | None = None
+
+    @property
+    def size(self) -> int:
+        return int(self.image.shape[0])
+
+
+_FACE_MESH = {}
+
+
+def _face_mesh(max_faces: int):
+    """A cached static-image MediaPipe FaceMesh (creating one costs ~0.1 s)."""
+    if max_faces not in _FACE_MESH:
+        import mediapipe as mp
+
+        _FACE_MESH[max_faces] = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True, max_num_faces=max_faces, refine_landmarks=True, min_detection_confidence=0.5
+        )
+    return _FACE_MESH[max_faces]
+
+
+def detect_faces(rgb: np.ndarray, max_faces: int = 4) -> list[np.ndarray]:
+    """All faces MediaPipe finds in ``rgb`` (H x W x 3 uint8): a list of 478 x 3 pixel landmarks."""
+    rgb = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
+    h, w = rgb.shape[:2]
+    res = _face_mesh(max_faces).process(rgb)
+    faces = []
+    for lm in res.multi_face_landmarks or []:
+        a = np.array([(p.x * w, p.y * h, p.z * w) for p in lm.landmark], np.float32)  # 478 x 3
+        faces.append(a)
+    return faces
+
+
+def track_landmarks(rgb: np.ndarray) -> np.ndarray | None:
+    """478 x 3 pixel landmarks of the single most prominent face, or None."""
+    faces = detect_faces(rgb, max_faces=1)
+    return faces[0] if faces else None
+
+
+def eye_distance(landmarks: np.ndarray) -> float:
+    le = landmarks[list(LEFT_EYE_CORNERS), :2].mean(0)
+    re = landmarks[list(RIGHT_EYE_CORNERS), :2].mean(0)
+    return float(np.linalg.norm(re - le))
+
+
+def alignment_matrix(landmarks: np.ndarray, size: int = CROP_SIZE, zoom: float = 1.0) -> np.ndarray:
+    """2 x 3 affine (rotation + scale + shift) from photo pixels to an aligned ``size`` crop.
+
+    FFHQ's recipe: the eye line is made horizontal, the face is centred a little below the eyes,
+    and the crop spans about 2x the eye-to-eye / 1.8x the eye-to-mouth distance (``zoom`` > 1 shows
+    more around the face).
+    """
+    le = landmarks[list(LEFT_EYE_CORNERS), :2].mean(0).astype(np.float64)
+    re = landmarks[list(RIGHT_EYE_CORNERS), :2].mean(0).astype(np.float64)
+    mouth = landmarks[list(MOUTH_CORNERS), :2].mean(0).astype(np.float64)
+    eye_avg = (le + re) / 2
+    eye_to_eye = re - le
+    eye_to_mouth = mouth - eye_avg
+    x = eye_to_eye - np.array([-eye_to_mouth[1], eye_to_mouth[0]])  # eye line minus mouth-axis rotated 90°
+    x /= np.linalg.norm(x)
+    half = max(np.linalg.norm(eye_to_eye) * 2.0, np.linalg.norm(eye_to_mouth) * 1.8) * zoom
+    center = eye_avg + eye_to_mouth * 0.1
+    scale = (size / 2) / half
+    c, s = x  # rotate by -angle(x) so that x maps to +x
+    rot = np.array([[c, s], [-s, c]]) * scale
+    shift = np.array([size / 2, size / 2]) - rot @ center
+    return np.concatenate([rot, shift[:, None]], 1).astype(np.float64)  # 2 x 3
+
+
+def apply_affine(m: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Map N x 2 (or N x 3, z scaled by the same factor) points by the 2 x 3 affine ``m``."""
+    out = points.astype(np.float64).copy()
+    out[:, :2] = points[:, :2] @ m[:, :2].T + m[:, 2]
+    if points.shape[1] == 3:
+        out[:, 2] = points[:, 2] * np.sqrt(abs(np.linalg.det(m[:, :2])))
+    return out.astype(np.float32)
+
+
+def warp_crop(rgb: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
+    """The aligned crop (reflecting the photo at its borders so no black wedges appear)."""
+    import cv2
+
+    return cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_AREA if m[0, 0] ** 2 + m[0, 1] ** 2 < 1 else cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_REFLECT101)
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """An image file -> H x W x 3 uint8 RGB, or InputError."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise InputError(path, "portrait file not found")
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            return np.asarray(im, dtype=np.uint8).copy()
+    except (UnidentifiedImageError, OSError) as e:
+        raise InputError(path, f"not a readable image ({e.__class__.__name__})") from None
+
+
+def prepare_portrait(image: np.ndarray | str | os.PathLike, size: int = CROP_SIZE, *, zoom: float = 1.0,
+                     min_eye_distance: float = MIN_EYE_DISTANCE_PX, source: str | None = None) -> Portrait:
+    """Find exactly one usable face, crop/align it to ``size`` and track its landmarks in the crop."""
+    if not isinstance(image, np.ndarray):
+        source = os.fspath(image)
+        image = load_image(image)
+    rgb = image
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[..., None], 3, 2)
+    if rgb.ndim != 3 or rgb.shape[2] < 3 or min(rgb.shape[:2]) < 16:
+        raise InputError(source, f"expected a colour image, got an array of shape {image.shape}")
+    rgb = np.ascontiguousarray(rgb[..., :3]).astype(np.uint8)
+    faces = detect_faces(rgb, max_faces=4)
+    if not faces:
+        raise InputError(source, "no face found in the portrait (use a photo with one clearly visible, roughly frontal face)")
+    if len(faces) > 1:
+        raise InputError(source, f"{len(faces)} faces found in the portrait; crop the photo to the one face to animate")
+    lm = faces[0]
+    d = eye_distance(lm)
+    if d < min_eye_distance:
+        raise InputError(source, f"the face is too small ({d:.0f} px between the eyes, need at least "
+                                 f"{min_eye_distance:.0f}); use a larger or closer photo")
+    m = alignment_matrix(lm, size, zoom)
+    crop = warp_crop(rgb, m, size)
+    tracked = track_landmarks(crop)  # re-track in the crop: sharper than mapping the photo's landmarks
+    lm_crop = tracked if tracked is not None else apply_affine(m, lm)
+    return Portrait(image=crop, landmarks=lm_crop.astype(np.float32), crop=m, source=source)
