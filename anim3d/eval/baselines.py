@@ -1,0 +1,132 @@
+"""The methods an evaluation compares, each an ``(audio, seed) -> Motion`` callable:
+
+- ``loudness``: loudness -> jaw, the log-RMS envelope of the audio drives jawOpen;
+- ``phones+teacher``: a Rhubarb-Lip-Sync-style baseline, phones recognised in the audio by
+  pocketsphinx drive the project's teacher (``anim3d.data.teacher.phones_to_motion``);
+- ``model``: ``anim3d.pipeline.animate`` with a checkpoint (or the default model).
+
+Components that are not importable yet are reported as unavailable with the reason,
+so a report always runs and picks up the model as soon as it exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from anim3d.audio import Audio
+from anim3d.channels import INDEX, NUM_BLENDSHAPES
+from anim3d.motion import Motion
+
+
+@dataclass
+class Method:
+    name: str
+    generate: Callable[..., Motion]  # (audio, seed=0, **controls) -> Motion
+    description: str = ""
+    stochastic: bool = False  # different seeds give different motions
+    controls: tuple[str, ...] = field(default_factory=tuple)  # e.g. ("emotion", "intensity")
+
+
+# ------------------------------------------------------------------ loudness -> jaw
+
+
+def log_rms_envelope(audio: Audio, fps: float = 30.0, num_frames: int | None = None) -> np.ndarray:
+    """(T,) log RMS (dB) in a window of 2 frame periods centred on each frame's instant."""
+    x = np.asarray(audio.samples, dtype=np.float64)
+    sr = audio.sample_rate
+    n = num_frames if num_frames is not None else max(1, int(round(len(x) / sr * fps)))
+    half = int(round(sr / fps))
+    centres = np.round(np.arange(n) / fps * sr).astype(np.int64)
+    c = np.concatenate([[0.0], np.cumsum(x * x)])  # prefix sums of energy
+    lo = np.clip(centres - half, 0, len(x))
+    hi = np.clip(centres + half, 0, len(x))
+    energy = (c[hi] - c[lo]) / np.maximum(hi - lo, 1)
+    return 10.0 * np.log10(energy + 1e-10)
+
+
+def loudness_to_jaw(db: np.ndarray, max_open: float = 0.6, range_db: float = 40.0) -> np.ndarray:
+    """dB envelope -> jawOpen in [0, max_open]: the loudest 1 % maps to max_open, anything
+    ``range_db`` below it (or quieter) to 0, linear in dB."""
+    top = np.percentile(db, 99)
+    return np.clip((db - (top - range_db)) / range_db, 0.0, 1.0) * max_open
+
+
+def loudness_motion(audio: Audio, seed: int = 0, fps: float = 30.0, **_) -> Motion:
+    jaw = loudness_to_jaw(log_rms_envelope(audio, fps))
+    bs = np.zeros((jaw.size, NUM_BLENDSHAPES), np.float32)
+    bs[:, INDEX["jawOpen"]] = jaw
+    z = np.zeros((jaw.size, 3), np.float32)
+    return Motion(bs, z, z.copy(), fps)
+
+
+# ------------------------------------------------------------------ phones -> teacher
+
+
+def phone_teacher_motion(audio: Audio, seed: int = 0, fps: float = 30.0, **controls) -> Motion:
+    from anim3d.data.teacher import phones_to_motion
+    from anim3d.phonetic import recognize_phones
+
+    phones = recognize_phones(audio)
+    return phones_to_motion(phones, audio.duration, fps=fps, audio=audio, seed=seed, **controls)
+
+
+def teacher_available() -> str | None:
+    """None when the teacher imports, else the reason."""
+    try:
+        from anim3d.data.teacher import phones_to_motion  # noqa: F401
+    except Exception as e:  # any import failure means: not available yet
+        return f"anim3d.data.teacher not importable ({type(e).__name__}: {e})"
+    return None
+
+
+# ------------------------------------------------------------------ the model
+
+
+def model_method(model: str = "default", device: str = "cpu", steps: int | None = None) -> Method | str:
+    """The model as a Method, or the reason it is not available."""
+    try:
+        from anim3d import pipeline
+    except Exception as e:
+        return f"anim3d.pipeline not importable ({type(e).__name__}: {e})"
+    checkpoint = None if model in (None, "default") else model
+    try:
+        if checkpoint is None:
+            pipeline.load_default_model()
+    except Exception as e:
+        return f"default model not loadable ({type(e).__name__}: {e})"
+
+    def generate(audio: Audio, seed: int = 0, fps: float = 30.0, **controls) -> Motion:
+        m = pipeline.animate(audio, seed=seed, steps=steps, checkpoint=checkpoint, device=device, **controls)
+        return m if abs(m.fps - fps) < 1e-6 else m.resample(fps)
+
+    label = "model" if checkpoint is None else f"model ({checkpoint})"
+    return Method(label, generate, "anim3d.pipeline.animate", stochastic=True, controls=("emotion", "intensity"))
+
+
+def available_methods(model: str | None = "default", device: str = "cpu", steps: int | None = None):
+    """(methods, unavailable) where unavailable maps a method name to the reason."""
+    methods = [Method("loudness", loudness_motion, "log-RMS loudness -> jawOpen")]
+    unavailable: dict[str, str] = {}
+    reason = teacher_available()
+    if reason is None:
+        methods.append(
+            Method(
+                "phones+teacher",
+                phone_teacher_motion,
+                "pocketsphinx phones -> teacher (Rhubarb-style)",
+                stochastic=True,
+                controls=("emotion", "intensity"),
+            )
+        )
+    else:
+        unavailable["phones+teacher"] = reason
+    if model is not None:
+        m = model_method(model, device, steps)
+        if isinstance(m, Method):
+            methods.append(m)
+        else:
+            unavailable["model"] = m
+    return methods, unavailable

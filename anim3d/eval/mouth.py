@@ -1,0 +1,76 @@
+"""Mouth opening of a Motion, to compare with a tracked speaker's inner-lip gap.
+
+Preferred: measured on the open head mesh (gap between the inner-lip landmark vertices,
+``head.landmarks['upper_lip_inner'] / ['lower_lip_inner']``), in metres. When the open
+head is not importable, a blendshape proxy is used (documented in ``blendshape_opening``);
+correlations are scale-free, so either gives comparable lip-sync scores, and the source is
+reported with every result.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from anim3d.channels import INDEX
+from anim3d.motion import Motion
+
+# closure threshold per source: lips count as closed at or below this opening
+CLOSED_BELOW = {"mesh": 0.002, "blendshapes": 0.05}  # metres (2 mm) / proxy units
+OPEN_ABOVE = {"mesh": 0.008, "blendshapes": 0.2}  # an "open" vowel: >= 8 mm / proxy 0.2
+
+
+def blendshape_opening(motion: Motion) -> np.ndarray:
+    """(T,) proxy of the inner-lip gap from ARKit weights:
+
+    max(0, jawOpen - mouthClose)  (mouthClose closes the lips against an open jaw)
+    + 0.25 * mean(mouthUpperUp_L/R, mouthLowerDown_L/R)  (lips parted over the teeth)
+    - 0.25 * mean(mouthPress_L/R, mouthRollUpper/Lower) (lips pressed or rolled in)
+    clipped at 0.
+    """
+    b = motion.blendshapes
+
+    def ch(*names):
+        return np.mean([b[:, INDEX[n]] for n in names], axis=0)
+
+    jaw = np.maximum(0.0, ch("jawOpen") - ch("mouthClose"))
+    parted = ch("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight")
+    pressed = ch("mouthPressLeft", "mouthPressRight", "mouthRollUpper", "mouthRollLower")
+    return np.clip(jaw + 0.25 * parted - 0.25 * pressed, 0.0, None).astype(np.float64)
+
+
+@lru_cache(maxsize=1)
+def _open_head():
+    """(head, motion_to_vertices, upper_idx, lower_idx) or None when the head is missing."""
+    try:
+        from flame.open_head import load_open_head, motion_to_vertices
+
+        head = load_open_head()
+        up = np.atleast_1d(np.asarray(head.landmarks["upper_lip_inner"], dtype=np.int64))
+        lo = np.atleast_1d(np.asarray(head.landmarks["lower_lip_inner"], dtype=np.int64))
+    except (ImportError, KeyError, AttributeError, OSError):
+        return None
+    return head, motion_to_vertices, up, lo
+
+
+def mesh_available() -> bool:
+    return _open_head() is not None
+
+
+def mesh_opening(motion: Motion) -> np.ndarray:
+    """(T,) vertical inner-lip gap on the open head, metres (mean over the landmark vertices)."""
+    found = _open_head()
+    if found is None:
+        raise RuntimeError("the open head (flame.open_head) is not available")
+    head, to_verts, up, lo = found
+    v = np.asarray(to_verts(head, motion), dtype=np.float64)  # T x V x 3
+    gap = v[:, up, 1].mean(axis=1) - v[:, lo, 1].mean(axis=1)  # T, Y up
+    return np.clip(gap, 0.0, None)
+
+
+def mouth_opening(motion: Motion, source: str = "auto") -> tuple[np.ndarray, str]:
+    """(opening (T,), source) with source "mesh" or "blendshapes"."""
+    if source == "mesh" or (source == "auto" and mesh_available()):
+        return mesh_opening(motion), "mesh"
+    return blendshape_opening(motion), "blendshapes"
