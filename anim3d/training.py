@@ -1,0 +1,469 @@
+"""Training the motion diffusion transformer (``anim3d train``).
+
+Data: a list of ``Example`` (audio features per frame, normalised motion, emotion label, intensity, voice,
+the frames of p/b/m phones). ``load_examples`` builds them from the data engine's shards; tests build them
+directly. Training draws random windows, drops conditions (p = 0.1 each, 0.5 for X_pre/A_pre together),
+truncates the audio tail at random, augments the log-mel features (frequency warp, spectral tilt, noise
+floor, band masks), and keeps an EMA copy of the weights. Validation each epoch samples whole held-out
+utterances with the EMA weights and reports bilabial closure and lip error.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from anim3d.channels import INDEX
+from anim3d.errors import Anim3dError
+
+LIP_CHANNELS = [i for n, i in INDEX.items() if n.startswith(("jaw", "mouth"))]
+CLOSED_GAP = 0.08  # lip gap (blendshape units) below which the lips count as closed
+
+
+@dataclass
+class TrainConfig:
+    model: str = "fast"
+    epochs: int = 10
+    steps_per_epoch: int = 200
+    batch_size: int = 32
+    lr: float = 4e-4
+    weight_decay: float = 0.01
+    warmup: int = 100
+    ema: float = 0.998
+    grad_clip: float = 1.0
+    seed: int = 0
+    p_drop: float = 0.1
+    p_drop_prev: float = 0.5
+    p_truncate: float = 0.3
+    p_start: float = 0.15  # windows that start an utterance (no X_pre)
+    augment: bool = True
+    velocity_weight: float = 1.0
+    lip_weight: float = 2.0
+    val_utterances: int = 24
+    val_steps: int = 4
+    max_minutes: float | None = None  # stop (after saving) when the time budget is used up
+    model_overrides: dict = field(default_factory=dict)
+
+
+@dataclass
+class Example:
+    feats: np.ndarray  # T x F audio features (front end output)
+    motion: np.ndarray  # T x 58 raw motion
+    emotion: int = 0
+    intensity: float = 0.0
+    voice: str = ""
+    pbm: list = field(default_factory=list)  # [(first_frame, last_frame)] of p/b/m phones
+    norm: np.ndarray | None = None  # T x 58 normalised (filled by prepare)
+    style: np.ndarray | None = None  # (116,)
+
+
+# ---------------------------------------------------------------- metrics
+def lip_gap(blendshapes: np.ndarray) -> np.ndarray:
+    """T x 52 -> T lip opening proxy: jaw opening not cancelled by mouthClose, plus lip raising/lowering."""
+    b = blendshapes
+    jaw = np.maximum(b[:, INDEX["jawOpen"]] - b[:, INDEX["mouthClose"]], 0.0)
+    lips = 0.25 * (b[:, INDEX["mouthLowerDownLeft"]] + b[:, INDEX["mouthLowerDownRight"]] + b[:, INDEX["mouthUpperUpLeft"]] + b[:, INDEX["mouthUpperUpRight"]])
+    return jaw + 0.5 * lips
+
+
+def closure_rate(blendshapes: np.ndarray, pbm: list) -> float:
+    """Fraction of p/b/m phones during which the lips close (min lip gap over the phone < CLOSED_GAP)."""
+    if not pbm:
+        return float("nan")
+    gap = lip_gap(blendshapes)
+    hits = [gap[a : b + 1].min() < CLOSED_GAP for a, b in pbm if a < len(gap)]
+    return float(np.mean(hits)) if hits else float("nan")
+
+
+def lip_error(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean over frames of the max absolute error over jaw/mouth blendshapes (ProbTalk3D's LVE, on weights)."""
+    return float(np.abs(pred[:, LIP_CHANNELS] - target[:, LIP_CHANNELS]).max(axis=1).mean())
+
+
+# ---------------------------------------------------------------- data
+def prepare(examples: list[Example], mean, std) -> None:
+    from anim3d.motion_codec import normalize, style_vector
+
+    for ex in examples:
+        ex.norm = normalize(ex.motion, mean, std)
+        ex.style = style_vector(ex.norm)
+
+
+def load_examples(root: str, split: str, front_end, fps: float = 30.0, limit: int | None = None) -> list[Example]:
+    """Examples from the data engine's shards (``anim3d.data.shards.ShardDataset(root, split)``)."""
+    from anim3d.data.phones import VISEME_OF
+    from anim3d.motion_codec import motion_to_array
+    from anim3d.progress import progress
+    from models.config import EMOTIONS
+
+    try:
+        from anim3d.data.shards import ShardDataset
+    except ImportError as e:
+        raise Anim3dError(f"reading a corpus needs anim3d.data.shards ({e})") from None
+    ds = ShardDataset(root, split)
+    n = len(ds) if limit is None else min(limit, len(ds))
+    out = []
+    for i in progress(range(n), desc=f"features {split}", total=n, unit="utt"):
+        u = ds[i]
+        motion = u.motion if u.motion.fps == fps else u.motion.resample(fps)
+        T = motion.num_frames
+        x = u.audio.samples
+        feats = front_end(x, T)
+        pbm = []
+        for p in u.phones:
+            if VISEME_OF.get(p.label) == "PBM":
+                pbm.append((int(math.floor(p.start * fps)), max(int(math.floor(p.start * fps)), int(math.ceil(p.end * fps)) - 1)))
+        emo = getattr(u, "emotion", "neutral")
+        out.append(Example(feats, motion_to_array(motion), EMOTIONS.index(emo) if emo in EMOTIONS else 0,
+                           float(getattr(u, "intensity", 0.0)), str(getattr(u, "voice", "")), pbm))
+    return out
+
+
+class WindowSampler:
+    """Random training windows (numpy, seeded) -> batches of model inputs (torch)."""
+
+    def __init__(self, examples: list[Example], cfg, tcfg: TrainConfig, seed: int):
+        self.ex, self.cfg, self.t = examples, cfg, tcfg
+        self.rng = np.random.default_rng(seed)
+        lengths = np.array([e.norm.shape[0] for e in examples], np.float64)
+        self.p = lengths / lengths.sum()
+
+    def batch(self, B: int):
+        import torch
+
+        from anim3d.motion_codec import distance_condition, gaze_condition
+
+        cfg, rng, t = self.cfg, self.rng, self.t
+        K, W, D, F = cfg.prev, cfg.window, cfg.motion_dim, self.ex[0].feats.shape[1]
+        x0 = np.zeros((B, W, D), np.float32)
+        loss_mask = np.zeros((B, W), np.float32)
+        prev = np.zeros((B, K, D), np.float32)
+        audio = np.zeros((B, K + W, F), np.float32)
+        amask = np.zeros((B, K + W), bool)
+        prev_mask = np.zeros(B, bool)
+        emo = np.zeros(B, np.int64)
+        inten = np.zeros(B, np.float32)
+        gaze = np.zeros((B, 2), np.float32)
+        dist = np.zeros((B, 1), np.float32)
+        style = np.zeros((B, cfg.style_dim), np.float32)
+        for b in range(B):
+            e = self.ex[rng.choice(len(self.ex), p=self.p)]
+            T = e.norm.shape[0]
+            s = 0 if (rng.random() < t.p_start or T <= K + 1) else int(rng.integers(K, max(K + 1, T - W // 2)))
+            n = min(W, T - s)
+            x0[b, :n] = e.norm[s : s + n]
+            x0[b, n:] = e.norm[T - 1]
+            loss_mask[b, :n] = 1
+            if s >= K:
+                prev[b] = e.norm[s - K : s]
+                prev_mask[b] = True
+                audio[b, :K] = e.feats[s - K : s]
+                amask[b, :K] = True
+            audio[b, K : K + n] = e.feats[s : s + n]
+            amask[b, K : K + n] = True
+            if rng.random() < t.p_truncate:  # the audio tail is not there yet (as in streaming)
+                amask[b, K + int(rng.integers(1, W)) :] = False
+            emo[b], inten[b] = e.emotion, e.intensity
+            raw = e.motion[s : s + n]
+            gaze[b] = gaze_condition(raw)
+            dist[b] = distance_condition(raw)
+            style[b] = e.style
+        audio_t = torch.from_numpy(audio)
+        amask_t = torch.from_numpy(amask)
+        if t.augment and cfg.audio_encoder == "logmel":
+            audio_t = augment_logmel(audio_t, cfg.n_mels, cfg.subframes, torch.Generator().manual_seed(int(rng.integers(2**31))))
+        from models.audio_features import normalize_window
+
+        cond = {
+            "audio": normalize_window(audio_t, amask_t),
+            "audio_mask": amask_t,
+            "prev": torch.from_numpy(prev),
+            "prev_mask": torch.from_numpy(prev_mask),
+            "emotion": torch.from_numpy(emo),
+            "intensity": torch.from_numpy(inten),
+            "emotion_mask": torch.ones(B, dtype=torch.bool),
+            "gaze": torch.from_numpy(gaze),
+            "gaze_mask": torch.ones(B, dtype=torch.bool),
+            "distance": torch.from_numpy(dist),
+            "distance_mask": torch.ones(B, dtype=torch.bool),
+            "style": torch.from_numpy(style),
+            "style_mask": torch.ones(B, dtype=torch.bool),
+        }
+        return torch.from_numpy(x0), torch.from_numpy(loss_mask), cond
+
+
+def augment_logmel(feats, n_mels: int, subframes: int, generator):
+    """Channel/speaker augmentation of B x L x (S * (M + 1)) log-mel features (energy is the last of each M + 1).
+
+    Frequency warp (vocal tract length, 0.85-1.18), spectral tilt (+-3 nats across the band), gain (+-2),
+    an additive noise floor, and one masked mel band. Keeps the real/synthetic gap from being a shortcut.
+    """
+    import torch
+
+    B, L, _ = feats.shape
+    g = generator
+    x = feats.view(B, L * subframes, n_mels + 1)
+    mel, energy = x[..., :n_mels], x[..., n_mels:]
+    u = lambda lo, hi, *shape: lo + (hi - lo) * torch.rand(*shape, generator=g)  # noqa: E731
+    alpha = u(0.85, 1.18, B, 1)  # B x 1
+    pos = (torch.arange(n_mels, dtype=torch.float32)[None] / alpha).clamp(0, n_mels - 1)  # B x M
+    i0 = pos.floor().long()
+    i1 = (i0 + 1).clamp(max=n_mels - 1)
+    w = (pos - i0)[:, None]  # B x 1 x M
+    idx0 = i0[:, None].expand(B, L * subframes, n_mels)
+    idx1 = i1[:, None].expand(B, L * subframes, n_mels)
+    mel = (1 - w) * mel.gather(2, idx0) + w * mel.gather(2, idx1)
+    tilt = u(-3, 3, B, 1, 1) * (torch.arange(n_mels, dtype=torch.float32) / (n_mels - 1) - 0.5)
+    gain = u(-2, 2, B, 1, 1)
+    mel = mel + tilt + gain
+    energy = energy + gain
+    floor = u(-12, -2, B, 1, 1)
+    mel = torch.logaddexp(mel, floor + 0.3 * torch.randn(mel.shape, generator=g))
+    energy = torch.logaddexp(energy, floor + 1.0)
+    band_lo = torch.randint(0, n_mels - 8, (B,), generator=g)
+    band = (torch.arange(n_mels)[None] >= band_lo[:, None]) & (torch.arange(n_mels)[None] < band_lo[:, None] + torch.randint(0, 8, (B,), generator=g)[:, None])
+    mel = torch.where(band[:, None], mel.mean(dim=2, keepdim=True), mel)
+    return torch.cat([mel, energy], dim=2).reshape(B, L, subframes * (n_mels + 1))
+
+
+# ---------------------------------------------------------------- loop
+def random_dropout(cond: dict, tcfg: TrainConfig, generator) -> dict:
+    import torch
+
+    from models.motion_transformer import drop_condition
+
+    B = cond["prev_mask"].shape[0]
+    for name in ("audio", "emotion", "gaze", "distance", "style", "prev"):
+        p = tcfg.p_drop_prev if name == "prev" else tcfg.p_drop
+        cond = drop_condition(cond, name, torch.rand(B, generator=generator) < p)
+    return cond
+
+
+def diffusion_loss(model, x0, loss_mask, cond, tcfg: TrainConfig, generator, lip_w):
+    """Masked x0 MSE + velocity MSE at EDM log-normal noise levels. x0: B x W x D, loss_mask: B x W."""
+    import torch
+
+    from models.diffusion import sample_training_sigmas
+
+    B = x0.shape[0]
+    sigma = sample_training_sigmas(B, generator=generator).to(x0.device)
+    noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+    pred = model(x0 + sigma[:, None, None] * noise, sigma, cond)  # B x W x D
+    err = ((pred.float() - x0) ** 2 * lip_w).mean(-1)  # B x W
+    loss = (err * loss_mask).sum() / loss_mask.sum().clamp_min(1)
+    vm = loss_mask[:, 1:] * loss_mask[:, :-1]
+    verr = (((pred[:, 1:] - pred[:, :-1]).float() - (x0[:, 1:] - x0[:, :-1])) ** 2 * lip_w).mean(-1)
+    vloss = (verr * vm).sum() / vm.sum().clamp_min(1)
+    return loss + tcfg.velocity_weight * vloss, loss.detach()
+
+
+def validate(model, cfg, examples: list[Example], tcfg: TrainConfig, device) -> dict:
+    """Whole-utterance sampling on held-out examples -> closure rate, lip error (and the teacher's closure rate)."""
+    from anim3d.motion_codec import denormalize
+    from anim3d.pipeline import Controls, MotionGenerator, generate_windows
+
+    gen = MotionGenerator.__new__(MotionGenerator)
+    gen.model, gen.cfg, gen.device, gen.metadata = model, cfg, device, {}
+    gen.mean, gen.std = np.asarray(cfg.motion_mean, np.float32), np.asarray(cfg.motion_std, np.float32)
+    closures, teacher, errors = [], [], []
+    for i, ex in enumerate(examples[: tcfg.val_utterances]):
+        from anim3d.motion_codec import gaze_condition, distance_condition, DISTANCE_SCALE
+
+        c = Controls(ex.emotion, ex.intensity, tuple(gaze_condition(ex.motion)), float(distance_condition(ex.motion)[0] / DISTANCE_SCALE), None)
+        raw = generate_windows(gen, ex.feats, c, [i], tcfg.val_steps, dict(cfg.default_guidance))[0]
+        pred = np.clip(raw[:, :52], 0, 1)
+        if ex.pbm:
+            closures.append(closure_rate(pred, ex.pbm))
+            teacher.append(closure_rate(ex.motion[:, :52], ex.pbm))
+        errors.append(lip_error(pred, ex.motion[:, :52]))
+    nan = float("nan")
+    return {
+        "closure": float(np.nanmean(closures)) if closures else nan,
+        "teacher_closure": float(np.nanmean(teacher)) if teacher else nan,
+        "lip_error": float(np.mean(errors)) if errors else nan,
+    }
+
+
+def _save_state(folder, model, ema, opt, step, epoch, tcfg):
+    """Resumable training state without pickle: tensors in safetensors, counters in JSON."""
+    from safetensors.torch import save_file
+
+    from anim3d.fileio import atomic_output
+
+    os.makedirs(folder, exist_ok=True)
+    tensors = {f"model.{k}": v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors.update({f"ema.{k}": v.detach().float().cpu().contiguous() for k, v in ema.state_dict().items()})
+    osd = opt.state_dict()
+    for pid, st in osd["state"].items():
+        for k, v in st.items():
+            tensors[f"opt.{pid}.{k}"] = (v if hasattr(v, "detach") else __import__("torch").tensor(v)).detach().float().cpu().reshape(-1).contiguous() if k == "step" else v.detach().float().cpu().contiguous()
+    with atomic_output(os.path.join(folder, "state.safetensors")) as tmp:
+        save_file(tensors, tmp)
+    with atomic_output(os.path.join(folder, "state.json")) as tmp:
+        with open(tmp, "w") as f:
+            json.dump({"step": step, "epoch": epoch, "train": dataclasses.asdict(tcfg)}, f)
+
+
+def _load_state(folder, model, ema, opt):
+    from safetensors.torch import load_file
+
+    t = load_file(os.path.join(folder, "state.safetensors"))
+    with open(os.path.join(folder, "state.json")) as f:
+        meta = json.load(f)
+    model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
+    ema.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("ema.")})
+    osd = opt.state_dict()
+    for key, v in t.items():
+        if key.startswith("opt."):
+            _, pid, name = key.split(".", 2)
+            osd["state"].setdefault(int(pid), {})[name] = v.reshape(()) if name == "step" else v
+    opt.load_state_dict(osd)
+    return meta["step"], meta["epoch"]
+
+
+def train(train_examples: list[Example], val_examples: list[Example], out_dir: str, tcfg: TrainConfig,
+          device="cpu", resume: bool = False, log=print) -> dict:
+    """Train and write ``out_dir`` (the EMA checkpoint: config.json + model.safetensors, plus ``state/`` for resume
+    and ``metrics.jsonl``). Returns the last validation metrics."""
+    import torch
+
+    from anim3d.motion_codec import compute_stats
+    from anim3d.progress import progress
+    from models.checkpoint import read_config, save_checkpoint
+    from models.config import get_config
+    from models.motion_transformer import MotionTransformer
+
+    if not train_examples:
+        raise Anim3dError("no training examples")
+    torch.manual_seed(tcfg.seed)
+    device = torch.device(device) if isinstance(device, str) else device
+    state_dir = os.path.join(out_dir, "state")
+    if resume and os.path.isfile(os.path.join(state_dir, "state.json")):
+        cfg, _ = read_config(out_dir)
+    else:
+        resume = False
+        mean, std = compute_stats([e.motion for e in train_examples])
+        cfg = get_config(tcfg.model, audio_dim=int(train_examples[0].feats.shape[1]), motion_mean=mean.tolist(), motion_std=std.tolist(), **tcfg.model_overrides)
+    prepare(train_examples, cfg.motion_mean, cfg.motion_std)
+    prepare(val_examples, cfg.motion_mean, cfg.motion_std)
+    model = MotionTransformer(cfg).to(device)
+    ema = copy.deepcopy(model).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        (decay if p.dim() >= 2 and "pos" not in n and "null" not in n else no_decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": tcfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=tcfg.lr, betas=(0.9, 0.99))
+    step, epoch0 = 0, 0
+    if resume:
+        step, epoch0 = _load_state(state_dir, model, ema, opt)
+        log(f"resumed from {state_dir} at epoch {epoch0}, step {step}")
+    total = tcfg.epochs * tcfg.steps_per_epoch
+    sampler = WindowSampler(train_examples, cfg, tcfg, tcfg.seed + 1000 * epoch0)
+    gen = torch.Generator().manual_seed(tcfg.seed + 7 + step)
+    lip_w = torch.ones(cfg.motion_dim)
+    lip_w[LIP_CHANNELS] = tcfg.lip_weight
+    lip_w = (lip_w / lip_w.mean()).to(device)
+    use_amp = device.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    t_start = time.time()
+    metrics: dict = {}
+    for epoch in range(epoch0, tcfg.epochs):
+        model.train()
+        losses = []
+        bar = progress(range(tcfg.steps_per_epoch), desc=f"epoch {epoch + 1}/{tcfg.epochs}", total=tcfg.steps_per_epoch, unit="step")
+        for _ in bar:
+            lr = tcfg.lr * min(1.0, (step + 1) / tcfg.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(step / max(total, 1), 1.0))))
+            for g in opt.param_groups:
+                g["lr"] = lr
+            x0, mask, cond = sampler.batch(tcfg.batch_size)
+            cond = random_dropout(cond, tcfg, gen)
+            x0, mask = x0.to(device), mask.to(device)
+            cond = {k: v.to(device) for k, v in cond.items()}
+            with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
+                loss, mse = diffusion_loss(model, x0, mask, cond, tcfg, gen, lip_w)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+            scaler.step(opt)
+            scaler.update()
+            step += 1
+            with torch.no_grad():
+                d = min(tcfg.ema, (1 + step) / (10 + step))
+                for pe, pm in zip(ema.parameters(), model.parameters()):
+                    pe.lerp_(pm, 1 - d)
+            losses.append(float(mse))
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+            if tcfg.max_minutes and time.time() - t_start > tcfg.max_minutes * 60:
+                break
+        metrics = {"epoch": epoch + 1, "step": step, "loss": float(np.mean(losses)), "minutes": (time.time() - t_start) / 60}
+        if val_examples:
+            metrics.update(validate(ema, cfg, val_examples, tcfg, device))
+        log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
+        save_checkpoint(out_dir, ema, cfg, {"train": dataclasses.asdict(tcfg), "metrics": metrics})
+        _save_state(state_dir, model, ema, opt, step, epoch + 1, tcfg)
+        with open(os.path.join(out_dir, "metrics.jsonl"), "a") as f:
+            f.write(json.dumps(metrics) + "\n")
+        if tcfg.max_minutes and time.time() - t_start > tcfg.max_minutes * 60:
+            log(f"time budget of {tcfg.max_minutes} min used up after epoch {epoch + 1}")
+            break
+    return metrics
+
+
+# ---------------------------------------------------------------- toy corpus
+def toy_examples(n: int, seconds: float = 3.0, seed: int = 0, front_end=None, fps: float = 30.0, sample_rate: int = 16000):
+    """A tiny synthetic corpus for smoke tests and the overfit check: two vowel sounds (different spectra ->
+    different mouth shapes), silent closures before bursts (p/b/m: lips shut) and pauses. Returns
+    (examples, audios) where audios[i] is the Audio of examples[i]."""
+    from anim3d.audio import audio_from_array
+    from models.audio_features import LogMelFrontEnd
+
+    fe = front_end or LogMelFrontEnd(sample_rate, fps=fps)
+    rng = np.random.default_rng(seed)
+    T = int(seconds * fps)
+    hop = sample_rate / fps
+    out, audios = [], []
+    for _ in range(n):
+        x = np.zeros(int(T * hop), np.float32)
+        m = np.zeros((T, 58), np.float32)
+        pbm = []
+        f0 = rng.uniform(90, 220)
+        t = 0
+        while t < T:
+            kind = rng.choice(["a", "u", "pbm", "sil"], p=[0.35, 0.3, 0.25, 0.1])
+            d = int(rng.integers(4, 9)) if kind in ("a", "u") else 3
+            d = min(d, T - t)
+            a, b = int(t * hop), int((t + d) * hop)
+            tt = np.arange(b - a) / sample_rate
+            if kind in ("a", "u"):
+                formants = (800, 1200) if kind == "a" else (300, 800)
+                sig = sum(np.sin(2 * np.pi * k * f0 * tt) / k * sum(np.exp(-((k * f0 - f) / 150) ** 2) for f in formants) for k in range(1, 40))
+                x[a:b] = 0.3 * sig / (np.abs(sig).max() + 1e-6)
+                if kind == "a":
+                    m[t : t + d, INDEX["jawOpen"]] = 0.6
+                else:
+                    m[t : t + d, INDEX["jawOpen"]] = 0.2
+                    m[t : t + d, INDEX["mouthFunnel"]] = 0.6
+                    m[t : t + d, INDEX["mouthPucker"]] = 0.5
+            elif kind == "pbm":
+                pbm.append((t, t + d - 1))
+                m[t : t + d, INDEX["mouthPressLeft"]] = m[t : t + d, INDEX["mouthPressRight"]] = 0.3
+                burst_a = int((t + d - 0.5) * hop)
+                x[burst_a : min(len(x), burst_a + 120)] = 0.2 * rng.standard_normal(min(len(x), burst_a + 120) - burst_a)
+            t += d
+        x += 1e-4 * rng.standard_normal(len(x)).astype(np.float32)
+        m[:, 52:55] = 0.02 * np.sin(np.arange(T)[:, None] / 15.0 + rng.uniform(0, 6, 3))  # slow head sway
+        audio = audio_from_array(x.astype(np.float32), sample_rate)
+        out.append(Example(fe(audio.samples, T), m, 0, 0.0, "toy", pbm))
+        audios.append(audio)
+    return out, audios
