@@ -1,0 +1,217 @@
+"""Real-time streaming of Motion frames: a pacing loop fed by an iterator of Motion chunks.
+
+``stream_motion(chunks, sender, fps=60)`` pulls consecutive Motion chunks (a whole file as
+one chunk, or windows from a live generator), interpolates them at ``fps`` ticks with
+``Motion.sample`` and hands each tick to ``sender.send_frame`` at its deadline on a
+monotonic clock. When the stream ends or is interrupted (Ctrl-C), a neutral frame is sent
+so that the character does not freeze mid-expression.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, Protocol
+
+import numpy as np
+
+from anim3d.errors import Anim3dError
+from anim3d.motion import Motion
+
+
+class StreamError(Anim3dError):
+    """A streaming target that cannot be used (bad host or port)."""
+
+
+@dataclass
+class Frame:
+    """One tick of the stream (anim3d's right-handed frame; senders convert)."""
+
+    time: float  # seconds since the stream started
+    blendshapes: np.ndarray  # 52, ARKit order
+    head_rotation: np.ndarray  # 3, axis-angle radians
+    head_translation: np.ndarray  # 3, metres
+    eye_rotations: np.ndarray  # 2 x 3, axis-angle (left, right)
+
+    @classmethod
+    def neutral(cls, t: float = 0.0) -> "Frame":
+        return cls(t, np.zeros(52, np.float32), np.zeros(3, np.float32), np.zeros(3, np.float32), np.zeros((2, 3), np.float32))
+
+
+class Sender(Protocol):
+    def send_frame(self, frame: Frame) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class StreamStats:
+    frames: int = 0
+    duration: float = 0.0  # wall seconds
+    cpu_seconds: float = 0.0  # process CPU time used while streaming
+    errors_ms: list[float] = field(default_factory=list)  # send time - deadline, per frame
+    interrupted: bool = False
+    stalls: int = 0  # times the source fell more than max_late behind and the timeline restarted
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(np.abs(self.errors_ms), q)) if self.errors_ms else 0.0
+
+    @property
+    def cpu_percent(self) -> float:
+        return 100.0 * self.cpu_seconds / self.duration if self.duration > 0 else 0.0
+
+
+# --------------------------------------------------------------- the target
+class UdpTarget:
+    """A UDP destination. Bad hosts/ports raise StreamError; a receiver that is not
+    listening is no error (UDP is fire-and-forget; refused datagrams are ignored)."""
+
+    def __init__(self, host: str, port: int):
+        if not isinstance(port, int) or not 0 < port < 65536:
+            raise StreamError(f"bad OSC port {port!r}: use a number from 1 to 65535")
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+        except (socket.gaierror, UnicodeError) as e:
+            raise StreamError(f"cannot resolve OSC host {host!r} ({e})") from None
+        family, _, _, _, addr = infos[0]
+        self.address = addr
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        self.bytes_sent = 0
+
+    def send(self, data: bytes) -> None:
+        try:
+            self.bytes_sent += self.sock.sendto(data, self.address)
+        except (ConnectionRefusedError, BlockingIOError):
+            pass  # nobody listening (ICMP port unreachable) or a full socket buffer: drop the datagram
+        except OSError as e:
+            raise StreamError(f"cannot send to {self.address[0]}:{self.address[1]} ({e.strerror or e})") from None
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def parse_target(text: str, default_port: int) -> tuple[str, int]:
+    """``HOST:PORT``, ``HOST`` or ``:PORT`` -> (host, port); raises StreamError."""
+    text = text.strip()
+    host, sep, port_s = text.rpartition(":")
+    if not sep:
+        host, port_s = text, str(default_port)
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        port = int(port_s)
+    except ValueError:
+        raise StreamError(f"bad OSC target {text!r}: expected HOST:PORT, e.g. 127.0.0.1:{default_port}") from None
+    if not 0 < port < 65536:
+        raise StreamError(f"bad OSC port {port} in {text!r}: use a number from 1 to 65535")
+    return host, port
+
+
+# ------------------------------------------------------------- the ticking
+def tick_frames(chunks: Iterable[Motion], fps: float) -> Iterator[Frame]:
+    """Consecutive Motion chunks -> Frames at ``fps`` ticks (t = k / fps), interpolated.
+
+    Chunks are pulled lazily, one at a time, only when the next tick needs them, so a live
+    generator is read as soon as its windows are ready. Chunk frames follow each other
+    at the first chunk's fps; a chunk at another fps is resampled to it.
+    """
+    src_fps = None
+    carry: Motion | None = None  # last frame of the previous chunk, to interpolate across the seam
+    offset = 0.0  # source time of ``carry``'s frame (or of the first frame)
+    k = 0
+    for chunk in chunks:
+        if chunk.num_frames == 0:
+            continue
+        chunk.validate()
+        if src_fps is None:
+            src_fps = chunk.fps
+        elif abs(chunk.fps - src_fps) > 1e-9:
+            chunk = chunk.resample(src_fps)
+        window = chunk if carry is None else Motion.concatenate([carry, chunk])
+        end = offset + (window.num_frames - 1) / src_fps  # source time of the window's last frame
+        stop = int(np.floor(end * fps + 1e-9))  # ticks up to and including ``end``
+        if stop >= k:
+            yield from _frames(window, offset, np.arange(k, stop + 1) / fps)
+            k = stop + 1
+        carry = window[window.num_frames - 1:]
+        offset = end
+    if carry is not None:
+        # the last frame is shown for 1/src_fps: ticks before the motion's end hold it
+        last = int(np.ceil((offset + 1.0 / src_fps) * fps - 1e-9))
+        if last > k:
+            yield from _frames(carry, offset, np.arange(k, last) / fps)
+
+
+def _frames(window: Motion, offset: float, times: np.ndarray) -> Iterator[Frame]:
+    m = window.sample(times - offset)  # n ticks
+    eyes = m.eye_rotations()  # n x 2 x 3
+    for i, t in enumerate(times):
+        yield Frame(float(t), m.blendshapes[i], m.head_rotation[i], m.head_translation[i], eyes[i])
+
+
+def _chain(first: list[Frame], rest: Iterator[Frame]) -> Iterator[Frame]:
+    yield from first
+    yield from rest
+
+
+def stream_motion(
+    chunks: Iterable[Motion] | Motion,
+    sender: Sender,
+    fps: float = 60.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    spin: float = 0.0005,
+    max_late: float = 0.1,
+    on_frame: Callable[[Frame], None] | None = None,
+) -> StreamStats:
+    """Send ``chunks`` through ``sender`` at ``fps`` ticks paced by ``clock``; returns timing stats.
+
+    Tick k is due at start + k / fps: the loop sleeps until ``spin`` seconds before the
+    deadline and then polls the clock (a short spin keeps the error well under a
+    millisecond at little CPU cost). A late tick is sent at once; later deadlines are
+    not shifted, so the stream keeps real time; only when the source falls more than
+    ``max_late`` seconds behind (a slow generator) is the timeline restarted. Ctrl-C stops the stream; either way a
+    neutral frame is sent last.
+    """
+    if isinstance(chunks, Motion):
+        chunks = [chunks]
+    if not fps > 0:
+        raise ValueError("fps must be positive")
+    stats = StreamStats()
+    cpu0 = time.process_time()
+    frames = tick_frames(chunks, fps)
+    t = 0.0
+    start = clock()
+    try:
+        # the clock starts when the first frame is ready (loading or a generator's first window)
+        first = next(frames, None)
+        start = clock() - (first.time if first is not None else 0.0)
+        pending = [] if first is None else [first]
+        for frame in _chain(pending, frames):
+            deadline = start + frame.time
+            now = clock()
+            if now - deadline > max_late:
+                # the source fell behind (a slow generator): restart the timeline here rather
+                # than rushing the stale frames out
+                start += now - deadline
+                deadline = now
+                stats.stalls += 1
+            remaining = deadline - now
+            if remaining > spin:
+                sleep(remaining - spin)
+            while clock() < deadline:
+                pass
+            sender.send_frame(frame)
+            stats.errors_ms.append((clock() - deadline) * 1000.0)
+            stats.frames += 1
+            t = frame.time
+            if on_frame is not None:
+                on_frame(frame)
+    except KeyboardInterrupt:
+        stats.interrupted = True
+    finally:
+        sender.send_frame(Frame.neutral(t + 1.0 / fps))
+        stats.duration = clock() - start
+        stats.cpu_seconds = time.process_time() - cpu0
+    return stats
