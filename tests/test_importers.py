@@ -96,3 +96,73 @@ def test_gaze_from_irises():
     assert g["eyeLookInLeft"][1] == 0 and g["eyeLookOutRight"][1] == 0
     assert g["eyeLookDownLeft"][2] > 0.5 and g["eyeLookUpLeft"][2] == 0
     assert all(v[0] == 0 for v in g.values())  # the median gaze counts as straight ahead
+
+
+# ------------------------------------------------------------------ FLAME sequences
+
+
+def test_flame_to_arkit_inverts_a_linear_map():
+    from anim3d.data.importers.flame_seq import flame_to_arkit
+
+    rng = np.random.default_rng(3)
+    matrix = rng.normal(size=(50 + 3, 52)) * np.r_[np.ones(50), 0.05 * np.ones(3)][:, None]  # jaw rows in radians
+    w = np.clip(rng.uniform(-0.5, 1.2, size=(6, 52)), 0, 1)
+    target = w @ matrix.T  # T x 53
+    got = flame_to_arkit(target[:, :50], target[:, 50:], matrix)
+    np.testing.assert_allclose(got, w, atol=1e-6)
+    # more expression coefficients than the map knows: the extra ones are ignored
+    got = flame_to_arkit(np.concatenate([target[:, :50], np.zeros((6, 50))], 1), target[:, 50:], matrix)
+    np.testing.assert_allclose(got, w, atol=1e-6)
+
+
+def test_eye_pose_to_gaze_inverts_motion_eye_rotations():
+    from anim3d.data.importers.flame_seq import eye_pose_to_gaze
+    from anim3d.motion import Motion
+
+    bs = np.zeros((3, 52), np.float32)
+    bs[1, INDEX["eyeLookOutLeft"]] = bs[1, INDEX["eyeLookInRight"]] = 0.6
+    bs[2, INDEX["eyeLookDownLeft"]] = bs[2, INDEX["eyeLookDownRight"]] = 0.5
+    m = Motion(bs, np.zeros((3, 3)), np.zeros((3, 3)), 30)
+    eyes = m.eye_rotations().reshape(3, 6)
+    got = eye_pose_to_gaze(eyes)
+    gaze = [INDEX[n] for n in GAZE_CHANNELS]
+    np.testing.assert_allclose(got[:, gaze], bs[:, gaze], atol=1e-5)
+
+
+def test_read_flame_sequence_errors(tmp_path):
+    from anim3d.data.importers.flame_seq import read_flame_sequence
+
+    good = tmp_path / "seq.npz"
+    np.savez(good, exp=np.zeros((5, 10)), jaw=np.zeros((5, 3)), fps=25)
+    d = read_flame_sequence(good)
+    assert d["fps"] == 25.0 and d["expression"].shape == (5, 10) and d["neck_pose"].shape == (5, 3)
+
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="junk.npz.*not a readable NPZ"):
+        read_flame_sequence(tmp_path / "junk.npz")
+    np.savez(tmp_path / "nojaw.npz", expression=np.zeros((5, 10)), fps=30)
+    with pytest.raises(InputError, match="nojaw.npz.*'jaw_pose'"):
+        read_flame_sequence(tmp_path / "nojaw.npz")
+    np.savez(tmp_path / "nofps.npz", expression=np.zeros((5, 10)), jaw_pose=np.zeros((5, 3)))
+    with pytest.raises(InputError, match="nofps.npz.*fps"):
+        read_flame_sequence(tmp_path / "nofps.npz")
+    np.savez(tmp_path / "short.npz", expression=np.zeros((5, 10)), jaw_pose=np.zeros((4, 3)), fps=30)
+    with pytest.raises(InputError, match="short.npz.*'jaw_pose' must be 5 x 3"):
+        read_flame_sequence(tmp_path / "short.npz")
+    np.savez(tmp_path / "nan.npz", expression=np.full((5, 10), np.nan), jaw_pose=np.zeros((5, 3)), fps=30)
+    with pytest.raises(InputError, match="nan.npz.*NaN"):
+        read_flame_sequence(tmp_path / "nan.npz")
+
+
+# ------------------------------------------------------------------ Live Link Face
+
+
+def test_find_take_audio(tmp_path):
+    from anim3d.data.importers.livelink import find_take_audio
+
+    csv = tmp_path / "Slate_1_iPhone_raw.csv"
+    csv.write_text("Timecode,BlendShapeCount\n")
+    with pytest.raises(InputError, match="Slate_1_iPhone_raw.csv.*no audio beside the take"):
+        find_take_audio(csv)
+    (tmp_path / "Slate_1_iPhone.mov").write_bytes(b"x")
+    assert find_take_audio(csv).endswith("Slate_1_iPhone.mov")
