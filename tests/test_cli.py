@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,7 +32,8 @@ def test_help_lists_commands_and_common_options(capsys):
 
 
 def test_console_script_runs():
-    out = subprocess.run(["anim3d", "--help"], capture_output=True, text=True)
+    script = Path(sys.executable).parent / "anim3d"  # the venv's console script, without activating it
+    out = subprocess.run([str(script), "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "usage: anim3d" in out.stdout
 
 
