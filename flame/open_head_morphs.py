@@ -1,0 +1,182 @@
+"""The 52 ARKit morph targets of the open head, as displacement fields on the rest mesh.
+
+Each shape is written for the subject's LEFT side (+X) and its Right twin is its exact
+mirror image (``mirror`` vertex map), so Left/Right pairs mirror by construction; shapes
+without a side are symmetrised. Displacements are in metres, measured against typical
+ARKit captures: a few millimetres for lips and brows, ~18 degrees of jaw rotation.
+
+Gaze: the eyeLook* targets only move the eyelids (lids follow the gaze); the eyeballs
+themselves turn on the eye joints (``Motion.eye_rotations()``), as in FLAME.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from anim3d.channels import ARKIT_NAMES, INDEX
+from flame import open_head_geometry as g
+from flame.open_head_build import EYE_RADIUS, JAW_OPEN_ANGLE, Build
+
+
+def _rot_x(a: float) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+
+
+def _smoothstep(t: np.ndarray) -> np.ndarray:
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+class _Fields:
+    """Helpers bound to one rest mesh."""
+
+    def __init__(self, b: Build):
+        self.b = b
+        self.p = b.verts
+        v = len(self.p)
+        self.soft = np.zeros(v, bool)  # skin-like vertices that fields may move
+        for k in ("face", "skull", "left_eye_socket", "right_eye_socket", "mouth_cavity"):
+            self.soft[b.parts[k]] = True
+        self.lo = b.jaw_w * self.soft
+        self.up = (1.0 - b.jaw_w) * self.soft
+        f = self.p[:468]
+        self.y_m, self.z_m = f[13, 1], f[13, 2]
+        self.mouth_w = abs(f[291, 0])
+        x, y = self.p[:, 0], self.p[:, 1]
+        r_lip = np.sqrt((x / (self.mouth_w + 0.006)) ** 2 + ((y - self.y_m) / 0.016) ** 2)
+        self.m_lip = (1.0 - _smoothstep((r_lip - 0.75) / 0.6)) * self.soft * (self.p[:, 2] > self.z_m - 0.03)
+        r_mouth = np.sqrt((x / (self.mouth_w + 0.02)) ** 2 + ((y - self.y_m + 0.004) / 0.03) ** 2)
+        self.m_mouth = (1.0 - _smoothstep((r_mouth - 0.6) / 0.6)) * self.soft
+        self.left = 1.0 / (1.0 + np.exp(-x / 0.005))  # smooth left-side mask
+
+    def handles(self, centers: np.ndarray, disps: np.ndarray, sigma: float, mask: np.ndarray | None = None) -> np.ndarray:
+        """Gaussian-blended handle displacements (a partition of unity near the handles)."""
+        d2 = ((self.p[:, None, :] - np.asarray(centers)[None]) ** 2).sum(-1)  # V x K
+        phi = np.exp(-d2 / (2 * sigma**2))
+        wsum = phi.sum(1, keepdims=True)
+        out = (phi @ np.asarray(disps)) / np.maximum(wsum, 1.0)
+        m = self.soft if mask is None else mask
+        return out * m[:, None]
+
+    def keep_off_eyeball(self, delta: np.ndarray, center: np.ndarray, margin: float = 0.0008) -> np.ndarray:
+        """Slide displaced lid vertices along the eyeball instead of through it."""
+        new = self.p + delta
+        r = np.linalg.norm(new - center, axis=1)
+        near = (r < EYE_RADIUS + margin) & self.soft & (np.linalg.norm(delta, axis=1) > 0)
+        near &= ~np.isin(np.arange(len(self.p)), np.concatenate([self.b.parts["left_eye_socket"], self.b.parts["right_eye_socket"]]))
+        new[near] = center + (new[near] - center) / r[near, None] * (EYE_RADIUS + margin)
+        return new - self.p
+
+
+def _eyelids(fl: _Fields, upper_frac: float, lower_frac: float, x_shift: float = 0.0, cheek: float = 0.0) -> np.ndarray:
+    """Left-eye lid motion: upper lid moves by ``upper_frac`` of the lid gap (positive = down),
+    lower lid by ``lower_frac`` (positive = up)."""
+    p = fl.p
+    up_ids, lo_ids = np.array(g.LEFT_EYE_UPPER), np.array(g.LEFT_EYE_LOWER)
+    c = fl.b.joints[3]
+    gap = p[up_ids] - p[lo_ids]  # 9 x 3, upper minus lower
+    d_up = -upper_frac * gap + np.array([x_shift, 0, 0])
+    d_lo = lower_frac * gap + np.array([x_shift, 0, 0])
+    d_up[[0, -1]] = 0.0
+    d_lo[[0, -1]] = 0.0
+    upper_side = 1.0 / (1.0 + np.exp(-(p[:, 1] - c[1]) / 0.0012))
+    near_eye = np.exp(-((p - c) ** 2).sum(1) / (2 * 0.018**2)) * fl.soft * (p[:, 0] > 0.004)
+    delta = fl.handles(p[up_ids], d_up, 0.0045, near_eye * upper_side)
+    delta += fl.handles(p[lo_ids], d_lo, 0.0045, near_eye * (1 - upper_side))
+    if cheek:
+        cc = p[374] + np.array([0.004, -0.013, 0.0])
+        delta += fl.handles(cc[None], np.array([[0.0, cheek, 0.3 * cheek]]), 0.009, near_eye * (1 - upper_side))
+    return fl.keep_off_eyeball(delta, c)
+
+
+def _corner(fl: _Fields, disp, sigma: float = 0.011) -> np.ndarray:
+    p = fl.p
+    return fl.handles(p[[291, 308]], np.array([disp, disp]), sigma, fl.m_mouth * fl.left)
+
+
+def _left_shapes(fl: _Fields) -> dict[str, np.ndarray]:
+    p, b = fl.p, fl.b
+    s: dict[str, np.ndarray] = {}
+    s["eyeBlinkLeft"] = _eyelids(fl, 0.82, 0.18)
+    s["eyeLookDownLeft"] = _eyelids(fl, 0.3, -0.12)
+    s["eyeLookUpLeft"] = _eyelids(fl, -0.22, -0.06)
+    s["eyeLookInLeft"] = _eyelids(fl, 0.0, 0.0, x_shift=-0.0012)
+    s["eyeLookOutLeft"] = _eyelids(fl, 0.0, 0.0, x_shift=0.0012)
+    s["eyeSquintLeft"] = _eyelids(fl, 0.08, 0.3, cheek=0.0025)
+    s["eyeWideLeft"] = _eyelids(fl, -0.3, -0.08)
+    s["jawLeft"] = b.jaw_w[:, None] * np.array([0.008, 0.0, 0.0])
+    s["mouthLeft"] = fl.m_mouth[:, None] * np.array([0.009, 0.0, 0.0])
+    s["mouthSmileLeft"] = _corner(fl, (0.004, 0.0065, -0.003)) + fl.handles(
+        p[[425]], np.array([[0.001, 0.0025, 0.0015]]), 0.013, fl.left * fl.soft * (1 - fl.lo))
+    s["mouthFrownLeft"] = _corner(fl, (0.001, -0.0055, -0.001))
+    s["mouthDimpleLeft"] = _corner(fl, (0.002, 0.0008, -0.0045))
+    s["mouthStretchLeft"] = _corner(fl, (0.0055, -0.003, -0.002), 0.013)
+    y_up_outer = p[0, 1] - fl.y_m
+    y_lo_outer = fl.y_m - p[17, 1]
+    verm_up = fl.up * fl.m_lip * np.clip((p[:, 1] - fl.y_m) / y_up_outer, 0, 1)
+    verm_lo = fl.lo * fl.m_lip * np.clip((fl.y_m - p[:, 1]) / y_lo_outer, 0, 1)
+    s["mouthPressLeft"] = (fl.left * (-0.0025 * verm_up + 0.0025 * verm_lo))[:, None] * np.array([0, 1.0, 0]) + (
+        fl.left * fl.m_lip)[:, None] * np.array([0.0015, 0, -0.001])
+    s["mouthLowerDownLeft"] = (fl.left * fl.lo * fl.m_lip)[:, None] * np.array([0.0005, -0.0055, 0.0005])
+    s["mouthUpperUpLeft"] = (fl.left * fl.up * fl.m_lip)[:, None] * np.array([0.0005, 0.0045, 0.0005])
+    brow = np.array(g.LEFT_BROW)
+    above_eye = _smoothstep((p[:, 1] - b.joints[3, 1] - 0.006) / 0.008) * fl.soft * (p[:, 0] > -0.01)
+    d_down = np.tile([0.0, -0.0055, 0.0], (len(brow), 1))
+    d_down[[4, 9, 3, 8]] += [-0.002, 0.0, 0.001]  # inner brow also pulls toward the nose
+    s["browDownLeft"] = fl.handles(p[brow], d_down, 0.011, above_eye)
+    s["browOuterUpLeft"] = fl.handles(p[brow[[0, 1, 5, 6]]], np.tile([0.0, 0.006, 0.0], (4, 1)), 0.012, above_eye)
+    cs = p[374] + np.array([0.004, -0.016, 0.002])
+    s["cheekSquintLeft"] = fl.handles(cs[None], np.array([[0.0, 0.0035, 0.0012]]), 0.011, fl.soft * fl.left) + _eyelids(fl, 0.0, 0.12)
+    s["noseSneerLeft"] = fl.handles(p[[327, 358, 279]], np.tile([0.0, 0.0035, 0.0005], (3, 1)), 0.006, fl.soft * fl.left) + fl.handles(
+        p[[285]], np.array([[-0.001, -0.002, 0.0]]), 0.01, above_eye * fl.left)
+    return s
+
+
+def _symmetric_shapes(fl: _Fields) -> dict[str, np.ndarray]:
+    p, b = fl.p, fl.b
+    j = b.joints[2]
+    d_full = (p - j) @ _rot_x(JAW_OPEN_ANGLE).T + j - p  # V x 3: jaw rotation at full weight
+    s: dict[str, np.ndarray] = {}
+    s["jawOpen"] = b.jaw_w[:, None] * d_full
+    s["jawForward"] = b.jaw_w[:, None] * np.array([0.0, 0.0, 0.007])
+    a = 0.65  # share of the closing done by the lower lip
+    s["mouthClose"] = (fl.m_lip * (-a * fl.lo + (1 - a) * fl.up))[:, None] * d_full
+    xw = p[:, 0]
+    s["mouthFunnel"] = fl.m_lip[:, None] * np.stack([-0.2 * xw, 0.0025 * fl.up - 0.0035 * fl.lo, np.full_like(xw, 0.007)], 1)
+    s["mouthPucker"] = fl.m_lip[:, None] * np.stack([-0.32 * xw, np.zeros_like(xw), np.full_like(xw, 0.009)], 1)
+    s["mouthRollLower"] = (fl.lo * fl.m_lip)[:, None] * np.array([0.0, 0.002, -0.004])
+    s["mouthRollUpper"] = (fl.up * fl.m_lip)[:, None] * np.array([0.0, -0.002, -0.004])
+    chin = np.exp(-(((p[:, 0]) / 0.025) ** 2 + ((p[:, 1] - (fl.y_m - 0.025)) / 0.025) ** 2)) * fl.soft
+    s["mouthShrugLower"] = (fl.lo * np.maximum(fl.m_lip, chin))[:, None] * np.array([0.0, 0.0035, 0.0015])
+    s["mouthShrugUpper"] = (fl.up * fl.m_lip)[:, None] * np.array([0.0, 0.0028, 0.001])
+    inner = [285, 336, 296, 55, 107, 66]
+    above = _smoothstep((p[:, 1] - b.joints[3, 1] - 0.006) / 0.008) * fl.soft
+    s["browInnerUp"] = fl.handles(p[inner], np.tile([0.0, 0.0065, 0.0], (6, 1)), 0.011, above)
+    cheeks = p[[425, 205, 411, 187]]
+    out = np.array([[0.006, 0, 0.003], [-0.006, 0, 0.003], [0.005, 0, 0.002], [-0.005, 0, 0.002]])
+    s["cheekPuff"] = fl.handles(cheeks, out, 0.013, fl.soft * (1 - fl.m_lip))
+    tongue = b.parts["tongue"]
+    tz = p[tongue, 2]
+    front = np.clip((tz - tz.min()) / (tz.max() - tz.min()), 0, 1)
+    d = np.zeros_like(p)
+    d[tongue] = np.stack([np.zeros_like(tz), -0.005 * front, 0.012 + 0.014 * front], 1)
+    s["tongueOut"] = d
+    return s
+
+
+def _mirror(delta: np.ndarray, mirror: np.ndarray) -> np.ndarray:
+    return delta[mirror] * np.array([-1.0, 1.0, 1.0])
+
+
+def build_morphs(b: Build) -> np.ndarray:
+    """52 x V x 3 morph targets in ARKit order."""
+    fl = _Fields(b)
+    out = np.zeros((len(ARKIT_NAMES), len(b.verts), 3))
+    for name, d in _left_shapes(fl).items():
+        out[INDEX[name]] = d
+        twin = name[:-4] + "Right"
+        out[INDEX[twin]] = _mirror(d, b.mirror)
+    for name, d in _symmetric_shapes(fl).items():
+        out[INDEX[name]] = 0.5 * (d + _mirror(d, b.mirror))
+    return out

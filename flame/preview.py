@@ -1,0 +1,151 @@
+"""Shaded preview images of a head mesh with the project's rasterizer.
+
+    img = render_preview(head, vertices)            # H x W x 3 uint8
+    imgs = render_previews(head, verts_T, size=512) # T x H x W x 3 uint8 (batched; for videos)
+
+Lambert shading with a key light and ambient, and a colour per part (skin, lips, eye
+whites, irises, teeth, tongue, mouth cavity). The default camera frames the rest head, so a
+sequence of frames keeps a fixed camera.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from flame.head import HeadModel
+from flame.rasterizer import rasterize
+
+SKIN = (0.86, 0.67, 0.55)
+LIPS = (0.72, 0.38, 0.36)
+SCLERA = (0.93, 0.92, 0.89)
+IRIS = (0.22, 0.30, 0.38)
+TEETH = (0.95, 0.93, 0.85)
+TONGUE = (0.78, 0.36, 0.38)
+CAVITY = (0.30, 0.08, 0.09)
+SOCKET = (0.45, 0.28, 0.24)
+BACKGROUND = (0.16, 0.17, 0.19)
+
+
+@dataclass
+class Camera:
+    """A pinhole camera on the +Z side of the head looking toward -Z at ``target``.
+
+    distance: metres from target; fov_deg: vertical field of view; yaw_deg turns the camera
+    around the head (positive = toward the subject's left side).
+    """
+
+    target: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    distance: float = 0.6
+    fov_deg: float = 30.0
+    yaw_deg: float = 0.0
+
+    def project(self, verts: torch.Tensor) -> torch.Tensor:
+        """World B x V x 3 -> pytorch3d NDC B x V x 3 (z = distance along the view axis)."""
+        t = torch.as_tensor(self.target, dtype=verts.dtype, device=verts.device)
+        a = np.deg2rad(self.yaw_deg)
+        c, s = float(np.cos(a)), float(np.sin(a))
+        p = verts - t
+        xr = c * p[..., 0] - s * p[..., 2]  # rotate the world by -yaw about Y
+        zr = s * p[..., 0] + c * p[..., 2]
+        depth = self.distance - zr
+        f = 1.0 / np.tan(np.deg2rad(self.fov_deg) / 2)
+        return torch.stack([-f * xr / depth, f * p[..., 1] / depth, depth], dim=-1)
+
+
+def default_camera(head: HeadModel, fov_deg: float = 24.0, margin: float = 1.15) -> Camera:
+    """Frame the rest head (face, skull and the top of the neck) from the front."""
+    skin = np.concatenate([head.parts.get("face", np.arange(head.num_vertices)), head.parts.get("skull", [])]).astype(int)
+    v = head.vertices[skin]
+    lo, hi = v.min(0), v.max(0)
+    target = 0.5 * (lo + hi)
+    target[1] -= 0.02
+    half = 0.5 * max(hi[1] - lo[1] + 0.05, hi[0] - lo[0]) * margin
+    dist = half / np.tan(np.deg2rad(fov_deg) / 2) + hi[2] - target[2]
+    return Camera(tuple(float(x) for x in target), float(dist), fov_deg)
+
+
+def vertex_colors(head: HeadModel) -> np.ndarray:
+    """V x 3 float colours from the head's parts (skin where no part says otherwise)."""
+    col = np.tile(np.array(SKIN, np.float32), (head.num_vertices, 1))
+    p = head.parts
+
+    def put(name: str, rgb) -> None:
+        if name in p:
+            col[np.asarray(p[name], int)] = rgb
+
+    put("lips", LIPS)
+    for side in ("left", "right"):
+        put(f"{side}_eye_socket", SOCKET)
+        put(f"{side}_eyeball", SCLERA)
+        put(f"{side}_iris", IRIS)
+    put("mouth_cavity", CAVITY)
+    put("teeth", TEETH)
+    put("tongue", TONGUE)
+    return col
+
+
+def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """B x V x 3 area-weighted unit normals."""
+    tri = verts[:, faces]  # B x F x 3 x 3
+    fn = torch.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)  # B x F x 3
+    vn = torch.zeros_like(verts)
+    for k in range(3):
+        vn.index_add_(1, faces[:, k], fn)
+    return torch.nn.functional.normalize(vn, dim=-1, eps=1e-12)
+
+
+def _as_vertices(head: HeadModel, frame: Any) -> torch.Tensor:
+    """Accept V x 3 / T x V x 3 vertices (numpy or torch), a Motion, or 52 weights."""
+    if isinstance(frame, torch.Tensor):
+        v = frame.detach().to(torch.float32)
+    else:
+        arr = frame if isinstance(frame, np.ndarray) else None
+        if arr is not None and arr.shape[-2:] == (head.num_vertices, 3):
+            v = torch.as_tensor(arr, dtype=torch.float32)
+        else:
+            from flame.open_head import motion_to_vertices
+
+            v = motion_to_vertices(head, frame)
+    return v[None] if v.dim() == 2 else v
+
+
+def render_previews(head: HeadModel, vertices: Any, size: int = 512, camera: Camera | None = None,
+                    batch: int = 8) -> np.ndarray:
+    """T x size x size x 3 uint8 shaded images of T posed meshes."""
+    v_all = _as_vertices(head, vertices)
+    cam = camera or default_camera(head)
+    faces = torch.as_tensor(head.faces, dtype=torch.long)
+    col = torch.as_tensor(vertex_colors(head))  # V x 3
+    light = torch.nn.functional.normalize(torch.tensor([-0.35, 0.45, 1.0]), dim=0)
+    bg = torch.tensor(BACKGROUND)
+    out = []
+    for s in range(0, v_all.shape[0], batch):
+        v = v_all[s : s + batch].cpu()
+        ndc = cam.project(v)
+        frags = rasterize(ndc, faces, size, cull_backfaces=True)
+        n = vertex_normals(v, faces)  # B x V x 3
+        b = v.shape[0]
+        p2f = frags.pix_to_face[..., 0]  # B x H x W
+        hit = p2f >= 0
+        f_local = torch.where(hit, p2f % faces.shape[0], torch.zeros_like(p2f))
+        fv = faces[f_local]  # B x H x W x 3 vertex ids
+        w = frags.bary_coords[..., 0, :].clamp(min=0)  # B x H x W x 3
+        bidx = torch.arange(b).view(b, 1, 1, 1)
+        nrm = (n[bidx, fv] * w[..., None]).sum(3)  # B x H x W x 3
+        nrm = torch.nn.functional.normalize(nrm, dim=-1, eps=1e-12)
+        albedo = (col[fv] * w[..., None]).sum(3)
+        lam = (nrm @ light).clamp(min=0)
+        rgb = albedo * (0.32 + 0.75 * lam[..., None])
+        rgb = torch.where(hit[..., None], rgb, bg)
+        out.append((rgb.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy())
+    return np.concatenate(out)
+
+
+def render_preview(head: HeadModel, vertices_or_motion_frame: Any, size: int = 512, camera: Camera | None = None) -> np.ndarray:
+    """One H x W x 3 uint8 shaded image (the first frame if several are given)."""
+    v = _as_vertices(head, vertices_or_motion_frame)[:1]
+    return render_previews(head, v, size, camera)[0]
