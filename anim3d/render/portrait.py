@@ -71,6 +71,17 @@ def detect_faces(rgb: np.ndarray, max_faces: int = 4) -> list[np.ndarray]:
     return faces
 
 
+def small_face_widths(rgb: np.ndarray) -> list[float]:
+    """Widths (px) of faces that MediaPipe's full-range detector sees where Face Mesh found none:
+    faces too small (or too far) for the mesh, told apart from "no face at all"."""
+    import mediapipe as mp
+
+    if "detector" not in _FACE_MESH:
+        _FACE_MESH["detector"] = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+    res = _FACE_MESH["detector"].process(np.ascontiguousarray(rgb[..., :3], dtype=np.uint8))
+    return [d.location_data.relative_bounding_box.width * rgb.shape[1] for d in res.detections or []]
+
+
 def track_landmarks(rgb: np.ndarray) -> np.ndarray | None:
     """478 x 3 pixel landmarks of the single most prominent face, or None."""
     faces = detect_faces(rgb, max_faces=1)
@@ -153,6 +164,10 @@ def prepare_portrait(image: np.ndarray | str | os.PathLike, size: int = CROP_SIZ
     rgb = np.ascontiguousarray(rgb[..., :3]).astype(np.uint8)
     faces = detect_faces(rgb, max_faces=4)
     if not faces:
+        widths = small_face_widths(rgb)
+        if widths:
+            raise InputError(source, f"the face is too small to animate (about {max(widths):.0f} px wide); "
+                                     "use a larger or closer photo")
         raise InputError(source, "no face found in the portrait (use a photo with one clearly visible, roughly frontal face)")
     if len(faces) > 1:
         raise InputError(source, f"{len(faces)} faces found in the portrait; crop the photo to the one face to animate")
