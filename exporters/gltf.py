@@ -16,6 +16,8 @@ Layout of the written file
 from __future__ import annotations
 
 import os
+import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -96,47 +98,26 @@ def _resolve_audio(audio):
     return load_audio(audio, sample_rate=48000)
 
 
-def add_animation(gltf: g.GLTF2, bb: BufferBuilder, motion: Motion, mesh_nodes: list[tuple[int, int]],
-                  neck_node: int | None, eye_nodes: tuple[int | None, int | None] = (None, None),
-                  root_node: int | None = None, root_rest: np.ndarray | None = None,
-                  neck_rest: np.ndarray | None = None, name: str = "anim3d") -> int:
-    """Append one animation driving the given nodes; returns its index.
+def add_animation(gltf: g.GLTF2, bb: BufferBuilder, times: np.ndarray,
+                  weights: list[tuple[int, np.ndarray]] = (),
+                  rotations: list[tuple[int, np.ndarray]] = (),
+                  translations: list[tuple[int, np.ndarray]] = (),
+                  name: str = "anim3d") -> int:
+    """Append one animation (all channels LINEAR on the shared ``times``); returns its index.
 
-    mesh_nodes: (node index, number of morph targets) pairs; the weights of each such node
-    are the motion's 52 channels mapped through ``gltf.nodes[node].extras['_anim3d_map']``
-    when present (column per target, -1 = keep at 0), else used in ARKit order.
-    neck_rest: the neck node's rest rotation (x, y, z, w); the head pose is applied after it.
+    weights:      (node, T x N morph weights) for nodes whose mesh has N targets
+    rotations:    (node, T x 4 quaternions x, y, z, w)
+    translations: (node, T x 3)
     """
-    from scipy.spatial.transform import Rotation
-
-    times = motion.times.astype(np.float32)  # T
-    t_acc = bb.accessor(times, minmax=True)
+    t_acc = bb.accessor(np.asarray(times, np.float32), minmax=True)  # T
     samplers: list[g.AnimationSampler] = []
     channels: list[g.AnimationChannel] = []
-
-    def add(node: int, path: str, values: np.ndarray) -> None:
-        out = bb.accessor(np.ascontiguousarray(values, np.float32))
-        samplers.append(g.AnimationSampler(input=t_acc, output=out, interpolation="LINEAR"))
-        channels.append(g.AnimationChannel(sampler=len(samplers) - 1, target=g.AnimationChannelTarget(node=node, path=path)))
-
-    for node, columns in mesh_nodes:
-        cols = np.asarray(columns, np.int64)  # per target: ARKit index or -1
-        w = np.zeros((motion.num_frames, len(cols)), np.float32)  # T x N
-        ok = cols >= 0
-        w[:, ok] = motion.blendshapes[:, cols[ok]]
-        add(node, "weights", w.reshape(-1))
-    if neck_node is not None:
-        rot = Rotation.from_rotvec(motion.head_rotation.astype(np.float64))
-        if neck_rest is not None:
-            rot = Rotation.from_quat(neck_rest) * rot
-        add(neck_node, "rotation", rotvec_to_quat(rot.as_rotvec()))
-    eyes = motion.eye_rotations()  # T x 2 x 3
-    for e, node in enumerate(eye_nodes):
-        if node is not None:
-            add(node, "rotation", rotvec_to_quat(eyes[:, e]))
-    if root_node is not None:
-        rest = np.zeros(3, np.float32) if root_rest is None else np.asarray(root_rest, np.float32)
-        add(root_node, "translation", motion.head_translation + rest)
+    for path, items in (("weights", weights), ("rotation", rotations), ("translation", translations)):
+        for node, values in items:
+            values = np.ascontiguousarray(values, np.float32)
+            out = bb.accessor(values.reshape(-1) if path == "weights" else values)
+            samplers.append(g.AnimationSampler(input=t_acc, output=out, interpolation="LINEAR"))
+            channels.append(g.AnimationChannel(sampler=len(samplers) - 1, target=g.AnimationChannelTarget(node=node, path=path)))
     gltf.animations.append(g.Animation(name=name, samplers=samplers, channels=channels))
     return len(gltf.animations) - 1
 
@@ -190,14 +171,16 @@ def build_gltf(motion: Motion, head) -> tuple[g.GLTF2, bytes]:
     gltf.scene = 0
 
     names = list(head.joint_names)
-    find = lambda n: jnode[names.index(n)] if n in names else None  # noqa: E731
+    eyes = motion.eye_rotations()  # T x 2 x 3
+    rotations = []
+    for jname, rv in (("neck", motion.head_rotation), ("left_eye", eyes[:, 0]), ("right_eye", eyes[:, 1])):
+        if jname in names:
+            rotations.append((jnode[names.index(jname)], rotvec_to_quat(rv)))
     add_animation(
-        gltf, bb, motion,
-        mesh_nodes=[(0, list(range(len(ARKIT_NAMES))))],
-        neck_node=find("neck"),
-        eye_nodes=(find("left_eye"), find("right_eye")),
-        root_node=jnode[root_j[0]],
-        root_rest=joints[root_j[0]],
+        gltf, bb, motion.times,
+        weights=[(0, motion.blendshapes)],
+        rotations=rotations,
+        translations=[(jnode[root_j[0]], motion.head_translation + joints[root_j[0]])],
     )
     return gltf, bb.finish()
 
@@ -243,9 +226,19 @@ def load_glb(path: str | os.PathLike) -> tuple[g.GLTF2, bytes]:
         raise InputError(path, "file not found")
     try:
         with open(path, "rb") as f:
-            magic = f.read(4)
-        if magic == b"glTF":
-            gltf = g.GLTF2.load_binary(path)
+            head = f.read(20)
+        size = os.path.getsize(path)
+        if head[:4] == b"glTF":
+            version, length, json_len, json_type = struct.unpack_from("<IIII", head.ljust(20, b"\0"), 4)
+            if version != 2:
+                raise InputError(path, f"GLB container version {version}; only version 2 (glTF 2.0) is supported")
+            if length > size or 20 + json_len > size:
+                raise InputError(path, f"GLB file is truncated ({size} of {length} bytes)")
+            if json_type != 0x4E4F534A:
+                raise InputError(path, "GLB file does not start with a JSON chunk")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                gltf = g.GLTF2.load_binary(path)
         else:
             gltf = g.GLTF2.load_json(path)
             if gltf.buffers:

@@ -1,0 +1,271 @@
+"""Add a Motion's animation to the user's own glTF/GLB/VRM avatar.
+
+Every mesh whose morph targets carry ARKit names (any common spelling, see
+``anim3d.channels.canonical_name``) gets a ``weights`` channel; the head/neck and eye bones
+(from the VRM humanoid table when present, else by common node names) get rotation
+channels. The user's meshes, materials, nodes and buffer bytes are left exactly as they
+were: only accessors, buffer views, bytes at the end of the buffer and one animation are
+appended.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pygltflib as g
+
+from anim3d.channels import ARKIT_NAMES, INDEX, canonical_name
+from anim3d.errors import InputError, MotionError
+from anim3d.motion import Motion
+from exporters.glb_buffers import BufferBuilder
+from exporters.gltf import add_animation, load_glb, rotvec_to_quat
+
+NECK_SHARE = 0.4  # of the head rotation, when both a neck and a head bone exist
+ROLES = ("neck", "head", "left_eye", "right_eye")
+_IDENTITY = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+_VRM0_BONES = {"neck": "neck", "head": "head", "leftEye": "left_eye", "rightEye": "right_eye"}
+
+
+@dataclass
+class RetargetReport:
+    found: list[str] = field(default_factory=list)  # ARKit names driven on at least one mesh
+    missing: list[str] = field(default_factory=list)  # ARKit names no mesh has
+    meshes: list[tuple[str, int, int]] = field(default_factory=list)  # (mesh name, matched, targets)
+    bones: dict[str, str] = field(default_factory=dict)  # role -> node name
+    nodes_animated: int = 0
+    skipped_bones: dict[str, str] = field(default_factory=dict)  # role -> node name (matrix nodes)
+
+    def summary(self) -> str:
+        lines = [f"blendshapes: {len(self.found)} of 52 found"]
+        for name, matched, total in self.meshes:
+            lines.append(f"  mesh {name!r}: {matched} of its {total} morph targets are ARKit shapes")
+        if self.missing:
+            lines.append("missing: " + ", ".join(self.missing))
+        lines.append("bones: " + (", ".join(f"{r}={n!r}" for r, n in self.bones.items()) or "none found (no head/eye rotation)"))
+        if self.skipped_bones:
+            lines.append("not driven (node uses a matrix): " + ", ".join(f"{r}={n!r}" for r, n in self.skipped_bones.items()))
+        return "\n".join(lines)
+
+
+def target_names(mesh: g.Mesh) -> list[str]:
+    """Morph target names of a mesh: ``mesh.extras.targetNames`` or its first primitive's."""
+    for extras in [mesh.extras] + [p.extras for p in mesh.primitives]:
+        if isinstance(extras, dict) and isinstance(extras.get("targetNames"), list):
+            return [str(n) for n in extras["targetNames"]]
+    return []
+
+
+def _tokens(name: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
+
+
+def bone_role(name: str) -> str | None:
+    """'neck', 'head', 'left_eye', 'right_eye' or None for a node name (Mixamo, VRM, RPM, Blender...)."""
+    tok = _tokens(name)
+    if not tok:
+        return None
+    if any(t in ("end", "top", "nub", "tip", "headtop", "end0") for t in tok[1:]) or "headtop" in "".join(tok):
+        return None
+    while len(tok) > 1 and tok[-1].isdigit():
+        tok = tok[:-1]  # "neck_01" -> neck
+    last = tok[-1]
+    joined = "".join(tok)
+    if any(t.startswith("eye") and t not in ("eyebrow", "eyelid", "eyelash", "eyebrows", "eyelids") for t in tok) and "lid" not in joined and "brow" not in joined:
+        left = any(t in ("l", "left") for t in tok) or joined.endswith("eyel") or "lefteye" in joined
+        right = any(t in ("r", "right") for t in tok) or joined.endswith("eyer") or "righteye" in joined
+        if left != right:
+            return "left_eye" if left else "right_eye"
+        return None
+    if last == "head":
+        return "head"
+    if last == "neck":
+        return "neck"
+    return None
+
+
+def _vrm_bones(gltf: g.GLTF2) -> dict[str, int]:
+    ext = gltf.extensions or {}
+    out: dict[str, int] = {}
+    human = (ext.get("VRMC_vrm") or {}).get("humanoid", {}).get("humanBones")
+    if isinstance(human, dict):  # VRM 1.0
+        for k, role in _VRM0_BONES.items():
+            if isinstance(human.get(k), dict) and "node" in human[k]:
+                out[role] = int(human[k]["node"])
+    human0 = (ext.get("VRM") or {}).get("humanoid", {}).get("humanBones")
+    if isinstance(human0, list):  # VRM 0.x
+        for b in human0:
+            role = _VRM0_BONES.get(b.get("bone"))
+            if role and "node" in b:
+                out.setdefault(role, int(b["node"]))
+    return out
+
+
+def find_bones(gltf: g.GLTF2) -> dict[str, int]:
+    """role -> node index for neck, head and eyes."""
+    found = _vrm_bones(gltf)
+    for i, node in enumerate(gltf.nodes):
+        role = bone_role(node.name or "")
+        if role and role not in found and node.mesh is None:
+            found[role] = i
+    return found
+
+
+def _local_rotation(node: g.Node) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    if node.matrix and len(node.matrix) == 16 and list(node.matrix) != _IDENTITY:
+        m = np.asarray(node.matrix, np.float64).reshape(4, 4).T[:3, :3]  # column-major
+        m = m / np.linalg.norm(m, axis=0, keepdims=True)
+        return Rotation.from_matrix(m).as_quat()
+    return np.asarray(node.rotation if node.rotation else [0, 0, 0, 1], np.float64)
+
+
+def _parent_world_rotations(gltf: g.GLTF2) -> dict[int, np.ndarray]:
+    """node -> world rotation (x, y, z, w) of its parent at rest (identity for roots)."""
+    from scipy.spatial.transform import Rotation
+
+    parent = {c: i for i, n in enumerate(gltf.nodes) for c in (n.children or [])}
+    cache: dict[int, Rotation] = {}
+
+    def world(i: int) -> Rotation:
+        if i not in cache:
+            local = Rotation.from_quat(_local_rotation(gltf.nodes[i]))
+            cache[i] = (world(parent[i]) * local) if i in parent else local
+        return cache[i]
+
+    return {i: (world(parent[i]).as_quat() if i in parent else np.array([0.0, 0, 0, 1])) for i in range(len(gltf.nodes))}
+
+
+def _bone_track(rest_local: np.ndarray, parent_world: np.ndarray, rotvec: np.ndarray) -> np.ndarray:
+    """T x 4 local quaternions applying world-frame rotations ``rotvec`` (T x 3) at a bone.
+
+    local(t) = P^-1 R(t) P L, with P the parent's rest world rotation and L the rest local one.
+    """
+    from scipy.spatial.transform import Rotation
+
+    p = Rotation.from_quat(parent_world)
+    q = (p.inv() * Rotation.from_rotvec(np.asarray(rotvec, np.float64)) * p * Rotation.from_quat(rest_local)).as_rotvec()
+    return rotvec_to_quat(q)
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """The JSON part of a GLB/VRM or a .gltf file, as parsed JSON (already checked by load_glb)."""
+    data = Path(path).read_bytes()
+    if data[:4] == b"glTF":
+        length, kind = struct.unpack_from("<II", data, 12)
+        return json.loads(data[20:20 + length].decode("utf-8"))
+    return json.loads(data.decode("utf-8-sig"))
+
+
+def write_glb_raw(doc: dict, blob: bytes, path: str | os.PathLike) -> None:
+    """Write a GLB from a JSON dict and its binary chunk, atomically (the GLB container is
+    12 + 8 + 8 bytes of headers; written here so that the user's JSON passes through as is)."""
+    from anim3d.fileio import atomic_output
+
+    js = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    js += b" " * ((-len(js)) % 4)
+    blob += b"\x00" * ((-len(blob)) % 4)
+    chunks = struct.pack("<II", len(js), 0x4E4F534A) + js + struct.pack("<II", len(blob), 0x004E4942) + blob
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(struct.pack("<III", 0x46546C67, 2, 12 + len(chunks)) + chunks)
+
+
+def retarget(motion: Motion, avatar: str | os.PathLike, out: str | os.PathLike, audio=None) -> RetargetReport:
+    """Write ``avatar`` + an ``anim3d`` animation of ``motion`` to ``out`` (.glb or .vrm).
+
+    Raises InputError for a broken avatar or one without ARKit morph targets, MotionError for
+    a bad motion; nothing is written then.
+    """
+    out = Path(out)
+    motion.validate(out)
+    if motion.num_frames == 0:
+        raise MotionError(out, "the motion has no frames")
+    if out.suffix.lower() not in (".glb", ".vrm"):
+        raise InputError(out, "an avatar with animation is written as .glb or .vrm")
+    from exporters.gltf import _resolve_audio
+
+    snd = _resolve_audio(audio)
+    gltf, blob = load_glb(avatar)
+    raw = read_json(avatar)
+    n_views, n_acc = len(gltf.bufferViews), len(gltf.accessors)
+    report = RetargetReport()
+    weights: list[tuple[int, np.ndarray]] = []
+    found: set[str] = set()
+    all_targets = 0
+    for mi, mesh in enumerate(gltf.meshes):
+        names = target_names(mesh)
+        n_targets = max((len(p.targets or []) for p in mesh.primitives), default=0)
+        all_targets += n_targets
+        if not names or n_targets == 0:
+            continue
+        cols = np.array([INDEX[c] if (c := canonical_name(n)) else -1 for n in names[:n_targets]] + [-1] * (n_targets - len(names)))
+        matched = int((cols >= 0).sum())
+        if matched == 0:
+            continue
+        report.meshes.append((mesh.name or f"mesh {mi}", matched, n_targets))
+        found.update(ARKIT_NAMES[c] for c in cols if c >= 0)
+        w = np.zeros((motion.num_frames, n_targets), np.float32)  # T x N; unmatched targets stay at 0
+        w[:, cols >= 0] = motion.blendshapes[:, cols[cols >= 0]]
+        defaults = np.asarray(mesh.weights or [0.0] * n_targets, np.float32)[:n_targets]
+        w[:, cols < 0] = defaults[cols < 0]  # keep the avatar's own value on shapes we do not drive
+        for ni, node in enumerate(gltf.nodes):
+            if node.mesh == mi:
+                node_w = w.copy()
+                node_weights = raw["nodes"][ni].get("weights")
+                if node_weights:
+                    nw = np.asarray(node_weights, np.float32)[:n_targets]
+                    node_w[:, cols < 0] = nw[cols < 0]
+                weights.append((ni, node_w))
+    if not weights:
+        what = f"{len(gltf.meshes)} mesh(es), {all_targets} morph target(s)"
+        raise InputError(avatar, f"no morph targets with ARKit names found ({what}); the avatar needs ARKit/perfect-sync blendshapes")
+    report.found = [n for n in ARKIT_NAMES if n in found]
+    report.missing = [n for n in ARKIT_NAMES if n not in found]
+    report.nodes_animated = len(weights)
+
+    bones = find_bones(gltf)
+    # glTF forbids animating a node given by a matrix: such bones are reported, not driven
+    fixed = {r: i for r, i in bones.items() if gltf.nodes[i].matrix and list(gltf.nodes[i].matrix) != _IDENTITY}
+    bones = {r: i for r, i in bones.items() if r not in fixed}
+    report.skipped_bones = {r: gltf.nodes[i].name or f"node {i}" for r, i in fixed.items()}
+    report.bones = {r: gltf.nodes[i].name or f"node {i}" for r, i in bones.items()}
+    head_rv = motion.head_rotation.astype(np.float64)
+    eyes = motion.eye_rotations().astype(np.float64)  # T x 2 x 3
+    if "VRM" in (gltf.extensions or {}):  # VRM 0.x faces -Z: turn the motion's frame by 180 degrees about Y
+        head_rv = head_rv * np.array([-1.0, 1.0, -1.0])
+        eyes = eyes * np.array([-1.0, 1.0, -1.0])
+    parts = {"neck": NECK_SHARE, "head": 1 - NECK_SHARE} if {"neck", "head"} <= bones.keys() else {"neck": 1.0, "head": 1.0}
+    pw = _parent_world_rotations(gltf)
+    rotations = []
+    for role, rv in (("neck", head_rv * parts["neck"]), ("head", head_rv * parts["head"]), ("left_eye", eyes[:, 0]), ("right_eye", eyes[:, 1])):
+        if role in bones:
+            i = bones[role]
+            rotations.append((i, _bone_track(_local_rotation(gltf.nodes[i]), pw[i], rv)))
+
+    bb = BufferBuilder(gltf, initial=blob)
+    add_animation(gltf, bb, motion.times, weights=weights, rotations=rotations, name="anim3d")
+    new_blob = bb.finish()
+    # Append the new objects to the avatar's own JSON: a pygltflib round trip would drop
+    # properties it does not model (node weights, unknown fields), and nothing of the
+    # user's may change.
+    added = json.loads(g.GLTF2(bufferViews=gltf.bufferViews[n_views:], accessors=gltf.accessors[n_acc:],
+                               animations=gltf.animations[-1:]).to_json())
+    for key in ("bufferViews", "accessors", "animations"):
+        raw.setdefault(key, []).extend(added.get(key, []))
+    raw["buffers"] = [{"byteLength": len(new_blob)}] + raw.get("buffers", [])[1:]
+    if snd is not None:
+        raw.setdefault("asset", {}).setdefault("extras", {})["audio"] = out.with_suffix(".wav").name
+    write_glb_raw(raw, new_blob, out)
+    if snd is not None:
+        from anim3d.audio import save_wav
+
+        save_wav(out.with_suffix(".wav"), snd)
+    return report
