@@ -32,8 +32,8 @@ EYE_L_LOWER = (263, 249, 390, 373, 374, 380, 381, 382, 362)
 # Landmarks that move rigidly with the skull (forehead, nose bridge, eye corners, temples).
 STABLE_LANDMARKS = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 33, 133, 362, 263, 234, 454, 127, 356, 70, 300, 109, 338)
 
-RING_SCALES = (1.3, 1.75)  # ring radii relative to the face oval, measured from its centre
-RING_WEIGHTS = (0.95, 0.55)  # how much of the head's rigid motion each ring follows
+RING_SCALES = (1.2, 1.7)  # ring radii relative to the face oval, measured from its centre
+RING_WEIGHTS = (1.0, 0.35)  # how much of the head's rigid motion each ring follows
 BELOW_CHIN_FACTOR = 0.5  # the neck follows the head less than hair does
 BORDER_STEPS = 6
 
