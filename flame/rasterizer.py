@@ -100,8 +100,12 @@ def rasterize(verts: Tensor, faces: Tensor, image_size, cull_backfaces: bool = F
 
 
 def _raster_one(tri: Tensor, h: int, w: int, cull: bool, p2f: Tensor, zbuf: Tensor, bary: Tensor) -> None:
-    """tri: F x 3 x 3 screen-space triangles; fills p2f (HW), zbuf (HW), bary (HW x 3) in place."""
-    dev = tri.device
+    """tri: F x 3 x 3 screen-space triangles; fills p2f (HW), zbuf (HW), bary (HW x 3) in place.
+
+    Scanline spans: each face is cut into the pixel rows of its bounding box, the exact span
+    of pixel centres inside the triangle is solved per row from the three edge functions, and
+    only those pixels are expanded (so the work is proportional to the covered area).
+    """
     x, y, z = tri[..., 0], tri[..., 1], tri[..., 2]  # F x 3 each
     # twice the signed area in (x right, y down) pixel space; viewer-CCW faces are negative here
     area = (x[:, 1] - x[:, 0]) * (y[:, 2] - y[:, 0]) - (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0])  # F
@@ -115,56 +119,98 @@ def _raster_one(tri: Tensor, h: int, w: int, cull: bool, p2f: Tensor, zbuf: Tens
     fid = torch.nonzero(keep).squeeze(1)  # K
     if fid.numel() == 0:
         return
-    bw = (x1[fid] - x0[fid] + 1).long()  # K
-    bh = (y1[fid] - y0[fid] + 1).long()
-    counts = bw * bh
-    # chunk faces so that no chunk expands into more than _MAX_PAIRS candidates
-    csum = torch.cumsum(counts, 0)
-    starts = [0]
-    total = int(csum[-1])
-    if total > _MAX_PAIRS:
-        bounds = torch.searchsorted(csum, torch.arange(_MAX_PAIRS, total, _MAX_PAIRS, device=dev))
-        starts += [int(i) for i in bounds.tolist()]
-    starts.append(fid.numel())
-    best_key = torch.full((h * w,), torch.iinfo(torch.long).max, dtype=torch.long, device=dev)
-    results = []
-    for a, c in zip(starts[:-1], starts[1:]):
-        if c <= a:
-            continue
-        results.append(_candidates(fid[a:c], bw[a:c], counts[a:c], x0, y0, x, y, z, area, w, best_key))
-    # resolve: the winning (depth, face) key per pixel; each candidate with that key wins
-    for pix, face, key, b0, b1, b2, zz in results:
-        win = best_key[pix] == key
-        pix, face = pix[win], face[win]
-        p2f[pix] = face
-        zbuf[pix] = zz[win]
-        bary[pix] = torch.stack([b0[win], b1[win], b2[win]], dim=1)
+    coef = _plane_coefficients(x[fid], y[fid], z[fid], area[fid])  # K x 4 x 3 (b0, b1, b2, z) x (A, B, C)
+    x0, x1, y0, y1 = x0[fid], x1[fid], y0[fid], y1[fid]
+    # rows: one entry per (face, pixel row of its bounding box)
+    bh = (y1 - y0 + 1).long()
+    rface = _expand(bh)  # R: local face index per row
+    ry = y0[rface] + _ramp(bh)  # R
+    c = coef[rface]  # R x 4 x 3
+    off = c[:, :3, 1] * ry[:, None] + c[:, :3, 2]  # R x 3: b_k = A_k * x + off_k
+    a = c[:, :3, 0]
+    inf = torch.tensor(float("inf"), dtype=a.dtype, device=a.device)
+    bound = -off / torch.where(a == 0, torch.ones_like(a), a)  # R x 3
+    lo = torch.where(a > 0, bound, -inf).amax(1)
+    hi = torch.where(a < 0, bound, inf).amin(1)
+    never = ((a == 0) & (off < 0)).any(1)
+    lo = torch.maximum(torch.ceil(lo), x0[rface])
+    hi = torch.minimum(torch.floor(hi), x1[rface])
+    count = torch.where(never, torch.zeros_like(hi), (hi - lo + 1).clamp(min=0)).long()  # R
+    # per row: pixel index and depth of the span's first pixel, depth step per pixel, face id
+    pix0 = (ry * w + lo).long()  # R
+    z0 = c[:, 3, 0] * lo + c[:, 3, 1] * ry + c[:, 3, 2]  # R
+    dz = c[:, 3, 0]  # R
+    frow = fid[rface]  # R: global face index
+    none = torch.iinfo(torch.long).max
+    best_key = torch.full((h * w,), none, dtype=torch.long, device=tri.device)
+    for r_a, r_b in _chunks(count, _MAX_PAIRS):
+        cnt = count[r_a:r_b]
+        row = _expand(cnt)  # N: row (within the chunk) of each candidate pixel
+        first = torch.cumsum(cnt, 0) - cnt
+        k = torch.arange(row.numel(), device=row.device) - first.index_select(0, row)  # N: offset in span
+        zz = z0[r_a:r_b].index_select(0, row) + dz[r_a:r_b].index_select(0, row) * k
+        pix = pix0[r_a:r_b].index_select(0, row) + k
+        # pack (depth, face) into one sortable int64 key: 31 bits of depth order, 23 bits of face id
+        key = (_depth_key(zz) << 23) | frow[r_a:r_b].index_select(0, row)
+        best_key.scatter_reduce_(0, pix, key, reduce="amin")
+    # decode the winners and evaluate their barycentrics and depth at the pixel centres
+    pix = torch.nonzero(best_key != none).squeeze(1)  # M
+    face = best_key.index_select(0, pix) & ((1 << 23) - 1)  # M global face ids
+    to_local = torch.zeros(tri.shape[0], dtype=torch.long, device=tri.device)
+    to_local[fid] = torch.arange(fid.numel(), device=tri.device)
+    local = to_local.index_select(0, face)  # M: index into coef
+    cf = coef.index_select(0, local)  # M x 4 x 3
+    px = (pix % w).to(cf.dtype)
+    py = torch.div(pix, w, rounding_mode="floor").to(cf.dtype)
+    vals = cf[..., 0] * px[:, None] + cf[..., 1] * py[:, None] + cf[..., 2]  # M x 4: b0, b1, b2, z
+    p2f[pix] = face
+    zbuf[pix] = vals[:, 3]
+    bary[pix] = vals[:, :3]
 
 
-def _candidates(fid, bw, counts, x0, y0, x, y, z, area, w, best_key):
-    dev = fid.device
-    face = torch.repeat_interleave(fid, counts)  # N
+def _plane_coefficients(x: Tensor, y: Tensor, z: Tensor, area: Tensor) -> Tensor:
+    """Per face, b0, b1, b2 and z as affine functions A*px + B*py + C of the pixel centre.
+
+    x, y, z: K x 3 screen coordinates; area: K (twice the signed area). Returns K x 4 x 3.
+    """
+    inv = 1.0 / area
+    # b0: edge v1 -> v2, b1: edge v2 -> v0 (the same edge functions as the reference)
+    a0 = -(y[:, 2] - y[:, 1]) * inv
+    b0 = (x[:, 2] - x[:, 1]) * inv
+    c0 = ((y[:, 2] - y[:, 1]) * x[:, 1] - (x[:, 2] - x[:, 1]) * y[:, 1]) * inv
+    a1 = -(y[:, 0] - y[:, 2]) * inv
+    b1 = (x[:, 0] - x[:, 2]) * inv
+    c1 = ((y[:, 0] - y[:, 2]) * x[:, 2] - (x[:, 0] - x[:, 2]) * y[:, 2]) * inv
+    a2, b2, c2 = -a0 - a1, -b0 - b1, 1.0 - c0 - c1
+    za = a0 * z[:, 0] + a1 * z[:, 1] + a2 * z[:, 2]
+    zb = b0 * z[:, 0] + b1 * z[:, 1] + b2 * z[:, 2]
+    zc = c0 * z[:, 0] + c1 * z[:, 1] + c2 * z[:, 2]
+    return torch.stack([torch.stack([a0, b0, c0], 1), torch.stack([a1, b1, c1], 1),
+                        torch.stack([a2, b2, c2], 1), torch.stack([za, zb, zc], 1)], 1)
+
+
+def _expand(counts: Tensor) -> Tensor:
+    """[2, 0, 3] -> [0, 0, 2, 2, 2]: the owner of each expanded element."""
+    return torch.repeat_interleave(torch.arange(counts.numel(), device=counts.device), counts)
+
+
+def _ramp(counts: Tensor) -> Tensor:
+    """[2, 0, 3] -> [0, 1, 0, 1, 2]: the position of each expanded element within its owner."""
+    n = int(counts.sum())
     first = torch.cumsum(counts, 0) - counts
-    k = torch.arange(face.numel(), device=dev) - torch.repeat_interleave(first, counts)  # N
-    bwr = torch.repeat_interleave(bw, counts)
-    px = x0[face] + (k % bwr)  # N pixel centres
-    py = y0[face] + torch.div(k, bwr, rounding_mode="floor")
-    xf, yf = x[face], y[face]  # N x 3
-    inv = 1.0 / area[face]
-    # barycentrics from edge functions (screen space, as pytorch3d without perspective correction)
-    b0 = ((xf[:, 2] - xf[:, 1]) * (py - yf[:, 1]) - (yf[:, 2] - yf[:, 1]) * (px - xf[:, 1])) * inv
-    b1 = ((xf[:, 0] - xf[:, 2]) * (py - yf[:, 2]) - (yf[:, 0] - yf[:, 2]) * (px - xf[:, 2])) * inv
-    b2 = 1.0 - b0 - b1
-    zz = b0 * z[face, 0] + b1 * z[face, 1] + b2 * z[face, 2]
-    inside = (b0 >= 0) & (b1 >= 0) & (b2 >= 0) & (zz >= 0)
-    idx = torch.nonzero(inside).squeeze(1)
-    face, b0, b1, b2, zz = face[idx], b0[idx], b1[idx], b2[idx], zz[idx]
-    pix = (py[idx] * w + px[idx]).long()
-    # pack (depth, face) into one sortable int64 key: 31 bits of depth order, 23 bits of face id
-    zkey = _depth_key(zz)
-    key = (zkey << 23) | face
-    best_key.scatter_reduce_(0, pix, key, reduce="amin")
-    return pix, face, key, b0, b1, b2, zz
+    return torch.arange(n, device=counts.device) - torch.repeat_interleave(first, counts)
+
+
+def _chunks(counts: Tensor, limit: int):
+    """Split owners into consecutive ranges whose expanded size stays under ``limit``."""
+    csum = torch.cumsum(counts, 0)
+    total = int(csum[-1]) if counts.numel() else 0
+    starts = [0]
+    if total > limit:
+        marks = torch.arange(limit, total, limit, device=counts.device)
+        starts += [int(i) for i in torch.searchsorted(csum, marks).tolist()]
+    starts.append(counts.numel())
+    return [(a, b) for a, b in zip(starts[:-1], starts[1:]) if b > a]
 
 
 def _depth_key(z: Tensor) -> Tensor:
