@@ -129,3 +129,13 @@ def test_emotion_measures():
     assert rises == 1.0 and rho == pytest.approx(1.0)
     rises, rho = M.monotonicity([0.25, 0.5, 0.75, 1.0], [0.5, 0.4, 0.6, 0.3])
     assert rises == pytest.approx(1 / 3) and rho < 0
+
+
+def test_stochastic_measures_on_vertices_average_per_vertex():
+    gt = np.zeros((4, 10, 3))
+    a = gt.copy(); a[..., 0] = 0.002  # every vertex 2 mm off
+    b = gt.copy(); b[..., 0] = -0.002
+    s = np.stack([a, b])
+    assert M.diversity(s) == pytest.approx(0.004)
+    assert M.closest_sample_error(s, gt) == pytest.approx(0.002)
+    assert M.mean_of_samples_error(s, gt) == pytest.approx(0.0)

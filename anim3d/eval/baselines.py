@@ -67,10 +67,27 @@ def loudness_motion(audio: Audio, seed: int = 0, fps: float = 30.0, **_) -> Moti
 
 def phone_teacher_motion(audio: Audio, seed: int = 0, fps: float = 30.0, **controls) -> Motion:
     from anim3d.data.teacher import phones_to_motion
+
+    phones = _recognized(audio)
+    return phones_to_motion(phones, audio.duration, fps=fps, audio=audio, seed=seed, **controls)
+
+
+_PHONE_CACHE: dict[tuple, list] = {}
+
+
+def _recognized(audio: Audio) -> list:
+    """pocketsphinx phones of ``audio``, memoised by content (emotion and seed sweeps
+    animate the same audio many times)."""
+    import hashlib
+
     from anim3d.phonetic import recognize_phones
 
-    phones = recognize_phones(audio)
-    return phones_to_motion(phones, audio.duration, fps=fps, audio=audio, seed=seed, **controls)
+    key = (audio.sample_rate, hashlib.sha1(np.ascontiguousarray(audio.samples).tobytes()).hexdigest())
+    if key not in _PHONE_CACHE:
+        if len(_PHONE_CACHE) > 64:
+            _PHONE_CACHE.clear()
+        _PHONE_CACHE[key] = recognize_phones(audio)
+    return _PHONE_CACHE[key]
 
 
 def teacher_available() -> str | None:

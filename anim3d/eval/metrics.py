@@ -251,14 +251,18 @@ def closure_from_openness(openness: np.ndarray) -> np.ndarray:
 
 
 def _frame_l2(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean over frames of the L2 distance between two T x D (or T x V x 3) sequences."""
+    """Distance between two sequences: T x D -> mean over frames of the L2 norm over D;
+    T x V x 3 (vertices) -> mean over frames and vertices of the per-vertex L2 distance."""
     d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if d.ndim == 3:
+        return float(np.linalg.norm(d, axis=-1).mean())
     d = d.reshape(d.shape[0], -1)
     return float(np.linalg.norm(d, axis=1).mean())
 
 
 def diversity(samples: np.ndarray) -> float:
-    """Mean over all pairs of samples (N x T x ...) of their mean per-frame L2 distance."""
+    """Mean over all pairs of samples (N x T x D, or N x T x V x 3) of their distance
+    (``_frame_l2``: per-frame L2 over D, or per-vertex L2 averaged over vertices)."""
     s = np.asarray(samples, dtype=np.float64)
     if s.shape[0] < 2:
         raise ValueError("diversity needs at least 2 samples")

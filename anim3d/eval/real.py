@@ -100,6 +100,7 @@ class ClipResult:
     blinks: float  # per minute
     source: str  # mouth-opening source: mesh / blendshapes / tracked
     curve: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    fps: float = 30.0
 
 
 def real_track_result(name: str, rt: RealTrack, n: int) -> ClipResult:
@@ -114,6 +115,7 @@ def real_track_result(name: str, rt: RealTrack, n: int) -> ClipResult:
         M.blink_rate_from_closure(M.closure_from_openness(rt.eyes[:n]), rt.fps),
         "tracked",
         rt.mouth[:n].astype(np.float64),
+        rt.fps,
     )
 
 
@@ -137,6 +139,7 @@ def score_motion(name: str, method: str, motion, rt: RealTrack) -> ClipResult:
         M.blink_rate_from_closure(blink, motion.fps),
         source,
         gen,
+        rt.fps,
     )
 
 

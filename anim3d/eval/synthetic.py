@@ -1,0 +1,191 @@
+"""Held-out synthetic speech, where the ground-truth motion is known.
+
+Source: the data engine's validation split (``anim3d.data.shards.ShardDataset(root,
+split="val")``, voices not in training). Without shards, utterances are synthesised now
+with TTS (``anim3d.data.tts``) and the teacher's motion on the exact TTS phone timings is
+the ground truth (the report says which source was used).
+
+Metrics per method: on the open head mesh — lip vertex error, mean vertex error, FDD;
+always — bilabial closure rate on P/B/M (lips closed within +/-1 frame of the phone's
+middle), open-vowel jaw rate, and mouth-opening correlation with the ground truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from anim3d.eval import metrics as M
+from anim3d.eval.mouth import CLOSED_BELOW, OPEN_ABOVE, mouth_opening
+from anim3d.motion import Motion
+
+FALLBACK_VOICES = ("festival:kal_diphone", "espeak:en-us+m3", "espeak:en-gb+f2")
+FALLBACK_TEXTS = (
+    "the birch canoe slid on the smooth planks",
+    "a pot of tea helps to pass the evening",
+    "bring me the map of the old mill by the bay",
+)
+
+
+@dataclass
+class SynthUtterance:
+    name: str
+    audio: object  # Audio
+    motion: Motion  # ground truth
+    phones: list  # Phone
+
+
+def load_heldout(root: str | None, limit: int, seed: int = 0) -> tuple[list[SynthUtterance], str]:
+    """(utterances, description of their source). Raises RuntimeError with the reason when
+    neither shards nor TTS + teacher are available."""
+    if root:
+        from anim3d.data.shards import ShardDataset
+
+        out = []
+        for k, u in enumerate(ShardDataset(root, split="val")):
+            if k >= limit:
+                break
+            labels = getattr(u, "labels", {}) or {}
+            name = str(labels.get("voice", labels.get("id", f"val{k}"))) if isinstance(labels, dict) else f"val{k}"
+            out.append(SynthUtterance(f"{k}:{name}", u.audio, u.motion, list(u.phones)))
+        if not out:
+            raise RuntimeError(f"{root}: the validation split is empty")
+        return out, f"validation split of {root} ({len(out)} utterances)"
+    try:
+        from anim3d.data.teacher import phones_to_motion
+        from anim3d.data.tts import Voice, synthesize
+    except Exception as e:
+        raise RuntimeError(f"no shards given and TTS/teacher not importable ({type(e).__name__}: {e})") from None
+    out = []
+    for k in range(limit):
+        voice = FALLBACK_VOICES[k % len(FALLBACK_VOICES)]
+        text = FALLBACK_TEXTS[k % len(FALLBACK_TEXTS)]
+        audio, phones = synthesize(text, Voice.parse(voice))
+        gt = phones_to_motion(phones, audio.duration, audio=audio, seed=seed + 1000 + k)
+        out.append(SynthUtterance(f"{voice}", audio, gt, phones))
+    desc = f"synthesised now ({', '.join(FALLBACK_VOICES[: min(limit, len(FALLBACK_VOICES))])}); ground truth = teacher on the TTS phone timings; voices may overlap training"
+    return out, desc
+
+
+@lru_cache(maxsize=1)
+def _mesh():
+    """(head, motion_to_vertices, lip idx, upper-face idx) or None."""
+    try:
+        from flame.open_head import load_open_head, motion_to_vertices
+
+        head = load_open_head()
+    except Exception:
+        return None
+    parts = getattr(head, "parts", {}) or {}
+
+    def pick(*keys):
+        for k in keys:
+            for name, idx in parts.items():
+                if k == name or k in name:
+                    return np.asarray(idx, dtype=np.int64).reshape(-1)
+        return None
+
+    lips = pick("lips", "lip", "mouth")
+    upper = pick("upper_face")
+    face = pick("face")
+    nose = (getattr(head, "landmarks", {}) or {}).get("nose_tip")
+    if upper is None and face is not None and nose is not None:
+        # upper face (CodeTalker's FDD region): face vertices above the nose tip
+        v = np.asarray(head.vertices)
+        nose_y = float(np.mean(v[np.atleast_1d(nose), 1]))
+        upper = face[v[face, 1] > nose_y]
+    if lips is None:
+        return None
+    return head, motion_to_vertices, lips, upper
+
+
+def mesh_metrics_available() -> str | None:
+    """None when LVE/MVE/FDD can be computed, else the reason."""
+    return None if _mesh() is not None else "flame.open_head not available (or its head has no 'lips' part)"
+
+
+@dataclass
+class SynthResult:
+    utterance: str
+    method: str
+    lve: float  # metres (NaN without the mesh)
+    mve: float
+    fdd: float
+    closure: tuple[float, int]
+    open_vowel: tuple[float, int]
+    r_mouth: float
+    source: str
+
+
+def vertices(motion: Motion) -> np.ndarray:
+    head, to_verts, _, _ = _mesh()
+    return np.asarray(to_verts(head, motion), dtype=np.float64)  # T x V x 3
+
+
+def score(utt: SynthUtterance, method: str, motion: Motion) -> SynthResult:
+    gt = utt.motion
+    if abs(motion.fps - gt.fps) > 1e-6:
+        motion = motion.resample(gt.fps)
+    n = min(motion.num_frames, gt.num_frames)
+    motion, gt = motion[:n], gt[:n]
+    lve = mve = fdd = float("nan")
+    found = _mesh()
+    if found is not None:
+        head, _, lips, upper = found
+        vp, vg = vertices(motion), vertices(gt)
+        lve = M.lip_vertex_error(vp, vg, lips)
+        mve = M.mean_vertex_error(vp, vg)
+        if upper is not None:
+            fdd = M.upper_face_dynamics_deviation(vp, vg, np.asarray(head.vertices), upper)
+    opening, source = mouth_opening(motion)
+    gt_opening, _ = mouth_opening(gt, source)
+    return SynthResult(
+        utt.name,
+        method,
+        lve,
+        mve,
+        fdd,
+        M.bilabial_closure_rate(opening, utt.phones, gt.fps, closed_below=CLOSED_BELOW[source]),
+        M.open_vowel_jaw_rate(opening, utt.phones, gt.fps, open_above=OPEN_ABOVE[source]),
+        M.pearson(opening, gt_opening),
+        source,
+    )
+
+
+def evaluate_synthetic(utterances: list[SynthUtterance], methods, *, seed: int = 0, progress: bool = True):
+    """Ground truth's own row plus one row per (utterance, method)."""
+    from anim3d.progress import progress as bar
+
+    out: list[SynthResult] = []
+    for u in bar(utterances, desc="held-out synthetic", unit="utt") if progress else utterances:
+        out.append(score(u, "ground truth", u.motion))
+        for m in methods:
+            out.append(score(u, m.name, m.generate(u.audio, seed=seed, fps=u.motion.fps)))
+    return out
+
+
+def summarize_synthetic(results: list[SynthResult]) -> list[dict]:
+    rows = []
+    for method in dict.fromkeys(r.method for r in results):
+        sel = [r for r in results if r.method == method]
+
+        def pooled(attr):
+            hits = sum(getattr(r, attr)[0] * getattr(r, attr)[1] for r in sel if getattr(r, attr)[1])
+            n = sum(getattr(r, attr)[1] for r in sel)
+            return (hits / n if n else float("nan")), n
+
+        rows.append(
+            {
+                "method": method,
+                "lve_mm": 1000 * float(np.nanmean([r.lve for r in sel])) if sel and np.isfinite([r.lve for r in sel]).any() else float("nan"),
+                "mve_mm": 1000 * float(np.nanmean([r.mve for r in sel])) if sel and np.isfinite([r.mve for r in sel]).any() else float("nan"),
+                "fdd_mm": 1000 * float(np.nanmean([r.fdd for r in sel])) if sel and np.isfinite([r.fdd for r in sel]).any() else float("nan"),
+                "closure": pooled("closure"),
+                "open_vowel": pooled("open_vowel"),
+                "r_mouth": float(np.nanmean([r.r_mouth for r in sel])),
+                "source": sel[0].source,
+            }
+        )
+    return rows

@@ -1,0 +1,113 @@
+"""`anim3d eval` end to end (small), its input errors, and the evaluation building blocks."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from anim3d.audio import audio_from_array
+from anim3d.cli import main
+from anim3d.eval.baselines import log_rms_envelope, loudness_motion, loudness_to_jaw
+from anim3d.eval.emotion import fit_classifier
+from anim3d.eval.mouth import blendshape_opening
+from anim3d.eval.report import fmt, table
+from anim3d.motion import Motion
+
+
+def test_missing_videos_folder_is_one_clear_error(tmp_path, capsys):
+    code = main(["eval", "--videos", str(tmp_path / "nope"), "--out", str(tmp_path / "out"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "nope" in err and "not found" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "report.md").exists()
+
+
+def test_folder_without_videos(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("hello")
+    code = main(["eval", "--videos", str(tmp_path), "--out", str(tmp_path / "out"), "-q"])
+    assert code == 2
+    assert "no videos" in capsys.readouterr().err
+
+
+def test_unknown_section(tmp_path, capsys, evaldata):
+    code = main(["eval", "--videos", str(evaldata / "video"), "--sections", "real,bogus", "--out", str(tmp_path), "-q"])
+    assert code == 2
+    assert "bogus" in capsys.readouterr().err
+
+
+def test_help_is_fast_and_light():
+    code = "import sys, anim3d.commands.eval; assert 'torch' not in sys.modules and 'mediapipe' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_loudness_envelope_follows_a_burst():
+    sr = 16000
+    x = np.zeros(sr * 2, np.float32)
+    x[sr // 2 : sr] = 0.5 * np.sin(np.arange(sr // 2) * 2 * np.pi * 220 / sr)  # 0.5 s .. 1.0 s
+    audio = audio_from_array(x, sr)
+    db = log_rms_envelope(audio, fps=30)
+    assert db.shape == (60,)
+    jaw = loudness_to_jaw(db)
+    assert jaw[20:28].min() > 0.5 and jaw[:10].max() == 0 and jaw[40:].max() == 0
+    m = loudness_motion(audio)
+    assert m.num_frames == 60 and np.allclose(m.channel("jawOpen"), jaw, atol=1e-6)
+
+
+def test_blendshape_opening_proxy():
+    m = Motion.neutral(3)
+    m.blendshapes[1, 24 - 24 + 0] = 0  # keep neutral frame 0
+    from anim3d.channels import INDEX
+
+    m.blendshapes[1, INDEX["jawOpen"]] = 0.6
+    m.blendshapes[2, INDEX["jawOpen"]] = 0.6
+    m.blendshapes[2, INDEX["mouthClose"]] = 0.6  # jaw open, lips sealed
+    o = blendshape_opening(m)
+    assert o[0] == 0 and o[1] == pytest.approx(0.6) and o[2] == pytest.approx(0.0)
+
+
+def test_classifier_separates_clusters():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 6)) * 3
+    x = np.concatenate([c + rng.normal(size=(30, 6)) for c in centres])
+    y = [l for l in ("a", "b", "c") for _ in range(30)]
+    clf = fit_classifier(x, y)
+    xt = np.concatenate([c + rng.normal(size=(10, 6)) for c in centres])
+    yt = [l for l in ("a", "b", "c") for _ in range(10)]
+    acc = np.mean([p == t for p, t in zip(clf.predict(xt), yt)])
+    assert acc > 0.9
+    p = clf.probabilities(xt)
+    assert np.allclose(p.sum(1), 1)
+
+
+def test_report_formatting():
+    assert fmt(float("nan")) == "n/a" and fmt(0.12345) == "0.123" and fmt(3) == "3"
+    t = table(["a", "b"], [["x", 1.0]])
+    assert t.splitlines()[2] == "| x | 1.000 |"
+
+
+def test_eval_end_to_end_small(tmp_path, evaldata, monkeypatch):
+    """One real clip (6 s), real + synthetic sections, baselines only (the model is
+    evaluated by the full `anim3d eval`)."""
+    monkeypatch.setenv("ANIM3D_CACHE", str(tmp_path / "cache"))
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    os.symlink(evaldata / "video" / "Obama_clip1.mp4", videos / "Obama_clip1.mp4")
+    out = tmp_path / "report"
+    code = main(["eval", "--videos", str(videos), "--model", "none", "--seconds", "6",
+                 "--sections", "real,synthetic", "--out", str(out), "-q"])
+    assert code == 0
+    text = (out / "report.md").read_text()
+    assert "## Real speakers" in text and "loudness" in text
+    png = out / "mouth_Obama_clip1.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "real_lipsync.png").exists()
+    # the tracking cache was written and is used on a rerun
+    assert len(list((tmp_path / "cache" / "tracking").glob("*.npz"))) == 1
+    # the loudness baseline's correlation with the real mouth is a real, modest number
+    summary = text.split("### Summary")[1]
+    row = next(l for l in summary.splitlines() if l.startswith("| loudness |"))
+    r = float(row.split("|")[3])
+    assert -0.2 < r < 0.6
+    assert not list(out.glob(".anim3d-*"))  # nothing half-written
