@@ -45,8 +45,9 @@ def _jaw_constraints() -> dict[int, float]:
     return fixed
 
 
-def _ellipsoid_radius(d: np.ndarray, radii: np.ndarray) -> np.ndarray:
-    return 1.0 / np.sqrt(((d / radii) ** 2).sum(-1))
+def _ellipsoid_radius(d: np.ndarray, radii: np.ndarray, power: float = 2.6) -> np.ndarray:
+    """Radius of a superellipsoid along unit directions d (power > 2: a fuller cranium)."""
+    return 1.0 / (np.abs(d / radii) ** power).sum(-1) ** (1.0 / power)
 
 
 def _slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
@@ -99,7 +100,7 @@ def build_rest(raw_landmarks: np.ndarray) -> Build:
     y_m, z_m = face[13, 1], face[13, 2]
     eye_y = 0.5 * (face[159, 1] + face[145, 1])
     half_width = np.abs(face[list(g.FACE_OVAL), 0]).max()
-    radii = np.array([half_width * 1.03, 0.118, 0.098])
+    radii = np.array([half_width * 1.08, 0.112, 0.1])
     center = np.array([0.0, eye_y + 0.004, face[151, 2] - radii[2] - 0.004])
 
     # 2. skull: loft the face oval around an ellipsoid to a pole at the back of the head

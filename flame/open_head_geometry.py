@@ -103,9 +103,10 @@ def align_and_symmetrise(p: np.ndarray, ipd: float = 0.063) -> tuple[np.ndarray,
     return sym, mirror
 
 
-def close_lips(points: np.ndarray, upper_weight: np.ndarray, sigma: float = 0.006) -> np.ndarray:
+def close_lips(points: np.ndarray, upper_weight: np.ndarray, sigma: float = 0.006, overlap: float = 0.0003) -> np.ndarray:
     """Bring the inner lip contours together at rest (the portrait's mouth is slightly open).
 
+    The contours end ``overlap`` metres past each other so the closed seam has no pixel cracks.
     upper_weight: V in [0, 1], 1 on the upper-lip side of the mouth, 0 on the jaw side.
     """
     out = points.copy()
@@ -116,7 +117,8 @@ def close_lips(points: np.ndarray, upper_weight: np.ndarray, sigma: float = 0.00
         for idx, side in ((u, 1.0), (l, 0.0)):
             phi = np.exp(-np.sum((points - points[idx]) ** 2, 1) / (2 * sigma**2))
             phi *= upper_weight if side else (1 - upper_weight)
-            disp += phi[:, None] * (meet - points[idx])
+            target = meet + np.array([0.0, -overlap if side else overlap, 0.0])
+            disp += phi[:, None] * (target - points[idx])
             wsum += phi
     out += disp / np.maximum(wsum, 1.0)[:, None]  # partition of unity near the lips, decays away
     return out
