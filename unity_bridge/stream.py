@@ -49,7 +49,7 @@ class Sender(Protocol):
 class StreamStats:
     frames: int = 0
     duration: float = 0.0  # wall seconds
-    cpu_seconds: float = 0.0  # process CPU time used while streaming
+    cpu_seconds: float = 0.0  # process CPU time used while streaming (after the first frame was ready)
     errors_ms: list[float] = field(default_factory=list)  # send time - deadline, per frame
     interrupted: bool = False
     stalls: int = 0  # times the source fell more than max_late behind and the timeline restarted
@@ -179,14 +179,15 @@ def stream_motion(
     if not fps > 0:
         raise ValueError("fps must be positive")
     stats = StreamStats()
-    cpu0 = time.process_time()
     frames = tick_frames(chunks, fps)
+    cpu0 = time.process_time()
     t = 0.0
     start = clock()
     try:
         # the clock starts when the first frame is ready (loading or a generator's first window)
         first = next(frames, None)
         start = clock() - (first.time if first is not None else 0.0)
+        cpu0 = time.process_time()  # CPU of the streaming itself, not of loading
         pending = [] if first is None else [first]
         for frame in _chain(pending, frames):
             deadline = start + frame.time
