@@ -7,6 +7,7 @@ sliding-window sampler shared with training validation and streaming.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,20 +230,56 @@ def generate_windows(gen: MotionGenerator, feats: np.ndarray, controls: Controls
     B = len(seeds)
     generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
     out = np.zeros((B, T, cfg.motion_dim), np.float32)
-    prev = None
-    starts = range(0, T, W)
+    O = max(0, min(cfg.overlap, W - K - 1))  # frames generated twice and cross-faded at each join
+    starts = window_starts(T, W, O)
+    ramp = (np.arange(1, O + 1, dtype=np.float32) / (O + 1))[None, :, None]  # 1 x O x 1
     it = progress(starts, desc="animating", total=len(starts), unit="window") if show_progress else starts
     was_training = gen.model.training
     gen.model.eval()
     with torch.inference_mode():
         for s in it:
+            prev = out[:, s - K : s] if s >= K else None
             cond = window_conditions(gen, feats, s, prev, controls, B)
-            x = sample_window(gen, cond, generators, steps, guidance, sampler)  # B x W x D
+            x = sample_window(gen, cond, generators, steps, guidance, sampler).float().cpu().numpy()  # B x W x D
             n = min(W, T - s)
-            out[:, s : s + n] = x[:, :n].float().cpu().numpy()
-            prev = x[:, W - K :] if n == W else None
+            if s > 0 and O > 0:
+                o = min(O, n)
+                out[:, s : s + o] = (1 - ramp[:, :o]) * out[:, s : s + o] + ramp[:, :o] * x[:, :o]
+                out[:, s + o : s + n] = x[:, o:n]
+            else:
+                out[:, s : s + n] = x[:, :n]
     gen.model.train(was_training)
     return denormalize(out, gen.mean, gen.std)
+
+
+def window_starts(T: int, W: int, O: int) -> list[int]:
+    """First frames of the sliding windows over T frames (W long, overlapping by O)."""
+    hop = W - O
+    starts = [0]
+    while starts[-1] + W < T:
+        starts.append(starts[-1] + hop)
+    return starts
+
+
+@contextlib.contextmanager
+def cpu_threads(device, n: int | None = None):
+    """Run torch CPU ops on ``n`` threads (default ANIM3D_THREADS or 1) and restore the setting after.
+
+    One thread is the default because the model's matrices are small: on this 2-core machine a second
+    thread made a transformer block 18x slower whenever the other core was busy (OpenMP spin-waits).
+    """
+    import torch
+
+    if getattr(device, "type", str(device)) != "cpu":
+        yield
+        return
+    n = n or int(os.environ.get("ANIM3D_THREADS", "1"))
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 # ---------------------------------------------------------------- public API
@@ -289,12 +326,11 @@ def animate(audio: Audio, *, emotion: str = "neutral", intensity: float = 1.0, g
         gen = checkpoint
     else:
         gen = _load(str(checkpoint or DEFAULT_CHECKPOINT), device, audio_encoder)
-    if torch.get_num_threads() > 2 and gen.device.type == "cpu" and os.cpu_count() and os.cpu_count() <= 2:
-        torch.set_num_threads(2)
     controls = check_controls(gen.cfg, emotion, intensity, gaze, distance)
     controls.style = gen.style_from(style)
     feats = gen.features(audio)
     seeds = [int(seed) + i for i in range(int(num_samples))]
-    raw = gen.generate(feats, controls, seeds, steps, guidance, sampler, show_progress)
+    with cpu_threads(gen.device):
+        raw = gen.generate(feats, controls, seeds, steps, guidance, sampler, show_progress)
     motions = [gen.to_motion(r) for r in raw]
     return motions if num_samples > 1 else motions[0]

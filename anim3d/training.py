@@ -24,7 +24,6 @@ from anim3d.channels import INDEX
 from anim3d.errors import Anim3dError
 
 LIP_CHANNELS = [i for n, i in INDEX.items() if n.startswith(("jaw", "mouth"))]
-CLOSED_GAP = 0.08  # lip gap (blendshape units) below which the lips count as closed
 
 
 @dataclass
@@ -59,27 +58,22 @@ class Example:
     emotion: int = 0
     intensity: float = 0.0
     voice: str = ""
-    pbm: list = field(default_factory=list)  # [(first_frame, last_frame)] of p/b/m phones
+    phones: list = field(default_factory=list)  # [(label, start_s, end_s)] (ARPAbet) for closure metrics
     norm: np.ndarray | None = None  # T x 58 normalised (filled by prepare)
     style: np.ndarray | None = None  # (116,)
 
 
 # ---------------------------------------------------------------- metrics
-def lip_gap(blendshapes: np.ndarray) -> np.ndarray:
-    """T x 52 -> T lip opening proxy: jaw opening not cancelled by mouthClose, plus lip raising/lowering."""
-    b = blendshapes
-    jaw = np.maximum(b[:, INDEX["jawOpen"]] - b[:, INDEX["mouthClose"]], 0.0)
-    lips = 0.25 * (b[:, INDEX["mouthLowerDownLeft"]] + b[:, INDEX["mouthLowerDownRight"]] + b[:, INDEX["mouthUpperUpLeft"]] + b[:, INDEX["mouthUpperUpRight"]])
-    return jaw + 0.5 * lips
+def closure_rate(blendshapes: np.ndarray, phones: list, fps: float = 30.0) -> float:
+    """Share of p/b/m phones whose lips close near the phone's middle (the evaluation's definition:
+    ``anim3d.eval.metrics.bilabial_closure_rate`` on ``anim3d.eval.mouth.blendshape_opening``)."""
+    from anim3d.eval.metrics import bilabial_closure_rate
+    from anim3d.eval.mouth import CLOSED_BELOW, blendshape_opening
+    from anim3d.motion import Motion
 
-
-def closure_rate(blendshapes: np.ndarray, pbm: list) -> float:
-    """Fraction of p/b/m phones during which the lips close (min lip gap over the phone < CLOSED_GAP)."""
-    if not pbm:
-        return float("nan")
-    gap = lip_gap(blendshapes)
-    hits = [gap[a : b + 1].min() < CLOSED_GAP for a, b in pbm if a < len(gap)]
-    return float(np.mean(hits)) if hits else float("nan")
+    z = np.zeros((len(blendshapes), 3), np.float32)
+    opening = blendshape_opening(Motion(np.clip(blendshapes, 0, 1), z, z, fps))
+    return bilabial_closure_rate(opening, phones, fps, closed_below=CLOSED_BELOW["blendshapes"])[0]
 
 
 def lip_error(pred: np.ndarray, target: np.ndarray) -> float:
@@ -98,7 +92,6 @@ def prepare(examples: list[Example], mean, std) -> None:
 
 def load_examples(root: str, split: str, front_end, fps: float = 30.0, limit: int | None = None) -> list[Example]:
     """Examples from the data engine's shards (``anim3d.data.shards.ShardDataset(root, split)``)."""
-    from anim3d.data.phones import VISEME_OF
     from anim3d.motion_codec import motion_to_array
     from anim3d.progress import progress
     from models.config import EMOTIONS
@@ -116,13 +109,10 @@ def load_examples(root: str, split: str, front_end, fps: float = 30.0, limit: in
         T = motion.num_frames
         x = u.audio.samples
         feats = front_end(x, T)
-        pbm = []
-        for p in u.phones:
-            if VISEME_OF.get(p.label) == "PBM":
-                pbm.append((int(math.floor(p.start * fps)), max(int(math.floor(p.start * fps)), int(math.ceil(p.end * fps)) - 1)))
+        phones = [(p.label, float(p.start), float(p.end)) for p in u.phones]
         emo = getattr(u, "emotion", "neutral")
         out.append(Example(feats, motion_to_array(motion), EMOTIONS.index(emo) if emo in EMOTIONS else 0,
-                           float(getattr(u, "intensity", 0.0)), str(getattr(u, "voice", "")), pbm))
+                           float(getattr(u, "intensity", 0.0)), str(getattr(u, "voice", "")), phones))
     return out
 
 
@@ -279,9 +269,9 @@ def validate(model, cfg, examples: list[Example], tcfg: TrainConfig, device) -> 
         c = Controls(ex.emotion, ex.intensity, tuple(gaze_condition(ex.motion)), float(distance_condition(ex.motion)[0] / DISTANCE_SCALE), None)
         raw = generate_windows(gen, ex.feats, c, [i], tcfg.val_steps, dict(cfg.default_guidance))[0]
         pred = np.clip(raw[:, :52], 0, 1)
-        if ex.pbm:
-            closures.append(closure_rate(pred, ex.pbm))
-            teacher.append(closure_rate(ex.motion[:, :52], ex.pbm))
+        if any(p[0] in ("P", "B", "M") for p in ex.phones):
+            closures.append(closure_rate(pred, ex.phones, cfg.fps))
+            teacher.append(closure_rate(ex.motion[:, :52], ex.phones, cfg.fps))
         errors.append(lip_error(pred, ex.motion[:, :52]))
     nan = float("nan")
     return {
@@ -436,7 +426,7 @@ def toy_examples(n: int, seconds: float = 3.0, seed: int = 0, front_end=None, fp
     for _ in range(n):
         x = np.zeros(int(T * hop), np.float32)
         m = np.zeros((T, 58), np.float32)
-        pbm = []
+        phones = []
         f0 = rng.uniform(90, 220)
         t = 0
         while t < T:
@@ -456,7 +446,7 @@ def toy_examples(n: int, seconds: float = 3.0, seed: int = 0, front_end=None, fp
                     m[t : t + d, INDEX["mouthFunnel"]] = 0.6
                     m[t : t + d, INDEX["mouthPucker"]] = 0.5
             elif kind == "pbm":
-                pbm.append((t, t + d - 1))
+                phones.append(("P", t / fps, (t + d) / fps))
                 m[t : t + d, INDEX["mouthPressLeft"]] = m[t : t + d, INDEX["mouthPressRight"]] = 0.3
                 burst_a = int((t + d - 0.5) * hop)
                 x[burst_a : min(len(x), burst_a + 120)] = 0.2 * rng.standard_normal(min(len(x), burst_a + 120) - burst_a)
@@ -464,6 +454,6 @@ def toy_examples(n: int, seconds: float = 3.0, seed: int = 0, front_end=None, fp
         x += 1e-4 * rng.standard_normal(len(x)).astype(np.float32)
         m[:, 52:55] = 0.02 * np.sin(np.arange(T)[:, None] / 15.0 + rng.uniform(0, 6, 3))  # slow head sway
         audio = audio_from_array(x.astype(np.float32), sample_rate)
-        out.append(Example(fe(audio.samples, T), m, 0, 0.0, "toy", pbm))
+        out.append(Example(fe(audio.samples, T), m, 0, 0.0, "toy", phones))
         audios.append(audio)
     return out, audios

@@ -1,0 +1,69 @@
+"""``anim3d train``: train the motion diffusion transformer on a corpus from the data engine."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "train"
+ORDER = 40
+HELP = "train the motion model on a corpus (anim3d data synth output)"
+DESCRIPTION = """Train the motion diffusion transformer. The corpus is a folder written by `anim3d data synth`
+(train and val splits; val holds voices not seen in training). Every epoch validates on the held-out
+voices (bilabial closure rate, lip error) and writes the EMA weights to RUN as a checkpoint folder
+(config.json + model.safetensors, usable with `anim3d animate --checkpoint RUN`), plus RUN/state/ for --resume.
+
+  anim3d train --data corpus/ --config fast --out runs/fast
+  anim3d train --data corpus/ --config fast --out runs/fast --resume --epochs 20"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from models.config import CONFIG_NAMES
+
+    p.add_argument("--data", required=True, help="corpus folder (anim3d data synth --out)")
+    p.add_argument("--config", default="fast", choices=CONFIG_NAMES, help="model size (default fast; vasa = 8 layers, width 512)")
+    p.add_argument("--out", required=True, help="run folder (checkpoint + training state)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--steps-per-epoch", type=int, default=200)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--ema", type=float, default=0.998)
+    p.add_argument("--max-minutes", type=float, help="stop after this much training time (the checkpoint is saved)")
+    p.add_argument("--val-utterances", type=int, default=24, help="held-out utterances sampled at every validation")
+    p.add_argument("--limit", type=int, help="use at most this many training utterances")
+    p.add_argument("--no-augment", action="store_true", help="turn off log-mel augmentation")
+    p.add_argument("--audio-encoder", help="a local Wav2Vec2/HuBERT folder to use instead of log-mel")
+    p.add_argument("--resume", action="store_true", help="continue from RUN/state")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1: on a busy 2-core machine more threads thrash)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    import torch
+
+    from anim3d.device import resolve_device
+    from anim3d.errors import Anim3dError
+    from anim3d.training import TrainConfig, load_examples, train
+    from models.audio_features import build_front_end, front_end_dim
+    from models.config import get_config
+
+    if not os.path.isdir(args.data):
+        raise Anim3dError(f"{args.data}: corpus folder not found")
+    device = resolve_device(args.device)
+    if device.type == "cpu":
+        torch.set_num_threads(args.threads)
+    enc = args.audio_encoder or "logmel"
+    overrides = {"audio_encoder": enc} if args.audio_encoder else {}
+    cfg = get_config(args.config, audio_dim=front_end_dim(enc), **overrides)
+    fe = build_front_end(cfg, device=device)
+    tcfg = TrainConfig(
+        model=args.config, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
+        lr=args.lr, ema=args.ema, seed=args.seed, augment=not args.no_augment, val_utterances=args.val_utterances,
+        max_minutes=args.max_minutes, model_overrides=overrides,
+    )
+    tr = load_examples(args.data, "train", fe, cfg.fps, limit=args.limit)
+    va = load_examples(args.data, "val", fe, cfg.fps, limit=args.val_utterances)
+    print(f"{len(tr)} training utterances ({sum(e.motion.shape[0] for e in tr) / cfg.fps / 60:.1f} min), {len(va)} held-out")
+    train(tr, va, args.out, tcfg, device=device, resume=args.resume)
+    print(f"checkpoint: {args.out} (use: anim3d animate speech.wav -o out.glb --checkpoint {args.out})")
+    return 0

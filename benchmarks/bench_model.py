@@ -1,0 +1,125 @@
+"""Speed and memory of the motion model on this machine (a table; not a test).
+
+Rows: offline animation of 60 s of speech (features + sampling) for each config, the
+feature front end alone, and streaming (first-frame latency after the first audio chunk, CPU
+use while keeping up with real time). Uses the shipped default checkpoint for ``fast`` when it is
+there, random weights otherwise (speed does not depend on the weights).
+
+  OMP_NUM_THREADS=2 python benchmarks/bench_model.py [--seconds 60] [--configs fast,vasa] [--audio speech.wav]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def speech_like(seconds: float, sr: int = 16000, seed: int = 0) -> np.ndarray:
+    """Syllable-rate modulated harmonic noise (speed only; content does not matter)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    env = np.clip(np.sin(2 * np.pi * 4 * t + rng.uniform(0, 6)), 0, None) ** 2
+    x = sum(np.sin(2 * np.pi * k * 120 * t) / k for k in range(1, 20)) * env + 0.01 * rng.standard_normal(len(t))
+    return (0.3 * x / np.abs(x).max()).astype(np.float32)
+
+
+def make_generator(name: str):
+    import torch
+
+    from anim3d.pipeline import DEFAULT_CHECKPOINT, MotionGenerator
+    from models.config import get_config
+    from models.motion_transformer import MotionTransformer
+
+    if name == "fast" and os.path.isfile(os.path.join(DEFAULT_CHECKPOINT, "model.safetensors")):
+        return MotionGenerator.load(DEFAULT_CHECKPOINT), "default checkpoint"
+    cfg = get_config(name)
+    torch.manual_seed(0)
+    return MotionGenerator(MotionTransformer(cfg).eval(), cfg), "random weights"
+
+
+def bench_offline(gen, audio, steps, repeats=2):
+    from anim3d.pipeline import animate
+
+    animate(audio[: 1] if False else audio, checkpoint=gen, steps=steps)  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        animate(audio, checkpoint=gen, steps=steps)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bench_stream(gen, samples, sr, chunk_ms=20):
+    """Feed audio in chunks as fast as real time allows; -> (first-frame latency s, cpu seconds per audio second)."""
+    from anim3d.streaming import StreamingAnimator
+
+    st = StreamingAnimator(gen)
+    chunk = int(sr * chunk_ms / 1000)
+    first = None
+    t_start = time.perf_counter()
+    c_start = time.process_time()
+    frames = 0
+    for i in range(0, len(samples), chunk):
+        # wait until this chunk would have arrived in real time
+        due = t_start + i / sr
+        now = time.perf_counter()
+        if due > now:
+            time.sleep(due - now)
+        arrived = time.perf_counter()
+        out = st.push(samples[i : i + chunk])
+        if out is not None and out.num_frames and first is None:
+            first = time.perf_counter() - t_start - 0.0  # the first audio arrived at t_start
+        frames += out.num_frames if out is not None else 0
+    cpu = time.process_time() - c_start
+    return first, cpu / (len(samples) / sr), frames
+
+
+def main() -> None:
+    import torch
+
+    from anim3d.audio import audio_from_array
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--configs", default="fast,vasa")
+    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--audio", help="a speech file instead of the synthetic signal")
+    ap.add_argument("--stream-seconds", type=float, default=10.0)
+    args = ap.parse_args()
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    if args.audio:
+        from anim3d.audio import load_audio
+
+        a = load_audio(args.audio)
+        reps = int(np.ceil(args.seconds / a.duration))
+        audio = audio_from_array(np.tile(a.samples, reps)[: int(args.seconds * 16000)], 16000)
+    else:
+        audio = audio_from_array(speech_like(args.seconds), 16000)
+    rows = []
+    for name in args.configs.split(","):
+        gen, what = make_generator(name)
+        t0 = time.perf_counter()
+        gen.features(audio)
+        t_feat = time.perf_counter() - t0
+        t = bench_offline(gen, audio, args.steps)
+        rows.append((name, what, gen.cfg.default_steps if args.steps is None else args.steps, t_feat, t, audio.duration / t))
+        print(f"| {name} ({what}) | steps {rows[-1][2]} | features {t_feat:.3f} s | animate {audio.duration:.0f} s speech: {t:.2f} s | {audio.duration / t:.1f}x real time |", flush=True)
+    try:
+        gen, what = make_generator("fast")
+        first, cpu, frames = bench_stream(gen, audio.samples[: int(args.stream_seconds * 16000)], 16000)
+        print(f"| streaming fast ({what}) | 20 ms chunks | first frame {first * 1000:.0f} ms after first audio | CPU {cpu:.2f} core-s per audio s | {frames} frames |")
+    except ImportError as e:
+        print(f"streaming not benchmarked ({e})")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"| peak memory (max RSS of this process) | {peak:.0f} MB |")
+
+
+if __name__ == "__main__":
+    main()
