@@ -1,0 +1,98 @@
+"""``anim3d render``: a talking 512x512 portrait video from speech, a Motion NPZ or a Live Link take."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+NAME = "render"
+ORDER = 30
+HELP = "speech / motion + a face photo -> talking-portrait MP4 (optionally side by side with the mesh head)"
+DESCRIPTION = """Animate a face photo with the same Motion that drives the mesh head, as a 512x512 H.264 MP4
+with the audio muxed in. The input is speech (animated with the motion model, same controls and seed as
+`anim3d animate`), a Motion .npz or a Live Link Face .csv (give --audio to add sound to those).
+
+  anim3d render speech.wav --portrait face.jpg -o talk.mp4
+  anim3d render speech.wav --portrait face.jpg -o talk.mp4 --side-by-side --emotion happy --seed 3
+  anim3d render take.npz --portrait face.jpg --audio speech.wav -o talk.mp4
+  anim3d render take.csv --portrait face.jpg -o talk.mp4 --warp-only     # the baseline without the network"""
+
+MOTION_EXTS = (".npz", ".csv")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from anim3d.commands.animate import _guidance, _pair
+
+    p.add_argument("input", help="speech audio (wav, flac, mp3, ...), a Motion .npz or a Live Link Face .csv")
+    p.add_argument("--portrait", required=True, help="a photo with one face (any size; it is found, cropped and aligned)")
+    p.add_argument("-o", "--output", required=True, help="output .mp4")
+    p.add_argument("--side-by-side", action="store_true", help="put the mesh head next to the portrait (1024x512)")
+    p.add_argument("--audio", help="audio to mux when the input is a .npz/.csv (for speech input, the speech itself)")
+    p.add_argument("--renderer", help="renderer checkpoint folder (default: the shipped models/renderer_default)")
+    p.add_argument("--warp-only", action="store_true", help="skip the refinement network (3D-aided warp only)")
+    p.add_argument("--batch", type=int, default=8, help="frames per batch (default 8)")
+    g = p.add_argument_group("motion controls (speech input only; as in `anim3d animate`)")
+    g.add_argument("--emotion", default="neutral")
+    g.add_argument("--intensity", type=float, default=1.0)
+    g.add_argument("--gaze", type=_pair, default=(0.0, 0.0), metavar="YAW,PITCH", help="gaze in degrees (default 0,0)")
+    g.add_argument("--free-gaze", action="store_true")
+    g.add_argument("--distance", type=float, default=0.0)
+    g.add_argument("--style")
+    g.add_argument("--steps", type=int)
+    g.add_argument("--sampler", default="ddim", choices=("ddim", "dpmpp_2m", "euler_ancestral"))
+    g.add_argument("--guidance", type=_guidance)
+    g.add_argument("--checkpoint", help="motion model checkpoint folder")
+
+
+def load_motion(path: str):
+    """A Motion .npz or Live Link .csv -> Motion (errors name the file)."""
+    from anim3d.motion import Motion
+
+    if path.lower().endswith(".npz"):
+        return Motion.load_npz(path)
+    from exporters.livelink import read_livelink_csv
+
+    return read_livelink_csv(path)[0]
+
+
+def run(args: argparse.Namespace) -> int:
+    import math
+    import time
+
+    from anim3d.audio import load_audio
+    from anim3d.device import resolve_device
+    from anim3d.errors import Anim3dError, InputError
+    from anim3d.render.pipeline import DEFAULT_CHECKPOINT, PortraitRenderer, RenderSettings, render_video
+    from anim3d.render.portrait import prepare_portrait
+
+    if not args.output.lower().endswith(".mp4"):
+        raise Anim3dError(f"{args.output}: the output must be an .mp4 file")
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
+        raise InputError(args.output, f"output folder does not exist: {folder}")
+    if args.batch < 1:
+        raise Anim3dError(f"--batch must be at least 1, got {args.batch}")
+    device = resolve_device(args.device)
+    t0 = time.perf_counter()
+    portrait = prepare_portrait(args.portrait)  # the cheap check first: a bad photo fails before any model runs
+    if args.input.lower().endswith(MOTION_EXTS):
+        motion = load_motion(args.input)
+        audio = load_audio(args.audio) if args.audio else None
+    else:
+        from anim3d.pipeline import animate
+
+        audio = load_audio(args.input)
+        gaze = None if args.free_gaze else (math.radians(args.gaze[0]), math.radians(args.gaze[1]))
+        motion = animate(audio, emotion=args.emotion, intensity=args.intensity, gaze=gaze, distance=args.distance,
+                         style=args.style, seed=args.seed, steps=args.steps, guidance=args.guidance,
+                         checkpoint=args.checkpoint, device=device, sampler=args.sampler, show_progress=not args.quiet)
+    if motion.num_frames == 0:
+        raise InputError(args.input, "the motion has no frames")
+    renderer = PortraitRenderer(portrait, checkpoint=args.renderer or DEFAULT_CHECKPOINT, device=device,
+                                warp_only=args.warp_only)
+    settings = RenderSettings(batch=args.batch, side_by_side=args.side_by_side, warp_only=args.warp_only)
+    n = render_video(portrait, motion, args.output, audio=audio, settings=settings, renderer=renderer)
+    took = time.perf_counter() - t0
+    if not args.quiet:
+        print(f"wrote {args.output}: {n} frames ({n / motion.fps:.1f} s) in {took:.1f} s ({n / max(took, 1e-9):.1f} frames/s)")
+    return 0
