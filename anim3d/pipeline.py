@@ -200,20 +200,26 @@ def window_conditions(gen: MotionGenerator, feats: np.ndarray, start: int, prev:
     return cond
 
 
+def sample_window_from_noise(gen: MotionGenerator, cond: dict, noise, steps: int, guidance: dict, sampler: str = SAMPLER, generator=None):
+    """Denoise one window from unit noise (B x W x 58, torch) -> B x W x 58 normalised (torch)."""
+    from models.diffusion import SAMPLERS, GuidedDenoiser, get_sigmas_karras
+
+    cfg = gen.cfg
+    if sampler not in SAMPLERS:
+        raise ConditionError(f"unknown sampler {sampler!r}; choose from {', '.join(SAMPLERS)}")
+    sigmas = get_sigmas_karras(steps, cfg.sigma_min, cfg.sigma_max, device=gen.device)
+    denoiser = GuidedDenoiser(gen.model, cond, guidance)
+    kw = {"generator": generator} if sampler == "euler_ancestral" else {}
+    return SAMPLERS[sampler](denoiser, noise.to(gen.device) * sigmas[0], sigmas, **kw)
+
+
 def sample_window(gen: MotionGenerator, cond: dict, generators: list, steps: int, guidance: dict, sampler: str = SAMPLER):
     """Denoise one window for a batch (one torch.Generator per sample) -> B x W x 58 normalised (torch)."""
     import torch
 
-    from models.diffusion import SAMPLERS, GuidedDenoiser, get_sigmas_karras
-
     cfg = gen.cfg
-    noise = torch.stack([torch.randn(cfg.window, cfg.motion_dim, generator=g) for g in generators]).to(gen.device)  # B x W x D
-    sigmas = get_sigmas_karras(steps, cfg.sigma_min, cfg.sigma_max, device=gen.device)
-    denoiser = GuidedDenoiser(gen.model, cond, guidance)
-    kw = {"generator": generators[0]} if sampler == "euler_ancestral" else {}
-    if sampler not in SAMPLERS:
-        raise ConditionError(f"unknown sampler {sampler!r}; choose from {', '.join(SAMPLERS)}")
-    return SAMPLERS[sampler](denoiser, noise * sigmas[0], sigmas, **kw)
+    noise = torch.stack([torch.randn(cfg.window, cfg.motion_dim, generator=g) for g in generators])  # B x W x D
+    return sample_window_from_noise(gen, cond, noise, steps, guidance, sampler, generators[0])
 
 
 def generate_windows(gen: MotionGenerator, feats: np.ndarray, controls: Controls, seeds: list[int], steps: int | None,

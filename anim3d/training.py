@@ -91,7 +91,8 @@ def prepare(examples: list[Example], mean, std) -> None:
 
 
 def load_examples(root: str, split: str, front_end, fps: float = 30.0, limit: int | None = None) -> list[Example]:
-    """Examples from the data engine's shards (``anim3d.data.shards.ShardDataset(root, split)``)."""
+    """Examples from the data engine's shards (``anim3d.data.shards.ShardDataset(root, split)``; val = held-out voices)."""
+    from anim3d.audio import resample
     from anim3d.motion_codec import motion_to_array
     from anim3d.progress import progress
     from models.config import EMOTIONS
@@ -103,16 +104,19 @@ def load_examples(root: str, split: str, front_end, fps: float = 30.0, limit: in
     ds = ShardDataset(root, split)
     n = len(ds) if limit is None else min(limit, len(ds))
     out = []
-    for i in progress(range(n), desc=f"features {split}", total=n, unit="utt"):
-        u = ds[i]
-        motion = u.motion if u.motion.fps == fps else u.motion.resample(fps)
-        T = motion.num_frames
+    for u in progress(ds, desc=f"features {split}", total=n, unit="utt"):
+        if len(out) >= n:
+            break
+        motion = u.motion if abs(u.motion.fps - fps) < 1e-9 else u.motion.resample(fps)
         x = u.audio.samples
-        feats = front_end(x, T)
+        sr = getattr(front_end, "sample_rate", 16000)
+        if u.audio.sample_rate != sr:
+            x = resample(x, u.audio.sample_rate, sr)
+        feats = front_end(x, motion.num_frames)
         phones = [(p.label, float(p.start), float(p.end)) for p in u.phones]
-        emo = getattr(u, "emotion", "neutral")
+        emo = str(u.labels.get("emotion", "neutral"))
         out.append(Example(feats, motion_to_array(motion), EMOTIONS.index(emo) if emo in EMOTIONS else 0,
-                           float(getattr(u, "intensity", 0.0)), str(getattr(u, "voice", "")), phones))
+                           float(u.labels.get("intensity", 0.0) or 0.0), u.voice, phones))
     return out
 
 

@@ -1,0 +1,240 @@
+"""Live generation: audio arrives in chunks, motion frames leave as soon as their audio is there.
+
+``StreamingAnimator.push(samples)`` takes the next audio chunk and returns the new frames (a Motion,
+maybe empty). Each call that has at least ``hop`` new frames of audio (or the very first frame) samples
+one window starting at the first frame not yet sent, conditioned on the last K frames already sent
+(X_pre / A_pre) and on the audio received so far (the tail of the window is marked absent, as in
+training's audio-tail truncation). Frames are sent up to ``lookahead`` frames before the end of the
+received audio. The noise of every frame is a fixed function of (seed, frame index), so overlapping
+windows agree and the stream does not jitter.
+
+``live_chunks(...)`` turns an audio file (played in real time) or raw PCM on stdin into Motion chunks for
+``unity_bridge.stream.stream_motion``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from anim3d.errors import Anim3dError, AudioError
+from anim3d.motion import Motion
+
+PCM_SAMPLE_RATE = 16000
+
+
+class FrameNoise:
+    """Standard normal noise per (seed, absolute frame index): blocks of 64 frames drawn from torch.Generator."""
+
+    BLOCK = 64
+
+    def __init__(self, seed: int, dim: int):
+        self.seed, self.dim = int(seed), dim
+        self._blocks: dict[int, np.ndarray] = {}
+
+    def _block(self, b: int) -> np.ndarray:
+        import torch
+
+        if b not in self._blocks:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + b)
+            self._blocks[b] = torch.randn(self.BLOCK, self.dim, generator=g).numpy()
+            if len(self._blocks) > 8:
+                self._blocks.pop(min(self._blocks))
+        return self._blocks[b]
+
+    def __call__(self, start: int, length: int) -> np.ndarray:
+        out = np.empty((length, self.dim), np.float32)
+        for i in range(length):
+            f = start + i
+            out[i] = self._block(f // self.BLOCK)[f % self.BLOCK]
+        return out
+
+
+class StreamingAnimator:
+    """Incremental speech -> Motion with a MotionGenerator (see the module docstring)."""
+
+    def __init__(self, gen=None, *, emotion: str = "neutral", intensity: float = 1.0, gaze=(0.0, 0.0),
+                 distance: float = 0.0, style=None, seed: int = 0, steps: int | None = None,
+                 guidance: dict | None = None, hop: int = 4, lookahead: int = 1, sample_rate: int | None = None):
+        from anim3d.pipeline import check_controls, check_guidance, load_default_model
+
+        self.gen = gen if gen is not None else load_default_model()
+        cfg = self.gen.cfg
+        self.cfg = cfg
+        self.controls = check_controls(cfg, emotion, intensity, gaze, distance)
+        self.controls.style = self.gen.style_from(style)
+        self.guidance = check_guidance(guidance, cfg)
+        self.steps = steps or cfg.default_steps
+        self.hop, self.lookahead = max(1, int(hop)), max(0, int(lookahead))
+        self.in_rate = int(sample_rate or cfg.sample_rate)
+        self.noise = FrameNoise(seed, cfg.motion_dim)
+        keep_frames = cfg.prev + cfg.window + 2 * self.hop
+        self.keep_samples = int(keep_frames / cfg.fps * cfg.sample_rate) + 1024
+        self.buf = np.zeros(0, np.float32)  # the last received samples, at cfg.sample_rate
+        self.buf_start = 0  # stream index of buf[0]
+        self.received = 0
+        self.sent = 0  # frames sent so far
+        self.history = np.zeros((0, cfg.motion_dim), np.float32)  # last K sent frames, normalised
+        self.feat_cache: dict[int, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ audio
+    def _append(self, samples: np.ndarray) -> None:
+        from anim3d.audio import resample
+
+        x = np.asarray(samples, np.float32).reshape(-1)
+        if self.in_rate != self.cfg.sample_rate and len(x):
+            x = resample(x, self.in_rate, self.cfg.sample_rate)
+        self.buf = np.concatenate([self.buf, x])
+        self.received += len(x)
+        extra = len(self.buf) - self.keep_samples
+        if extra > 0:
+            self.buf = self.buf[extra:]
+            self.buf_start += extra
+
+    def frames_with_audio(self, final: bool = False) -> int:
+        """How many frames have all the audio their features need."""
+        cfg = self.cfg
+        if final:
+            return int(np.ceil(self.received / cfg.sample_rate * cfg.fps - 1e-9))
+        from models.audio_features import N_FFT
+
+        # frame i needs samples up to its last analysis instant + N_FFT/2
+        last = (self.received - N_FFT // 2) / cfg.sample_rate * cfg.fps - (cfg.subframes - 0.5) / cfg.subframes
+        return max(0, int(np.floor(last)) + 1)
+
+    def _features(self, start: int, stop: int) -> np.ndarray:
+        """Features of frames [start, stop) (cached per frame; computed from the buffer)."""
+        missing = [f for f in range(start, stop) if f not in self.feat_cache]
+        if missing:
+            a, b = missing[0], missing[-1] + 1
+            feats = self.gen.front_end(self.buf, b - a, start_frame=a, sample_offset=self.buf_start)
+            for i, f in enumerate(range(a, b)):
+                self.feat_cache[f] = feats[i]
+        for f in [f for f in self.feat_cache if f < start - self.cfg.prev]:
+            del self.feat_cache[f]
+        return np.stack([self.feat_cache[f] for f in range(start, stop)]) if stop > start else np.zeros((0, self.gen.front_end.dim), np.float32)
+
+    # ------------------------------------------------------------------ generation
+    def _generate(self, available: int, upto: int) -> Motion:
+        """Sample one window at ``self.sent`` with audio for frames < ``available``; send frames < ``upto``."""
+        import torch
+
+        from anim3d.motion_codec import denormalize
+        from anim3d.pipeline import cpu_threads, sample_window_from_noise, window_conditions
+
+        cfg = self.cfg
+        K, W, s = cfg.prev, cfg.window, self.sent
+        lo = max(0, s - K)
+        feats = np.zeros((available, self.gen.front_end.dim), np.float32)
+        feats[lo:available] = self._features(lo, available)
+        prev = self.history[None] if s >= K else None
+        cond = window_conditions(self.gen, feats, s, prev, self.controls, 1, audio_frames=available)
+        noise = torch.from_numpy(self.noise(s, W))[None]
+        with cpu_threads(self.gen.device), torch.inference_mode():
+            x = sample_window_from_noise(self.gen, cond, noise, self.steps, self.guidance)[0].float().cpu().numpy()
+        n = min(upto - s, W)
+        new = x[:n]
+        self.history = np.concatenate([self.history, new])[-K:]
+        self.sent += n
+        return self.gen.to_motion(denormalize(new, self.gen.mean, self.gen.std))
+
+    def push(self, samples: np.ndarray) -> Motion:
+        """Add an audio chunk (float32 mono at ``sample_rate``); returns the frames now ready (maybe none)."""
+        self._append(samples)
+        avail = self.frames_with_audio()
+        upto = avail - self.lookahead
+        need = 1 if self.sent == 0 else self.hop
+        parts = []
+        while upto - self.sent >= need:
+            parts.append(self._generate(avail, upto))
+            need = self.hop
+        return Motion.concatenate(parts) if parts else Motion.neutral(0, self.cfg.fps)
+
+    def flush(self) -> Motion:
+        """The stream ended: the remaining frames (audio after the end counts as silence)."""
+        total = self.frames_with_audio(final=True)
+        parts = []
+        while self.sent < total:
+            parts.append(self._generate(total, total))
+        return Motion.concatenate(parts) if parts else Motion.neutral(0, self.cfg.fps)
+
+    def run(self, chunks: Iterable[np.ndarray]) -> Iterator[Motion]:
+        """Audio chunks -> Motion chunks (non-empty ones only), flushing at the end."""
+        for c in chunks:
+            m = self.push(c)
+            if m.num_frames:
+                yield m
+        m = self.flush()
+        if m.num_frames:
+            yield m
+
+
+# ---------------------------------------------------------------- audio sources
+def file_chunks(path: str, chunk_ms: float = 20.0, realtime: bool = True, sample_rate: int = PCM_SAMPLE_RATE) -> Iterator[np.ndarray]:
+    """An audio file cut into chunks, released at the pace of real time when ``realtime``."""
+    from anim3d.audio import load_audio
+
+    audio = load_audio(path, sample_rate)
+    n = max(1, int(sample_rate * chunk_ms / 1000))
+    t0 = time.monotonic()
+    for i in range(0, len(audio.samples), n):
+        if realtime:
+            due = t0 + (i + n) / sample_rate  # a chunk exists once all its samples were "spoken"
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        yield audio.samples[i : i + n]
+
+
+def pcm_chunks(stream=None, chunk_ms: float = 20.0, sample_rate: int = PCM_SAMPLE_RATE) -> Iterator[np.ndarray]:
+    """Raw signed 16-bit little-endian mono PCM (e.g. from a TTS or chatbot) read from ``stream`` (stdin)."""
+    stream = stream if stream is not None else sys.stdin.buffer
+    n = max(1, int(sample_rate * chunk_ms / 1000)) * 2
+    pending = b""
+    got_any = False
+    while True:
+        data = stream.read1(n) if hasattr(stream, "read1") else stream.read(n)
+        if not data:
+            break
+        got_any = True
+        data = pending + data
+        cut = len(data) - len(data) % 2
+        pending = data[cut:]
+        if cut:
+            yield np.frombuffer(data[:cut], "<i2").astype(np.float32) / 32768.0
+    if not got_any:
+        raise AudioError("<stdin>", "no PCM audio arrived (expected raw s16le mono at 16 kHz)")
+
+
+def live_chunks(source: str, *, realtime: bool = True, chunk_ms: float = 20.0, pcm_rate: int = PCM_SAMPLE_RATE,
+                checkpoint=None, device="cpu", **controls) -> Iterator[Motion]:
+    """Motion chunks generated live from ``source``: an audio file path, or ``-`` for raw PCM on stdin."""
+    from anim3d.pipeline import DEFAULT_CHECKPOINT, _load
+
+    gen = _load(str(checkpoint or DEFAULT_CHECKPOINT), device)
+    if source == "-":
+        animator = StreamingAnimator(gen, sample_rate=pcm_rate, **controls)
+        chunks = pcm_chunks(chunk_ms=chunk_ms, sample_rate=pcm_rate)
+    else:
+        animator = StreamingAnimator(gen, **controls)
+        chunks = file_chunks(source, chunk_ms, realtime)
+    return animator.run(chunks)
+
+
+def is_audio_source(path: str) -> bool:
+    """True for ``-`` (stdin PCM) and audio/video file names that ``anim3d stream`` should animate live."""
+    import os
+
+    return path == "-" or os.path.splitext(path)[1].lower() in (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus", ".mp4", ".mov", ".mkv", ".webm")
+
+
+def check_source(path: str) -> None:
+    import os
+
+    if path != "-" and not os.path.isfile(path):
+        raise AudioError(path, "file not found")
+    if path == "-" and sys.stdin.isatty():
+        raise Anim3dError("reading raw PCM from stdin, but stdin is a terminal: pipe audio in, e.g. tts | anim3d stream -")
