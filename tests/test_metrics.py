@@ -139,3 +139,13 @@ def test_stochastic_measures_on_vertices_average_per_vertex():
     assert M.diversity(s) == pytest.approx(0.004)
     assert M.closest_sample_error(s, gt) == pytest.approx(0.002)
     assert M.mean_of_samples_error(s, gt) == pytest.approx(0.0)
+
+
+def test_head_motion_intensity_smoothing_removes_jitter_only():
+    rng = np.random.default_rng(0)
+    ang = np.radians(0.3) * np.arange(90)
+    rot = np.stack([np.zeros_like(ang), ang, np.zeros_like(ang)], axis=1)
+    jitter = rot + np.radians(0.5) * rng.standard_normal(rot.shape)
+    assert M.head_motion_intensity(rot, smooth=9) == pytest.approx(0.3, rel=1e-3)  # a steady turn is kept
+    assert M.head_motion_intensity(jitter) > 0.6
+    assert M.head_motion_intensity(jitter, smooth=9) < 0.45

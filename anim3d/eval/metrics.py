@@ -196,10 +196,22 @@ def rotation_steps(rotvecs: np.ndarray) -> np.ndarray:
     return rel.magnitude()
 
 
-def head_motion_intensity(rotvecs: np.ndarray, fps: float = 30.0) -> float:
+def smooth_rotations(rotvecs: np.ndarray, window: int) -> np.ndarray:
+    """Savitzky-Golay smoothing (order 2, ``window`` frames) of T x 3 axis-angle rotations,
+    to remove tracker jitter before measuring dP; unchanged when window < 3 or T < window."""
+    from scipy.signal import savgol_filter
+
+    r = np.asarray(rotvecs, dtype=np.float64).reshape(-1, 3)
+    if window < 3 or r.shape[0] < window:
+        return r
+    return savgol_filter(r, window | 1, 2, axis=0)
+
+
+def head_motion_intensity(rotvecs: np.ndarray, fps: float = 30.0, smooth: int = 0) -> float:
     """VASA-1's dP: mean frame-to-frame head rotation, in degrees per frame at 30 fps
-    (curves at other rates are scaled to 30 fps so that clips compare)."""
-    steps = rotation_steps(rotvecs)
+    (curves at other rates are scaled to 30 fps so that clips compare). ``smooth`` > 2
+    first applies ``smooth_rotations`` with that window."""
+    steps = rotation_steps(smooth_rotations(rotvecs, smooth) if smooth > 2 else rotvecs)
     if steps.size == 0:
         return float("nan")
     return float(np.degrees(steps.mean()) * fps / 30.0)

@@ -26,6 +26,7 @@ from anim3d.eval.mouth import mouth_opening
 CACHE_VERSION = 1
 VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 MAX_LAG = 10  # frames
+DP_SMOOTH = 9  # frames (0.3 s): dP is also reported after removing tracker jitter
 
 
 def cache_dir() -> Path:
@@ -97,6 +98,7 @@ class ClipResult:
     lag: int  # best lag, frames (> 0: generated is late)
     r_best: float  # Pearson at the best lag
     dp: float  # head-motion intensity, degrees per frame at 30 fps
+    dp_smooth: float  # the same after Savitzky-Golay smoothing over DP_SMOOTH frames
     blinks: float  # per minute
     source: str  # mouth-opening source: mesh / blendshapes / tracked
     curve: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
@@ -112,6 +114,7 @@ def real_track_result(name: str, rt: RealTrack, n: int) -> ClipResult:
         0,
         1.0,
         M.head_motion_intensity(rt.head_rotation[:n], rt.fps),
+        M.head_motion_intensity(rt.head_rotation[:n], rt.fps, smooth=DP_SMOOTH),
         M.blink_rate_from_closure(M.closure_from_openness(rt.eyes[:n]), rt.fps),
         "tracked",
         rt.mouth[:n].astype(np.float64),
@@ -136,6 +139,7 @@ def score_motion(name: str, method: str, motion, rt: RealTrack) -> ClipResult:
         lag,
         r_best,
         M.head_motion_intensity(motion.head_rotation[:n], motion.fps),
+        M.head_motion_intensity(motion.head_rotation[:n], motion.fps, smooth=DP_SMOOTH),
         M.blink_rate_from_closure(blink, motion.fps),
         source,
         gen,
@@ -185,6 +189,7 @@ def summarize(results: list[ClipResult]) -> list[dict]:
                 "r_best": float(np.nanmean([r.r_best for r in rows])),
                 "lag": float(np.median([r.lag for r in rows])),
                 "dp": float(np.nanmean([r.dp for r in rows])),
+                "dp_smooth": float(np.nanmean([r.dp_smooth for r in rows])),
                 "blinks": float(np.nanmean([r.blinks for r in rows])),
                 "source": rows[0].source,
             }

@@ -103,7 +103,7 @@ def run_eval(cfg: EvalConfig) -> Path:
 
 
 def _real_section(rep: Report, cfg: EvalConfig, videos, methods) -> None:
-    from anim3d.eval.real import MAX_LAG, evaluate_real, summarize
+    from anim3d.eval.real import DP_SMOOTH, MAX_LAG, evaluate_real, summarize
 
     rep.add(
         "## Real speakers",
@@ -111,7 +111,9 @@ def _real_section(rep: Report, cfg: EvalConfig, videos, methods) -> None:
         + (f" (first {cfg.max_seconds:g} s each)" if cfg.max_seconds else "")
         + ". Ground truth: MediaPipe Face Mesh inner-lip gap (13/14) over the inter-ocular distance (33/263). "
         f"r = Pearson correlation of generated vs real mouth opening at lag 0; best lag searched in +/-{MAX_LAG} frames "
-        "(> 0: generated is late). dP = mean frame-to-frame head rotation (deg/frame at 30 fps, VASA-1); blinks per minute.",
+        "(> 0: generated is late). dP = mean frame-to-frame head rotation (deg/frame at 30 fps, VASA-1), raw and after a Savitzky-Golay filter over "
+        f"{DP_SMOOTH} frames (MediaPipe pose jitter inflates the raw real value); blinks per minute "
+        "(tracked: eyelid gap below half the open level).",
         f"Reference points from DESIGN.md: loudness ~{LOUDNESS_REF}, Rhubarb ~{RHUBARB_REF}, goal {GOAL}.",
     )
     try:
@@ -123,8 +125,8 @@ def _real_section(rep: Report, cfg: EvalConfig, videos, methods) -> None:
     rep.add(
         "### Summary (mean over clips)",
         table(
-            ["method", "clips", "r", "r at best lag", "median best lag (frames)", "dP", "blinks/min", "mouth from"],
-            [[s["method"], s["clips"], s["r"], s["r_best"], f"{s['lag']:+.1f}", s["dp"], f"{s['blinks']:.1f}", s["source"]] for s in summary],
+            ["method", "clips", "r", "r at best lag", "median best lag (frames)", "dP", f"dP smoothed ({DP_SMOOTH} fr)", "blinks/min", "mouth from"],
+            [[s["method"], s["clips"], s["r"], s["r_best"], f"{s['lag']:+.1f}", s["dp"], s["dp_smooth"], f"{s['blinks']:.1f}", s["source"]] for s in summary],
         ),
     )
     gen = [s for s in summary if not s["method"].startswith("real")]
@@ -137,8 +139,8 @@ def _real_section(rep: Report, cfg: EvalConfig, videos, methods) -> None:
         hline=(GOAL, "goal"),
     )
     rep.image("real_lipsync.png", "lip-sync correlation per method")
-    rows = [[r.clip, r.method, r.r, r.r_best, f"{r.lag:+d}", r.dp, f"{r.blinks:.1f}"] for r in results]
-    rep.add("### Per clip", table(["clip", "method", "r", "r best", "lag", "dP", "blinks/min"], rows))
+    rows = [[r.clip, r.method, r.r, r.r_best, f"{r.lag:+d}", r.dp, r.dp_smooth, f"{r.blinks:.1f}"] for r in results]
+    rep.add("### Per clip", table(["clip", "method", "r", "r best", "lag", "dP", "dP smoothed", "blinks/min"], rows))
     for clip in dict.fromkeys(r.clip for r in results):
         curves = {r.method: r.curve for r in results if r.clip == clip}
         fps = next(r.fps for r in results if r.clip == clip)
@@ -163,7 +165,7 @@ def _synthetic_section(rep: Report, cfg: EvalConfig, methods, score: bool = True
     rep.add(
         f"Source: {source}.",
         "LVE = lip vertex error (max over lip vertices per frame, mean over frames), MVE = mean vertex error, "
-        "FDD = upper-face dynamics deviation (all mm, open head). Closure = P/B/M phones with lips closed within +/-1 frame "
+        "FDD = upper-face dynamics deviation (face vertices above the nose tip; all mm, on the open head with the head pose removed). Closure = P/B/M phones with lips closed within +/-1 frame "
         "of the phone's middle; open vowels = AA/AE/AO/AW/AY with the mouth open; r = mouth-opening correlation with the ground truth."
         + (f" Mesh metrics: n/a — {reason}." if reason else ""),
     )

@@ -43,7 +43,8 @@ def evaluate_stochastic(utterances, methods, *, num_samples: int = 5, seed: int 
     for m in [m for m in methods if m.stochastic]:
         div, mean_err, close_err = [], [], []
         for u in bar(utterances, desc=f"stochasticity: {m.name}", unit="utt") if progress else utterances:
-            motions = [m.generate(u.audio, seed=seed + s, fps=u.motion.fps) for s in range(num_samples)]
+            controls = {k: v for k, v in (u.controls or {}).items() if k in m.controls}
+            motions = [m.generate(u.audio, seed=seed + s, fps=u.motion.fps, **controls) for s in range(num_samples)]
             n = min([u.motion.num_frames] + [x.num_frames for x in motions])
             samples = np.stack([_features(x[:n], space) for x in motions])  # N x T x ...
             gt = _features(u.motion[:n], space)

@@ -21,7 +21,7 @@ from anim3d.eval import metrics as M
 from anim3d.eval.mouth import CLOSED_BELOW, OPEN_ABOVE, mouth_opening
 from anim3d.motion import Motion
 
-FALLBACK_VOICES = ("festival:kal_diphone", "espeak:en-us+m3", "espeak:en-gb+f2")
+FALLBACK_VOICES = ("festival:kal_diphone", "espeak:en-us+m3", "espeak:en-gb-x-rp+f1")
 FALLBACK_TEXTS = (
     "the birch canoe slid on the smooth planks",
     "a pot of tea helps to pass the evening",
@@ -35,6 +35,7 @@ class SynthUtterance:
     audio: object  # Audio
     motion: Motion  # ground truth
     phones: list  # Phone
+    controls: dict = None  # emotion / intensity the ground truth was made with
 
 
 def load_heldout(root: str | None, limit: int, seed: int = 0) -> tuple[list[SynthUtterance], str]:
@@ -47,9 +48,9 @@ def load_heldout(root: str | None, limit: int, seed: int = 0) -> tuple[list[Synt
         for k, u in enumerate(ShardDataset(root, split="val")):
             if k >= limit:
                 break
-            labels = getattr(u, "labels", {}) or {}
-            name = str(labels.get("voice", labels.get("id", f"val{k}"))) if isinstance(labels, dict) else f"val{k}"
-            out.append(SynthUtterance(f"{k}:{name}", u.audio, u.motion, list(u.phones)))
+            labels = u.labels or {}
+            controls = {key: labels[key] for key in ("emotion", "intensity") if key in labels}
+            out.append(SynthUtterance(f"{u.id} ({u.voice})", u.audio, u.motion, list(u.phones), controls))
         if not out:
             raise RuntimeError(f"{root}: the validation split is empty")
         return out, f"validation split of {root} ({len(out)} utterances)"
@@ -58,14 +59,20 @@ def load_heldout(root: str | None, limit: int, seed: int = 0) -> tuple[list[Synt
         from anim3d.data.tts import Voice, synthesize
     except Exception as e:
         raise RuntimeError(f"no shards given and TTS/teacher not importable ({type(e).__name__}: {e})") from None
+    from anim3d.data.tts import list_voices
+
+    installed = {v.id for v in list_voices()}
+    voices = [v for v in FALLBACK_VOICES if v in installed] or sorted(installed)[:3]
+    if not voices:
+        raise RuntimeError("no shards given and no TTS voice installed")
     out = []
     for k in range(limit):
-        voice = FALLBACK_VOICES[k % len(FALLBACK_VOICES)]
+        voice = voices[k % len(voices)]
         text = FALLBACK_TEXTS[k % len(FALLBACK_TEXTS)]
         audio, phones = synthesize(text, Voice.parse(voice))
         gt = phones_to_motion(phones, audio.duration, audio=audio, seed=seed + 1000 + k)
-        out.append(SynthUtterance(f"{voice}", audio, gt, phones))
-    desc = f"synthesised now ({', '.join(FALLBACK_VOICES[: min(limit, len(FALLBACK_VOICES))])}); ground truth = teacher on the TTS phone timings; voices may overlap training"
+        out.append(SynthUtterance(f"{voice}", audio, gt, phones, {}))
+    desc = f"synthesised now ({', '.join(voices[: min(limit, len(voices))])}); ground truth = teacher on the TTS phone timings; voices may overlap training"
     return out, desc
 
 
@@ -119,9 +126,17 @@ class SynthResult:
     source: str
 
 
+def expression_only(motion: Motion) -> Motion:
+    """The motion with head rotation and translation zeroed: vertex metrics compare the
+    face, as in VOCA/FaceFormer/ProbTalk3D (whose data have no head pose)."""
+    z = np.zeros_like(motion.head_rotation)
+    return Motion(motion.blendshapes, z, z.copy(), motion.fps)
+
+
 def vertices(motion: Motion) -> np.ndarray:
+    """T x V x 3 open-head vertices of the expression (head pose removed), metres."""
     head, to_verts, _, _ = _mesh()
-    return np.asarray(to_verts(head, motion), dtype=np.float64)  # T x V x 3
+    return np.asarray(to_verts(head, expression_only(motion)), dtype=np.float64)  # T x V x 3
 
 
 def score(utt: SynthUtterance, method: str, motion: Motion) -> SynthResult:
@@ -162,7 +177,8 @@ def evaluate_synthetic(utterances: list[SynthUtterance], methods, *, seed: int =
     for u in bar(utterances, desc="held-out synthetic", unit="utt") if progress else utterances:
         out.append(score(u, "ground truth", u.motion))
         for m in methods:
-            out.append(score(u, m.name, m.generate(u.audio, seed=seed, fps=u.motion.fps)))
+            controls = {k: v for k, v in (u.controls or {}).items() if k in m.controls}
+            out.append(score(u, m.name, m.generate(u.audio, seed=seed, fps=u.motion.fps, **controls)))
     return out
 
 

@@ -1,0 +1,203 @@
+"""Offline real-time factor (RTF), live first-frame latency, sustained CPU and export time.
+
+RTF = wall seconds of compute / seconds of audio (< 1 is faster than real time). Every
+row also shows its ratio to the baseline measured in the same run: the weight-free
+log-mel feature extraction alone on the same audio.
+
+Rows (a row whose component is missing prints "skipped: <reason>"):
+- baselines: log-mel features, loudness -> jaw, pocketsphinx phone recognition, phones -> teacher;
+- the model, per configuration (models.config.CONFIG_NAMES, randomly initialised: speed does
+  not depend on trained weights) and per sampler step count, plus the shipped default
+  checkpoint when it exists;
+- live streaming estimate per config: first-frame latency = the audio the first window
+  needs (window / fps seconds) + the compute of that window; sustained CPU = CPU seconds
+  used per second of audio (100 % = one core busy);
+- export: NPZ (baseline), Live Link Face CSV, glTF/GLB, for the generated motion.
+
+    python benchmarks/bench_rtf.py [--audio FILE] [--seconds 10] [--steps 1,2,4,8] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+DEFAULT_AUDIO = "/work/shared/evaldata/video/Obama_clip1.mp4"
+
+
+def timed(fn, repeats: int = 1):
+    """(best wall seconds, CPU seconds of that run, result) over ``repeats`` runs."""
+    best, cpu, out = float("inf"), 0.0, None
+    for _ in range(repeats):
+        c0, t0 = time.process_time(), time.perf_counter()
+        out = fn()
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
+        if dt < best:
+            best, cpu = dt, dc
+    return best, cpu, out
+
+
+class Table:
+    def __init__(self, baseline_name: str):
+        self.rows: list[list[str]] = []
+        self.baseline: float | None = None
+        self.baseline_name = baseline_name
+
+    def add(self, name: str, seconds: float | None, audio_seconds: float, cpu: float | None = None, note: str = ""):
+        if seconds is None:
+            self.rows.append([name, "-", "-", "-", note])
+            return
+        if self.baseline is None:
+            self.baseline = seconds
+        rtf = seconds / audio_seconds
+        cpu_pct = f"{100 * cpu / seconds:.0f}%" if cpu is not None and seconds > 0 else "-"
+        self.rows.append([name, f"{seconds:.3f}", f"{rtf:.4f}", f"{seconds / self.baseline:.1f}x", f"cpu {cpu_pct} {note}".strip()])
+
+    def print(self, title: str) -> None:
+        header = ["what", "wall s", "RTF", f"vs {self.baseline_name}", "notes"]
+        widths = [max(len(r[i]) for r in self.rows + [header]) for i in range(len(header))]
+        print(f"\n## {title}")
+        print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        for r in self.rows:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+
+
+def random_generator(name: str, device: str):
+    """A MotionGenerator with randomly initialised weights for config ``name``."""
+    import torch
+
+    from anim3d.pipeline import MotionGenerator
+    from models.config import get_config
+    from models.motion_transformer import MotionTransformer
+
+    torch.manual_seed(0)
+    cfg = get_config(name)
+    model = MotionTransformer(cfg).to(device).eval()
+    return MotionGenerator(model, cfg, device)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--audio", default=DEFAULT_AUDIO)
+    ap.add_argument("--seconds", type=float, default=10.0, help="audio length used (default 10 s)")
+    ap.add_argument("--steps", default="1,2,4,8", help="sampler step counts for the model rows")
+    ap.add_argument("--configs", default=None, help="model configs (default: all of models.config.CONFIG_NAMES)")
+    ap.add_argument("--repeats", type=int, default=2, help="runs per row; the fastest is reported")
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args(argv)
+
+    from anim3d.audio import load_audio
+    from anim3d.eval.baselines import loudness_motion
+
+    audio = load_audio(args.audio)
+    audio.samples = audio.samples[: int(args.seconds * audio.sample_rate)]
+    dur = audio.duration
+    steps = [int(s) for s in args.steps.split(",") if s]
+    print(f"audio: {args.audio} ({dur:.1f} s); torch threads: ", end="")
+    try:
+        import torch
+
+        print(torch.get_num_threads(), f"; device {args.device}")
+    except ImportError:
+        print("torch missing")
+
+    t = Table("log-mel")
+    # ---- baseline: log-mel features alone
+    try:
+        from models.audio_features import LogMelFrontEnd
+
+        fe = LogMelFrontEnd()
+        n = int(round(dur * 30))
+        sec, cpu, _ = timed(lambda: fe(audio.samples, n), args.repeats)
+        t.add("log-mel features (baseline)", sec, dur, cpu)
+    except ImportError as e:
+        # without the model's front end, the loudness baseline becomes the reference
+        t.add("log-mel features (baseline)", None, dur, note=f"skipped: {e}")
+        t.baseline_name = "loudness"
+    sec, cpu, motion = timed(lambda: loudness_motion(audio), args.repeats)
+    t.add("loudness -> jaw", sec, dur, cpu)
+    try:
+        from anim3d.phonetic import recognize_phones
+
+        sec, cpu, phones = timed(lambda: recognize_phones(audio), args.repeats)
+        t.add("pocketsphinx phones", sec, dur, cpu)
+        try:
+            from anim3d.data.teacher import phones_to_motion
+
+            sec, cpu, motion = timed(lambda: phones_to_motion(phones, dur, audio=audio), args.repeats)
+            t.add("phones -> teacher (after recognition)", sec, dur, cpu)
+        except ImportError as e:
+            t.add("phones -> teacher", None, dur, note=f"skipped: {e}")
+    except ImportError as e:
+        t.add("pocketsphinx phones", None, dur, note=f"skipped: {e}")
+
+    # ---- the model
+    live: list[list[str]] = []
+    try:
+        from anim3d.pipeline import DEFAULT_CHECKPOINT, animate, load_default_model
+        from models.config import CONFIG_NAMES
+
+        gens = {}
+        configs = args.configs.split(",") if args.configs else list(CONFIG_NAMES)
+        for name in configs:
+            gens[f"{name} (random init)"] = random_generator(name, args.device)
+        if Path(DEFAULT_CHECKPOINT).exists():
+            gens["default checkpoint"] = load_default_model(args.device)
+        else:
+            t.add("default checkpoint", None, dur, note=f"skipped: {DEFAULT_CHECKPOINT} not found")
+        for label, gen in gens.items():
+            for s in steps:
+                sec, cpu, motion = timed(lambda: animate(audio, checkpoint=gen, steps=s, device=args.device), args.repeats)
+                t.add(f"model {label}, {s} steps", sec, dur, cpu)
+            # live estimate at the default step count
+            s = gen.cfg.default_steps
+            w = gen.cfg.window
+            first = audio.__class__(audio.samples[: int(w / gen.cfg.fps * audio.sample_rate)], audio.sample_rate)
+            sec1, _, _ = timed(lambda: animate(first, checkpoint=gen, steps=s, device=args.device), args.repeats)
+            secf, cpuf, _ = timed(lambda: animate(audio, checkpoint=gen, steps=s, device=args.device), 1)
+            live.append([label, str(s), f"{w / gen.cfg.fps:.2f}", f"{sec1:.3f}", f"{w / gen.cfg.fps + sec1:.2f}", f"{100 * cpuf / dur:.0f}%"])
+    except ImportError as e:
+        t.add("model", None, dur, note=f"skipped: {e}")
+
+    t.print(f"offline real-time factor ({dur:.1f} s of audio, best of {args.repeats})")
+    if live:
+        print("\n## live streaming estimate (first window must be heard before it is generated)")
+        hdr = ["model", "steps", "window audio s", "window compute s", "first-frame latency s", "sustained CPU (per audio s)"]
+        widths = [max(len(r[i]) for r in live + [hdr]) for i in range(len(hdr))]
+        print("  ".join(h.ljust(w) for h, w in zip(hdr, widths)))
+        for r in live:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+
+    # ---- export time for the last generated motion
+    e = Table("NPZ")
+    with tempfile.TemporaryDirectory() as tmp:
+        sec, cpu, _ = timed(lambda: motion.save_npz(os.path.join(tmp, "m.npz")), args.repeats)
+        e.add("NPZ (baseline)", sec, dur, cpu)
+        try:
+            from exporters.livelink import write_livelink_csv
+
+            sec, cpu, _ = timed(lambda: write_livelink_csv(motion, os.path.join(tmp, "m.csv")), args.repeats)
+            e.add("Live Link Face CSV", sec, dur, cpu)
+        except ImportError as err:
+            e.add("Live Link Face CSV", None, dur, note=f"skipped: {err}")
+        try:
+            from exporters.gltf import write_glb
+
+            sec, cpu, _ = timed(lambda: write_glb(motion, os.path.join(tmp, "m.glb")), args.repeats)
+            e.add("glTF GLB (open head)", sec, dur, cpu)
+        except ImportError as err:
+            e.add("glTF GLB", None, dur, note=f"skipped: {err}")
+    e.print(f"export of a {motion.num_frames}-frame motion")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
