@@ -32,6 +32,12 @@ class PlainSender:
         vals = np.concatenate([frame.blendshapes, rotvec_to_quat(frame.head_rotation), frame.head_translation, [frame.time]])
         return self._prefix + self._packer.pack(*vals.tolist())
 
+    def prepare(self, frame: Frame) -> bytes:
+        return self.encode(frame)
+
+    def send_prepared(self, payload: bytes) -> None:
+        self.target.send(payload)
+
     def send_frame(self, frame: Frame) -> None:
         self.target.send(self.encode(frame))
 

@@ -40,6 +40,9 @@ class Frame:
 
 
 class Sender(Protocol):
+    """Sends one frame. Senders may also offer ``prepare(frame) -> payload`` and
+    ``send_prepared(payload)`` so that encoding happens before the deadline."""
+
     def send_frame(self, frame: Frame) -> None: ...
 
     def close(self) -> None: ...
@@ -180,6 +183,7 @@ def stream_motion(
         raise ValueError("fps must be positive")
     stats = StreamStats()
     frames = tick_frames(chunks, fps)
+    prepare = getattr(sender, "prepare", None)  # optional: encode ahead, send at the deadline
     cpu0 = time.process_time()
     t = 0.0
     start = clock()
@@ -198,12 +202,16 @@ def stream_motion(
                 start += now - deadline
                 deadline = now
                 stats.stalls += 1
-            remaining = deadline - now
+            payload = prepare(frame) if prepare is not None else None  # encode before waiting
+            remaining = deadline - clock()
             if remaining > spin:
                 sleep(remaining - spin)
             while clock() < deadline:
                 pass
-            sender.send_frame(frame)
+            if prepare is not None:
+                sender.send_prepared(payload)
+            else:
+                sender.send_frame(frame)
             stats.errors_ms.append((clock() - deadline) * 1000.0)
             stats.frames += 1
             t = frame.time

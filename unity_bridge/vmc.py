@@ -68,10 +68,16 @@ class VMCSender:
         blend.append(self._apply)
         return bundle(msgs), bundle(blend)
 
-    def send_frame(self, frame: Frame) -> None:
-        bones, blend = self.encode(frame)
+    def prepare(self, frame: Frame) -> tuple[bytes, bytes]:
+        return self.encode(frame)
+
+    def send_prepared(self, payload: tuple[bytes, bytes]) -> None:
+        bones, blend = payload
         self.target.send(bones)
         self.target.send(blend)
+
+    def send_frame(self, frame: Frame) -> None:
+        self.send_prepared(self.encode(frame))
 
     def close(self) -> None:
         self.target.close()

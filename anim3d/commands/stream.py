@@ -28,6 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", choices=("vmc", "plain"), default="vmc", help="OSC message scheme (default vmc)")
     p.add_argument("--fps", type=float, default=60.0, help="frames sent per second (default 60)")
     p.add_argument("--loop", action="store_true", help="repeat the motion until Ctrl-C")
+    p.add_argument("--realtime", action="store_true",
+                   help="ask the OS for real-time scheduling (SCHED_FIFO; needs root or CAP_SYS_NICE) "
+                        "for steady frame timing on a busy machine")
 
 
 def make_sender(protocol: str, osc: str | None):
@@ -52,6 +55,17 @@ def motion_chunks(args: argparse.Namespace):
     return itertools.repeat(motion) if args.loop else [motion]
 
 
+def request_realtime() -> str:
+    """Try SCHED_FIFO priority 10 for this process; returns what was granted."""
+    import os
+
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+        return "real-time scheduling"
+    except (AttributeError, PermissionError, OSError) as e:
+        return f"normal scheduling (real-time refused: {e})"
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
@@ -62,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, f"--fps must be between 1 and 1000, got {args.fps}")
     chunks = motion_chunks(args)  # load first: a bad file fails before anything is sent
     sender, where = make_sender(args.protocol, args.osc)
+    sched = request_realtime() if args.realtime else "normal scheduling"
     if not args.quiet:
-        print(f"streaming {args.input} to {where} ({args.protocol}, {args.fps:g} fps); Ctrl-C stops", file=sys.stderr)
+        print(f"streaming {args.input} to {where} ({args.protocol}, {args.fps:g} fps, {sched}); Ctrl-C stops", file=sys.stderr)
     try:
         stats = stream_motion(chunks, sender, fps=args.fps)
     finally:
