@@ -9,9 +9,9 @@ Rows (a row whose component is missing prints "skipped: <reason>"):
 - the model, per configuration (models.config.CONFIG_NAMES, randomly initialised: speed does
   not depend on trained weights) and per sampler step count, plus the shipped default
   checkpoint when it exists;
-- live streaming estimate per config: first-frame latency = the audio the first window
-  needs (window / fps seconds) + the compute of that window; sustained CPU = CPU seconds
-  used per second of audio (100 % = one core busy);
+- live streaming per config through ``anim3d.streaming.StreamingAnimator`` (audio pushed
+  in 20 ms chunks): first-frame latency (audio time of the first frame + its compute),
+  the slowest push, and sustained CPU = CPU seconds per second of audio (100 % = one core);
 - export: NPZ (baseline), Live Link Face CSV, glTF/GLB, for the generated motion.
 
     python benchmarks/bench_rtf.py [--audio FILE] [--seconds 10] [--steps 1,2,4,8] [--repeats 2]
@@ -84,6 +84,33 @@ def random_generator(name: str, device: str):
     return MotionGenerator(model, cfg, device)
 
 
+def live_row(label: str, gen, audio, chunk_ms: float) -> list[str]:
+    """Stream ``audio`` in ``chunk_ms`` chunks through anim3d.streaming.StreamingAnimator
+    (as fast as it computes; audio time is simulated). First-frame latency = audio time
+    when the first frame comes out + the compute of that push; sustained CPU = CPU seconds
+    of all pushes / audio seconds; also the slowest push (it must stay under the chunk
+    length to keep up)."""
+    try:
+        from anim3d.streaming import StreamingAnimator
+    except ImportError as e:
+        return [label, "-", "-", "-", "-", "-", f"skipped: {e}"]
+    anim = StreamingAnimator(gen, sample_rate=audio.sample_rate)
+    hop = max(1, int(audio.sample_rate * chunk_ms / 1000))
+    first_latency, worst, cpu_total, frames = None, 0.0, 0.0, 0
+    for i in range(0, len(audio.samples), hop):
+        c0, t0 = time.process_time(), time.perf_counter()
+        out = anim.push(audio.samples[i : i + hop])
+        dt = time.perf_counter() - t0
+        cpu_total += time.process_time() - c0
+        worst = max(worst, dt)
+        frames += out.num_frames
+        if first_latency is None and out.num_frames:
+            first_latency = (i + hop) / audio.sample_rate + dt
+    dur = audio.duration
+    return [label, str(anim.steps), f"{chunk_ms:g}", "-" if first_latency is None else f"{first_latency:.3f}",
+            f"{worst * 1000:.0f}", f"{100 * cpu_total / dur:.0f}%", f"{frames} frames"]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--audio", default=DEFAULT_AUDIO)
@@ -92,6 +119,7 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", default=None, help="model configs (default: all of models.config.CONFIG_NAMES)")
     ap.add_argument("--repeats", type=int, default=2, help="runs per row; the fastest is reported")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--chunk-ms", type=float, default=20.0, help="live audio chunk length (default 20 ms)")
     args = ap.parse_args(argv)
 
     from anim3d.audio import load_audio
@@ -157,20 +185,14 @@ def main(argv=None) -> int:
             for s in steps:
                 sec, cpu, motion = timed(lambda: animate(audio, checkpoint=gen, steps=s, device=args.device), args.repeats)
                 t.add(f"model {label}, {s} steps", sec, dur, cpu)
-            # live estimate at the default step count
-            s = gen.cfg.default_steps
-            w = gen.cfg.window
-            first = audio.__class__(audio.samples[: int(w / gen.cfg.fps * audio.sample_rate)], audio.sample_rate)
-            sec1, _, _ = timed(lambda: animate(first, checkpoint=gen, steps=s, device=args.device), args.repeats)
-            secf, cpuf, _ = timed(lambda: animate(audio, checkpoint=gen, steps=s, device=args.device), 1)
-            live.append([label, str(s), f"{w / gen.cfg.fps:.2f}", f"{sec1:.3f}", f"{w / gen.cfg.fps + sec1:.2f}", f"{100 * cpuf / dur:.0f}%"])
+            live.append(live_row(label, gen, audio, args.chunk_ms))
     except ImportError as e:
         t.add("model", None, dur, note=f"skipped: {e}")
 
     t.print(f"offline real-time factor ({dur:.1f} s of audio, best of {args.repeats})")
     if live:
-        print("\n## live streaming estimate (first window must be heard before it is generated)")
-        hdr = ["model", "steps", "window audio s", "window compute s", "first-frame latency s", "sustained CPU (per audio s)"]
+        print("\n## live streaming (anim3d.streaming.StreamingAnimator, audio pushed in chunks)")
+        hdr = ["model", "steps", "chunk ms", "first-frame latency s", "slowest push ms", "sustained CPU (per audio s)", "notes"]
         widths = [max(len(r[i]) for r in live + [hdr]) for i in range(len(hdr))]
         print("  ".join(h.ljust(w) for h, w in zip(hdr, widths)))
         for r in live:
