@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -204,3 +207,111 @@ def test_targets():
     for _ in range(5):
         sender.send_frame(Frame.neutral())
     sender.close()
+
+
+# ---------------------------------------------------------------- the Unity package's C#
+UNITY = Path(__file__).resolve().parents[1] / "unity_bridge" / "unity" / "Runtime"
+HARNESS_CS = r'''
+using System;
+using System.Threading;
+using Anim3d;
+public static class Harness {
+    public static int Main(string[] args) {
+        if (args.Length > 0 && args[0] == "names") {
+            for (int i = 1; i < args.Length; i++) Console.WriteLine(args[i] + "=" + ArkitNames.IndexOf(args[i]));
+            return 0;
+        }
+        int port = int.Parse(args[0]);
+        int want = int.Parse(args[1]);
+        using (var l = new OscFrameListener(port)) {
+            Console.WriteLine("READY"); Console.Out.Flush();
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (l.Received < want && DateTime.UtcNow < deadline) Thread.Sleep(5);
+            Thread.Sleep(50);
+            var f = l.TakeLatest();
+            if (f == null) { Console.WriteLine("NOFRAME"); return 1; }
+            Console.WriteLine("received=" + l.Received);
+            Console.WriteLine(string.Format(System.Globalization.CultureInfo.InvariantCulture, "jawOpen={0:R} q={1:R},{2:R},{3:R},{4:R} t={5:R},{6:R},{7:R} time={8:R}",
+                f.Weights[17], f.Qx, f.Qy, f.Qz, f.Qw, f.Tx, f.Ty, f.Tz, f.Time));
+        }
+        return 0;
+    }
+}
+'''
+UNITY_STUB_CS = r'''
+// Compile-only stand-ins for the UnityEngine API used by Anim3dFaceReceiver.cs (no behaviour).
+using System;
+namespace UnityEngine {
+    public class AddComponentMenu : Attribute { public AddComponentMenu(string s) {} }
+    public class TooltipAttribute : Attribute { public TooltipAttribute(string s) {} }
+    public class RangeAttribute : Attribute { public RangeAttribute(float a, float b) {} }
+    public class Object {}
+    public class Component : Object { public Transform transform; }
+    public class Behaviour : Component {}
+    public class MonoBehaviour : Behaviour {}
+    public class Transform : Component { public Quaternion rotation, localRotation; public Vector3 localPosition; public Transform parent; }
+    public class Mesh : Object { public int blendShapeCount; public string GetBlendShapeName(int i) { return ""; } }
+    public class SkinnedMeshRenderer : Component { public Mesh sharedMesh; public void SetBlendShapeWeight(int i, float w) {} }
+    public struct Vector3 { public float x, y, z; public Vector3(float a, float b, float c) { x = a; y = b; z = c; }
+        public static Vector3 zero, up, right; public static Vector3 Lerp(Vector3 a, Vector3 b, float t) { return a; }
+        public static Vector3 operator +(Vector3 a, Vector3 b) { return a; } }
+    public struct Quaternion { public float x, y, z, w; public Quaternion(float a, float b, float c, float d) { x = a; y = b; z = c; w = d; }
+        public static Quaternion identity; public static Quaternion operator *(Quaternion a, Quaternion b) { return a; }
+        public static Quaternion Inverse(Quaternion q) { return q; } public static Quaternion Slerp(Quaternion a, Quaternion b, float t) { return a; }
+        public static Quaternion AngleAxis(float a, Vector3 v) { return identity; }
+        public void ToAngleAxis(out float angle, out Vector3 axis) { angle = 0; axis = Vector3.up; } }
+    public static class Mathf { public const float Rad2Deg = 57.29578f; public static float Exp(float x) { return (float)Math.Exp(x); }
+        public static float Lerp(float a, float b, float t) { return a; } public static float Clamp01(float x) { return x; } }
+    public static class Time { public static float unscaledTime, unscaledDeltaTime; }
+    public static class Debug { public static void Log(object o) {} }
+}
+'''
+
+
+def _need_mono():
+    if not (shutil.which("mcs") and shutil.which("mono")):
+        pytest.skip("Mono C# compiler not installed (apt-get install -y mono-mcs)")
+
+
+def test_unity_receiver_compiles_against_api_stand_ins(tmp_path):
+    """Compile-only check of the whole Runtime folder against stand-ins of the UnityEngine API it uses."""
+    _need_mono()
+    (tmp_path / "UnityStub.cs").write_text(UNITY_STUB_CS)
+    proc = subprocess.run(["mcs", "-target:library", f"-out:{tmp_path / 'r.dll'}", str(tmp_path / "UnityStub.cs"),
+                           *map(str, sorted(UNITY.glob("*.cs")))], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_unity_osc_listener_decodes_the_plain_stream(tmp_path):
+    """The package's C# OSC listener and name matcher (no UnityEngine needed) run under Mono
+    and decode frames sent by PlainSender."""
+    _need_mono()
+    (tmp_path / "Harness.cs").write_text(HARNESS_CS)
+    exe = tmp_path / "h.exe"
+    proc = subprocess.run(["mcs", f"-out:{exe}", str(tmp_path / "Harness.cs"), str(UNITY / "OscFrameListener.cs"), str(UNITY / "ArkitNames.cs")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    names = subprocess.run(["mono", str(exe), "names", "EyeBlinkLeft", "eyeBlink_R", "blendShape1.jawOpen", "ARKit_tongueOut", "mouth_L", "Fcl_MTH_A"],
+                           capture_output=True, text=True, timeout=60).stdout.split()
+    assert names == ["EyeBlinkLeft=0", "eyeBlink_R=7", "blendShape1.jawOpen=17", "ARKit_tongueOut=51", "mouth_L=-1", "Fcl_MTH_A=-1"]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    rx = subprocess.Popen(["mono", str(exe), str(port), "5"], stdout=subprocess.PIPE, text=True)
+    assert rx.stdout.readline().strip() == "READY"
+    sender = PlainSender(UdpTarget("127.0.0.1", port))
+    bs = np.zeros(52, np.float32)
+    bs[17] = 0.625
+    half = np.deg2rad(15)
+    for k in range(5):
+        sender.send_frame(Frame(0.5 + k / 60, bs, np.array([0, 2 * half, 0]), np.array([0.01, 0.02, 0.03]), np.zeros((2, 3))))
+        time.sleep(0.01)
+    sender.close()
+    out, _ = rx.communicate(timeout=30)
+    assert "received=5" in out, out
+    fields = dict(kv.split("=") for kv in out.split("\n")[1].split())
+    assert float(fields["jawOpen"]) == 0.625
+    np.testing.assert_allclose([float(x) for x in fields["q"].split(",")], [0, np.sin(half), 0, np.cos(half)], atol=1e-6)
+    np.testing.assert_allclose([float(x) for x in fields["t"].split(",")], [0.01, 0.02, 0.03], atol=1e-7)
+    assert float(fields["time"]) == pytest.approx(0.5 + 4 / 60, abs=1e-6)

@@ -46,7 +46,8 @@ namespace Anim3d
         Quaternion _targetHead = Quaternion.identity, _currentHead = Quaternion.identity;
         Vector3 _targetPos, _currentPos, _rootRestPos;
         float _lastFrameTime = -1e9f;
-        readonly List<(SkinnedMeshRenderer smr, int shape, int arkit)> _bindings = new List<(SkinnedMeshRenderer, int, int)>();
+        struct Binding { public SkinnedMeshRenderer Smr; public int Shape, Arkit; }
+        readonly List<Binding> _bindings = new List<Binding>();
         readonly Dictionary<Transform, Quaternion> _restLocal = new Dictionary<Transform, Quaternion>();
 
         public long FramesReceived { get { return _listener == null ? 0 : _listener.Received; } }
@@ -63,7 +64,7 @@ namespace Anim3d
                     for (int s = 0; s < smr.sharedMesh.blendShapeCount; s++)
                     {
                         int k = ArkitNames.IndexOf(smr.sharedMesh.GetBlendShapeName(s));
-                        if (k >= 0) _bindings.Add((smr, s, k));
+                        if (k >= 0) _bindings.Add(new Binding { Smr = smr, Shape = s, Arkit = k });
                     }
                 }
             Debug.Log($"anim3d: {_bindings.Count} blendshapes bound to ARKit names; listening on UDP {port}");
@@ -113,8 +114,8 @@ namespace Anim3d
 
         void ApplyWeights()
         {
-            foreach (var (smr, shape, arkit) in _bindings)
-                if (smr != null) smr.SetBlendShapeWeight(shape, Mathf.Clamp01(_current[arkit]) * weightScale);
+            foreach (var b in _bindings)
+                if (b.Smr != null) b.Smr.SetBlendShapeWeight(b.Shape, Mathf.Clamp01(_current[b.Arkit]) * weightScale);
         }
 
         // Rotate `bone` by `delta` (given in the avatar root's frame) on top of its rest pose.
