@@ -59,6 +59,14 @@ class _Fields:
         m = self.soft if mask is None else mask
         return out * m[:, None]
 
+    def exact_handles(self, centers: np.ndarray, disps: np.ndarray, sigma: float, mask: np.ndarray) -> np.ndarray:
+        """Gaussian RBF interpolation: exactly ``disps`` at the handles, smooth falloff away."""
+        c = np.asarray(centers)
+        phi_hh = np.exp(-((c[:, None] - c[None]) ** 2).sum(-1) / (2 * sigma**2))
+        coef = np.linalg.solve(phi_hh + 1e-6 * np.eye(len(c)), np.asarray(disps))
+        phi = np.exp(-((self.p[:, None, :] - c[None]) ** 2).sum(-1) / (2 * sigma**2))  # V x K
+        return (phi @ coef) * mask[:, None]
+
     def keep_off_eyeball(self, delta: np.ndarray, center: np.ndarray, margin: float = 0.0008) -> np.ndarray:
         """Slide displaced lid vertices along the eyeball instead of through it."""
         new = self.p + delta
@@ -81,9 +89,10 @@ def _eyelids(fl: _Fields, upper_frac: float, lower_frac: float, x_shift: float =
     d_up[[0, -1]] = 0.0
     d_lo[[0, -1]] = 0.0
     upper_side = 1.0 / (1.0 + np.exp(-(p[:, 1] - c[1]) / 0.0012))
-    near_eye = np.exp(-((p - c) ** 2).sum(1) / (2 * 0.018**2)) * fl.soft * (p[:, 0] > 0.004)
-    delta = fl.handles(p[up_ids], d_up, 0.0045, near_eye * upper_side)
-    delta += fl.handles(p[lo_ids], d_lo, 0.0045, near_eye * (1 - upper_side))
+    dist = np.linalg.norm(p - c, axis=1)
+    near_eye = (1.0 - _smoothstep((dist - 0.017) / 0.01)) * fl.soft * (p[:, 0] > 0.004)
+    delta = fl.exact_handles(p[up_ids], d_up, 0.004, near_eye * upper_side)
+    delta += fl.exact_handles(p[lo_ids], d_lo, 0.004, near_eye * (1 - upper_side))
     if cheek:
         cc = p[374] + np.array([0.004, -0.013, 0.0])
         delta += fl.handles(cc[None], np.array([[0.0, cheek, 0.3 * cheek]]), 0.009, near_eye * (1 - upper_side))
