@@ -171,3 +171,54 @@ def test_open_head_export_is_valid(tmp_path):
     names, _, w = read_animation_weights(out)
     assert names == list(ARKIT_NAMES) and w.shape == (30, 52)
     assert_valid(out)
+
+
+def _skinned_vertices(path, frame: int) -> np.ndarray:
+    """V x 3 vertices of the GLB's mesh at animation key ``frame``, computed from the file
+    alone (glTF skinning: joint world matrix x inverse bind matrix, morph targets first)."""
+    from scipy.spatial.transform import Rotation
+
+    gl = g.GLTF2.load_binary(str(path))
+    blob = gl.binary_blob()
+    prim = gl.meshes[0].primitives[0]
+    anim = gl.animations[0]
+    keys = {(c.target.node, c.target.path): read_accessor(gl, blob, anim.samplers[c.sampler].output) for c in anim.channels}
+    n_t = len(prim.targets)
+    w = keys[(0, "weights")].reshape(-1, n_t)[frame]
+    v = read_accessor(gl, blob, prim.attributes.POSITION).astype(np.float64)
+    for k in np.flatnonzero(w):
+        v += w[k] * read_accessor(gl, blob, prim.targets[k]["POSITION"])
+    parent = {c: i for i, n in enumerate(gl.nodes) for c in n.children}
+
+    def world(i):
+        n = gl.nodes[i]
+        m = np.eye(4)
+        rot = keys.get((i, "rotation"), [n.rotation or [0, 0, 0, 1]])[frame if (i, "rotation") in keys else 0]
+        m[:3, :3] = Rotation.from_quat(rot).as_matrix()
+        m[:3, 3] = keys[(i, "translation")][frame] if (i, "translation") in keys else (n.translation or [0, 0, 0])
+        return world(parent[i]) @ m if i in parent else m
+
+    skin = gl.skins[0]
+    ibm = read_accessor(gl, blob, skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)
+    mats = np.stack([world(j) @ ibm[k] for k, j in enumerate(skin.joints)])  # J x 4 x 4
+    jo = read_accessor(gl, blob, prim.attributes.JOINTS_0).astype(int)
+    ww = read_accessor(gl, blob, prim.attributes.WEIGHTS_0)
+    vh = np.concatenate([v, np.ones((len(v), 1))], 1)
+    out = sum(ww[:, c:c + 1] * np.einsum("vij,vj->vi", mats[jo[:, c]], vh)[:, :3] for c in range(4))
+    return out
+
+
+def test_glb_skinning_matches_the_head_model(tmp_path):
+    """Posing the GLB as a glTF viewer would gives the head model's own posed vertices."""
+    pytest.importorskip("flame.open_head", reason="flame.open_head not landed yet")
+    from flame.open_head import load_open_head, motion_to_vertices
+
+    head = load_open_head()
+    m = random_motion(4, seed=5)
+    out = write_glb(m, tmp_path / "pose.glb", head=head)
+    ref = np.asarray(motion_to_vertices(head, m))  # T x V x 3
+    five = (head.skin_weights > 1e-6).sum(1) > 4  # vertices with 5 influences lose the weakest in glTF
+    for f in (0, 3):
+        got = _skinned_vertices(out, f)
+        err = np.linalg.norm(got - ref[f], axis=1)
+        assert err[~five].max() < 1e-4, err.max()
