@@ -10,8 +10,8 @@ HELP = "export a motion to .glb, Live Link Face .csv, .npz or a preview .mp4"
 DESCRIPTION = """Convert a Motion (.npz) or a Live Link Face take (.csv) to another format, chosen
 by the output's extension:
 
-  .glb / .vrm  glTF 2.0 binary: the open head with 52 ARKit morph targets and the animation;
-               with --avatar, your own glTF/GLB/VRM character with the animation added
+  .glb         glTF 2.0 binary: the open head with 52 ARKit morph targets and the animation;
+  .glb / .vrm  with --avatar: your own glTF/GLB/VRM character with the animation added
   .csv         Live Link Face take (Unreal's Live Link Face importer, Blender add-ons)
   .npz         anim3d Motion
   .mp4         512x512 preview video of the head, with --audio muxed in
@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(args.output, f"unsupported output type {ext or '(none)'}: use one of {', '.join(OUTPUTS)}")
     if args.avatar and ext not in (".glb", ".vrm"):
         raise InputError(args.output, "--avatar needs a .glb or .vrm output")
+    if ext == ".vrm" and not args.avatar:
+        raise InputError(args.output, "a .vrm output needs --avatar (your VRM); the open head is written as .glb")
     if args.audio and ext not in (".glb", ".vrm", ".mp4"):
         raise InputError(args.output, "--audio goes with a .glb/.vrm (written beside) or an .mp4 (muxed)")
     if args.fps is not None and not args.fps > 0:
