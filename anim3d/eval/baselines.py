@@ -11,6 +11,7 @@ so a report always runs and picks up the model as soon as it exists.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -103,24 +104,29 @@ def teacher_available() -> str | None:
 
 
 def model_method(model: str = "default", device: str = "cpu", steps: int | None = None) -> Method | str:
-    """The model as a Method, or the reason it is not available."""
+    """The model as a Method, or the reason it is not available. The default model is
+    "not available" while it does not exist; a checkpoint folder the user names must load
+    (its errors are raised, naming the folder)."""
     try:
         from anim3d import pipeline
     except Exception as e:
         return f"anim3d.pipeline not importable ({type(e).__name__}: {e})"
-    checkpoint = None if model in (None, "default") else model
-    try:
-        if checkpoint is None:
-            pipeline.load_default_model()
-    except Exception as e:
-        return f"default model not loadable ({type(e).__name__}: {e})"
+    if model in (None, "default"):
+        try:
+            gen = pipeline.load_default_model(device)
+        except Exception as e:
+            return f"default model not loadable ({type(e).__name__}: {e})"
+        label = "model"
+    else:
+        gen = pipeline.MotionGenerator.load(model, device)
+        label = f"model ({os.path.basename(os.path.normpath(model))})"
 
     def generate(audio: Audio, seed: int = 0, fps: float = 30.0, **controls) -> Motion:
-        m = pipeline.animate(audio, seed=seed, steps=steps, checkpoint=checkpoint, device=device, **controls)
+        m = pipeline.animate(audio, seed=seed, steps=steps, checkpoint=gen, device=device, **controls)
         return m if abs(m.fps - fps) < 1e-6 else m.resample(fps)
 
-    label = "model" if checkpoint is None else f"model ({checkpoint})"
-    return Method(label, generate, "anim3d.pipeline.animate", stochastic=True, controls=("emotion", "intensity"))
+    what = f"anim3d.pipeline.animate ({gen.cfg.name} config, {steps or gen.cfg.default_steps} steps)"
+    return Method(label, generate, what, stochastic=True, controls=("emotion", "intensity"))
 
 
 def available_methods(model: str | None = "default", device: str = "cpu", steps: int | None = None):

@@ -77,7 +77,7 @@ def plot_bars(title: str, labels: list[str], series: dict[str, list[float]], yla
         ax.bar(x + (j - (k - 1) / 2) * w, np.nan_to_num(np.asarray(vals, dtype=float)), w, label=name)
     if hline is not None:
         ax.axhline(hline[0], color="grey", ls="--", lw=1)
-        ax.text(len(labels) - 0.5, hline[0], hline[1], ha="right", va="bottom", fontsize=8, color="grey")
+        ax.text(-0.4, hline[0], hline[1], ha="left", va="bottom", fontsize=8, color="grey")
     ax.set_xticks(x)
     ax.set_xticklabels(labels, fontsize=8)
     ax.set_ylabel(ylabel)
