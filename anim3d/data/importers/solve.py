@@ -35,15 +35,48 @@ from flame.head import HeadModel
 GAZE_CHANNELS = tuple(n for n in ARKIT_NAMES if n.startswith("eyeLook"))
 # Channels the landmarks cannot tell: gaze (solved from the irises instead) and the tongue.
 UNSOLVED_CHANNELS = GAZE_CHANNELS + ("tongueOut",)
+PRIMARY_CHANNELS = (
+    "jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthSmileLeft", "mouthSmileRight",
+    "eyeBlinkLeft", "eyeBlinkRight", "browInnerUp", "browDownLeft", "browDownRight",
+    "browOuterUpLeft", "browOuterUpRight",
+)
+CHIN, NOSE_TIP = 152, 1  # MediaPipe landmarks
+# Landmark pairs whose distance the solve also fits: eyelid gaps, inner and outer lip gaps,
+# mouth width, mouth corners to the eyes and nose, brows to the eyes, chin to nose.
+DISTANCE_PAIRS = np.array([
+    (159, 145), (158, 153), (160, 144), (386, 374), (385, 380), (387, 373),
+    (13, 14), (82, 87), (312, 317), (81, 178), (311, 402), (0, 17),
+    (61, 291), (78, 308), (61, 33), (291, 263), (61, 1), (291, 1),
+    (105, 159), (334, 386), (107, 133), (336, 362), (70, 33), (300, 263),
+    (0, 2), (17, 2),
+])
+# The face's outline (silhouette contour): MediaPipe places it from the image edge of the
+# face and follows a dropping jaw only about a third of the way, so it counts less.
+FACE_OVAL = np.array([10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
+                      377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109])
 EYEBALL_RADIUS_OVER_EYE_WIDTH = 0.4  # ~12 mm eyeball radius / ~30 mm eye-corner distance
 
 
 @dataclass
 class SolverConfig:
     smooth_sigma_frames: float = 0.8  # Gaussian smoothing of the aligned landmarks over time
+    x_weight: float = 1.0
     z_weight: float = 0.3  # MediaPipe's depth is less reliable than x, y
-    ridge: float = 1e-4  # Tikhonov weight, relative to the basis' mean diagonal
+    ridge: float = 1e-4  # Tikhonov weight, relative to each shape's squared size
+    # L1 cost per unit weight (weights are >= 0, so it is linear), relative to each shape's
+    # squared size: about the weight below which a channel is switched off. Without it,
+    # pairs of opposing shapes (mouthRoll* against mouthUpperUp/LowerDown...) fit noise
+    # and stay half on at rest.
+    sparsity: float = 0.05
     neutral_fraction: float = 0.1  # share of frames (mouth most closed, eyes open) taken as neutral
+    # Extra L1 factor for the less common shapes (everything but PRIMARY_CHANNELS): a prior
+    # that an opening mouth is the jaw, lips apart with the jaw shut are rarer. MediaPipe
+    # underestimates how far the chin drops, which otherwise lets mouthShrugLower/RollLower/
+    # LowerDown take over from jawOpen.
+    secondary_cost: float = 1.0
+    outline_weight: float = 0.2  # weight of the face-outline landmarks (FACE_OVAL)
+    distance_weight: float = 10.0  # weight of the landmark-pair distance rows against positions
+    pose_iterations: int = 2  # re-fit the pose to the whole fitted face this many times
     solve_gaze: bool = True
     vertical_fov_deg: float = 30.0  # assumed camera, for the head's depth in metres
 
@@ -67,7 +100,8 @@ class ArkitSolver:
     (default ``head.parts["mediapipe_468"]``).
     """
 
-    def __init__(self, head: HeadModel, landmark_vertices: np.ndarray | None = None, config: SolverConfig | None = None):
+    def __init__(self, head: HeadModel, landmark_vertices: np.ndarray | None = None, config: SolverConfig | None = None,
+                 basis: np.ndarray | None = None):
         if landmark_vertices is None:
             if "mediapipe_468" not in head.parts:
                 raise ValueError(f"head {head.name!r} has no parts['mediapipe_468'] landmark map")
@@ -77,36 +111,59 @@ class ArkitSolver:
             raise ValueError(f"landmark_vertices must hold 468 vertex indices, got shape {idx.shape}")
         self.config = config or SolverConfig()
         self.neutral = np.asarray(head.vertices, np.float64)[idx]  # 468 x 3
-        basis = np.asarray(head.morph_targets, np.float64)[:, idx]  # 52 x 468 x 3
         self.active = np.array([n not in UNSOLVED_CHANNELS for n in ARKIT_NAMES])
-        w = np.array([1.0, 1.0, self.config.z_weight])
+        if basis is None:  # the morph targets at the landmark vertices
+            basis = np.asarray(head.morph_targets, np.float64)[:, idx]  # 52 x 468 x 3
+        basis = np.asarray(basis, np.float64)
+        if basis.shape != (52, 468, 3):
+            raise ValueError(f"basis must be 52 x 468 x 3, got {basis.shape}")
+        self.active &= np.abs(basis).reshape(52, -1).max(1) > 0
+        w = np.array([self.config.x_weight, 1.0, self.config.z_weight])[None, :] * np.ones((468, 1))  # 468 x 3
+        w[FACE_OVAL] *= self.config.outline_weight
         b = (basis[self.active] * np.sqrt(w)).reshape(int(self.active.sum()), -1).T  # 1404 x K
+        # distances between landmark pairs: unlike positions, untouched by errors of the
+        # per-frame pose removal; linearised at the rest shape (d|pa - pb| = u . (dpa - dpb))
+        pa, pb = DISTANCE_PAIRS[:, 0], DISTANCE_PAIRS[:, 1]
+        u = self.neutral[pa] - self.neutral[pb]
+        u /= np.linalg.norm(u, axis=-1, keepdims=True)  # F x 3
+        self._dist_rows = np.einsum("kfc,fc->fk", basis[:, pa] - basis[:, pb], u)[:, self.active]  # F x K
+        self._dist_scale = np.sqrt(self.config.distance_weight)
+        b = np.concatenate([b, self._dist_scale * self._dist_rows], axis=0)  # (1404 + F) x K
         gram = b.T @ b
-        gram += self.config.ridge * np.mean(np.diag(gram)) * np.eye(len(gram))
+        diag = np.diag(gram).copy()  # K: each shape's own squared size at the landmarks
+        # per-channel scaling: a shape that moves few landmarks (a blink) is penalised as
+        # lightly, relative to its size, as one that moves many (jawOpen)
+        gram += self.config.ridge * np.diag(diag) + 1e-9 * diag.mean() * np.eye(len(diag))
         self._chol = np.linalg.cholesky(gram)  # K x K lower, gram = L L^T
-        self._bt = b.T  # K x 1404
+        names = [n for n, a in zip(ARKIT_NAMES, self.active) if a]
+        factor = np.array([1.0 if n in PRIMARY_CHANNELS else self.config.secondary_cost for n in names])
+        self._l1 = self.config.sparsity * diag * factor  # K
+        self._bt = b.T  # K x (1404 + F)
         self._sqrt_w = np.sqrt(w)
         self._basis = basis
+        self._pose_weights = np.ones(468)
+        self._pose_weights[RIGID_LANDMARKS] = 4.0  # the rigid points still count most
 
     # ------------------------------------------------------------- pose
     def align(self, points: np.ndarray):
         """T x 478 x 3 (project frame, image-height units) -> aligned T x 478 x 3 in the
         head's frame (metres), scale s (T, image units per metre), R (T x 3 x 3), t (T x 3)
         with points ~= s R aligned + t."""
-        rigid = RIGID_LANDMARKS
-        s, r, t = similarity_align(self.neutral[rigid], points[:, rigid])
-        aligned = np.einsum("tji,tnj->tni", r, points - t[:, None, :]) / s[:, None, None]
-        return aligned, s, r, t
+        return align_to_head(points, self.neutral, return_transform=True)
 
     # ---------------------------------------------------------- weights
-    def solve_weights(self, displacement: np.ndarray) -> np.ndarray:
-        """T x 468 x 3 displacements from the neutral (metres) -> T x 52 weights in [0, 1]."""
+    def solve_weights(self, displacement: np.ndarray, distances: np.ndarray | None = None) -> np.ndarray:
+        """T x 468 x 3 displacements from the neutral (metres) and T x F changes of the
+        DISTANCE_PAIRS distances (metres; zeros when not given) -> T x 52 weights in [0, 1]."""
         from scipy.linalg import solve_triangular
         from scipy.optimize import lsq_linear
 
         d = (displacement * self._sqrt_w).reshape(len(displacement), -1)  # T x 1404
-        rhs = d @ self._bt.T  # T x K  (B^T d)
-        # min |B w - d|^2 + ridge |w|^2  ==  min |L^T w - L^-1 B^T d|^2 (up to a constant)
+        if distances is None:
+            distances = np.zeros((len(d), len(DISTANCE_PAIRS)))
+        d = np.concatenate([d, self._dist_scale * distances], axis=1)  # T x (1404 + F)
+        rhs = d @ self._bt.T - self._l1  # T x K  (B^T d - l1)
+        # min 1/2 |B w - d|^2 + ridge/2 |w|^2 + l1 . w  ==  min 1/2 |L^T w - L^-1 (B^T d - l1)|^2 + const
         y = solve_triangular(self._chol, rhs.T, lower=True).T  # T x K
         lt = self._chol.T
         k = lt.shape[0]
@@ -130,11 +187,19 @@ class ArkitSolver:
         if cfg.smooth_sigma_frames > 0 and len(points) > 1:
             points = gaussian_filter1d(points, cfg.smooth_sigma_frames, axis=0, mode="nearest")
         aligned, s, r, t = self.align(points)
-        mesh = aligned[:, :468]
         ref = neutral_frames(landmarks, aspect, cfg.neutral_fraction) if neutral is None else np.asarray(neutral)
-        identity = (mesh[ref] - self.neutral).mean(0)  # 468 x 3: the speaker's face minus the head's
-        disp = mesh - self.neutral - identity
-        weights = self.solve_weights(disp)
+        for it in range(1 + cfg.pose_iterations):
+            if it > 0:
+                # re-fit the pose to the whole fitted face (not only the rigid points): the
+                # expression now explains the moving parts, so they help instead of hurt
+                model = self.neutral + identity + np.einsum("tk,knc->tnc", weights, self._basis)  # T x 468 x 3
+                s, r, t = similarity_align(model, points[:, :468], weights=self._pose_weights)
+                aligned = np.einsum("tji,tnj->tni", r, points - t[:, None, :]) / s[:, None, None]
+            mesh = aligned[:, :468]
+            identity = (mesh[ref] - self.neutral).mean(0)  # 468 x 3: the speaker's face minus the head's
+            disp = mesh - self.neutral - identity
+            dist = pair_distances(points) / s[:, None]  # T x F, metres
+            weights = self.solve_weights(disp, dist - dist[ref].mean(0))
         if cfg.solve_gaze:
             weights[:, [INDEX[n] for n in GAZE_CHANNELS]] = gaze_weights(aligned)[:, :]
         fitted = np.einsum("tk,knc->tnc", weights, self._basis)
@@ -156,15 +221,42 @@ class ArkitSolver:
         )
 
 
+def pair_distances(points: np.ndarray) -> np.ndarray:
+    """T x N x 3 -> T x F distances of the DISTANCE_PAIRS landmarks."""
+    return np.linalg.norm(points[:, DISTANCE_PAIRS[:, 0]] - points[:, DISTANCE_PAIRS[:, 1]], axis=-1)
+
+
+def align_to_head(points: np.ndarray, neutral: np.ndarray, return_transform: bool = False):
+    """T x N x 3 landmarks (project frame, N >= 468) -> the same points in the head's frame:
+    a similarity Procrustes of the rigid landmarks onto ``neutral`` (468 x 3, metres) per
+    frame, inverted. With ``return_transform`` also s (T), R (T x 3 x 3), t (T x 3) such
+    that points ~= s R aligned + t."""
+    rigid = RIGID_LANDMARKS
+    s, r, t = similarity_align(neutral[rigid], points[:, rigid])
+    aligned = np.einsum("tji,tnj->tni", r, points - t[:, None, :]) / s[:, None, None]
+    return (aligned, s, r, t) if return_transform else aligned
+
+
 def neutral_frames(landmarks: np.ndarray, aspect: float, fraction: float) -> np.ndarray:
-    """Indices of the clip's most neutral frames: mouth among the most closed ``fraction``
-    of frames, taken from those with the eyes at least as open as the median."""
+    """Indices of the clip's most neutral frames: among the frames with the eyes at least as
+    open as the median, the ``fraction`` with the smallest sum of the standardised inner-lip
+    gap and chin drop (nose tip to chin over the eye distance). Lips alone are not enough:
+    lips pressed together over an open jaw (mouthClose) are closed too."""
     n = len(landmarks)
     count = max(1, int(round(fraction * n)))
     eyes = eye_openness(landmarks, aspect).mean(-1)
     open_eyes = np.flatnonzero(eyes >= np.median(eyes))
-    mouth = mouth_opening(landmarks, aspect)[open_eyes]
-    return open_eyes[np.argsort(mouth, kind="stable")[:count]]
+    lm = landmarks[open_eyes]
+    p = to_metric_image(lm, aspect)
+    iod = np.linalg.norm(p[:, LEFT_EYE_OUTER] - p[:, RIGHT_EYE_OUTER], axis=-1)
+    chin = np.linalg.norm(p[:, CHIN] - p[:, NOSE_TIP], axis=-1) / iod
+    gap = mouth_opening(lm, aspect)
+    score = _standardised(gap) + _standardised(chin)
+    return open_eyes[np.argsort(score, kind="stable")[:count]]
+
+
+def _standardised(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean()) / max(float(x.std()), 1e-12)
 
 
 def gaze_weights(aligned: np.ndarray) -> np.ndarray:

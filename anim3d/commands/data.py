@@ -1,0 +1,83 @@
+"""``anim3d data``: make and inspect training corpora."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "data"
+HELP = "make synthetic training data (synth) and summarise a dataset (describe)"
+DESCRIPTION = """Training data tools.
+
+  anim3d data synth --hours 1 --out data/synth --seed 0 --workers 2
+      Synthetic speech (espeak-ng and festival voices, exact phone timings) with teacher
+      motion, emotions, gaze/distance labels and audio augmentation, written as shards.
+      Re-running the same command resumes: finished shards are kept.
+
+  anim3d data describe data/synth
+      Hours, utterances, voices, emotions and the train/val split of a dataset folder.
+"""
+ORDER = 60
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    # the shared options, accepted after the sub-subcommand too (anim3d data synth --seed 3)
+    p.add_argument("--seed", type=int, default=argparse.SUPPRESS, help="random seed (default 0)")
+    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION")
+    s = sub.add_parser("synth", help="make a synthetic corpus", description="Make (or resume) a synthetic corpus.")
+    s.add_argument("--hours", type=float, required=True, help="hours of speech audio to make")
+    s.add_argument("--out", required=True, help="output folder (shards + index.json)")
+    s.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    s.add_argument("--shard-seconds", type=float, default=240.0, help="seconds of audio per shard (default 240)")
+    s.add_argument("--no-augment", action="store_true", help="clean audio only (no noise, reverb, codecs, speed)")
+    _common(s)
+    d = sub.add_parser("describe", help="summarise a dataset folder", description="Summarise a dataset folder.")
+    d.add_argument("root", help="dataset folder (with index.json)")
+    _common(d)
+    parser.set_defaults(_parser=parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from anim3d import progress
+    from anim3d.errors import Anim3dError
+
+    progress.set_enabled(not getattr(args, "quiet", False))
+    cmd = getattr(args, "data_command", None)
+    if cmd == "synth":
+        from anim3d.data.shards import describe
+        from anim3d.data.synth import SynthConfig, run_synth
+
+        if not 0 < args.hours <= 1000:
+            raise Anim3dError(f"--hours must be in (0, 1000], got {args.hours}")
+        if args.workers < 1:
+            raise Anim3dError(f"--workers must be at least 1, got {args.workers}")
+        cfg = SynthConfig(hours=args.hours, seed=args.seed, shard_seconds=args.shard_seconds)
+        if args.no_augment:
+            cfg.augment_prob = cfg.speed_prob = 0.0
+        index = run_synth(cfg, args.out, workers=args.workers, show_progress=not args.quiet)
+        info = describe(args.out)
+        s = index["synth"]
+        rate = s["audio_seconds_made"] / 3600.0 / max(s["wall_seconds"] / 60.0, 1e-9)
+        print(f"{args.out}: {info['hours']:.2f} h in {info['shards']} shards, {info['utterances']} utterances, "
+              f"{info['voices']} voices ({len(info['val_voices'])} held out for val); "
+              f"made {s['audio_seconds_made'] / 3600:.2f} h in {s['wall_seconds']:.0f} s "
+              f"({rate:.2f} h of audio per minute), resumed {s['shards_resumed']} shards")
+        if info["corrupt"]:
+            print(f"warning: corrupt shards left out of the index: {', '.join(info['corrupt'])}")
+        return 0
+    if cmd == "describe":
+        from anim3d.data.shards import describe
+
+        info = describe(args.root)
+        print(f"{args.root}: {info['hours']:.3f} h ({info['train_hours']:.3f} train, {info['val_hours']:.3f} val), "
+              f"{info['utterances']} utterances in {info['shards']} shards, {info['voices']} voices")
+        print("emotions: " + ", ".join(f"{k} {v}" for k, v in info["emotions"].items()))
+        print("sources: " + ", ".join(f"{k} {v}" for k, v in info["sources"].items()))
+        if info["corrupt"]:
+            print(f"corrupt shards (left out): {', '.join(info['corrupt'])}")
+        return 0
+    args._parser.print_help()
+    return 2

@@ -1,0 +1,118 @@
+"""Talking-face video -> Utterance: MediaPipe Face Mesh tracks every frame
+(``anim3d.tracking``), ARKit weights and head pose are solved per frame against the open
+head's morph targets (``solve.ArkitSolver``), the audio track is decoded with
+``anim3d.audio.load_audio``, and the Motion is resampled from the video's rate to 30 fps.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from anim3d.motion import Motion
+
+MOTION_FPS = 30.0
+
+
+@dataclass
+class VideoFit:
+    """Everything the video import measured: the Motion (30 fps) and what it came from."""
+
+    motion: Motion
+    tracking: "object"  # anim3d.tracking.Tracking
+    solved: "object"  # solve.Solved, at the video's frame rate
+
+
+def default_head():
+    from flame.open_head import load_open_head
+
+    return load_open_head()
+
+
+def fit_landmarks(tracking, head=None, config=None) -> VideoFit:
+    """A Tracking -> VideoFit (Motion at 30 fps) through the ARKit solve."""
+    from anim3d.data.importers.solve import ArkitSolver
+
+    solver = ArkitSolver(default_head() if head is None else head, config=config)
+    solved = solver.fit(tracking.landmarks, aspect=tracking.aspect)
+    motion = Motion(solved.weights, solved.head_rotation, solved.head_translation, fps=tracking.fps)
+    if abs(tracking.fps - MOTION_FPS) > 1e-6:
+        motion = motion.resample(MOTION_FPS)
+    motion.blendshapes = np.clip(motion.blendshapes, 0.0, 1.0)
+    return VideoFit(motion=motion, tracking=tracking, solved=solved)
+
+
+def video_motion(path: str | os.PathLike, *, head=None, config=None, max_frames: int | None = None, progress: bool = True) -> VideoFit:
+    """Track a talking-face video and solve its Motion (30 fps). Raises InputError naming
+    the file for a file that is not a video, no face, several faces or a tiny face."""
+    from anim3d.tracking import track_video
+
+    tracking = track_video(path, max_frames=max_frames, progress=progress)
+    return fit_landmarks(tracking, head=head, config=config)
+
+
+def import_video(path: str | os.PathLike, *, head=None, config=None, max_frames: int | None = None, progress: bool = True, speaker: str | None = None):
+    """A talking-face video with its sound -> ``anim3d.data.shards.Utterance`` (source "video").
+
+    The audio is checked first (a video without a usable audio track fails fast with an
+    AudioError naming the file); the Motion is cut or padded to the audio's duration.
+    """
+    from anim3d.audio import load_audio
+
+    path = os.fspath(path)
+    audio = load_audio(path)
+    fit = video_motion(path, head=head, config=config, max_frames=max_frames, progress=progress)
+    motion = _match_duration(fit.motion, audio.duration if max_frames is None else None)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if max_frames is not None:  # a partial track: keep the audio that goes with it
+        audio = _cut_audio(audio, motion.duration)
+    return _utterance(
+        uid=f"video-{stem}",
+        audio=audio,
+        motion=motion,
+        source="video",
+        speaker=speaker or stem,
+        extra={"tracked_fraction": float(fit.tracking.valid.mean()), "video_fps": float(fit.tracking.fps), "path": path},
+    )
+
+
+def _match_duration(motion: Motion, seconds: float | None) -> Motion:
+    """Cut or pad (holding the last frame) the Motion to ``seconds``."""
+    if seconds is None:
+        return motion
+    n = max(1, int(round(seconds * motion.fps)))
+    if n <= motion.num_frames:
+        return motion[:n]
+    pad = ((0, n - motion.num_frames), (0, 0))
+    return Motion(
+        np.pad(motion.blendshapes, pad, mode="edge"),
+        np.pad(motion.head_rotation, pad, mode="edge"),
+        np.pad(motion.head_translation, pad, mode="edge"),
+        fps=motion.fps,
+    )
+
+
+def _cut_audio(audio, seconds: float):
+    from anim3d.audio import Audio
+
+    n = int(round(seconds * audio.sample_rate))
+    return Audio(samples=audio.samples[:n], sample_rate=audio.sample_rate, path=audio.path)
+
+
+def _utterance(*, uid: str, audio, motion: Motion, source: str, speaker: str, extra: dict | None = None, text: str = ""):
+    """Build the data engineer's ``Utterance`` for a real recording (no phones, neutral labels)."""
+    from anim3d.data.shards import Utterance
+
+    return Utterance(
+        id=uid,
+        audio=audio,
+        motion=motion,
+        phones=None,
+        text=text,
+        voice=speaker,
+        speaker=speaker,
+        labels={"emotion": "neutral", "intensity": 0.0, "source": source, **(extra or {})},
+        source=source,
+    )

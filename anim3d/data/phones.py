@@ -1,0 +1,176 @@
+"""Phones: the ARPAbet phone set, viseme classes, and conversions from TTS engines' phones.
+
+A ``Phone`` is a label (ARPAbet without stress digits, upper case, or ``"SIL"`` for
+silence and pauses) with start and end times in seconds.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+SIL = "SIL"
+
+# SIL + the 39 ARPAbet phones of the CMU dictionary (stress digits removed).
+PHONE_SET: tuple[str, ...] = (
+    SIL,
+    "AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F",
+    "G", "HH", "IH", "IY", "JH", "K", "L", "M", "N", "NG", "OW", "OY", "P", "R", "S",
+    "SH", "T", "TH", "UH", "UW", "V", "W", "Y", "Z", "ZH",
+)
+assert len(PHONE_SET) == 40
+_PHONE_INDEX = {p: i for i, p in enumerate(PHONE_SET)}
+
+VOWELS = frozenset({"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"})
+
+# Viseme classes (what the lips/jaw do), used by the teacher and by evaluation.
+VISEME_OF: dict[str, str] = {
+    SIL: "SIL",
+    "P": "PBM", "B": "PBM", "M": "PBM",
+    "F": "FV", "V": "FV",
+    "TH": "TH", "DH": "TH",
+    "T": "TDNL", "D": "TDNL", "N": "TDNL", "L": "TDNL",
+    "S": "SZ", "Z": "SZ",
+    "SH": "SHCH", "ZH": "SHCH", "CH": "SHCH", "JH": "SHCH",
+    "K": "KG", "G": "KG", "NG": "KG", "HH": "KG",
+    "R": "R", "Y": "IY", "W": "WUW",
+    "IY": "IY", "IH": "IH", "EY": "EH", "EH": "EH", "AE": "AA",
+    "AA": "AA", "AO": "AO", "AH": "AH", "AW": "AA", "AY": "AA",
+    "ER": "R", "UH": "WUW", "UW": "WUW", "OW": "AO", "OY": "AO",
+}
+VISEMES: tuple[str, ...] = tuple(sorted(set(VISEME_OF.values())))
+
+
+@dataclass
+class Phone:
+    label: str  # ARPAbet, no stress digit, upper case; "SIL" for silence
+    start: float  # seconds
+    end: float  # seconds
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    @property
+    def center(self) -> float:
+        return 0.5 * (self.start + self.end)
+
+
+def phone_index(label: str) -> int:
+    """Index of ``label`` in PHONE_SET (stress digits and case are ignored)."""
+    key = normalize_label(label)
+    if key not in _PHONE_INDEX:
+        raise KeyError(f"not an ARPAbet phone: {label!r}")
+    return _PHONE_INDEX[key]
+
+
+def normalize_label(label: str) -> str:
+    """``'aa1'`` -> ``'AA'``; pause spellings -> ``'SIL'``."""
+    key = label.strip().upper().rstrip("012")
+    if key in ("", "PAU", "SIL", "SP", "H#", "BRTH", "#", "_"):
+        return SIL
+    return key
+
+
+def phones_to_frames(phones: Sequence[Phone], num_frames: int, fps: float) -> np.ndarray:
+    """(T,) int phone id (index into PHONE_SET) of the phone covering each frame time i / fps.
+
+    Frames not covered by any phone get SIL.
+    """
+    out = np.zeros(num_frames, dtype=np.int64)
+    if not phones or num_frames <= 0:
+        return out
+    t = np.arange(num_frames) / float(fps)
+    starts = np.array([p.start for p in phones])
+    ends = np.array([p.end for p in phones])
+    ids = np.array([phone_index(p.label) for p in phones])
+    order = np.argsort(starts, kind="stable")
+    starts, ends, ids = starts[order], ends[order], ids[order]
+    k = np.searchsorted(starts, t, side="right") - 1  # last phone starting at or before t
+    valid = (k >= 0) & (t < ends[np.clip(k, 0, None)])
+    out[valid] = ids[k[valid]]
+    return out
+
+
+def merge_silences(phones: Iterable[Phone]) -> list[Phone]:
+    """Join adjacent SIL phones and drop zero-length phones."""
+    out: list[Phone] = []
+    for p in phones:
+        if p.end <= p.start + 1e-9:
+            continue
+        if out and p.label == SIL and out[-1].label == SIL:
+            out[-1] = Phone(SIL, out[-1].start, p.end)
+        else:
+            out.append(Phone(p.label, p.start, p.end))
+    return out
+
+
+def fill_gaps(phones: Sequence[Phone], duration: float) -> list[Phone]:
+    """Cover [0, duration) completely: gaps become SIL; the list is sorted and clipped."""
+    out: list[Phone] = []
+    t = 0.0
+    for p in sorted(phones, key=lambda q: q.start):
+        s, e = max(p.start, t), min(p.end, duration)
+        if s > t + 1e-6:
+            out.append(Phone(SIL, t, s))
+        if e > s:
+            out.append(Phone(p.label, s, e))
+            t = e
+    if duration > t + 1e-6:
+        out.append(Phone(SIL, t, duration))
+    return merge_silences(out)
+
+
+# ------------------------------------------------------------ engine phone sets
+
+# Festival's "radio" phone set (cmu_us_slt_arctic_hts, kal_diphone) is ARPAbet in lower case.
+_FESTIVAL_EXTRA = {"ax": "AH", "axr": "ER", "el": "L", "em": "M", "en": "N", "dx": "D", "nx": "N", "hv": "HH"}
+
+
+def from_festival(label: str) -> str | None:
+    """A festival phone name -> ARPAbet label, or None when it is not a phone."""
+    low = label.strip().lower()
+    if low in _FESTIVAL_EXTRA:
+        return _FESTIVAL_EXTRA[low]
+    key = normalize_label(low)
+    return key if key in _PHONE_INDEX else None
+
+
+# IPA segments that espeak-ng reports (phoneme events in IPA mode) -> ARPAbet.
+# Multi-character entries come first in matching (longest match wins).
+_IPA = {
+    "tʃ": "CH", "dʒ": "JH", "eɪ": "EY", "aɪ": "AY", "aʊ": "AW", "ɔɪ": "OY", "oʊ": "OW", "əʊ": "OW",
+    "ɛə": "EH", "eə": "EH", "ɜɹ": "ER", "əɹ": "ER",
+    "i": "IY", "ɪ": "IH", "ᵻ": "IH", "e": "EH", "ɛ": "EH", "æ": "AE", "a": "AE", "ɑ": "AA", "ɒ": "AA",
+    "ɔ": "AO", "o": "OW", "ʊ": "UH", "u": "UW", "ʌ": "AH", "ə": "AH", "ɐ": "AH", "ɚ": "ER", "ɜ": "ER",
+    "ɝ": "ER", "y": "UW", "ø": "UH",
+    "p": "P", "b": "B", "t": "T", "d": "D", "k": "K", "ɡ": "G", "g": "G", "f": "F", "v": "V",
+    "θ": "TH", "ð": "DH", "s": "S", "z": "Z", "ʃ": "SH", "ʒ": "ZH", "h": "HH", "x": "HH", "ç": "HH",
+    "m": "M", "n": "N", "ŋ": "NG", "l": "L", "ɫ": "L", "ɬ": "L", "ɹ": "R", "r": "R", "ɾ": "D", "ʔ": "T",
+    "w": "W", "ʍ": "W", "j": "Y",
+}
+_IPA_MAXLEN = max(len(k) for k in _IPA)
+_IPA_IGNORE = set("ːˑˈˌ.-_|' ") | {"\u0329", "\u0303", "\u02de", "\u0361", "\u032f"}
+
+
+def from_ipa(segment: str) -> list[str]:
+    """An espeak-ng IPA phoneme string -> ARPAbet labels (``'aɪə'`` -> ``['AY', 'AH']``).
+
+    Characters that are not phones (length and stress marks, diacritics) are dropped;
+    an empty result means a pause.
+    """
+    s = "".join(c for c in unicodedata.normalize("NFC", segment) if c not in _IPA_IGNORE)
+    out: list[str] = []
+    i = 0
+    while i < len(s):
+        for n in range(min(_IPA_MAXLEN, len(s) - i), 0, -1):
+            if s[i:i + n] in _IPA:
+                out.append(_IPA[s[i:i + n]])
+                i += n
+                break
+        else:
+            i += 1  # an unknown symbol (diacritic or foreign phone): skipped
+    return out

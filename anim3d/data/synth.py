@@ -1,0 +1,207 @@
+"""The synthetic corpus: text -> TTS (exact phones) -> teacher motion -> augmented audio -> shards.
+
+Shard k's content depends only on (seed, k), so a run can be resumed (finished shards are
+kept) and spread over worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from anim3d.data import augment
+from anim3d.data.phones import Phone
+from anim3d.data.shards import INDEX_NAME, ShardError, Utterance, choose_val_voices, read_shard_meta, write_index, write_shard
+from anim3d.data.teacher import EMOTIONS, SpeakerStyle, phones_to_motion
+from anim3d.data.text import utterance_text
+from anim3d.data.tts import Voice, list_voices, synthesize_many
+from anim3d.errors import Anim3dError
+
+
+@dataclass
+class SynthConfig:
+    hours: float = 1.0
+    seed: int = 0
+    shard_seconds: float = 240.0  # audio per shard
+    festival_share: float = 0.3  # fraction of utterances spoken by festival voices
+    neutral_share: float = 0.3  # the rest is spread evenly over the other 7 emotions
+    augment_prob: float = 0.6  # probability of an audio augmentation chain
+    speed_prob: float = 0.2  # probability of a small speed change (0.9-1.1)
+    val_fraction: float = 0.1  # share of espeak voices held out for validation
+    fps: float = 30.0
+
+    @property
+    def num_shards(self) -> int:
+        return max(1, int(np.ceil(self.hours * 3600.0 / self.shard_seconds)))
+
+
+def shard_name(k: int) -> str:
+    return f"synth-{k:05d}.npz"
+
+
+@dataclass
+class _Plan:
+    text: str
+    voice: Voice
+    rate: float
+    pitch: float
+
+
+def _plan_shard(cfg: SynthConfig, k: int, rng: np.random.Generator, voices: list[Voice]) -> list[_Plan]:
+    espeak = [v for v in voices if v.engine == "espeak"]
+    festival = [v for v in voices if v.engine == "festival"]
+    plans, est = [], 0.0
+    while est < cfg.shard_seconds:
+        text = utterance_text(rng)
+        use_fest = festival and (not espeak or rng.random() < cfg.festival_share)
+        pool = festival if use_fest else espeak
+        voice = pool[int(rng.integers(len(pool)))]
+        rate = float(rng.uniform(0.8, 1.35))
+        pitch = float(rng.uniform(0.8, 1.25))
+        plans.append(_Plan(text, voice, rate, pitch))
+        est += len(text) / 14.0 / rate + 0.5  # ~14 characters per second at normal speed
+    return plans
+
+
+def _draw_labels(cfg: SynthConfig, rng: np.random.Generator) -> dict:
+    if rng.random() < cfg.neutral_share:
+        emotion, intensity = "neutral", 0.0
+    else:
+        emotion = str(EMOTIONS[1 + int(rng.integers(len(EMOTIONS) - 1))])
+        intensity = round(float(rng.uniform(0.2, 1.0)), 3)
+    if rng.random() < 0.5:
+        gaze = (float(rng.normal(0, 0.02)), float(rng.normal(0, 0.02)))
+    else:
+        gaze = (float(np.clip(rng.normal(0, 0.15), -0.35, 0.35)), float(np.clip(rng.normal(0, 0.08), -0.25, 0.25)))
+    distance = float(rng.uniform(-0.1, 0.1))
+    return {"emotion": emotion, "intensity": intensity, "gaze": [round(gaze[0], 4), round(gaze[1], 4)],
+            "distance": round(distance, 4)}
+
+
+def make_shard(cfg: SynthConfig, k: int, out_dir: str | os.PathLike) -> dict:
+    """Generate shard ``k`` and write it; returns {file, utterances, seconds, wall}."""
+    t0 = time.perf_counter()
+    rng = np.random.default_rng([cfg.seed, k])
+    voices = list_voices()
+    if not voices:
+        raise Anim3dError("no TTS voice installed: apt-get install espeak-ng festival festvox-us-slt-hts festvox-kallpc16k")
+    plans = _plan_shard(cfg, k, rng, voices)
+    spoken: list[tuple] = [None] * len(plans)
+    by_voice: dict[Voice, list[int]] = {}
+    for i, p in enumerate(plans):
+        by_voice.setdefault(p.voice, []).append(i)
+    for voice in sorted(by_voice, key=lambda v: v.id):  # festival: one process per voice and shard
+        idx = by_voice[voice]
+        res = synthesize_many([plans[i].text for i in idx], voice, [plans[i].rate for i in idx], [plans[i].pitch for i in idx])
+        for i, r in zip(idx, res):
+            spoken[i] = r
+    utts = []
+    for i, (plan, (audio, phones)) in enumerate(zip(plans, spoken)):
+        labels = _draw_labels(cfg, rng)
+        steps = []
+        if rng.random() < cfg.speed_prob:
+            factor = float(rng.uniform(0.9, 1.1))
+            audio, phones, factor = augment.change_speed(audio, phones, factor)
+            steps.append(f"speed({factor:.3f})")
+        style = SpeakerStyle.random(rng)
+        motion = phones_to_motion(
+            phones, audio.duration, fps=cfg.fps, emotion=labels["emotion"], intensity=labels["intensity"],
+            gaze=tuple(labels["gaze"]), distance=labels["distance"], speaker=style, audio=audio,
+            seed=int(rng.integers(2**31)),
+        )
+        if rng.random() < cfg.augment_prob:
+            audio, desc = augment.random_augment(audio, rng)
+            steps.append(desc)
+        uid = f"synth-s{cfg.seed}-{k:05d}-{i:03d}"
+        labels.update({"augment": " ".join(steps), "source": "synth", "style": style.to_dict(),
+                       "rate": round(plan.rate, 3), "pitch": round(plan.pitch, 3)})
+        utts.append(Utterance(uid, audio, motion, phones, plan.text, plan.voice.id, f"vs-{cfg.seed}-{k}-{i}", labels))
+    write_shard(Path(out_dir) / shard_name(k), utts)
+    return {"file": shard_name(k), "utterances": len(utts), "seconds": float(sum(u.duration for u in utts)),
+            "wall": time.perf_counter() - t0}
+
+
+def _worker(job):
+    cfg, k, out_dir = job
+    return make_shard(cfg, k, out_dir)
+
+
+def _done(path: Path) -> dict | None:
+    """The finished shard's totals, or None when it is absent or unreadable (then it is remade)."""
+    if not path.is_file():
+        return None
+    try:
+        metas = read_shard_meta(path)
+    except ShardError:
+        return None
+    return {"file": path.name, "utterances": len(metas), "seconds": float(sum(m.get("duration", 0.0) for m in metas)), "wall": 0.0}
+
+
+def run_synth(cfg: SynthConfig, out_dir: str | os.PathLike, workers: int = 2, show_progress: bool = True) -> dict:
+    """Make (or finish) the corpus in ``out_dir``; returns the index written there."""
+    from anim3d.progress import progress
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise Anim3dError(f"{out}: output exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_path = out / "synth_config.json"
+    if cfg_path.is_file():
+        old = json.loads(cfg_path.read_text())
+        if {k: old.get(k) for k in ("seed", "shard_seconds")} != {"seed": cfg.seed, "shard_seconds": cfg.shard_seconds}:
+            raise Anim3dError(f"{out}: holds a corpus made with seed {old.get('seed')}; use another folder or the same seed")
+    cfg_path.write_text(json.dumps(asdict(cfg), indent=1))
+    voices = list_voices()
+    val_voices = choose_val_voices([v.id for v in voices if v.engine == "espeak"], cfg.val_fraction, cfg.seed)
+    results, todo = [], []
+    for k in range(cfg.num_shards):
+        r = _done(out / shard_name(k))
+        if r is None:
+            todo.append(k)
+        else:
+            results.append(r)
+    t0 = time.perf_counter()
+    target = cfg.num_shards * cfg.shard_seconds
+    bar = progress(desc="synth", total=round(target), unit="s audio") if show_progress else None
+    if bar is not None:
+        bar.update(round(sum(r["seconds"] for r in results)))
+    jobs = [(cfg, k, str(out)) for k in todo]
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures.process import BrokenProcessPool
+
+        # an executor (unlike multiprocessing.Pool) fails loudly if a worker dies (e.g. out of memory)
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            futures = [pool.submit(_worker, job) for job in jobs]
+            try:
+                for fut in as_completed(futures):
+                    r = fut.result()
+                    results.append(r)
+                    if bar is not None:
+                        bar.update(round(r["seconds"]))
+            except BrokenProcessPool:
+                raise Anim3dError(f"{out}: a synth worker process died (out of memory?); "
+                                  "finished shards are kept, run the command again to resume") from None
+    else:
+        for job in jobs:
+            r = _worker(job)
+            results.append(r)
+            if bar is not None:
+                bar.update(round(r["seconds"]))
+    if bar is not None:
+        bar.close()
+    wall = time.perf_counter() - t0
+    made = [r for r in results if r["wall"] > 0]
+    extra = {"synth": {"seed": cfg.seed, "hours_requested": cfg.hours, "shards_made": len(made),
+                       "shards_resumed": len(results) - len(made), "wall_seconds": round(wall, 1),
+                       "audio_seconds_made": round(sum(r["seconds"] for r in made), 1), "workers": workers}}
+    return write_index(out, val_voices=val_voices, extra=extra)
+
+
+__all__ = ["SynthConfig", "make_shard", "run_synth", "shard_name", "INDEX_NAME", "Phone"]

@@ -1,0 +1,47 @@
+"""The virtual speaker: per-utterance random style, so the teacher's data is a distribution."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+
+@dataclass
+class SpeakerStyle:
+    articulation: float = 1.0  # scale of lip shapes (hypo- to hyper-articulation)
+    jaw: float = 1.0  # scale of jaw opening
+    rounding: float = 1.0  # scale of pucker/funnel
+    lead: float = 0.02  # s: mouth shapes lead the sound by this much
+    head_energy: float = 1.0  # scale of nods, tilts and sway
+    sway_speed: float = 1.0  # frequency scale of idle sway
+    blink_rate: float = 14.0  # spontaneous blinks per minute (phrase-end blinks come on top)
+    asymmetry: float = 0.0  # > 0: left side stronger, < 0: right side stronger
+    brows: float = 0.5  # brow raises on accents (0 = none)
+    smile_bias: float = 0.0  # resting smile
+    gaze_spread: float = 1.0  # scale of gaze wander around the main direction
+
+    @classmethod
+    def random(cls, rng: np.random.Generator) -> "SpeakerStyle":
+        u = rng.uniform
+        return cls(
+            articulation=u(0.75, 1.2),
+            jaw=u(0.8, 1.25),
+            rounding=u(0.8, 1.2),
+            lead=u(0.0, 0.035),
+            head_energy=float(np.exp(rng.normal(0.0, 0.4))),
+            sway_speed=u(0.7, 1.4),
+            blink_rate=u(10.0, 18.0),
+            asymmetry=u(-0.15, 0.15),
+            brows=u(0.0, 1.0),
+            smile_bias=u(0.0, 0.08),
+            gaze_spread=u(0.5, 1.5),
+        )
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: round(float(v), 5) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SpeakerStyle":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: float(v) for k, v in d.items() if k in names})
