@@ -100,3 +100,16 @@ def test_similarity_2d_recovers_a_transform():
     m = similarity_2d(src, dst)
     np.testing.assert_allclose(m[:, :2], s * r, atol=1e-9)
     np.testing.assert_allclose(m[:, 2], t, atol=1e-9)
+
+
+def test_batched_flow_equals_per_frame(portrait):
+    mesh = build_warp_mesh(portrait.landmarks, portrait.size)
+    a = driven_vertices(mesh, portrait.landmarks)
+    lm = portrait.landmarks.copy()
+    lm[:, 1] += 5.0
+    b = driven_vertices(mesh, lm)
+    both = backward_flow(mesh, np.stack([a, b]), 64)
+    for i, d in enumerate((a, b)):
+        one = backward_flow(mesh, d, 64)
+        torch.testing.assert_close(both.source_xy[i], one.source_xy)
+        torch.testing.assert_close(both.face[i], one.face)

@@ -173,28 +173,34 @@ def driven_vertices(mesh: WarpMesh, driven_landmarks: np.ndarray) -> np.ndarray:
 
 
 def rasterize_2d(verts: torch.Tensor, faces: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rasterize screen-space triangles onto an n x n grid with a depth test.
+    """Rasterize screen-space triangles onto an n x n grid with a depth test, batched over frames.
 
-    verts: V x 3 (x, y in grid pixels, pixel centres at i + 0.5; z depth, smaller = nearer)
-    faces: F x 3 long
-    Returns pix_to_face (n x n long, -1 = empty) and bary (n x n x 3), pytorch3d's convention.
+    verts: (B x) V x 3 (x, y in grid pixels, pixel centres at i + 0.5; z depth, smaller = nearer)
+    faces: F x 3 long, shared by all frames
+    Returns pix_to_face ((B x) n x n long, -1 = empty) and bary ((B x) n x n x 3), pytorch3d's convention.
 
-    Written here rather than using a general rasterizer because this mesh is 2-D, small and
-    screen-aligned: enumerating each triangle's bounding-box pixels in one vectorised pass costs
-    about 1 ms at n = 128, which keeps the renderer above real time on a CPU.
+    Written here rather than using flame.rasterizer because this mesh is 2-D, small and
+    screen-aligned: enumerating each triangle's bounding-box pixels for a whole batch of frames
+    in one vectorised pass costs a few ms at n = 128, which keeps the renderer fast on a CPU.
     """
+    single = verts.dim() == 2
+    if single:
+        verts = verts[None]
+    b, nv = verts.shape[:2]
     dev = verts.device
-    tri = verts[faces]  # F x 3 x 3
+    nf = len(faces)
+    tri = verts[:, faces].reshape(b * nf, 3, 3)  # BF x 3 x 3
+    frame = torch.arange(b, device=dev).repeat_interleave(nf)  # BF
     x, y = tri[..., 0], tri[..., 1]
-    area = (x[:, 1] - x[:, 0]) * (y[:, 2] - y[:, 0]) - (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0])  # F, twice signed area
+    area = (x[:, 1] - x[:, 0]) * (y[:, 2] - y[:, 0]) - (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0])  # BF, twice signed area
     x0 = torch.ceil(x.min(1).values - 0.5).clamp(0, n).long()
     x1 = torch.floor(x.max(1).values - 0.5).clamp(-1, n - 1).long()
     y0 = torch.ceil(y.min(1).values - 0.5).clamp(0, n).long()
     y1 = torch.floor(y.max(1).values - 0.5).clamp(-1, n - 1).long()
     w = (x1 - x0 + 1).clamp(min=0)
     h = (y1 - y0 + 1).clamp(min=0)
-    count = torch.where(area.abs() > 1e-9, w * h, torch.zeros_like(w))  # F
-    fid = torch.repeat_interleave(torch.arange(len(faces), device=dev), count)  # K
+    count = torch.where(area.abs() > 1e-9, w * h, torch.zeros_like(w))  # BF
+    fid = torch.repeat_interleave(torch.arange(b * nf, device=dev), count)  # K candidate (triangle, pixel) pairs
     offsets = torch.cumsum(count, 0) - count
     local = torch.arange(fid.numel(), device=dev) - offsets[fid]
     px = x0[fid] + local % w[fid]
@@ -203,20 +209,20 @@ def rasterize_2d(verts: torch.Tensor, faces: torch.Tensor, n: int) -> tuple[torc
     tx, ty = x[fid], y[fid]  # K x 3
     b0 = ((tx[:, 1] - cx) * (ty[:, 2] - cy) - (tx[:, 2] - cx) * (ty[:, 1] - cy)) / area[fid]
     b1 = ((tx[:, 2] - cx) * (ty[:, 0] - cy) - (tx[:, 0] - cx) * (ty[:, 2] - cy)) / area[fid]
-    b2 = 1 - b0 - b1
-    bary = torch.stack([b0, b1, b2], 1)  # K x 3
+    bary = torch.stack([b0, b1, 1 - b0 - b1], 1)  # K x 3
     inside = (bary >= -1e-5).all(1)
     fid, px, py, bary = fid[inside], px[inside], py[inside], bary[inside]
     depth = (bary * tri[fid, :, 2]).sum(1)
-    pix = py * n + px
-    zbuf = torch.full((n * n,), float("inf"), device=dev, dtype=verts.dtype)
+    pix = frame[fid] * (n * n) + py * n + px
+    zbuf = torch.full((b * n * n,), float("inf"), device=dev, dtype=verts.dtype)
     zbuf.scatter_reduce_(0, pix, depth, reduce="amin")
     front = depth <= zbuf[pix]
-    pix_to_face = torch.full((n * n,), -1, device=dev, dtype=torch.long)
-    pix_to_face[pix[front]] = fid[front]
-    out_bary = torch.zeros(n * n, 3, device=dev, dtype=verts.dtype)
+    pix_to_face = torch.full((b * n * n,), -1, device=dev, dtype=torch.long)
+    pix_to_face[pix[front]] = fid[front] % nf
+    out_bary = torch.zeros(b * n * n, 3, device=dev, dtype=verts.dtype)
     out_bary[pix[front]] = bary[front]
-    return pix_to_face.view(n, n), out_bary.view(n, n, 3)
+    p2f, out_bary = pix_to_face.view(b, n, n), out_bary.view(b, n, n, 3)
+    return (p2f[0], out_bary[0]) if single else (p2f, out_bary)
 
 
 @dataclass
@@ -233,23 +239,29 @@ class FlowMaps:
     face: torch.Tensor
 
 
-def backward_flow(mesh: WarpMesh, driven: np.ndarray | torch.Tensor, n: int, device="cpu") -> FlowMaps:
-    """Dense backward flow for the driven mesh vertices (N x 3 crop pixels) on an n x n grid."""
+def backward_flow(mesh: WarpMesh, driven, n: int, device="cpu") -> FlowMaps:
+    """Dense backward flow for driven mesh vertices ((B x) N x 3 crop pixels) on an n x n grid.
+    Batched input gives batched maps (B x n x n x 2, B x n x n)."""
     scale = n / mesh.size
-    drv = torch.as_tensor(driven, dtype=torch.float32, device=device)
+    drv = torch.as_tensor(np.asarray(driven), dtype=torch.float32, device=device)
+    single = drv.dim() == 2
+    if single:
+        drv = drv[None]
     src = torch.as_tensor(mesh.vertices[:, :2], dtype=torch.float32, device=device)
     faces = torch.as_tensor(mesh.faces, device=device)
-    grid_verts = torch.cat([drv[:, :2] * scale, drv[:, 2:]], 1)
-    p2f, bary = rasterize_2d(grid_verts, faces, n)
+    grid_verts = torch.cat([drv[..., :2] * scale, drv[..., 2:]], -1)  # B x N x 3
+    p2f, bary = rasterize_2d(grid_verts, faces, n)  # B x n x n, B x n x n x 3
     covered = p2f >= 0
     f = p2f.clamp(min=0)
-    src_xy = (bary[..., None] * src[faces[f]]).sum(-2)  # n x n x 2
+    src_xy = (bary[..., None] * src[faces[f]]).sum(-2)  # B x n x n x 2
     ys, xs = torch.meshgrid(torch.arange(n, device=device), torch.arange(n, device=device), indexing="ij")
     ident = torch.stack([xs, ys], -1).float().add(0.5) / scale
     src_xy = torch.where(covered[..., None], src_xy, ident)
-    mouth = torch.as_tensor(mesh.mouth_faces, device=device)[f] & covered
-    face = torch.as_tensor(mesh.inner_faces, device=device)[f] & covered
-    return FlowMaps(src_xy, mouth.float(), face.float())
+    mouth = (torch.as_tensor(mesh.mouth_faces, device=device)[f] & covered).float()
+    face = (torch.as_tensor(mesh.inner_faces, device=device)[f] & covered).float()
+    if single:
+        return FlowMaps(src_xy[0], mouth[0], face[0])
+    return FlowMaps(src_xy, mouth, face)
 
 
 def warp_image(image: torch.Tensor, source_xy: torch.Tensor, size: int) -> torch.Tensor:

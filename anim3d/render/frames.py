@@ -21,10 +21,8 @@ def tensor_to_images(x: torch.Tensor) -> np.ndarray:
 
 def flow_batch(mesh: WarpMesh, driven: list[np.ndarray] | np.ndarray, n: int, device="cpu"):
     """Driven warp-mesh vertices (B of N x 3) -> source_xy B x n x n x 2, masks B x 2 x n x n."""
-    maps = [backward_flow(mesh, d, n, device) for d in driven]
-    xy = torch.stack([m.source_xy for m in maps])  # B x n x n x 2
-    masks = torch.stack([torch.stack([m.mouth, m.face]) for m in maps])  # B x 2 x n x n
-    return xy, masks
+    m = backward_flow(mesh, np.stack([np.asarray(d) for d in driven]), n, device)  # one batched rasterization
+    return m.source_xy, torch.stack([m.mouth, m.face], 1)
 
 
 def network_inputs(source_low: torch.Tensor, xy: torch.Tensor, masks: torch.Tensor, size: int) -> torch.Tensor:

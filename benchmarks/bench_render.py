@@ -1,0 +1,87 @@
+"""Portrait renderer speed at 512x512 on this machine: frames per second of each stage.
+
+    OMP_NUM_THREADS=2 python benchmarks/bench_render.py [--frames 96] [--batch 8] [--threads 2]
+
+Prints a table: driving (Motion -> landmarks -> warp mesh), flow (rasterize), warp-only render,
+full render (warp + network), and full render + H.264 encoding; each with its ratio to the
+warp-only baseline measured in the same run. The target is >= 15 frames/s for the full render.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _motion(n: int):
+    from anim3d.channels import INDEX
+    from anim3d.motion import Motion
+
+    t = np.arange(n) / 30.0
+    m = Motion.neutral(n)
+    m.blendshapes[:, INDEX["jawOpen"]] = 0.4 * (1 - np.cos(2 * np.pi * 2 * t)) / 2
+    m.head_rotation[:, 1] = 0.1 * np.sin(2 * np.pi * 0.4 * t)
+    return m
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--frames", type=int, default=96)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--portrait", default=None, help="default: skimage astronaut")
+    ap.add_argument("--renderer", default=None, help="checkpoint folder (default: models/renderer_default)")
+    a = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(a.threads)
+    import skimage.data
+
+    from anim3d.render.flow import driven_vertices
+    from anim3d.render.frames import flow_batch
+    from anim3d.render.pipeline import PortraitRenderer, RenderSettings, render_video
+    from anim3d.render.portrait import prepare_portrait
+
+    portrait = prepare_portrait(a.portrait or skimage.data.astronaut(), size=512)
+    motion = _motion(a.frames)
+    full = PortraitRenderer(portrait, **({"checkpoint": a.renderer} if a.renderer else {}))
+    warp = PortraitRenderer(portrait, head=full.head, warp_only=True)
+    for r in (full, warp):  # warm up
+        list(r.frames(motion[: a.batch], a.batch))
+
+    def timed(fn):
+        t0 = time.perf_counter()
+        fn()
+        return a.frames / (time.perf_counter() - t0)
+
+    rows = []
+
+    def drive():
+        lms = full.driven_landmarks(motion)
+        return [driven_vertices(full.mesh, l) for l in lms]
+
+    rows.append(("drive (Motion -> warp-mesh vertices)", timed(drive)))
+    drv = drive()
+    rows.append(("flow (rasterize 128x128, backward flow)", timed(lambda: [flow_batch(full.mesh, drv[i:i + a.batch], full.n) for i in range(0, a.frames, a.batch)])))
+    rows.append(("warp-only render (baseline)", timed(lambda: list(warp.frames(motion, a.batch)))))
+    rows.append(("full render (warp + RefineNet)", timed(lambda: list(full.frames(motion, a.batch)))))
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "b.mp4")
+        rows.append(("full render + H.264 encode", timed(lambda: render_video(portrait, motion, out, settings=RenderSettings(batch=a.batch), renderer=full))))
+    base = rows[2][1]
+    print(f"\nportrait renderer, 512x512, {a.frames} frames, batch {a.batch}, {a.threads} threads, load average {os.getloadavg()[0]:.1f}")
+    print(f"{'stage':45s} {'frames/s':>9s} {'vs warp-only':>13s}")
+    for name, fps in rows:
+        print(f"{name:45s} {fps:9.1f} {fps / base:12.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
