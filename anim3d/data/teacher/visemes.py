@@ -208,7 +208,7 @@ def enforce(x: np.ndarray, phones: list[Phone], times: np.ndarray, strength: flo
             tgt[:, j] = np.minimum(cur[:, j], 0.08)
             tgt[:, close] = tgt[:, j]
             tgt[:, lo + up] = 0.0
-            tgt[:, funnel] = np.minimum(cur[:, funnel], 0.15)
+            tgt[:, funnel] = np.minimum(cur[:, funnel], 0.05)
             tgt[:, press] = np.maximum(cur[:, press], 0.3 * strength)
         elif vis == "FV":  # lower lip tucked up against the upper teeth
             tgt[:, j] = np.minimum(cur[:, j], 0.1)

@@ -1,0 +1,157 @@
+"""Text generation, phone tables and TTS with exact phone timings (espeak-ng, festival)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anim3d.data.phones import (PHONE_SET, SIL, VISEME_OF, Phone, fill_gaps, from_festival, from_ipa, phone_index,
+                                phones_to_frames)
+from anim3d.data.text import sentence, utterance_text
+from anim3d.errors import Anim3dError
+
+tts = pytest.importorskip("anim3d.data.tts")
+
+
+def _voices(engine):
+    return [v for v in tts.list_voices() if v.engine == engine]
+
+
+needs_espeak = pytest.mark.skipif(not _voices("espeak"), reason="espeak-ng not installed")
+needs_festival = pytest.mark.skipif(not _voices("festival"), reason="festival voices not installed")
+
+
+# ------------------------------------------------------------------ phones
+def test_phone_set_and_index():
+    assert len(PHONE_SET) == 40 and PHONE_SET[0] == SIL
+    assert phone_index("aa1") == PHONE_SET.index("AA")
+    assert phone_index("pau") == 0
+    assert set(VISEME_OF) == set(PHONE_SET)
+    with pytest.raises(KeyError):
+        phone_index("QQ")
+
+
+def test_phones_to_frames_and_gaps():
+    phones = [Phone("B", 0.1, 0.2), Phone("AA", 0.2, 0.5)]
+    ids = phones_to_frames(phones, 20, 30.0)
+    t = np.arange(20) / 30.0
+    assert ids.shape == (20,)
+    assert (ids[(t >= 0.1) & (t < 0.2)] == phone_index("B")).all()
+    assert (ids[(t >= 0.2) & (t < 0.5)] == phone_index("AA")).all()
+    assert (ids[(t < 0.1) | (t >= 0.5)] == 0).all()
+    full = fill_gaps(phones, 0.7)
+    assert [p.label for p in full] == ["SIL", "B", "AA", "SIL"]
+    assert full[0].start == 0.0 and full[-1].end == pytest.approx(0.7)
+
+
+def test_ipa_and_festival_mapping():
+    assert from_ipa("aɪə") == ["AY", "AH"]
+    assert from_ipa("tʃ") == ["CH"]
+    assert from_ipa("ˈɑː") == ["AA"]
+    assert from_ipa("") == []
+    assert from_festival("pau") == SIL
+    assert from_festival("ax") == "AH"
+    assert from_festival("hh") == "HH"
+
+
+def test_text_is_varied_and_deterministic():
+    a = [utterance_text(np.random.default_rng(3)) for _ in range(2)]
+    assert a[0] == a[1]
+    many = [sentence(np.random.default_rng(i)) for i in range(200)]
+    assert len(set(many)) > 150
+    assert any(s.endswith("?") for s in many) and any(s.endswith(".") for s in many)
+    assert any(s.endswith("!") for s in many)
+
+
+# -------------------------------------------------------------------- TTS
+def _check_phones(audio, phones):
+    assert audio.sample_rate == 16000
+    assert phones[0].start == 0.0
+    assert phones[-1].end == pytest.approx(audio.duration, abs=1e-3)
+    for a, b in zip(phones[:-1], phones[1:]):
+        assert a.end == pytest.approx(b.start, abs=1e-6)
+        assert b.end > b.start
+    assert all(p.label in PHONE_SET for p in phones)
+
+
+def _band_energy(audio, p, lo, hi):
+    x = audio.samples[int(p.start * 16000): int(p.end * 16000)]
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / 16000)
+    return spec[(f >= lo) & (f < hi)].sum() / (spec.sum() + 1e-12)
+
+
+def _timing_matches_sound(audio, phones):
+    """Phone times line up with the sound: S/Z frication is high-frequency, vowels are not,
+    pauses are quieter than vowels."""
+    fric = [p for p in phones if p.label in ("S", "Z") and p.duration > 0.04]
+    vow = [p for p in phones if p.label in ("AA", "AE", "AH", "AO", "EH") and p.duration > 0.04]
+    assert fric and vow
+    hf_fric = np.median([_band_energy(audio, p, 3500, 8000) for p in fric])
+    hf_vow = np.median([_band_energy(audio, p, 3500, 8000) for p in vow])
+    assert hf_fric > 3 * hf_vow, (hf_fric, hf_vow)
+
+    def rms(p):
+        x = audio.samples[int(p.start * 16000): int(p.end * 16000)]
+        return float(np.sqrt(np.mean(x ** 2) + 1e-12))
+
+    sil = [p for p in phones if p.label == SIL and p.duration > 0.1]
+    assert sil
+    assert max(rms(p) for p in sil) < 0.3 * np.median([rms(p) for p in vow])
+
+
+TEXT = "Bob made five pies, and Sam sees six sassy snakes at a fast pace."
+
+
+@needs_espeak
+def test_espeak_phones_exact():
+    voice = tts.Voice("espeak", "en-us", "m3")
+    audio, phones = tts.synthesize(TEXT, voice)
+    _check_phones(audio, phones)
+    labels = [p.label for p in phones if p.label != SIL]
+    assert labels[:12] == ["B", "AA", "B", "M", "EY", "D", "F", "AY", "V", "P", "AY", "Z"]
+    _timing_matches_sound(audio, phones)
+    fast, _ = tts.synthesize(TEXT, voice, rate=1.5)
+    assert fast.duration < 0.8 * audio.duration
+
+
+@needs_festival
+@pytest.mark.parametrize("name", ["cmu_us_slt_arctic_hts", "kal_diphone"])
+def test_festival_phones_exact(name):
+    voice = tts.Voice("festival", name)
+    if voice not in tts.list_voices():
+        pytest.skip(f"{name} not installed")
+    (audio, phones), (fast, _) = tts.synthesize_many([TEXT, TEXT], voice, [1.0, 1.5], [1.0, 1.2])
+    _check_phones(audio, phones)
+    labels = [p.label for p in phones if p.label != SIL]
+    assert labels[:4] == ["B", "AA", "B", "M"]
+    _timing_matches_sound(audio, phones)
+    assert fast.duration < 0.8 * audio.duration
+
+
+@needs_espeak
+def test_every_listed_espeak_accent_loads():
+    eng = tts._espeak_engine()
+    for lang in {v.name for v in _voices("espeak")}:
+        assert eng.lib.espeak_SetVoiceByName(lang.encode()) == 0, lang
+
+
+@needs_espeak
+def test_phone_coverage_of_generated_text():
+    rng = np.random.default_rng(0)
+    voice = tts.Voice("espeak", "en-us")
+    seen = set()
+    for _ in range(40):
+        _, phones = tts.synthesize(utterance_text(rng), voice)
+        seen.update(p.label for p in phones)
+    assert len(seen) >= 37, sorted(set(PHONE_SET) - seen)
+
+
+def test_unknown_voice_and_bad_text():
+    with pytest.raises(Anim3dError, match="unknown voice"):
+        tts.Voice.parse("espeak:xx-nowhere")
+    with pytest.raises(Anim3dError, match="not installed"):
+        tts.synthesize("hello", tts.Voice("festival", "no_such_voice"))
+    if _voices("espeak"):
+        with pytest.raises(Anim3dError, match="nothing to speak"):
+            tts.synthesize('  "" ', _voices("espeak")[0])
