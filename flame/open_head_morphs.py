@@ -130,7 +130,7 @@ def _left_shapes(fl: _Fields) -> dict[str, np.ndarray]:
     s["mouthLowerDownLeft"] = (fl.left * fl.lo * fl.m_lip)[:, None] * np.array([0.0005, -0.0055, 0.0005])
     s["mouthUpperUpLeft"] = (fl.left * fl.up * fl.m_lip)[:, None] * np.array([0.0005, 0.0045, 0.0005])
     brow = np.array(g.LEFT_BROW)
-    above_eye = _smoothstep((p[:, 1] - b.joints[3, 1] - 0.006) / 0.008) * fl.soft * (p[:, 0] > -0.01)
+    above_eye = _smoothstep((p[:, 1] - b.joints[3, 1] - 0.004) / 0.006) * fl.soft / (1.0 + np.exp(-(p[:, 0] + 0.005) / 0.004))
     d_down = np.tile([0.0, -0.0055, 0.0], (len(brow), 1))
     d_down[[4, 9, 3, 8]] += [-0.002, 0.0, 0.001]  # inner brow also pulls toward the nose
     s["browDownLeft"] = fl.handles(p[brow], d_down, 0.011, above_eye)
@@ -160,7 +160,7 @@ def _symmetric_shapes(fl: _Fields) -> dict[str, np.ndarray]:
     s["mouthShrugLower"] = (fl.lo * np.maximum(fl.m_lip, chin))[:, None] * np.array([0.0, 0.0035, 0.0015])
     s["mouthShrugUpper"] = (fl.up * fl.m_lip)[:, None] * np.array([0.0, 0.0028, 0.001])
     inner = [285, 336, 296, 55, 107, 66]
-    above = _smoothstep((p[:, 1] - b.joints[3, 1] - 0.006) / 0.008) * fl.soft
+    above = _smoothstep((p[:, 1] - b.joints[3, 1] - 0.004) / 0.006) * fl.soft
     s["browInnerUp"] = fl.handles(p[inner], np.tile([0.0, 0.0065, 0.0], (6, 1)), 0.011, above)
     cheeks = p[[425, 205, 411, 187]]
     out = np.array([[0.006, 0, 0.003], [-0.006, 0, 0.003], [0.005, 0, 0.002], [-0.005, 0, 0.002]])
@@ -169,7 +169,9 @@ def _symmetric_shapes(fl: _Fields) -> dict[str, np.ndarray]:
     tz = p[tongue, 2]
     front = np.clip((tz - tz.min()) / (tz.max() - tz.min()), 0, 1)
     d = np.zeros_like(p)
-    d[tongue] = np.stack([np.zeros_like(tz), -0.005 * front, 0.012 + 0.014 * front], 1)
+    # the tongue slides forward and up between the lips, the lower lip drops to let it out
+    d[tongue] = np.stack([np.zeros_like(tz), 0.004 + 0.006 * front, 0.012 + 0.016 * front], 1)
+    d += (fl.lo * fl.m_lip)[:, None] * np.array([0.0, -0.006, 0.001])
     s["tongueOut"] = d
     return s
 

@@ -120,7 +120,10 @@ def render_previews(head: HeadModel, vertices: Any, size: int = 512, camera: Cam
     cam = camera or default_camera(head)
     faces = torch.as_tensor(head.faces, dtype=torch.long)
     col = torch.as_tensor(vertex_colors(head))  # V x 3
-    light = torch.nn.functional.normalize(torch.tensor([-0.35, 0.45, 1.0]), dim=0)
+    a = np.deg2rad(cam.yaw_deg)  # the key light turns with the camera (upper left of the view)
+    lx, lz = -0.35, 1.0
+    light = torch.tensor([np.cos(a) * lx + np.sin(a) * lz, 0.45, -np.sin(a) * lx + np.cos(a) * lz], dtype=torch.float32)
+    light = torch.nn.functional.normalize(light, dim=0)
     bg = torch.tensor(BACKGROUND)
     out = []
     for s in range(0, v_all.shape[0], batch):
