@@ -95,3 +95,14 @@ def test_head_without_landmark_map_is_a_clear_error():
     h.parts = {}
     with pytest.raises(Anim3dError, match="mediapipe_468"):
         make_rig(h, np.zeros((478, 3), np.float32), 256)
+
+
+def test_crossed_lips_meet_instead_of_passing():
+    from anim3d.render.drive import uncross_lips
+
+    lm = np.zeros((2, 478, 3), np.float32)
+    lm[:, list(MOUTH_UPPER), 1] = 100.0
+    lm[:, list(MOUTH_LOWER), 1] = [[104.0], [96.0]]  # frame 0 open by 4 px, frame 1 crossed by 4 px
+    out = uncross_lips(lm.copy())
+    assert np.allclose(out[0, 14, 1] - out[0, 13, 1], 4.0)
+    assert np.allclose(out[1, 14, 1], 98.0) and np.allclose(out[1, 13, 1], 98.0)

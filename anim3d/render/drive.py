@@ -92,4 +92,20 @@ def drive_landmarks(rig: DriveRig, motion: Motion) -> np.ndarray:
     a = a - centre
     p = scale[:, None, None] * np.einsum("ij,tnj->tni", rig.rotation, a)
     p = p + rig.scale * (rig.rotation @ centre) + rig.shift
-    return units_to_crop(p, rig.size)
+    return uncross_lips(units_to_crop(p, rig.size))
+
+
+def uncross_lips(lm: np.ndarray) -> np.ndarray:
+    """T x 478 x 3 crop pixels: where a lower inner-lip point rose above its upper partner (morph
+    targets summed past contact, e.g. mouthPress on a portrait whose lips already touch), put
+    both at their midpoint, so the lips meet instead of passing through each other."""
+    from anim3d.render.flow import MOUTH_LOWER, MOUTH_UPPER
+
+    up, lo = list(MOUTH_UPPER[1:-1]), list(MOUTH_LOWER[1:-1])
+    gap = lm[:, lo, 1] - lm[:, up, 1]  # T x 9, positive = open (y grows downwards)
+    crossed = gap < 0
+    if crossed.any():
+        mid = (lm[:, lo, 1] + lm[:, up, 1]) / 2
+        lm[:, up, 1] = np.where(crossed, mid, lm[:, up, 1])
+        lm[:, lo, 1] = np.where(crossed, mid, lm[:, lo, 1])
+    return lm
