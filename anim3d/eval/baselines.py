@@ -139,7 +139,7 @@ def available_methods(model: str | None = "default", device: str = "cpu", steps:
             Method(
                 "phones+teacher",
                 phone_teacher_motion,
-                "pocketsphinx phones -> teacher (Rhubarb-style)",
+                "pocketsphinx words + forced-aligned phones -> teacher (Rhubarb-style)",
                 stochastic=True,
                 controls=("emotion", "intensity"),
             )
