@@ -125,26 +125,26 @@ def render_previews(head: HeadModel, vertices: Any, size: int = 512, camera: Cam
     light = torch.tensor([np.cos(a) * lx + np.sin(a) * lz, 0.45, -np.sin(a) * lx + np.cos(a) * lz], dtype=torch.float32)
     light = torch.nn.functional.normalize(light, dim=0)
     bg = torch.tensor(BACKGROUND)
+    nf = faces.shape[0]
     out = []
     for s in range(0, v_all.shape[0], batch):
         v = v_all[s : s + batch].cpu()
-        ndc = cam.project(v)
-        frags = rasterize(ndc, faces, size, cull_backfaces=True)
-        n = vertex_normals(v, faces)  # B x V x 3
-        b = v.shape[0]
-        p2f = frags.pix_to_face[..., 0]  # B x H x W
-        hit = p2f >= 0
-        f_local = torch.where(hit, p2f % faces.shape[0], torch.zeros_like(p2f))
-        fv = faces[f_local]  # B x H x W x 3 vertex ids
-        w = frags.bary_coords[..., 0, :].clamp(min=0)  # B x H x W x 3
-        bidx = torch.arange(b).view(b, 1, 1, 1)
-        nrm = (n[bidx, fv] * w[..., None]).sum(3)  # B x H x W x 3
+        b, nv = v.shape[:2]
+        frags = rasterize(cam.project(v), faces, size, cull_backfaces=True)
+        n = vertex_normals(v, faces).reshape(b * nv, 3)  # (B*V) x 3
+        p2f = frags.pix_to_face.reshape(-1)  # B*H*W, packed face ids
+        pix = torch.nonzero(p2f >= 0).squeeze(1)  # M covered pixels
+        packed = p2f.index_select(0, pix)
+        frame = torch.div(packed, nf, rounding_mode="floor")  # M
+        fv = faces.index_select(0, packed - frame * nf)  # M x 3 vertex ids
+        w = frags.bary_coords.reshape(-1, 3).index_select(0, pix).clamp(min=0)[..., None]  # M x 3 x 1
+        nrm = (n[(fv + (frame * nv)[:, None]).reshape(-1)].reshape(-1, 3, 3) * w).sum(1)  # M x 3
         nrm = torch.nn.functional.normalize(nrm, dim=-1, eps=1e-12)
-        albedo = (col[fv] * w[..., None]).sum(3)
+        albedo = (col[fv.reshape(-1)].reshape(-1, 3, 3) * w).sum(1)  # M x 3
         lam = (nrm @ light).clamp(min=0)
-        rgb = albedo * (0.32 + 0.75 * lam[..., None])
-        rgb = torch.where(hit[..., None], rgb, bg)
-        out.append((rgb.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy())
+        img = bg.repeat(b * size * size, 1)  # (B*H*W) x 3
+        img[pix] = albedo * (0.32 + 0.75 * lam[:, None])
+        out.append((img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).reshape(b, size, size, 3).numpy())
     return np.concatenate(out)
 
 

@@ -136,36 +136,41 @@ def _raster_one(tri: Tensor, h: int, w: int, cull: bool, p2f: Tensor, zbuf: Tens
     lo = torch.maximum(torch.ceil(lo), x0[rface])
     hi = torch.minimum(torch.floor(hi), x1[rface])
     count = torch.where(never, torch.zeros_like(hi), (hi - lo + 1).clamp(min=0)).long()  # R
-    # per row: pixel index and depth of the span's first pixel, depth step per pixel, face id
-    pix0 = (ry * w + lo).long()  # R
-    z0 = c[:, 3, 0] * lo + c[:, 3, 1] * ry + c[:, 3, 2]  # R
-    dz = c[:, 3, 0]  # R
-    frow = fid[rface]  # R: global face index
+    # Per row, fold the span start into affine functions of the candidate's running index j
+    # (0..N-1 over the chunk), so each candidate needs just two gathers:
+    #   pixel = pix_base[row] + j,  depth = z_base[row] + dz[row] * j
+    first = torch.cumsum(count, 0) - count  # R: index of the row's first candidate
+    dz = c[:, 3, 0]  # R: depth step per pixel along x
+    z_base = c[:, 3, 0] * lo + c[:, 3, 1] * ry + c[:, 3, 2] - dz * first  # R
+    pix_base = (ry * w + lo).long() - first  # R (may be negative)
+    packed = (pix_base << 23) | fid[rface]  # R: pixel base and global face id in one int64
+    zpair = torch.stack([z_base, dz], 1)  # R x 2
     none = torch.iinfo(torch.long).max
     best_key = torch.full((h * w,), none, dtype=torch.long, device=tri.device)
     for r_a, r_b in _chunks(count, _MAX_PAIRS):
         cnt = count[r_a:r_b]
-        row = _expand(cnt)  # N: row (within the chunk) of each candidate pixel
-        first = torch.cumsum(cnt, 0) - cnt
-        k = torch.arange(row.numel(), device=row.device) - first.index_select(0, row)  # N: offset in span
-        zz = z0[r_a:r_b].index_select(0, row) + dz[r_a:r_b].index_select(0, row) * k
-        pix = pix0[r_a:r_b].index_select(0, row) + k
-        # pack (depth, face) into one sortable int64 key: 31 bits of depth order, 23 bits of face id
-        key = (_depth_key(zz) << 23) | frow[r_a:r_b].index_select(0, row)
+        row = _expand(cnt) + r_a  # N
+        j = torch.arange(int(first[r_a]), int(first[r_a]) + row.numel(), device=row.device)  # N
+        pk = packed.index_select(0, row)
+        zp = zpair.index_select(0, row)  # N x 2
+        zz = torch.addcmul(zp[:, 0], zp[:, 1], j.to(zp.dtype))
+        pix = (pk >> 23) + j
+        # one sortable int64 key per candidate: 31 bits of depth order, then 23 bits of face id
+        key = (_depth_key(zz) << 23) | (pk & ((1 << 23) - 1))
         best_key.scatter_reduce_(0, pix, key, reduce="amin")
     # decode the winners and evaluate their barycentrics and depth at the pixel centres
     pix = torch.nonzero(best_key != none).squeeze(1)  # M
     face = best_key.index_select(0, pix) & ((1 << 23) - 1)  # M global face ids
     to_local = torch.zeros(tri.shape[0], dtype=torch.long, device=tri.device)
     to_local[fid] = torch.arange(fid.numel(), device=tri.device)
-    local = to_local.index_select(0, face)  # M: index into coef
-    cf = coef.index_select(0, local)  # M x 4 x 3
-    px = (pix % w).to(cf.dtype)
-    py = torch.div(pix, w, rounding_mode="floor").to(cf.dtype)
+    cf = coef.index_select(0, to_local.index_select(0, face))  # M x 4 x 3
+    py_i = torch.div(pix, w, rounding_mode="floor")
+    px = (pix - py_i * w).to(cf.dtype)
+    py = py_i.to(cf.dtype)
     vals = cf[..., 0] * px[:, None] + cf[..., 1] * py[:, None] + cf[..., 2]  # M x 4: b0, b1, b2, z
-    p2f[pix] = face
-    zbuf[pix] = vals[:, 3]
-    bary[pix] = vals[:, :3]
+    p2f.index_copy_(0, pix, face)
+    zbuf.index_copy_(0, pix, vals[:, 3])
+    bary.index_copy_(0, pix, vals[:, :3].contiguous())
 
 
 def _plane_coefficients(x: Tensor, y: Tensor, z: Tensor, area: Tensor) -> Tensor:
