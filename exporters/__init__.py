@@ -1,1 +1,10 @@
-"""exporters package (see ../shared/DESIGN.md)."""
+"""Engine outputs for a Motion (see ../shared/DESIGN.md).
+
+- ``exporters.gltf``: ``write_glb(motion, path, head=None, audio=None)`` — skinned head, 52 ARKit
+  morph targets, one animation (weights + neck/eye rotations + root translation).
+- ``exporters.retarget``: ``retarget(motion, avatar, out, audio=None) -> RetargetReport`` — add
+  the animation to a user's glTF/GLB/VRM.
+- ``exporters.livelink``: ``write_livelink_csv`` / ``read_livelink_csv`` (Live Link Face takes).
+- ``exporters.preview_video``: ``write_preview_mp4(motion, path, audio=None, head=None, size=512)``.
+- ``exporters.motion_io``: ``load_motion(path)`` for ``.npz`` and Live Link ``.csv``.
+"""
