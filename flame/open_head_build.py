@@ -109,7 +109,7 @@ def build_rest(raw_landmarks: np.ndarray) -> Build:
     r0 = np.linalg.norm(d0, axis=1, keepdims=True)
     d0 = d0 / r0
     back = np.array([0.0, 0.0, -1.0])
-    rings_xyz, n_rings = [], 9
+    rings_xyz, n_rings = [], 12
     for k in range(1, n_rings + 1):
         t = k / (n_rings + 1)
         d = _slerp(d0, back, t)
@@ -132,7 +132,7 @@ def build_rest(raw_landmarks: np.ndarray) -> Build:
         dy = 0.5 * abs(face[upper[4], 1] - face[lower[4], 1])
         c = np.array([c[0], lid[1], lid[2] - np.sqrt((EYE_RADIUS + 0.0008) ** 2 - dy**2)])
         eye_centers[side] = c
-        ev, ef, _ = g.uv_sphere(c, np.full(3, EYE_RADIUS), 14, 10)
+        ev, ef, _ = g.uv_sphere(c, np.full(3, EYE_RADIUS), 20, 14)
         ids = m.add(f"{side}_eyeball", ev, ef)
         m.parts[f"{side}_iris"] = ids[(ev[:, 2] - c[2]) > 0.86 * EYE_RADIUS]
         loop = np.array(upper + lower[::-1][1:-1])  # closed contour around the opening
@@ -162,7 +162,7 @@ def build_rest(raw_landmarks: np.ndarray) -> Build:
 
     # 5. teeth and tongue
     tw = 0.87 * w
-    xs = np.linspace(-tw, tw, 13)
+    xs = np.linspace(-tw, tw, 17)
     z_front = z_m - 0.0045
     path = np.stack([xs, np.full_like(xs, y_m), z_front - 0.016 * (xs / tw) ** 2], 1)
     for name, p, up, down in (("upper_teeth", path, 0.0095, 0.0012), ("lower_teeth", path + [0, 0, -0.0012], -0.0016, 0.0095)):
@@ -170,22 +170,23 @@ def build_rest(raw_landmarks: np.ndarray) -> Build:
         ids = m.add(name, tv)
         m.add_faces(g.orient_outward(tv, tf, tv.mean(0)) + ids[0])
     tc = np.array([0.0, y_m - 0.0115, z_m - 0.037])
-    tv, tf, _ = g.uv_sphere(tc, np.array([0.019, 0.0065, 0.028]), 12, 8)
+    tv, tf, _ = g.uv_sphere(tc, np.array([0.019, 0.0065, 0.028]), 16, 10)
     m.add("tongue", tv, tf)
 
     # 6. neck: an elliptical tube from the shoulders up into the head
     y_top, y_bot = center[1] - 0.045, face[152, 1] - 0.1
     nz = center[2] + 0.012
     neck_rings = []
-    for k, y in enumerate(np.linspace(y_bot, y_top, 6)):
-        a = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    seg, n_neck = 32, 7
+    for k, y in enumerate(np.linspace(y_bot, y_top, n_neck)):
+        a = np.linspace(0, 2 * np.pi, seg, endpoint=False)
         neck_rings.append(np.stack([0.052 * np.sin(a), np.full_like(a, y), nz + 0.058 * np.cos(a)], 1))
     nv = np.concatenate(neck_rings)
     nf = []
-    for k in range(5):
-        for i in range(20):
-            a0, a1 = k * 20 + i, k * 20 + (i + 1) % 20
-            nf += [(a0, a1, a1 + 20), (a0, a1 + 20, a0 + 20)]
+    for k in range(n_neck - 1):
+        for i in range(seg):
+            a0, a1 = k * seg + i, k * seg + (i + 1) % seg
+            nf += [(a0, a1, a1 + seg), (a0, a1 + seg, a0 + seg)]
     nf = np.asarray(nf)
     cax = np.stack([np.zeros(len(nv)), nv[:, 1], np.full(len(nv), nz)], 1)
     vv = nv[nf].mean(1)

@@ -309,3 +309,20 @@ def test_motion_to_vertices_pose_and_translation(head):
     w = np.zeros(52, np.float32)
     w[INDEX["jawOpen"]] = 1
     np.testing.assert_allclose(motion_to_vertices(head, w)[0].numpy(), head.vertices + head.morph_targets[INDEX["jawOpen"]], atol=1e-5)
+
+
+def test_committed_asset_matches_the_build_code(head):
+    """Rebuilding from the MediaPipe landmarks stored in the asset reproduces it (the asset is
+    not stale with respect to flame/open_head_*.py)."""
+    from flame.open_head import ASSET_PATH
+    from flame.open_head_build import build_rest, to_head_model
+    from flame.open_head_morphs import build_morphs
+
+    with np.load(ASSET_PATH) as z:
+        raw = z["source_landmarks"].astype(np.float64)
+    rest = build_rest(raw)
+    rebuilt = to_head_model(rest, build_morphs(rest))
+    np.testing.assert_array_equal(rebuilt.faces, head.faces)
+    np.testing.assert_allclose(rebuilt.vertices, head.vertices, atol=1e-6)
+    np.testing.assert_allclose(rebuilt.morph_targets, head.morph_targets, atol=1e-6)
+    assert rebuilt.landmarks == head.landmarks
