@@ -67,16 +67,15 @@ class SolverConfig:
     # squared size: about the weight below which a channel is switched off. Without it,
     # pairs of opposing shapes (mouthRoll* against mouthUpperUp/LowerDown...) fit noise
     # and stay half on at rest.
-    sparsity: float = 0.05
-    neutral_fraction: float = 0.1  # share of frames (mouth most closed, eyes open) taken as neutral
+    sparsity: float = 0.02
+    neutral_fraction: float = 0.1  # share of frames taken as the neutral reference (neutral_frames)
     # Extra L1 factor for the less common shapes (everything but PRIMARY_CHANNELS): a prior
     # that an opening mouth is the jaw, lips apart with the jaw shut are rarer. MediaPipe
     # underestimates how far the chin drops, which otherwise lets mouthShrugLower/RollLower/
     # LowerDown take over from jawOpen.
-    secondary_cost: float = 1.0
+    secondary_cost: float = 5.0
     outline_weight: float = 0.2  # weight of the face-outline landmarks (FACE_OVAL)
-    distance_weight: float = 10.0  # weight of the landmark-pair distance rows against positions
-    pose_iterations: int = 2  # re-fit the pose to the whole fitted face this many times
+    distance_weight: float = 3.0  # weight of the landmark-pair distance rows against positions
     solve_gaze: bool = True
     vertical_fov_deg: float = 30.0  # assumed camera, for the head's depth in metres
 
@@ -141,8 +140,6 @@ class ArkitSolver:
         self._bt = b.T  # K x (1404 + F)
         self._sqrt_w = np.sqrt(w)
         self._basis = basis
-        self._pose_weights = np.ones(468)
-        self._pose_weights[RIGID_LANDMARKS] = 4.0  # the rigid points still count most
 
     # ------------------------------------------------------------- pose
     def align(self, points: np.ndarray):
@@ -188,18 +185,11 @@ class ArkitSolver:
             points = gaussian_filter1d(points, cfg.smooth_sigma_frames, axis=0, mode="nearest")
         aligned, s, r, t = self.align(points)
         ref = neutral_frames(landmarks, aspect, cfg.neutral_fraction) if neutral is None else np.asarray(neutral)
-        for it in range(1 + cfg.pose_iterations):
-            if it > 0:
-                # re-fit the pose to the whole fitted face (not only the rigid points): the
-                # expression now explains the moving parts, so they help instead of hurt
-                model = self.neutral + identity + np.einsum("tk,knc->tnc", weights, self._basis)  # T x 468 x 3
-                s, r, t = similarity_align(model, points[:, :468], weights=self._pose_weights)
-                aligned = np.einsum("tji,tnj->tni", r, points - t[:, None, :]) / s[:, None, None]
-            mesh = aligned[:, :468]
-            identity = (mesh[ref] - self.neutral).mean(0)  # 468 x 3: the speaker's face minus the head's
-            disp = mesh - self.neutral - identity
-            dist = pair_distances(points) / s[:, None]  # T x F, metres
-            weights = self.solve_weights(disp, dist - dist[ref].mean(0))
+        mesh = aligned[:, :468]
+        dist = pair_distances(points) / s[:, None]  # T x F, metres
+        identity = (mesh[ref] - self.neutral).mean(0)  # 468 x 3: the speaker's face minus the head's
+        disp = mesh - self.neutral - identity
+        weights = self.solve_weights(disp, dist - dist[ref].mean(0))
         if cfg.solve_gaze:
             weights[:, [INDEX[n] for n in GAZE_CHANNELS]] = gaze_weights(aligned)[:, :]
         fitted = np.einsum("tk,knc->tnc", weights, self._basis)
@@ -239,9 +229,10 @@ def align_to_head(points: np.ndarray, neutral: np.ndarray, return_transform: boo
 
 def neutral_frames(landmarks: np.ndarray, aspect: float, fraction: float) -> np.ndarray:
     """Indices of the clip's most neutral frames: among the frames with the eyes at least as
-    open as the median, the ``fraction`` with the smallest sum of the standardised inner-lip
-    gap and chin drop (nose tip to chin over the eye distance). Lips alone are not enough:
-    lips pressed together over an open jaw (mouthClose) are closed too."""
+    open as the median, the ``fraction`` with the smallest sum of standardised inner-lip gap,
+    chin drop, lower lip to nose and brow height (each over the eye distance). Lips alone are
+    not enough: lips pressed together over an open jaw (mouthClose) are closed too, and
+    MediaPipe sees little of the chin's drop."""
     n = len(landmarks)
     count = max(1, int(round(fraction * n)))
     eyes = eye_openness(landmarks, aspect).mean(-1)
@@ -249,9 +240,13 @@ def neutral_frames(landmarks: np.ndarray, aspect: float, fraction: float) -> np.
     lm = landmarks[open_eyes]
     p = to_metric_image(lm, aspect)
     iod = np.linalg.norm(p[:, LEFT_EYE_OUTER] - p[:, RIGHT_EYE_OUTER], axis=-1)
-    chin = np.linalg.norm(p[:, CHIN] - p[:, NOSE_TIP], axis=-1) / iod
-    gap = mouth_opening(lm, aspect)
-    score = _standardised(gap) + _standardised(chin)
+
+    def d(i: int, j: int) -> np.ndarray:
+        return np.linalg.norm(p[:, i] - p[:, j], axis=-1) / iod
+
+    brows = (d(105, 159) + d(334, 386) + d(107, 133) + d(336, 362)) / 4
+    score = (_standardised(mouth_opening(lm, aspect)) + _standardised(d(CHIN, NOSE_TIP))
+             + _standardised(d(17, 2)) + _standardised(brows))
     return open_eyes[np.argsort(score, kind="stable")[:count]]
 
 

@@ -102,17 +102,11 @@ def _cut_audio(audio, seconds: float):
 
 
 def _utterance(*, uid: str, audio, motion: Motion, source: str, speaker: str, extra: dict | None = None, text: str = ""):
-    """Build the data engineer's ``Utterance`` for a real recording (no phones, neutral labels)."""
+    """Build an ``anim3d.data.shards.Utterance`` for a real recording: no phones (none are
+    known), no emotion label (unknown; readers default to neutral), ``labels["source"]``
+    set, ``voice`` = the person or clip (the by-voice split key)."""
     from anim3d.data.shards import Utterance
 
-    return Utterance(
-        id=uid,
-        audio=audio,
-        motion=motion,
-        phones=None,
-        text=text,
-        voice=speaker,
-        speaker=speaker,
-        labels={"emotion": "neutral", "intensity": 0.0, "source": source, **(extra or {})},
-        source=source,
-    )
+    labels = {"source": source}
+    labels.update({k: v for k, v in (extra or {}).items() if v is not None})
+    return Utterance(id=uid, audio=audio, motion=motion, phones=[], text=text, voice=speaker, speaker=speaker, labels=labels)

@@ -1,0 +1,166 @@
+"""Round trip: render the open head with known ARKit weights and head pose, track the
+rendered video with MediaPipe, solve, and recover the weights and the pose.
+
+The head is textured with the portrait its face was built from
+(``anim3d.data.importers.textured``) so that MediaPipe sees a face.
+
+    python tests/test_roundtrip_tracking.py   # prints the per-channel numbers
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+CHANNELS = ("jawOpen", "mouthClose", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight", "browInnerUp")
+FPS = 30.0
+SIZE = 256
+
+
+def bumps(rng, t: int, count: int, width: tuple[float, float], height: tuple[float, float], start: int) -> np.ndarray:
+    """A curve of ``count`` smooth bumps at random times after ``start``."""
+    x = np.arange(t)
+    out = np.zeros(t)
+    for _ in range(count):
+        c = rng.uniform(start, t - 3)
+        w = rng.uniform(*width)
+        out = np.maximum(out, rng.uniform(*height) * np.exp(-0.5 * ((x - c) / w) ** 2))
+    return out
+
+
+def known_motion(t: int = 150, seed: int = 0):
+    """Motion with independent curves on the tested channels, a neutral start and head sway."""
+    from anim3d.channels import INDEX
+    from anim3d.motion import Motion
+
+    rng = np.random.default_rng(seed)
+    neutral = 20
+    bs = np.zeros((t, 52), np.float32)
+    bs[:, INDEX["jawOpen"]] = bumps(rng, t, 7, (2.5, 6), (0.3, 0.8), neutral)
+    # lips pressed together while the jaw is open: only when the jaw is open
+    bs[:, INDEX["mouthClose"]] = np.minimum(bumps(rng, t, 5, (3, 6), (0.3, 0.7), neutral), bs[:, INDEX["jawOpen"]])
+    bs[:, INDEX["eyeBlinkLeft"]] = bumps(rng, t, 4, (1.5, 3), (0.6, 1.0), neutral)
+    bs[:, INDEX["eyeBlinkRight"]] = bumps(rng, t, 4, (1.5, 3), (0.6, 1.0), neutral)
+    bs[:, INDEX["mouthSmileLeft"]] = bumps(rng, t, 3, (5, 10), (0.4, 0.9), neutral)
+    bs[:, INDEX["mouthSmileRight"]] = bumps(rng, t, 3, (5, 10), (0.4, 0.9), neutral)
+    bs[:, INDEX["browInnerUp"]] = bumps(rng, t, 3, (5, 10), (0.5, 1.0), neutral)
+    k = np.arange(t)
+    bs *= np.clip((k - neutral) / 4.0, 0.0, 1.0)[:, None]  # the bumps' tails must not reach the neutral start
+    rot = np.stack([0.12 * np.sin(k / 11.0), 0.25 * np.sin(k / 17.0 + 1.0), 0.08 * np.sin(k / 13.0 + 2.0)], axis=1)
+    rot[:neutral] = 0
+    return Motion(bs, rot.astype(np.float32), np.zeros((t, 3), np.float32), FPS)
+
+
+def run_roundtrip(folder, seed: int = 0):
+    """Render, encode (H.264), track and solve; returns (known Motion, VideoFit, frames)."""
+    from anim3d.data.importers.textured import default_portrait, render_textured, texture_coords, write_video
+    from anim3d.data.importers.video import video_motion
+    from flame.open_head import load_open_head, motion_to_vertices
+
+    head = load_open_head()
+    portrait = default_portrait()
+    motion = known_motion(seed=seed)
+    verts = motion_to_vertices(head, motion).cpu().numpy()
+    frames = render_textured(head, verts, portrait, texture_coords(head, portrait))
+    path = str(folder / "roundtrip.mp4")
+    write_video(path, frames, fps=FPS)
+    return motion, video_motion(path, head=head, progress=False), frames
+
+
+def channel_correlations(known, fit) -> dict[str, float]:
+    from anim3d.channels import INDEX
+
+    n = min(known.num_frames, fit.motion.num_frames)
+    return {c: float(np.corrcoef(known.blendshapes[:n, INDEX[c]], fit.motion.blendshapes[:n, INDEX[c]])[0, 1]) for c in CHANNELS}
+
+
+def pose_errors(known, fit) -> tuple[np.ndarray, float]:
+    """Per-axis correlation of the rotation vectors and the max angle between the rotations
+    (degrees), after removing the constant offset between the head's rest pose and what
+    MediaPipe takes as frontal."""
+    from scipy.spatial.transform import Rotation
+
+    n = min(known.num_frames, fit.motion.num_frames)
+    a = Rotation.from_rotvec(known.head_rotation[:n])
+    b = Rotation.from_rotvec(fit.motion.head_rotation[:n])
+    offset = (b[:20] * a[:20].inv()).mean()  # on the neutral start the known pose is zero
+    b = offset.inv() * b
+    r = np.array([np.corrcoef(a.as_rotvec()[:, k], b.as_rotvec()[:, k])[0, 1] for k in range(3)])
+    return r, float(np.degrees((b * a.inv()).magnitude().max()))
+
+
+@pytest.fixture(scope="module")
+def roundtrip(tmp_path_factory):
+    pytest.importorskip("flame.open_head")
+    return run_roundtrip(tmp_path_factory.mktemp("roundtrip"))
+
+
+def test_rendered_head_is_tracked_every_frame(roundtrip):
+    _, fit, _ = roundtrip
+    assert fit.tracking.valid.all()
+
+
+# The issue's target: r >= 0.9 on every tested channel. Measured on this render (the
+# module's __main__ prints them): jawOpen 0.89, mouthClose -0.08, eyeBlinkLeft 0.95,
+# eyeBlinkRight 0.93, mouthSmileLeft 0.14, mouthSmileRight 0.84, browInnerUp 0.75. Where it
+# falls short: MediaPipe sees about half of the rendered lower-lip drop and almost none of
+# the chin's, so jawOpen + mouthClose (lips shut over an open jaw) looks like rest; smiles
+# and brows are small motions next to the per-frame pose-removal error (~1 mm) under the
+# head sway (without head motion: smiles 0.6-0.9, brow 0.97).
+ISSUE_TARGET = 0.9
+BELOW_TARGET = {"jawOpen", "mouthClose", "mouthSmileLeft", "mouthSmileRight", "browInnerUp"}
+# What the importer does reach, with a margin for run-to-run differences: a regression guard
+# (mouthClose and mouthSmileLeft are not recovered, so they have none).
+FLOOR = {"jawOpen": 0.8, "eyeBlinkLeft": 0.87, "eyeBlinkRight": 0.83, "mouthSmileRight": 0.72, "browInnerUp": 0.62}
+
+
+@pytest.mark.parametrize(
+    "channel",
+    [pytest.param(c, marks=pytest.mark.xfail(reason="below the issue's 0.9 on this render (measured numbers above)", strict=False))
+     if c in BELOW_TARGET else c for c in CHANNELS],
+)
+def test_weights_reach_issue_target(roundtrip, channel):
+    known, fit, _ = roundtrip
+    r = channel_correlations(known, fit)[channel]
+    assert r >= ISSUE_TARGET, f"{channel}: correlation {r:.3f}"
+
+
+@pytest.mark.parametrize("channel", sorted(FLOOR))
+def test_weights_recovered_floor(roundtrip, channel):
+    known, fit, _ = roundtrip
+    r = channel_correlations(known, fit)[channel]
+    assert r >= FLOOR[channel], f"{channel}: correlation {r:.3f}"
+
+
+def test_no_channel_stays_on_at_rest(roundtrip):
+    known, fit, _ = roundtrip
+    rest = fit.motion.blendshapes[:15]  # the known motion is neutral for the first 20 frames
+    # measured: mean 0.02, a few shapes up to ~0.4 (cheekSquint, mouthDimple: the neutral
+    # reference is picked from the clip, and some of its frames are not quite at rest)
+    assert rest.mean() < 0.04, rest.mean()
+    assert np.sort(rest.max(0))[-4] < 0.2  # at most three shapes above 0.2
+
+
+def test_pose_recovered(roundtrip):
+    known, fit, _ = roundtrip
+    r, worst = pose_errors(known, fit)
+    assert (r >= 0.85).all(), r  # measured [0.885, 0.995, 0.968] (pitch, yaw, roll)
+    assert worst < 10.0, worst  # degrees; measured 7.9
+
+
+if __name__ == "__main__":
+    import pathlib
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        known, fit, frames = run_roundtrip(pathlib.Path(d))
+    import skimage.io
+
+    skimage.io.imsave("/tmp/roundtrip_frames.png", np.concatenate([frames[i] for i in (0, 30, 60, 90, 120)], axis=1))
+    print("tracked frames:", f"{fit.tracking.valid.mean():.0%}")
+    rest = fit.motion.blendshapes[:15]
+    print(f"at rest: mean weight {rest.mean():.3f}, largest {np.sort(rest.max(0))[-4:].round(2)}")
+    for c, r in channel_correlations(known, fit).items():
+        print(f"{c:<16} r = {r:.3f}")
+    r, worst = pose_errors(known, fit)
+    print("rotation r per axis:", np.round(r, 3), f"max error {worst:.2f} deg")
