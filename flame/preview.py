@@ -3,7 +3,7 @@
     img = render_preview(head, vertices)            # H x W x 3 uint8
     imgs = render_previews(head, verts_T, size=512) # T x H x W x 3 uint8 (batched; for videos)
 
-Lambert shading with a key light and ambient, and a colour per part (skin, lips, eye
+Lambert (Gouraud) shading with a key light and ambient, and a colour per part (skin, lips, eye
 whites, irises, teeth, tongue, mouth cavity). The default camera frames the rest head, so a
 sequence of frames keeps a fixed camera.
 """
@@ -131,19 +131,20 @@ def render_previews(head: HeadModel, vertices: Any, size: int = 512, camera: Cam
         v = v_all[s : s + batch].cpu()
         b, nv = v.shape[:2]
         frags = rasterize(cam.project(v), faces, size, cull_backfaces=True)
-        n = vertex_normals(v, faces).reshape(b * nv, 3)  # (B*V) x 3
+        # Gouraud shading: light each vertex, then interpolate colours across the faces
+        n = vertex_normals(v, faces)  # B x V x 3
+        lam = (n @ light).clamp(min=0)  # B x V
+        vrgb = (col[None] * (0.32 + 0.75 * lam[..., None])).reshape(b * nv, 3)  # (B*V) x 3
         p2f = frags.pix_to_face.reshape(-1)  # B*H*W, packed face ids
         pix = torch.nonzero(p2f >= 0).squeeze(1)  # M covered pixels
         packed = p2f.index_select(0, pix)
         frame = torch.div(packed, nf, rounding_mode="floor")  # M
-        fv = faces.index_select(0, packed - frame * nf)  # M x 3 vertex ids
-        w = frags.bary_coords.reshape(-1, 3).index_select(0, pix).clamp(min=0)[..., None]  # M x 3 x 1
-        nrm = (n[(fv + (frame * nv)[:, None]).reshape(-1)].reshape(-1, 3, 3) * w).sum(1)  # M x 3
-        nrm = torch.nn.functional.normalize(nrm, dim=-1, eps=1e-12)
-        albedo = (col[fv.reshape(-1)].reshape(-1, 3, 3) * w).sum(1)  # M x 3
-        lam = (nrm @ light).clamp(min=0)
+        fv = faces.index_select(0, packed - frame * nf) + (frame * nv)[:, None]  # M x 3 rows of vrgb
+        w = frags.bary_coords.reshape(-1, 3).index_select(0, pix).clamp(min=0)  # M x 3
+        corner = vrgb.index_select(0, fv.reshape(-1)).reshape(-1, 3, 3)  # M x 3 corners x 3 channels
+        shaded = torch.bmm(w[:, None, :], corner)[:, 0]  # M x 3
         img = bg.repeat(b * size * size, 1)  # (B*H*W) x 3
-        img[pix] = albedo * (0.32 + 0.75 * lam[:, None])
+        img.index_copy_(0, pix, shaded)
         out.append((img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).reshape(b, size, size, 3).numpy())
     return np.concatenate(out)
 

@@ -141,10 +141,11 @@ def _raster_one(tri: Tensor, h: int, w: int, cull: bool, p2f: Tensor, zbuf: Tens
     #   pixel = pix_base[row] + j,  depth = z_base[row] + dz[row] * j
     first = torch.cumsum(count, 0) - count  # R: index of the row's first candidate
     dz = c[:, 3, 0]  # R: depth step per pixel along x
-    z_base = c[:, 3, 0] * lo + c[:, 3, 1] * ry + c[:, 3, 2] - dz * first  # R
+    # float64: z_base - dz * first cancels, and float32 would blur the depth order
+    z_base = (c[:, 3, 0] * lo + c[:, 3, 1] * ry + c[:, 3, 2]).double() - dz.double() * first  # R
     pix_base = (ry * w + lo).long() - first  # R (may be negative)
     packed = (pix_base << 23) | fid[rface]  # R: pixel base and global face id in one int64
-    zpair = torch.stack([z_base, dz], 1)  # R x 2
+    zpair = torch.stack([z_base, dz.double()], 1)  # R x 2 (float64)
     none = torch.iinfo(torch.long).max
     best_key = torch.full((h * w,), none, dtype=torch.long, device=tri.device)
     for r_a, r_b in _chunks(count, _MAX_PAIRS):
