@@ -97,3 +97,28 @@ def test_open_head_renders(tmp_path):
     assert img.shape == (128, 128, 3) and img.dtype == np.uint8
     bg = np.all(img == img[0, 0], axis=-1)
     assert 0.15 < (~bg).mean() < 0.8  # the head fills a sensible part of the frame
+
+
+def test_chunked_expansion_gives_the_same_result(monkeypatch):
+    """Large scenes are processed in chunks of candidates; chunking must not change the output."""
+    import flame.rasterizer as r
+
+    verts, faces = random_mesh(4, n_faces=20)
+    full = rasterize(verts[None], torch.as_tensor(faces), 40, use_pytorch3d=False)
+    monkeypatch.setattr(r, "_MAX_PAIRS", 37)
+    chunked = rasterize(verts[None], torch.as_tensor(faces), 40, use_pytorch3d=False)
+    assert torch.equal(full.pix_to_face, chunked.pix_to_face)
+    assert torch.allclose(full.bary_coords, chunked.bary_coords)
+
+
+def test_preview_camera_yaw_turns_the_view():
+    from flame.open_head import load_open_head
+    from flame.preview import default_camera, render_preview
+
+    head = load_open_head()
+    cam = default_camera(head)
+    front = render_preview(head, head.vertices, size=96, camera=cam)
+    cam.yaw_deg = 60.0
+    side = render_preview(head, head.vertices, size=96, camera=cam)
+    assert np.abs(front.astype(int) - side.astype(int)).mean() > 5
+    assert np.array_equal(front, render_preview(head, head.vertices, size=96))  # default camera = front view
