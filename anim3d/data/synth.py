@@ -52,11 +52,11 @@ class _Plan:
     pitch: float
 
 
-def _plan_shard(cfg: SynthConfig, k: int, rng: np.random.Generator, voices: list[Voice]) -> list[_Plan]:
+def _plan_shard(cfg: SynthConfig, seconds: float, rng: np.random.Generator, voices: list[Voice]) -> list[_Plan]:
     espeak = [v for v in voices if v.engine == "espeak"]
     festival = [v for v in voices if v.engine == "festival"]
     plans, est = [], 0.0
-    while est < cfg.shard_seconds:
+    while est < seconds:
         text = utterance_text(rng)
         use_fest = festival and (not espeak or rng.random() < cfg.festival_share)
         pool = festival if use_fest else espeak
@@ -64,7 +64,7 @@ def _plan_shard(cfg: SynthConfig, k: int, rng: np.random.Generator, voices: list
         rate = float(rng.uniform(0.8, 1.35))
         pitch = float(rng.uniform(0.8, 1.25))
         plans.append(_Plan(text, voice, rate, pitch))
-        est += len(text) / 14.0 / rate + 0.5  # ~14 characters per second at normal speed
+        est += len(text) / 12.0 / rate + 0.4  # ~12 characters per second at normal speed
     return plans
 
 
@@ -90,16 +90,22 @@ def make_shard(cfg: SynthConfig, k: int, out_dir: str | os.PathLike) -> dict:
     voices = list_voices()
     if not voices:
         raise Anim3dError("no TTS voice installed: apt-get install espeak-ng festival festvox-us-slt-hts festvox-kallpc16k")
-    plans = _plan_shard(cfg, k, rng, voices)
-    spoken: list[tuple] = [None] * len(plans)
-    by_voice: dict[Voice, list[int]] = {}
-    for i, p in enumerate(plans):
-        by_voice.setdefault(p.voice, []).append(i)
-    for voice in sorted(by_voice, key=lambda v: v.id):  # festival: one process per voice and shard
-        idx = by_voice[voice]
-        res = synthesize_many([plans[i].text for i in idx], voice, [plans[i].rate for i in idx], [plans[i].pitch for i in idx])
-        for i, r in zip(idx, res):
-            spoken[i] = r
+    plans: list[_Plan] = []
+    spoken: list[tuple] = []
+    while sum(a.duration for a, _ in spoken) < cfg.shard_seconds:  # the text estimate is rough: top up
+        more = _plan_shard(cfg, cfg.shard_seconds - sum(a.duration for a, _ in spoken), rng, voices)
+        got: list[tuple] = [None] * len(more)
+        by_voice: dict[Voice, list[int]] = {}
+        for i, p in enumerate(more):
+            by_voice.setdefault(p.voice, []).append(i)
+        for voice in sorted(by_voice, key=lambda v: v.id):  # festival: one process per voice and round
+            idx = by_voice[voice]
+            res = synthesize_many([more[i].text for i in idx], voice, [more[i].rate for i in idx],
+                                  [more[i].pitch for i in idx])
+            for i, r in zip(idx, res):
+                got[i] = r
+        plans += more
+        spoken += got
     utts = []
     for i, (plan, (audio, phones)) in enumerate(zip(plans, spoken)):
         labels = _draw_labels(cfg, rng)

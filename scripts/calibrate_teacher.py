@@ -1,0 +1,114 @@
+"""Compare the motion teacher with real mouths: MediaPipe-tracked evaldata videos, phones
+recognised by pocketsphinx in their audio.
+
+    python scripts/calibrate_teacher.py [--videos /work/shared/evaldata/video] [--seconds 30]
+
+Prints per clip:
+- the correlation of the teacher's lip gap (driven by the recognised phones) with the real
+  inner-lip gap, for a range of mouth leads (how early the mouth moves before the sound);
+  the best lead is what SpeakerStyle.lead should be drawn around;
+- per phone class, the real inner-lip gap at phone centres (relative to the clip's 95th
+  percentile) next to the teacher's, and the rank correlation of the per-phone means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+
+import numpy as np
+
+CLASSES = {
+    "open vowel": {"AA", "AE", "AO", "AW", "AY"},
+    "mid vowel": {"EH", "AH", "ER", "OW", "EY"},
+    "high vowel": {"IY", "IH", "UW", "UH"},
+    "P B M": {"P", "B", "M"},
+    "F V": {"F", "V"},
+    "W": {"W"},
+    "other cons.": {"T", "D", "N", "L", "S", "Z", "SH", "ZH", "CH", "JH", "K", "G", "NG", "HH", "TH", "DH", "R", "Y"},
+    "pause": {"SIL"},
+}
+
+
+def _spearman(a, b) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
+
+
+def _measure(path: str, seconds: float, cache: str):
+    """Tracked inner-lip gap, fps and recognised phones of a clip (cached as NPZ + JSON)."""
+    import json
+
+    from anim3d.audio import load_audio
+    from anim3d.data.phones import Phone
+    from anim3d.phonetic import recognize_phones
+    from anim3d.tracking import mouth_opening, track_video
+
+    os.makedirs(cache, exist_ok=True)
+    key = os.path.join(cache, f"{os.path.basename(path)}-{seconds:g}")
+    if os.path.isfile(key + ".json"):
+        d = json.load(open(key + ".json"))
+        return np.array(d["real"]), d["fps"], [Phone(*p) for p in d["phones"]]
+    trk = track_video(path, max_frames=int(seconds * 30), progress=False)
+    real = mouth_opening(trk.landmarks)
+    audio = load_audio(path)
+    audio.samples = audio.samples[: int(len(real) / trk.fps * audio.sample_rate)]
+    phones = recognize_phones(audio)
+    with open(key + ".json", "w") as f:
+        json.dump({"real": real.tolist(), "fps": trk.fps, "phones": [(p.label, p.start, p.end) for p in phones]}, f)
+    return real, trk.fps, phones
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--videos", default="/work/shared/evaldata/video")
+    ap.add_argument("--seconds", type=float, default=30.0, help="at most this much of each clip")
+    ap.add_argument("--cache", default="/tmp/anim3d-calibration", help="folder for tracked mouths and phones (outside the repo)")
+    args = ap.parse_args()
+
+    from anim3d.data.teacher import SpeakerStyle, lip_gap, phones_to_motion
+
+    leads = np.round(np.arange(-0.04, 0.201, 0.04), 3)
+    per_phone_real: dict[str, list[float]] = {}
+    per_phone_teacher: dict[str, list[float]] = {}
+    print(f"{'clip':18s} {'s':>5s} " + " ".join(f"{'lead ' + format(x, '+.2f'):>10s}" for x in leads))
+    for path in sorted(glob.glob(os.path.join(args.videos, "*.mp4"))):
+        real, fps, phones = _measure(path, args.seconds, args.cache)
+        n = len(real)
+        dur = n / fps
+        corrs = []
+        for lead in leads:
+            m = phones_to_motion(phones, dur, fps=fps, speaker=SpeakerStyle(lead=float(lead)), seed=0)
+            g = lip_gap(m.blendshapes)[:n]
+            corrs.append(float(np.corrcoef(g, real[: len(g)])[0, 1]))
+        print(f"{os.path.basename(path)[:18]:18s} {dur:5.1f} " + " ".join(f"{c:10.3f}" for c in corrs))
+        best = float(leads[int(np.argmax(corrs))])
+        m = phones_to_motion(phones, dur, fps=fps, speaker=SpeakerStyle(lead=best), seed=0)
+        g = lip_gap(m.blendshapes)[:n]
+        r_norm = real / (np.percentile(real, 95) + 1e-9)
+        g_norm = g / (np.percentile(g, 95) + 1e-9)
+        for p in phones:
+            k = int(round((p.center - best) * fps))
+            if 0 <= k < len(g):
+                per_phone_real.setdefault(p.label, []).append(float(r_norm[k]))
+                per_phone_teacher.setdefault(p.label, []).append(float(g_norm[k]))
+
+    print(f"\n{'phone class':14s} {'n':>5s} {'real gap':>9s} {'teacher':>9s}   (relative to each clip's 95th percentile)")
+    for name, members in CLASSES.items():
+        r = [x for ph in members for x in per_phone_real.get(ph, [])]
+        t = [x for ph in members for x in per_phone_teacher.get(ph, [])]
+        if r:
+            print(f"{name:14s} {len(r):5d} {np.mean(r):9.3f} {np.mean(t):9.3f}")
+    common = [p for p in per_phone_real if len(per_phone_real[p]) >= 5]
+    rr = [np.mean(per_phone_real[p]) for p in common]
+    tt = [np.mean(per_phone_teacher[p]) for p in common]
+    print(f"\nrank correlation of per-phone mean openings (phones with >= 5 samples, {len(common)} phones): "
+          f"{_spearman(rr, tt):.3f}")
+    print("per phone (real, teacher): " + ", ".join(f"{p} {a:.2f}/{b:.2f}" for p, a, b in
+                                                  sorted(zip(common, rr, tt), key=lambda x: -x[1])))
+
+
+if __name__ == "__main__":
+    main()
