@@ -12,6 +12,8 @@ Rows (a row whose component is missing prints "skipped: <reason>"):
 - live streaming per config through ``anim3d.streaming.StreamingAnimator`` (audio pushed
   in 20 ms chunks): first-frame latency (audio time of the first frame + its compute),
   the slowest push, and sustained CPU = CPU seconds per second of audio (100 % = one core);
+- renderer frames per second at 512 x 512: warp only (baseline) vs with the refinement
+  network (shipped checkpoint, else random init);
 - export: NPZ (baseline), Live Link Face CSV, glTF/GLB, for the generated motion.
 
     python benchmarks/bench_rtf.py [--audio FILE] [--seconds 10] [--steps 1,2,4,8] [--repeats 2]
@@ -111,6 +113,50 @@ def live_row(label: str, gen, audio, chunk_ms: float) -> list[str]:
             f"{worst * 1000:.0f}", f"{100 * cpu_total / dur:.0f}%", f"{frames} frames"]
 
 
+def render_rows(motion, args) -> None:
+    """Renderer frames per second at 512 x 512 (anim3d.render.pipeline.PortraitRenderer):
+    warp only (the baseline, no network) and with the refinement network (the shipped
+    checkpoint when present, else a randomly initialised RefineNet: same cost)."""
+    import tempfile as _tmp
+
+    n = min(motion.num_frames, args.render_frames)
+    clip = motion[:n]
+    rows: list[list[str]] = []
+    try:
+        from anim3d.render.pipeline import DEFAULT_CHECKPOINT as RENDER_CKPT
+        from anim3d.render.pipeline import PortraitRenderer
+        from anim3d.render.portrait import prepare_portrait
+        from models.renderer.network import RefineNet, save_renderer
+    except ImportError as e:
+        print(f"\n## renderer: skipped: {e}")
+        return
+    portrait = prepare_portrait(args.portrait)
+    with _tmp.TemporaryDirectory() as tmp:
+        if os.path.isdir(RENDER_CKPT):
+            ckpt, label = RENDER_CKPT, "network (shipped checkpoint)"
+        else:
+            import torch
+
+            torch.manual_seed(0)
+            save_renderer(RefineNet(), tmp)
+            ckpt, label = tmp, "network (random init; no shipped checkpoint)"
+        base = None
+        for name, kwargs in (("warp only (baseline)", dict(warp_only=True)), (label, dict(checkpoint=ckpt))):
+            r = PortraitRenderer(portrait, device=args.device, **kwargs)
+            next(r.frames(clip[:1], batch=1))  # warm-up
+            sec, cpu, frames = timed(lambda: sum(1 for _ in r.frames(clip, batch=8)), 1)
+            fps = frames / sec
+            base = base or fps
+            size = "x".join(str(d) for d in next(r.frames(clip[:1], batch=1)).shape[:2])
+            rows.append([name, size, str(frames), f"{fps:.1f}", f"{fps / base:.2f}x", f"{100 * cpu / sec:.0f}%"])
+    hdr = ["renderer", "frame size", "frames", "frames/s", "vs warp only", "cpu"]
+    widths = [max(len(r[i]) for r in rows + [hdr]) for i in range(len(hdr))]
+    print(f"\n## renderer frames per second ({args.portrait})")
+    print("  ".join(h.ljust(w) for h, w in zip(hdr, widths)))
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--audio", default=DEFAULT_AUDIO)
@@ -119,6 +165,8 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", default=None, help="model configs (default: all of models.config.CONFIG_NAMES)")
     ap.add_argument("--repeats", type=int, default=2, help="runs per row; the fastest is reported")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--portrait", default="/work/shared/evaldata/image/C6_anitalker_Einstein.png", help="portrait for the renderer rows")
+    ap.add_argument("--render-frames", type=int, default=48, help="frames rendered per renderer row")
     ap.add_argument("--chunk-ms", type=float, default=20.0, help="live audio chunk length (default 20 ms)")
     args = ap.parse_args(argv)
 
@@ -197,6 +245,8 @@ def main(argv=None) -> int:
         print("  ".join(h.ljust(w) for h, w in zip(hdr, widths)))
         for r in live:
             print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+
+    render_rows(motion, args)
 
     # ---- export time for the last generated motion
     e = Table("NPZ")
