@@ -172,3 +172,167 @@ def test_find_take_audio(tmp_path):
         find_take_audio(csv)
     (tmp_path / "Slate_1_iPhone.mov").write_bytes(b"x")
     assert find_take_audio(csv).endswith("Slate_1_iPhone.mov")
+
+
+# ------------------------------------------------------------------ whole imports -> Utterance
+
+
+def speech_like(seconds: float, rate: int = 16000) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * 180 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+
+
+def smooth_motion(t: int, fps: float, seed: int = 0):
+    from anim3d.motion import Motion
+
+    rng = np.random.default_rng(seed)
+    w = smooth_weights(rng, t, 52).astype(np.float32)
+    rot = (0.1 * np.sin(np.arange(t)[:, None] / np.array([9.0, 13.0, 17.0]))).astype(np.float32)
+    return Motion(w, rot, np.zeros((t, 3), np.float32), fps)
+
+
+def test_import_livelink_take(tmp_path):
+    from anim3d.audio import save_wav
+    from anim3d.data.importers.livelink import import_livelink
+    from exporters.livelink import write_livelink_csv
+
+    motion = smooth_motion(60, 60.0)  # a 60 fps take, 1 s
+    csv = tmp_path / "Slate_3_iPhone.csv"
+    write_livelink_csv(motion, csv)
+    save_wav(tmp_path / "Slate_3_iPhone.wav", speech_like(1.0), 16000)
+    utt = import_livelink(csv)
+    assert utt.source == "livelink" and utt.phones == [] and utt.voice == "Slate_3_iPhone"
+    assert utt.motion.fps == 30.0 and utt.motion.num_frames == 30
+    assert utt.audio.sample_rate == 16000 and abs(utt.audio.duration - 1.0) < 1e-3
+    # resampled to 30 fps: frame k of the import is frame 2k of the take
+    np.testing.assert_allclose(utt.motion.blendshapes[:29], motion.blendshapes[0:58:2], atol=2e-3)
+    np.testing.assert_allclose(utt.motion.head_rotation[:29], motion.head_rotation[0:58:2], atol=2e-3)
+
+
+def test_import_livelink_errors(tmp_path):
+    from anim3d.audio import save_wav
+    from anim3d.data.importers.livelink import import_livelink
+    from anim3d.errors import AudioError
+
+    other = tmp_path / "sales.csv"
+    other.write_text("date,amount\n2024-01-01,3\n")
+    save_wav(tmp_path / "sales.wav", speech_like(0.5), 16000)
+    with pytest.raises(InputError, match="sales.csv.*not a Live Link Face take"):
+        import_livelink(other)
+
+    from exporters.livelink import write_livelink_csv
+
+    write_livelink_csv(smooth_motion(30, 30.0), tmp_path / "take.csv")
+    (tmp_path / "take.wav").write_bytes(b"RIFF....WAVEjunk")
+    with pytest.raises(AudioError, match="take.wav"):
+        import_livelink(tmp_path / "take.csv")
+
+
+def test_import_flame_sequence_round_trip(tmp_path):
+    from anim3d.audio import save_wav
+    from anim3d.data.importers.flame_seq import import_flame_sequence, load_mapping
+    from flame.arkit_mapping import map_motion_to_flame
+
+    amap = load_mapping("open")  # the open head in FLAME form: no licensed model needed
+    motion = smooth_motion(30, 30.0, seed=4)
+    look = [INDEX[n] for n in GAZE_CHANNELS]
+    motion.blendshapes[:, look] = 0
+    params = map_motion_to_flame(motion, amap)
+    pose = params.pose.reshape(-1, 5, 3)
+    neck = Rotation.from_rotvec(pose[:, 1])
+    root = Rotation.from_rotvec(np.tile([0.0, 0.1, 0.0], (30, 1)))  # a turned body
+    np.savez(tmp_path / "seq.npz", expression=params.expression, jaw_pose=pose[:, 2], neck_pose=(root.inv() * neck).as_rotvec(),
+             global_orient=root.as_rotvec(), eye_pose=pose[:, 3:].reshape(-1, 6), fps=30)
+    save_wav(tmp_path / "seq.wav", speech_like(1.0), 16000)
+    utt = import_flame_sequence(tmp_path / "seq.npz", amap=amap)
+    assert utt.source == "flame" and utt.motion.num_frames == 30
+    # the recovered weights drive FLAME the same way (the map need not be one-to-one)
+    again = map_motion_to_flame(utt.motion, amap)
+    scale = np.abs(params.expression).max()
+    assert np.abs(again.expression - params.expression).max() < 0.05 * scale
+    np.testing.assert_allclose(again.pose.reshape(-1, 5, 3)[:, 2], pose[:, 2], atol=0.01)  # jaw
+    np.testing.assert_allclose(utt.motion.head_rotation, motion.head_rotation, atol=1e-5)  # root then neck
+
+
+def test_import_flame_needs_its_model(tmp_path):
+    from anim3d.audio import save_wav
+    from anim3d.data.importers.flame_seq import import_flame_sequence
+
+    np.savez(tmp_path / "seq.npz", expression=np.zeros((5, 10)), jaw_pose=np.zeros((5, 3)), fps=30)
+    save_wav(tmp_path / "seq.wav", speech_like(0.5), 16000)
+    with pytest.raises(InputError, match="FLAME model"):
+        import_flame_sequence(tmp_path / "seq.npz")
+
+
+def test_import_command_writes_a_readable_shard(tmp_path):
+    from anim3d.audio import save_wav
+    from anim3d.cli import main
+    from anim3d.data.shards import read_shard
+    from exporters.livelink import write_livelink_csv
+
+    for k in range(2):
+        write_livelink_csv(smooth_motion(45, 30.0, seed=k), tmp_path / f"take{k}.csv")
+        save_wav(tmp_path / f"take{k}.wav", speech_like(1.5), 16000)
+    out = tmp_path / "real"
+    assert main(["import", "livelink", str(tmp_path / "take0.csv"), str(tmp_path / "take1.csv"), "--out", str(out), "-q"]) == 0
+    shards = sorted(out.glob("*.npz"))
+    assert len(shards) == 1
+    utts = read_shard(shards[0])
+    assert [u.id for u in utts] == ["livelink-take0", "livelink-take1"]
+    assert all(u.source == "livelink" and u.motion.num_frames == 45 for u in utts)
+    assert (out / "index.json").is_file()
+    # a bad input: one clear error, exit code 2, no shard written
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    assert main(["import", "livelink", str(bad), "--out", str(tmp_path / "none"), "-q"]) == 2
+    assert not (tmp_path / "none").exists()
+
+
+def test_import_video_from_evaldata(evaldata):
+    from anim3d.data.importers.video import import_video
+
+    utt = import_video(evaldata / "video" / "Obama_clip1.mp4", max_frames=90, progress=False)
+    assert utt.source == "video" and utt.voice == "Obama_clip1"
+    assert utt.motion.fps == 30.0 and utt.motion.num_frames == 90
+    assert abs(utt.audio.duration - 3.0) < 0.05
+    jaw = utt.motion.channel("jawOpen")
+    assert jaw.max() > 0.1 and jaw.std() > 0.02  # the speaker's jaw moves
+    assert utt.labels["tracked_fraction"] == 1.0
+
+
+def write_video_with_audio(path, frames, seconds: float) -> None:
+    import av
+
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=30)
+        v.width, v.height, v.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        a = c.add_stream("aac", rate=16000)
+        for f in frames:
+            for p in v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+        pcm = speech_like(seconds)
+        frame = av.AudioFrame.from_ndarray(pcm[None, :], format="flt", layout="mono")
+        frame.sample_rate = 16000
+        for p in a.encode(frame):
+            c.mux(p)
+        for p in a.encode():
+            c.mux(p)
+
+
+def test_import_video_errors(tmp_path):
+    from anim3d.data.importers.textured import write_video
+    from anim3d.data.importers.video import import_video
+    from anim3d.errors import AudioError
+
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 255, (6, 128, 128, 3), dtype=np.uint8)
+    silent = tmp_path / "silent.mp4"
+    write_video(str(silent), noise)
+    with pytest.raises(AudioError, match="silent.mp4"):  # no audio track: caught before tracking
+        import_video(silent, progress=False)
+    noface = tmp_path / "noface.mp4"
+    write_video_with_audio(noface, list(noise), 0.5)
+    with pytest.raises(InputError, match="noface.mp4.*no face"):
+        import_video(noface, progress=False)

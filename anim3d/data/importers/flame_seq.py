@@ -132,3 +132,66 @@ def find_audio(path: str) -> str:
         if os.path.isfile(stem + ext):
             return stem + ext
     raise InputError(path, f"no audio beside the sequence (looked for {os.path.basename(stem)}{{{','.join(AUDIO_EXTENSIONS)}}}); give the audio file explicitly")
+
+
+def load_mapping(flame_model: str | os.PathLike | None = None, flame_map: str | os.PathLike | None = None):
+    """The ARKit->FLAME map for a FLAME model: a saved map (``ArkitFlameMap.save``), a
+    FLAME model file (fitted now with ``flame.arkit_mapping.fit_arkit_to_flame``), or the
+    string "open" for the open head in FLAME form. Raises InputError naming the file."""
+    from flame.arkit_mapping import ArkitFlameMap, fit_arkit_to_flame, open_head_as_flame
+
+    if flame_map is not None:
+        return ArkitFlameMap.load(flame_map)
+    if flame_model is None:
+        raise InputError(None, "FLAME expression coefficients only mean something with the FLAME model they were "
+                               "made with: give that model (--flame-model PATH) or a saved ARKit->FLAME map (--flame-map)")
+    if os.fspath(flame_model) == "open":
+        return fit_arkit_to_flame(open_head_as_flame())
+    from flame.flame_loader import load_flame
+
+    model = load_flame(flame_model)
+    try:
+        return fit_arkit_to_flame(model)
+    except ValueError as e:
+        raise InputError(flame_model, f"cannot fit the ARKit->FLAME map ({e})") from None
+
+
+def sequence_to_motion(seq: dict[str, np.ndarray], amap) -> "object":
+    """A ``read_flame_sequence`` dict + an ArkitFlameMap -> Motion at the sequence's rate.
+
+    Weights: bounded inverse of the map (``flame_to_arkit``) plus gaze from the eye poses;
+    head rotation = global orientation then neck (R_global @ R_neck); translation as given.
+    """
+    from scipy.spatial.transform import Rotation
+
+    from anim3d.motion import Motion
+
+    weights = flame_to_arkit(seq["expression"], seq["jaw_pose"], amap.matrix)
+    gaze = eye_pose_to_gaze(seq["eye_pose"])
+    look = [INDEX[n] for n in ARKIT_NAMES if n.startswith("eyeLook")]
+    weights[:, look] = gaze[:, look]
+    rot = (Rotation.from_rotvec(seq["global_orient"]) * Rotation.from_rotvec(seq["neck_pose"])).as_rotvec()
+    return Motion(np.clip(weights, 0, 1).astype(np.float32), rot.astype(np.float32), seq["transl"].astype(np.float32), fps=seq["fps"])
+
+
+def import_flame_sequence(path: str | os.PathLike, audio_path: str | os.PathLike | None = None, *, amap=None,
+                          flame_model: str | os.PathLike | None = None, flame_map: str | os.PathLike | None = None,
+                          speaker: str | None = None):
+    """A FLAME parameter sequence with its audio -> ``anim3d.data.shards.Utterance``
+    (source "flame", 30 fps). The audio is ``audio_path`` or the file with the same name
+    beside the sequence; the map is ``amap`` or ``load_mapping(flame_model, flame_map)``."""
+    from anim3d.audio import load_audio
+    from anim3d.data.importers.video import _match_duration, _utterance
+
+    path = os.fspath(path)
+    seq = read_flame_sequence(path)
+    audio_path = find_audio(path) if audio_path is None else os.fspath(audio_path)
+    audio = load_audio(audio_path)
+    amap = amap if amap is not None else load_mapping(flame_model, flame_map)
+    motion = sequence_to_motion(seq, amap)
+    if abs(motion.fps - MOTION_FPS) > 1e-6:
+        motion = motion.resample(MOTION_FPS)
+    motion = _match_duration(motion, audio.duration)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return _utterance(uid=f"flame-{stem}", audio=audio, motion=motion, source="flame", speaker=speaker or stem,
+                      extra={"sequence_fps": float(seq["fps"]), "path": path, "audio_path": audio_path})

@@ -1,0 +1,88 @@
+"""``anim3d import video|livelink|flame INPUT... --out DIR``: real recordings -> training shards."""
+
+from __future__ import annotations
+
+NAME = "import"
+HELP = "import real recordings (talking-face videos, Live Link Face takes, FLAME sequences) as training shards"
+DESCRIPTION = """Turn real recordings into shards in the same format as `anim3d data synth`.
+
+  video     talking-face videos with sound: MediaPipe Face Mesh tracks each frame, ARKit
+            weights are solved against the open head's morph targets, head pose from the
+            tracked geometry
+  livelink  Live Link Face takes: the CSV, with its audio found beside it (same name,
+            .wav/.mov/...) or given with --audio (one per CSV, same order)
+  flame     FLAME parameter sequences (.npz with expression, jaw_pose, neck_pose,
+            global_orient, fps) with their audio (--audio, or the same name beside them)
+
+examples:
+  anim3d import video talk1.mp4 talk2.mp4 --out data/real
+  anim3d import livelink take_1.csv --audio take_1.mov --out data/real
+"""
+ORDER = 45
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("kind", choices=("video", "livelink", "flame"), help="what the inputs are")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="input files")
+    parser.add_argument("--out", required=True, help="output folder for the shard(s)")
+    parser.add_argument("--audio", nargs="+", default=None, help="audio file for each input (livelink, flame), in the same order")
+    parser.add_argument("--speaker", default=None, help="speaker id to record (default: the file name)")
+    parser.add_argument("--name", default=None, help="shard file name (default: import-<kind>-NNN)")
+    parser.add_argument("--max-frames", type=int, default=None, help="video: track at most this many frames (for a quick look)")
+    parser.add_argument("--flame-model", default=None, help="flame: the FLAME model file the sequences were made with "
+                        "(smplx layout), or 'open' for the open head in FLAME form")
+    parser.add_argument("--flame-map", default=None, help="flame: a saved ARKit->FLAME map instead of --flame-model")
+
+
+def run(args) -> int:
+    import os
+
+    from anim3d.errors import InputError
+
+    if args.audio is not None and len(args.audio) != len(args.inputs):
+        raise InputError(None, f"--audio lists {len(args.audio)} file(s) for {len(args.inputs)} input(s); give one per input")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise InputError(args.out, "--out must be a folder")
+
+    utterances = []
+    amap = None
+    for k, path in enumerate(args.inputs):
+        audio = None if args.audio is None else args.audio[k]
+        if args.kind == "video":
+            from anim3d.data.importers.video import import_video
+
+            utt = import_video(path, max_frames=args.max_frames, progress=not args.quiet, speaker=args.speaker)
+        elif args.kind == "livelink":
+            from anim3d.data.importers.livelink import import_livelink
+
+            utt = import_livelink(path, audio, speaker=args.speaker)
+        else:
+            from anim3d.data.importers.flame_seq import import_flame_sequence
+
+            if amap is None:
+                from anim3d.data.importers.flame_seq import load_mapping
+
+                amap = load_mapping(args.flame_model, args.flame_map)
+            utt = import_flame_sequence(path, audio, amap=amap, speaker=args.speaker)
+        utterances.append(utt)
+        print(f"{path}: {utt.motion.num_frames} frames, {utt.audio.duration:.1f} s of audio")
+
+    from anim3d.data.shards import write_index, write_shard
+
+    os.makedirs(args.out, exist_ok=True)  # only now: a failed import leaves no folder behind
+
+    name = args.name or _next_name(args.out, f"import-{args.kind}")
+    out = os.path.join(args.out, name if name.endswith(".npz") else name + ".npz")
+    write_shard(out, utterances)
+    write_index(args.out)  # (re)scan the folder's shards; keeps its held-out voices
+    print(f"wrote {out} ({len(utterances)} utterance(s)) and {os.path.join(args.out, 'index.json')}")
+    return 0
+
+
+def _next_name(folder: str, prefix: str) -> str:
+    import os
+
+    k = 0
+    while any(f.startswith(f"{prefix}-{k:03d}") for f in os.listdir(folder)):
+        k += 1
+    return f"{prefix}-{k:03d}"
