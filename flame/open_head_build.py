@@ -119,7 +119,7 @@ def build_rest(raw_landmarks: np.ndarray) -> Build:
         rings_xyz.append(center + d * r)
     ring_ids = [m.add(f"_skull{k}", r) for k, r in enumerate(rings_xyz)]
     pole = m.add("_skullpole", (center + back * radii[2])[None])
-    skull_faces = g.loft_to_pole(oval, ring_ids, pole[0], 0)
+    skull_faces = g.loft_to_pole(oval, ring_ids, pole[0])
     verts_now = np.concatenate(m.v)
     m.add_faces(g.orient_outward(verts_now, skull_faces, center))
     m.parts["skull"] = np.concatenate(ring_ids + [pole])
@@ -139,7 +139,7 @@ def build_rest(raw_landmarks: np.ndarray) -> Build:
         rings = [m.add(f"_{side}_sock{k}", face[loop] + t * (c - np.array([0, 0, 0.3 * EYE_RADIUS]) - face[loop]))
                  for k, t in enumerate((0.35, 0.7))]
         pole_s = m.add(f"_{side}_sockpole", (c - np.array([0, 0, 0.5 * EYE_RADIUS]))[None])
-        sf = g.loft_to_pole(loop, rings, pole_s[0], 0)
+        sf = g.loft_to_pole(loop, rings, pole_s[0])
         m.add_faces(_flip_toward(np.concatenate(m.v), sf, c, inward=True))
         m.parts[f"{side}_eye_socket"] = np.concatenate(rings + [pole_s])
 
@@ -156,7 +156,7 @@ def build_rest(raw_landmarks: np.ndarray) -> Build:
         ring = mc + np.stack([rel[:, 0] * sx, rel[:, 1] + upper_sign * h * prof - 0.002 * k, rel[:, 2] - depth], 1)
         cav_rings.append(m.add(f"_cav{k}", ring))
     cav_pole = m.add("_cavpole", (mc + np.array([0, -0.012, -0.054]))[None])
-    cf = g.loft_to_pole(mloop, cav_rings, cav_pole[0], 0)
+    cf = g.loft_to_pole(mloop, cav_rings, cav_pole[0])
     m.add_faces(_flip_toward(np.concatenate(m.v), cf, mc + np.array([0, -0.004, -0.025]), inward=True))
     m.parts["mouth_cavity"] = np.concatenate(cav_rings + [cav_pole])
 

@@ -149,7 +149,7 @@ def harmonic_weights(num_vertices: int, faces: np.ndarray, fixed: dict[int, floa
     return np.clip(x, 0.0, 1.0)
 
 
-def loft_to_pole(loop: np.ndarray, rings: list[np.ndarray], pole: np.ndarray, base: int) -> np.ndarray:
+def loft_to_pole(loop: np.ndarray, rings: list[np.ndarray], pole: int) -> np.ndarray:
     """Triangles joining a closed loop (vertex ids, ``loop``) through ``rings`` (arrays of new
     vertex ids of the same length) to a ``pole`` vertex id. Winding follows the loop order."""
     faces = []

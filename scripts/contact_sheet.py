@@ -29,8 +29,6 @@ def _label(img: np.ndarray, text: str) -> np.ndarray:
 
 
 def render_weights(head, weight_sets, size, camera):
-    import torch
-
     from flame.open_head import motion_to_vertices
     from flame.preview import render_previews
 
