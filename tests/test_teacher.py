@@ -249,3 +249,26 @@ def test_bad_inputs(one):
         phones_to_motion(phones, audio.duration, emotion="bored")
     with pytest.raises(Anim3dError, match="intensity"):
         phones_to_motion(phones, audio.duration, emotion="happy", intensity=2.0)
+
+
+def test_closure_on_many_generated_sentences():
+    """Many random sentences, voices, speakers and emotions: every P/B/M closes, even short
+    ones next to F/V or rounded phones."""
+    esp = [v for v in tts.list_voices() if v.engine == "espeak"]
+    if not esp:
+        pytest.skip("espeak-ng not installed")
+    rng = np.random.default_rng(11)
+    n = 0
+    for i in range(30):
+        v = esp[int(rng.integers(len(esp)))]
+        audio, phones = tts.synthesize(utterance_text(rng), v, rate=float(rng.uniform(0.8, 1.35)))
+        sp = SpeakerStyle.random(rng)
+        m = phones_to_motion(phones, audio.duration, speaker=sp, emotion=EMOTIONS[i % len(EMOTIONS)],
+                             intensity=float(rng.uniform(0, 1)), seed=i)
+        gap = lip_gap(m.blendshapes)
+        for p in phones:
+            if p.label in ("P", "B", "M"):
+                f0, f1 = _frame(p.start, sp, len(gap)), _frame(p.end, sp, len(gap))
+                assert gap[f0:f1 + 1].min() < 0.02, (v.id, p)
+                n += 1
+    assert n > 100

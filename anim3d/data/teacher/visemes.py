@@ -196,10 +196,12 @@ def enforce(x: np.ndarray, phones: list[Phone], times: np.ndarray, strength: flo
     up = [INDEX["mouthUpperUpLeft"], INDEX["mouthUpperUpRight"]]
     press = [INDEX["mouthPressLeft"], INDEX["mouthPressRight"]]
     funnel, pucker = INDEX["mouthFunnel"], INDEX["mouthPucker"]
-    for p in phones:
+    # closures last: where a ramp of a neighbouring F/V or rounded phone overlaps a bilabial,
+    # the bilabial's closure wins
+    order = sorted((p for p in phones if VISEME_OF.get(p.label) in ("PBM", "FV", "WUW") or p.label == "OW"),
+                   key=lambda p: VISEME_OF.get(p.label) == "PBM")
+    for p in order:
         vis = VISEME_OF.get(p.label)
-        if vis not in ("PBM", "FV", "WUW") and p.label not in ("OW",):
-            continue
         m = (times > p.start - 0.1) & (times < p.end + 0.1)
         if not m.any():
             continue
