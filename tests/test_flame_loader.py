@@ -139,3 +139,32 @@ def test_corrupt_and_hostile_files(tmp_path):
     write_pkl(tmp_path / "list.pkl", [1, 2, 3])
     with pytest.raises(InputError, match="not a dict"):
         load_flame(tmp_path / "list.pkl")
+
+
+def test_chumpy_arrays_load_without_chumpy(tmp_path, monkeypatch):
+    """Official FLAME pickles keep some arrays as chumpy ``Ch`` objects (state: {'x': array, ...});
+    they load as numpy without chumpy being installed."""
+    import sys
+    import types
+
+    fake = types.ModuleType("chumpy.ch")
+
+    class Ch:
+        def __init__(self, x):
+            self.x = x
+            self._dirty_vars = set()
+
+    Ch.__module__ = "chumpy.ch"
+    Ch.__qualname__ = "Ch"
+    fake.Ch = Ch
+    monkeypatch.setitem(sys.modules, "chumpy", types.ModuleType("chumpy"))
+    monkeypatch.setitem(sys.modules, "chumpy.ch", fake)
+    data = synthetic_flame(5)
+    shapedirs = data["shapedirs"]
+    data["shapedirs"] = Ch(shapedirs)
+    write_pkl(tmp_path / "ch.pkl", data)
+    monkeypatch.delitem(sys.modules, "chumpy.ch")
+    monkeypatch.delitem(sys.modules, "chumpy")
+    model = load_flame(tmp_path / "ch.pkl")
+    np.testing.assert_allclose(model.shapedirs, shapedirs[:, :, :300])
+    np.testing.assert_allclose(model.exprdirs, shapedirs[:, :, 300:])
