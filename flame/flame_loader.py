@@ -87,6 +87,8 @@ class _SafeUnpickler(pickle.Unpickler):
     _ALLOWED_MODULES = ("numpy", "scipy.sparse", "builtins", "copyreg", "collections", "_codecs")
 
     def find_class(self, module, name):
+        # Python 2 pickles (the official FLAME files) name the builtins module differently
+        module = {"__builtin__": "builtins", "copy_reg": "copyreg"}.get(module, module)
         if module.startswith("chumpy"):
             return _ChumpyArray
         if module == "builtins" and name not in ("object", "dict", "list", "tuple", "set", "frozenset", "slice", "complex", "bytearray"):
