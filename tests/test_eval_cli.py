@@ -137,3 +137,40 @@ def test_model_row_plugs_in_from_a_checkpoint(tmp_path):
     with pytest.raises(Anim3dError):
         model_method(str(tmp_path / "missing"))
     assert pipeline is not None
+
+
+def test_heldout_synthetic_comes_from_the_val_split(tmp_path):
+    """The shards' validation voices are what the synthetic section scores, with their
+    emotion labels passed to methods that have the control."""
+    shards = pytest.importorskip("anim3d.data.shards")
+    from anim3d.data.teacher import phones_to_motion
+    from anim3d.eval.baselines import Method
+    from anim3d.eval.synthetic import evaluate_synthetic, load_heldout, summarize_synthetic
+    from anim3d.phonetic import Phone
+
+    sr = 16000
+    phones = [Phone("SIL", 0, 0.2), Phone("M", 0.2, 0.3), Phone("AA", 0.3, 0.5), Phone("P", 0.5, 0.6), Phone("SIL", 0.6, 1.0)]
+    utts = []
+    for k, voice in enumerate(["espeak:en-us", "espeak:en-us+f3", "festival:kal_diphone"]):
+        audio = audio_from_array((0.1 * np.sin(np.arange(sr) * 0.05 * (k + 1))).astype(np.float32), sr)
+        motion = phones_to_motion(phones, 1.0, emotion="happy", intensity=0.5, seed=k)
+        utts.append(shards.Utterance(f"u{k}", audio, motion, phones, voice=voice, labels={"emotion": "happy", "intensity": 0.5}))
+    shards.write_shard(tmp_path / "s0.npz", utts)
+    shards.write_index(tmp_path, val_voices=["espeak:en-us+f3"])
+    held, source = load_heldout(str(tmp_path), limit=10)
+    assert len(held) == 1 and "en-us+f3" in held[0].name and str(tmp_path) in source
+    assert held[0].controls == {"emotion": "happy", "intensity": 0.5}
+    seen = []
+
+    def echo(audio, seed=0, fps=30.0, **controls):  # returns the ground truth: scores must be perfect
+        seen.append(controls)
+        return held[0].motion
+
+    res = evaluate_synthetic(held, [Method("echo", echo, controls=("emotion", "intensity"))], progress=False)
+    rows = {r["method"]: r for r in summarize_synthetic(res)}
+    row = rows["echo"]
+    assert seen == [{"emotion": "happy", "intensity": 0.5}]
+    assert row["closure"] == rows["ground truth"]["closure"] and row["closure"][1] == 2
+    assert row["r_mouth"] == pytest.approx(1.0)
+    if np.isfinite(row["lve_mm"]):
+        assert row["lve_mm"] == pytest.approx(0.0, abs=1e-9)
