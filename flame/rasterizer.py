@@ -158,6 +158,7 @@ def _raster_one(tri: Tensor, h: int, w: int, cull: bool, p2f: Tensor, zbuf: Tens
         pix = (pk >> 23) + j
         # one sortable int64 key per candidate: 31 bits of depth order, then 23 bits of face id
         key = (_depth_key(zz) << 23) | (pk & ((1 << 23) - 1))
+        key = torch.where(zz >= 0, key, none)  # behind the camera: never wins
         best_key.scatter_reduce_(0, pix, key, reduce="amin")
     # decode the winners and evaluate their barycentrics and depth at the pixel centres
     pix = torch.nonzero(best_key != none).squeeze(1)  # M

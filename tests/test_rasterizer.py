@@ -63,6 +63,19 @@ def test_matches_brute_force(seed, cull, size):
     assert ambiguous.mean() < 0.05
 
 
+def test_fragments_behind_the_camera_are_dropped():
+    """z < 0 is behind the camera (pytorch3d): a face crossing z = 0 shows only its z >= 0 part."""
+    verts = torch.tensor([[-0.9, -0.9, -1.0], [0.9, -0.9, -1.0], [0.0, 0.9, 1.0],   # tilted through z = 0
+                          [-0.9, 0.9, 0.5], [0.9, 0.9, 0.5], [0.0, -0.9, 0.5]])     # a flat face behind it
+    faces = np.array([[0, 1, 2], [3, 4, 5]])
+    frags = rasterize(verts[None], torch.as_tensor(faces), 32, use_pytorch3d=False)
+    ref_p2f, ref_z, _, amb = brute_force(verts, faces, 32, 32, cull=False)
+    ok = ~amb
+    np.testing.assert_array_equal(frags.pix_to_face[0, ..., 0].numpy()[ok], ref_p2f[ok])
+    assert (frags.zbuf[frags.pix_to_face >= 0] >= 0).all()
+    assert (ref_p2f == 0).any() and (ref_p2f == 1).any()
+
+
 def test_batch_packs_face_indices_and_empty_pixels():
     verts, faces = random_mesh(3)
     b = torch.stack([verts, verts * torch.tensor([0.5, 0.5, 1.0])])
