@@ -155,3 +155,22 @@ def test_unknown_voice_and_bad_text():
     if _voices("espeak"):
         with pytest.raises(Anim3dError, match="nothing to speak"):
             tts.synthesize('  "" ', _voices("espeak")[0])
+
+
+@needs_espeak
+def test_cli_say_and_bad_inputs(tmp_path, capsys):
+    from anim3d.cli import main
+    from anim3d.motion import Motion
+
+    out = tmp_path / "m.npz"
+    assert main(["data", "say", "Bob made five pies.", "--voice", "espeak:en-us+f3", "--emotion", "happy",
+                 "--out", str(out), "--wav", str(tmp_path / "a.wav"), "-q"]) == 0
+    m = Motion.load_npz(out)
+    assert m.num_frames > 30 and m.channel("mouthSmileLeft").mean() > 0.2
+    assert (tmp_path / "a.wav").stat().st_size > 10000
+    capsys.readouterr()
+    for bad, msg in ((["--voice", "espeak:xx-nowhere"], "unknown voice"), (["--emotion", "bored"], "unknown emotion")):
+        assert main(["data", "say", "hello", "--out", str(tmp_path / "x.npz"), *bad]) == 2
+        err = capsys.readouterr().err
+        assert msg in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "x.npz").exists()

@@ -15,6 +15,12 @@ DESCRIPTION = """Training data tools.
 
   anim3d data describe data/synth
       Hours, utterances, voices, emotions and the train/val split of a dataset folder.
+
+  anim3d data say "Bob made five pies." --voice espeak:en-us+f3 --emotion happy --out say.npz --wav say.wav
+      One sentence through TTS and the motion teacher (to look at what the teacher does).
+
+  anim3d data voices
+      The installed TTS voices.
 """
 ORDER = 60
 
@@ -34,6 +40,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--shard-seconds", type=float, default=240.0, help="seconds of audio per shard (default 240)")
     s.add_argument("--no-augment", action="store_true", help="clean audio only (no noise, reverb, codecs, speed)")
     _common(s)
+    v = sub.add_parser("voices", help="list the installed TTS voices", description="List the installed TTS voices.")
+    _common(v)
+    y = sub.add_parser("say", help="one sentence through TTS and the teacher", description="One sentence -> speech + teacher motion.")
+    y.add_argument("text", help="what to say")
+    y.add_argument("--voice", default="espeak:en-us", help="a voice from 'anim3d data voices' (default espeak:en-us)")
+    y.add_argument("--emotion", default="neutral", help="neutral, happy, sad, surprised, fear, disgusted, angry, contempt")
+    y.add_argument("--intensity", type=float, default=1.0, help="emotion intensity in [0, 1]")
+    y.add_argument("--rate", type=float, default=1.0, help="speaking rate factor")
+    y.add_argument("--out", required=True, help="Motion NPZ to write")
+    y.add_argument("--wav", help="also write the speech here")
+    _common(y)
     d = sub.add_parser("describe", help="summarise a dataset folder", description="Summarise a dataset folder.")
     d.add_argument("root", help="dataset folder (with index.json)")
     _common(d)
@@ -78,6 +95,28 @@ def run(args: argparse.Namespace) -> int:
         print("sources: " + ", ".join(f"{k} {v}" for k, v in info["sources"].items()))
         if info["corrupt"]:
             print(f"corrupt shards (left out): {', '.join(info['corrupt'])}")
+        return 0
+    if cmd == "voices":
+        from anim3d.data.tts import list_voices
+
+        for voice in list_voices():
+            print(voice.id)
+        return 0
+    if cmd == "say":
+        from anim3d.audio import save_wav
+        from anim3d.data.teacher import check_emotion, phones_to_motion
+        from anim3d.data.tts import Voice, synthesize
+
+        check_emotion(args.emotion)
+        voice = Voice.parse(args.voice)
+        audio, phones = synthesize(args.text, voice, rate=args.rate)
+        motion = phones_to_motion(phones, audio.duration, emotion=args.emotion, intensity=args.intensity,
+                                  audio=audio, seed=args.seed)
+        motion.save_npz(args.out)
+        if args.wav:
+            save_wav(args.wav, audio)
+        print(f"{args.out}: {motion.num_frames} frames ({audio.duration:.2f} s), {len(phones)} phones: "
+              + " ".join(p.label for p in phones))
         return 0
     args._parser.print_help()
     return 2

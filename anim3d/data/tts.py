@@ -51,7 +51,7 @@ class Voice:
         voice = Voice(engine, name, variant)
         if voice not in list_voices():
             known = ", ".join(v.id for v in list_voices()[:8])
-            raise TTSError(f"unknown voice {text!r}; installed voices include {known}, ... (see list_voices())")
+            raise TTSError(f"unknown voice {text!r}; installed voices include {known}, ... (all: 'anim3d data voices')")
         return voice
 
 
