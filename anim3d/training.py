@@ -375,7 +375,10 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
         losses = []
         bar = progress(range(tcfg.steps_per_epoch), desc=f"epoch {epoch + 1}/{tcfg.epochs}", total=tcfg.steps_per_epoch, unit="step")
         for _ in bar:
-            lr = tcfg.lr * min(1.0, (step + 1) / tcfg.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(step / max(total, 1), 1.0))))
+            frac = step / max(total, 1)  # schedule progress: by steps, or by time when a time budget is set
+            if tcfg.max_minutes:
+                frac = max(frac, (time.time() - t_start) / (tcfg.max_minutes * 60))
+            lr = tcfg.lr * min(1.0, (step + 1) / tcfg.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
             for g in opt.param_groups:
                 g["lr"] = lr
             x0, mask, cond = sampler.batch(tcfg.batch_size)

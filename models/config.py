@@ -66,7 +66,7 @@ def get_config(name: str, **overrides) -> ModelConfig:
     presets = {
         "fast": dict(n_layer=4, n_head=4, n_embd=128),  # chosen by benchmarks/bench_model.py for 2 shared CPU cores
         "vasa": dict(n_layer=8, n_head=8, n_embd=512, window=75, prev=10),
-        "tiny": dict(n_layer=2, n_head=2, n_embd=64, window=24, prev=4, overlap=3, dropout=0.0),
+        "tiny": dict(n_layer=2, n_head=2, n_embd=64, window=24, prev=4, overlap=8, dropout=0.0),
     }
     if name not in presets:
         raise KeyError(f"unknown model config {name!r} (choose from {', '.join(presets)})")

@@ -1,0 +1,87 @@
+"""Training: a tiny model overfits a tiny dataset in seconds; resume; augmentation; batches."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from anim3d import progress
+from anim3d.training import TrainConfig, WindowSampler, augment_logmel, closure_rate, prepare, toy_examples, train, validate
+from models.checkpoint import load_checkpoint
+from models.config import get_config
+
+progress.set_enabled(False)
+
+TINY = dict(model="tiny", batch_size=16, lr=2e-3, warmup=20, val_utterances=3, val_steps=4)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    tr, _ = toy_examples(10, seed=0)
+    va, _ = toy_examples(3, seed=1)
+    return tr, va
+
+
+def test_tiny_model_overfits_and_closes_the_lips(toy, tmp_path):
+    tr, va = toy
+    torch.manual_seed(0)
+    logs = []
+    metrics = train(tr, va, str(tmp_path / "run"), TrainConfig(epochs=2, steps_per_epoch=70, **TINY), log=logs.append)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and rows[1]["loss"] < 0.5 * rows[0]["loss"]
+    # closure appears: the untrained model never closes the lips on p/b/m, the trained one does
+    model, cfg, meta = load_checkpoint(tmp_path / "run")
+    from models.motion_transformer import MotionTransformer
+
+    untrained = validate(MotionTransformer(cfg).eval(), cfg, va, TrainConfig(**TINY), "cpu")
+    assert untrained["closure"] < 0.3
+    assert metrics["closure"] >= 0.9 and metrics["teacher_closure"] == 1.0
+    assert metrics["lip_error"] < untrained["lip_error"] / 2
+    assert meta["metrics"]["epoch"] == 2
+
+
+def test_resume_continues_from_the_saved_state(toy, tmp_path):
+    tr, va = toy
+    out = str(tmp_path / "run")
+    train(tr, [], out, TrainConfig(epochs=1, steps_per_epoch=10, **TINY), log=lambda s: None)
+    logs = []
+    train(tr, [], out, TrainConfig(epochs=2, steps_per_epoch=10, **TINY), resume=True, log=logs.append)
+    assert any("resumed" in line and "epoch 1, step 10" in line for line in logs)
+    state = json.loads((tmp_path / "run" / "state" / "state.json").read_text())
+    assert state["step"] == 20 and state["epoch"] == 2
+
+
+def test_batches_have_the_right_shapes_and_masks(toy):
+    tr, _ = toy
+    cfg = get_config("tiny", audio_dim=tr[0].feats.shape[1])
+    prepare(tr, cfg.motion_mean, cfg.motion_std)
+    s = WindowSampler(tr, cfg, TrainConfig(p_truncate=1.0), seed=0)
+    x0, mask, cond = s.batch(8)
+    K, W = cfg.prev, cfg.window
+    assert x0.shape == (8, W, 58) and mask.shape == (8, W)
+    assert cond["audio"].shape == (8, K + W, tr[0].feats.shape[1])
+    # every window has its audio tail cut (p_truncate = 1)
+    assert (~cond["audio_mask"][:, -1]).all()
+    # windows without X_pre have no A_pre either
+    no_prev = ~cond["prev_mask"]
+    assert not cond["audio_mask"][no_prev, :K].any()
+
+
+def test_augmentation_changes_spectra_but_keeps_shape():
+    feats = torch.randn(4, 10, 3 * 65) - 5
+    out = augment_logmel(feats, 64, 3, torch.Generator().manual_seed(0))
+    assert out.shape == feats.shape and torch.isfinite(out).all()
+    assert (out - feats).abs().mean() > 0.1
+    again = augment_logmel(feats, 64, 3, torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+
+
+def test_closure_rate_uses_phone_middles():
+    bs = np.zeros((30, 52), np.float32)
+    from anim3d.channels import INDEX
+
+    bs[:, INDEX["jawOpen"]] = 0.5
+    bs[10:13, INDEX["jawOpen"]] = 0.0  # closed around frame 11
+    phones = [("P", 10 / 30, 13 / 30), ("M", 20 / 30, 23 / 30), ("AA", 0.0, 0.3)]
+    assert closure_rate(bs, phones) == 0.5
