@@ -78,6 +78,7 @@ class SolverConfig:
     distance_weight: float = 3.0  # weight of the landmark-pair distance rows against positions
     solve_gaze: bool = True
     vertical_fov_deg: float = 30.0  # assumed camera, for the head's depth in metres
+    rigid_tolerance: float = 0.001  # metres: rigid landmarks a shape moves more are left out of the pose
 
 
 @dataclass
@@ -117,6 +118,11 @@ class ArkitSolver:
         if basis.shape != (52, 468, 3):
             raise ValueError(f"basis must be 52 x 468 x 3, got {basis.shape}")
         self.active &= np.abs(basis).reshape(52, -1).max(1) > 0
+        # pose from the rigid landmarks that none of this head's shapes moves (brows move the
+        # forehead, jawOpen the lower cheeks): expressions must not shift the pose
+        moved = np.linalg.norm(basis[self.active][:, RIGID_LANDMARKS], axis=-1).max(0)  # R
+        still = RIGID_LANDMARKS[moved < self.config.rigid_tolerance]
+        self.rigid = still if len(still) >= 8 else RIGID_LANDMARKS
         w = np.array([self.config.x_weight, 1.0, self.config.z_weight])[None, :] * np.ones((468, 1))  # 468 x 3
         w[FACE_OVAL] *= self.config.outline_weight
         b = (basis[self.active] * np.sqrt(w)).reshape(int(self.active.sum()), -1).T  # 1404 x K
@@ -146,7 +152,7 @@ class ArkitSolver:
         """T x 478 x 3 (project frame, image-height units) -> aligned T x 478 x 3 in the
         head's frame (metres), scale s (T, image units per metre), R (T x 3 x 3), t (T x 3)
         with points ~= s R aligned + t."""
-        return align_to_head(points, self.neutral, return_transform=True)
+        return align_to_head(points, self.neutral, return_transform=True, rigid=self.rigid)
 
     # ---------------------------------------------------------- weights
     def solve_weights(self, displacement: np.ndarray, distances: np.ndarray | None = None) -> np.ndarray:
@@ -216,12 +222,12 @@ def pair_distances(points: np.ndarray) -> np.ndarray:
     return np.linalg.norm(points[:, DISTANCE_PAIRS[:, 0]] - points[:, DISTANCE_PAIRS[:, 1]], axis=-1)
 
 
-def align_to_head(points: np.ndarray, neutral: np.ndarray, return_transform: bool = False):
+def align_to_head(points: np.ndarray, neutral: np.ndarray, return_transform: bool = False, rigid: np.ndarray | None = None):
     """T x N x 3 landmarks (project frame, N >= 468) -> the same points in the head's frame:
     a similarity Procrustes of the rigid landmarks onto ``neutral`` (468 x 3, metres) per
     frame, inverted. With ``return_transform`` also s (T), R (T x 3 x 3), t (T x 3) such
     that points ~= s R aligned + t."""
-    rigid = RIGID_LANDMARKS
+    rigid = RIGID_LANDMARKS if rigid is None else rigid
     s, r, t = similarity_align(neutral[rigid], points[:, rigid])
     aligned = np.einsum("tji,tnj->tni", r, points - t[:, None, :]) / s[:, None, None]
     return (aligned, s, r, t) if return_transform else aligned
