@@ -238,3 +238,24 @@ def check_source(path: str) -> None:
         raise AudioError(path, "file not found")
     if path == "-" and sys.stdin.isatty():
         raise Anim3dError("reading raw PCM from stdin, but stdin is a terminal: pipe audio in, e.g. tts | anim3d stream -")
+
+
+# ---------------------------------------------------------------- CLI hook (used by anim3d stream)
+def add_live_arguments(p) -> None:
+    """Options of ``anim3d stream`` for live generation from audio (file in real time, or ``-`` = PCM on stdin)."""
+    g = p.add_argument_group("live generation (when the input is audio, or - for raw PCM on stdin)")
+    g.add_argument("--emotion", default="neutral", help="emotion label (default neutral)")
+    g.add_argument("--intensity", type=float, default=1.0, help="emotion intensity 0..1")
+    g.add_argument("--steps", type=int, help="sampler steps (default: the checkpoint's)")
+    g.add_argument("--checkpoint", help="motion model checkpoint folder (default: the shipped model)")
+    g.add_argument("--pcm-rate", type=int, default=PCM_SAMPLE_RATE, help="sample rate of stdin PCM (s16le mono; default 16000)")
+    g.add_argument("--chunk-ms", type=float, default=20.0, help="audio chunk size (default 20 ms)")
+    g.add_argument("--no-pace", action="store_true", help="read an audio file as fast as possible instead of at the pace of real time")
+
+
+def live_chunks_from_args(args) -> Iterator[Motion]:
+    """``anim3d stream`` arguments -> live Motion chunks (the input is checked before anything is sent)."""
+    check_source(args.input)
+    return live_chunks(args.input, realtime=not args.no_pace, chunk_ms=args.chunk_ms, pcm_rate=args.pcm_rate,
+                       checkpoint=args.checkpoint, device=getattr(args, "device", "cpu"), emotion=args.emotion,
+                       intensity=args.intensity, steps=args.steps, seed=getattr(args, "seed", 0))

@@ -23,11 +23,14 @@ On the end or Ctrl-C a neutral frame is sent so that the character does not free
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", help="a Motion .npz or a Live Link Face .csv")
+    from anim3d.streaming import add_live_arguments
+
+    p.add_argument("input", help="a Motion .npz or a Live Link Face .csv; or speech (audio file, or - for raw PCM on stdin) to animate live")
     p.add_argument("--osc", default=None, metavar="HOST:PORT", help="receiver address (default 127.0.0.1 and the protocol's port)")
     p.add_argument("--protocol", choices=("vmc", "plain"), default="vmc", help="OSC message scheme (default vmc)")
     p.add_argument("--fps", type=float, default=60.0, help="frames sent per second (default 60)")
     p.add_argument("--loop", action="store_true", help="repeat the motion until Ctrl-C")
+    add_live_arguments(p)
     p.add_argument("--realtime", action="store_true",
                    help="ask the OS for real-time scheduling (SCHED_FIFO; needs root or CAP_SYS_NICE) "
                         "for steady frame timing on a busy machine")
@@ -49,8 +52,11 @@ def motion_chunks(args: argparse.Namespace):
     """The Motion chunks to stream (a file, repeated with --loop); live inputs plug in here."""
     import itertools
 
+    from anim3d.streaming import is_audio_source, live_chunks_from_args
     from exporters.motion_io import load_motion
 
+    if is_audio_source(args.input):  # live generation: frames leave as their audio arrives
+        return live_chunks_from_args(args)
     motion = load_motion(args.input)
     return itertools.repeat(motion) if args.loop else [motion]
 
