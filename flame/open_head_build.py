@@ -149,23 +149,25 @@ def build_rest(raw_landmarks: np.ndarray) -> Build:
     rel = face[mloop] - mc
     w = np.abs(face[308, 0])
     upper_sign = np.array([1.0 if i in g.LIP_UPPER_INNER[1:-1] else (-1.0 if i in g.LIP_LOWER_INNER[1:-1] else 0.0) for i in mloop])
-    prof = np.sqrt(np.clip(1 - (rel[:, 0] / w) ** 2, 0, 1))
+    prof = np.clip(1 - (rel[:, 0] / w) ** 2, 0, 1) ** 0.25  # a full-height cavity behind the teeth
     cav_rings = []
-    for k, (depth, sx, h) in enumerate(((0.004, 1.0, 0.005), (0.011, 1.05, 0.012), (0.02, 1.05, 0.017),
-                                        (0.031, 0.95, 0.019), (0.042, 0.75, 0.017), (0.05, 0.4, 0.01))):
+    for k, (depth, sx, h) in enumerate(((0.004, 1.0, 0.011), (0.011, 1.05, 0.019), (0.02, 1.05, 0.022),
+                                        (0.031, 0.95, 0.022), (0.042, 0.75, 0.019), (0.05, 0.4, 0.011))):
         ring = mc + np.stack([rel[:, 0] * sx, rel[:, 1] + upper_sign * h * prof - 0.002 * k, rel[:, 2] - depth], 1)
         cav_rings.append(m.add(f"_cav{k}", ring))
     cav_pole = m.add("_cavpole", (mc + np.array([0, -0.012, -0.054]))[None])
     cf = g.loft_to_pole(mloop, cav_rings, cav_pole[0])
-    m.add_faces(_flip_toward(np.concatenate(m.v), cf, mc + np.array([0, -0.004, -0.025]), inward=True))
+    cf = _flip_toward(np.concatenate(m.v), cf, mc + np.array([0, -0.004, -0.025]), inward=True)
+    # double-sided: when the jaw opens, parts of the back wall turn edge-on and would be culled
+    m.add_faces(np.concatenate([cf, cf[:, [0, 2, 1]]]))
     m.parts["mouth_cavity"] = np.concatenate(cav_rings + [cav_pole])
 
     # 5. teeth and tongue
     tw = 0.87 * w
     xs = np.linspace(-tw, tw, 17)
-    z_front = z_m - 0.0045
+    z_front = z_m - 0.0055
     path = np.stack([xs, np.full_like(xs, y_m), z_front - 0.016 * (xs / tw) ** 2], 1)
-    for name, p, up, down in (("upper_teeth", path, 0.0095, 0.0012), ("lower_teeth", path + [0, 0, -0.0012], -0.0016, 0.0095)):
+    for name, p, up, down in (("upper_teeth", path, 0.008, 0.0012), ("lower_teeth", path + [0, 0, -0.0012], -0.0016, 0.008)):
         tv, tf = g.swept_box(p, up, down, 0.006)
         ids = m.add(name, tv)
         m.add_faces(g.orient_outward(tv, tf, tv.mean(0)) + ids[0])
@@ -175,12 +177,12 @@ def build_rest(raw_landmarks: np.ndarray) -> Build:
 
     # 6. neck: an elliptical tube from the shoulders up into the head
     y_top, y_bot = center[1] - 0.045, face[152, 1] - 0.1
-    nz = center[2] + 0.012
+    nz = center[2] - 0.014  # the throat sits behind the mouth cavity, also with the jaw open
     neck_rings = []
     seg, n_neck = 32, 7
     for k, y in enumerate(np.linspace(y_bot, y_top, n_neck)):
         a = np.linspace(0, 2 * np.pi, seg, endpoint=False)
-        neck_rings.append(np.stack([0.052 * np.sin(a), np.full_like(a, y), nz + 0.058 * np.cos(a)], 1))
+        neck_rings.append(np.stack([0.052 * np.sin(a), np.full_like(a, y), nz + 0.047 * np.cos(a)], 1))
     nv = np.concatenate(neck_rings)
     nf = []
     for k in range(n_neck - 1):
