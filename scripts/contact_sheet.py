@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=Path("contact_sheet.png"))
     ap.add_argument("--strip", type=Path, default=None, help="also write the 4-image README strip here")
     ap.add_argument("--size", type=int, default=192)
-    ap.add_argument("--zoom", type=float, default=1.0, help=">1 frames the face tighter")
+    ap.add_argument("--zoom", type=float, default=2.2, help="larger frames the face tighter (1 = whole head)")
     ap.add_argument("--yaw", type=float, default=0.0, help="camera yaw in degrees")
     args = ap.parse_args(argv)
 
