@@ -1,12 +1,19 @@
 """Tracked face landmarks -> ARKit-52 weights and head pose, solved against a head model.
 
-Per frame: remove the head pose with a similarity Procrustes of the rigid landmarks onto
-the head's neutral landmark vertices, subtract the speaker's identity offset (the
-difference between their face and the head, estimated on the clip's most neutral frames),
-then solve the 52 weights by bounded least squares in [0, 1] against the head's morph
-targets at the landmark vertices (scipy ``lsq_linear`` on a 52 x 52 reduced system, so a
-frame costs about a millisecond). Landmarks are smoothed in time first. Gaze (eyeLook*)
-comes from the iris landmarks, which the mesh basis does not see.
+Per frame: remove the head pose with a similarity Procrustes of the rigid landmarks (those
+no shape of the head moves) onto the head's neutral landmark vertices, subtract the
+speaker's identity offset (their face minus the head, estimated on the clip's most neutral
+frames), then solve the weights by bounded least squares in [0, 1] against the head's morph
+targets at the landmark vertices (scipy ``lsq_linear`` on a K x K reduced system, ~10 ms a
+frame). Landmarks are smoothed in time first. Gaze (eyeLook*) comes from the iris
+landmarks, which the mesh basis does not see; tongueOut is not solved.
+
+Plain least squares is not enough on MediaPipe's landmarks (measured on renders of the open
+head with known weights, tests/test_roundtrip_tracking.py): opposing lip shapes fit the
+noise, MediaPipe follows the chin and the face outline only part of the way, and the pose
+removal leaves ~1 mm of error under head motion. So the solve adds: an L1 cost per shape
+(``sparsity``, larger for the less common shapes), rows for landmark-pair distances (lid
+gaps, lip gaps, brow heights: untouched by pose errors), and a lower weight for the outline.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ PRIMARY_CHANNELS = (
 )
 CHIN, NOSE_TIP = 152, 1  # MediaPipe landmarks
 # Landmark pairs whose distance the solve also fits: eyelid gaps, inner and outer lip gaps,
-# mouth width, mouth corners to the eyes and nose, brows to the eyes, chin to nose.
+# mouth width, mouth corners to the eyes and nose, brows to the eyes, lips to the nose.
 DISTANCE_PAIRS = np.array([
     (159, 145), (158, 153), (160, 144), (386, 374), (385, 380), (387, 373),
     (13, 14), (82, 87), (312, 317), (81, 178), (311, 402), (0, 17),
