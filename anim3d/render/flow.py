@@ -239,26 +239,54 @@ class FlowMaps:
     face: torch.Tensor
 
 
+COARSE_FACTOR = 4  # the whole mesh is rasterized at n / 4; only the face's small triangles at n
+
+
+def _source_positions(p2f, bary, faces, src, ident):
+    covered = p2f >= 0
+    f = p2f.clamp(min=0)
+    xy = (bary[..., None] * src[faces[f]]).sum(-2)  # B x m x m x 2
+    return torch.where(covered[..., None], xy, ident), covered, f
+
+
+def _pixel_centres(m: int, size: int, device) -> torch.Tensor:
+    ys, xs = torch.meshgrid(torch.arange(m, device=device), torch.arange(m, device=device), indexing="ij")
+    return (torch.stack([xs, ys], -1).float() + 0.5) * (size / m)  # m x m x 2 crop pixels
+
+
 def backward_flow(mesh: WarpMesh, driven, n: int, device="cpu") -> FlowMaps:
     """Dense backward flow for driven mesh vertices ((B x) N x 3 crop pixels) on an n x n grid.
-    Batched input gives batched maps (B x n x n x 2, B x n x n)."""
-    scale = n / mesh.size
+    Batched input gives batched maps (B x n x n x 2, B x n x n).
+
+    Two levels, for speed: the whole mesh at n / COARSE_FACTOR (hair, neck and background move
+    smoothly, and their triangles are large), upsampled; the face's small triangles at n on top.
+    """
+    import torch.nn.functional as F
+
     drv = torch.as_tensor(np.asarray(driven), dtype=torch.float32, device=device)
     single = drv.dim() == 2
     if single:
         drv = drv[None]
     src = torch.as_tensor(mesh.vertices[:, :2], dtype=torch.float32, device=device)
     faces = torch.as_tensor(mesh.faces, device=device)
-    grid_verts = torch.cat([drv[..., :2] * scale, drv[..., 2:]], -1)  # B x N x 3
-    p2f, bary = rasterize_2d(grid_verts, faces, n)  # B x n x n, B x n x n x 3
-    covered = p2f >= 0
-    f = p2f.clamp(min=0)
-    src_xy = (bary[..., None] * src[faces[f]]).sum(-2)  # B x n x n x 2
-    ys, xs = torch.meshgrid(torch.arange(n, device=device), torch.arange(n, device=device), indexing="ij")
-    ident = torch.stack([xs, ys], -1).float().add(0.5) / scale
-    src_xy = torch.where(covered[..., None], src_xy, ident)
-    mouth = (torch.as_tensor(mesh.mouth_faces, device=device)[f] & covered).float()
-    face = (torch.as_tensor(mesh.inner_faces, device=device)[f] & covered).float()
+    inner_ids = torch.as_tensor(np.flatnonzero(mesh.inner_faces), device=device)
+    inner = faces[inner_ids]
+
+    m = max(n // COARSE_FACTOR, 2)
+    coarse_verts = torch.cat([drv[..., :2] * (m / mesh.size), drv[..., 2:]], -1)  # B x N x 3
+    p2f, bary = rasterize_2d(coarse_verts, faces, m)
+    centres = _pixel_centres(m, mesh.size, device)
+    coarse, _, _ = _source_positions(p2f, bary, faces, src, centres)
+    # upsample the displacement, not the positions: it is near constant at the image border,
+    # where bilinear upsampling has to extrapolate
+    disp = F.interpolate((coarse - centres).permute(0, 3, 1, 2), size=(n, n), mode="bilinear", align_corners=False)
+    coarse = disp.permute(0, 2, 3, 1) + _pixel_centres(n, mesh.size, device)  # B x n x n x 2
+
+    fine_verts = torch.cat([drv[..., :2] * (n / mesh.size), drv[..., 2:]], -1)
+    p2f, bary = rasterize_2d(fine_verts, inner, n)
+    src_xy, covered, f = _source_positions(p2f, bary, inner, src, coarse)
+    mouth = (torch.as_tensor(mesh.mouth_faces, device=device)[inner_ids][f] & covered).float()
+    face = covered.float()
     if single:
         return FlowMaps(src_xy[0], mouth[0], face[0])
     return FlowMaps(src_xy, mouth, face)

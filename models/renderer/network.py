@@ -38,10 +38,12 @@ class RefineNet(nn.Module):
         self.down = nn.ModuleList([_block(w[i], w[i + 1], stride=2) for i in range(len(w) - 1)])
         self.up = nn.ModuleList([_block(w[i + 1] + w[i], w[i], convs=1 if i == 0 else 2) for i in reversed(range(len(w) - 1))])
         self.out = nn.Conv2d(w[0], 4, 3, 1, 1)
-        nn.init.zeros_(self.out.weight)  # start as the identity refinement: alpha = sigmoid(-4) ~ 0
+        # Start as the identity refinement: the RGB residual is zero, so rgb == warped and the
+        # composite equals the warp whatever alpha is. Alpha starts at 0.5, not near 0: with a
+        # saturated alpha the residual gets almost no gradient and alpha none at all (rgb - warped
+        # = 0), and the network never leaves the identity.
+        nn.init.zeros_(self.out.weight)
         nn.init.constant_(self.out.bias, 0.0)
-        with torch.no_grad():
-            self.out.bias[3] = -4.0
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: B x C_in x n x n (first 3 channels the warped RGB in [0, 1]).
