@@ -114,21 +114,23 @@ def _as_vertices(head: HeadModel, frame: Any) -> torch.Tensor:
 
 
 def render_previews(head: HeadModel, vertices: Any, size: int = 512, camera: Camera | None = None,
-                    batch: int = 8) -> np.ndarray:
-    """T x size x size x 3 uint8 shaded images of T posed meshes."""
+                    batch: int = 8, device=None) -> np.ndarray:
+    """T x size x size x 3 uint8 shaded images of T posed meshes (computed on ``device``,
+    default: where the vertices are)."""
     v_all = _as_vertices(head, vertices)
+    dev = torch.device(device) if device is not None else v_all.device
     cam = camera or default_camera(head)
-    faces = torch.as_tensor(head.faces, dtype=torch.long)
-    col = torch.as_tensor(vertex_colors(head))  # V x 3
+    faces = torch.as_tensor(head.faces, dtype=torch.long, device=dev)
+    col = torch.as_tensor(vertex_colors(head), device=dev)  # V x 3
     a = np.deg2rad(cam.yaw_deg)  # the key light turns with the camera (upper left of the view)
     lx, lz = -0.35, 1.0
-    light = torch.tensor([np.cos(a) * lx + np.sin(a) * lz, 0.45, -np.sin(a) * lx + np.cos(a) * lz], dtype=torch.float32)
+    light = torch.tensor([np.cos(a) * lx + np.sin(a) * lz, 0.45, -np.sin(a) * lx + np.cos(a) * lz], dtype=torch.float32, device=dev)
     light = torch.nn.functional.normalize(light, dim=0)
-    bg = torch.tensor(BACKGROUND)
+    bg = torch.tensor(BACKGROUND, device=dev)
     nf = faces.shape[0]
     out = []
     for s in range(0, v_all.shape[0], batch):
-        v = v_all[s : s + batch].cpu()
+        v = v_all[s : s + batch].to(dev)
         b, nv = v.shape[:2]
         frags = rasterize(cam.project(v), faces, size, cull_backfaces=True)
         # Gouraud shading: light each vertex, then interpolate colours across the faces
@@ -145,7 +147,7 @@ def render_previews(head: HeadModel, vertices: Any, size: int = 512, camera: Cam
         shaded = torch.bmm(w[:, None, :], corner)[:, 0]  # M x 3
         img = bg.repeat(b * size * size, 1)  # (B*H*W) x 3
         img.index_copy_(0, pix, shaded)
-        out.append((img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).reshape(b, size, size, 3).numpy())
+        out.append((img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).reshape(b, size, size, 3).cpu().numpy())
     return np.concatenate(out)
 
 
