@@ -67,7 +67,8 @@ def _upper_face(lm: np.ndarray) -> np.ndarray:
     return np.flatnonzero(lm[:468, 1] < cut)
 
 
-def evaluate(portrait_path: str, drive: Motion, *, checkpoint: str | None = None, still_frames: int = 90, real_videos=()) -> dict:
+def evaluate(portrait_path: str, drive: Motion, *, checkpoint: str | None = None, still_frames: int = 90, real_videos=(),
+             variants=("network", "warp_only")) -> dict:
     from anim3d.eval.metrics import best_lag, pearson
     from anim3d.eval.mouth import mouth_opening as motion_mouth
     from anim3d.render.pipeline import DEFAULT_CHECKPOINT, PortraitRenderer, RenderSettings, render_video
@@ -82,6 +83,8 @@ def evaluate(portrait_path: str, drive: Motion, *, checkpoint: str | None = None
     out = {"portrait": os.path.basename(portrait_path), "frames": drive.num_frames, "mouth_source": source}
     head = None
     for name, warp_only in (("network", False), ("warp_only", True)):
+        if name not in variants:
+            continue
         r = PortraitRenderer(portrait, head=head, checkpoint=checkpoint or DEFAULT_CHECKPOINT, warp_only=warp_only)
         head = r.head
         res = {}
@@ -139,6 +142,7 @@ def main(argv=None) -> int:
     p.add_argument("--drive-audio", help="or speech: animated by the default motion model, or the phone teacher without it")
     p.add_argument("--frames", type=int, default=240)
     p.add_argument("--checkpoint")
+    p.add_argument("--variants", nargs="+", default=["network", "warp_only"], choices=["network", "warp_only"])
     p.add_argument("--real-videos", nargs="*", default=None, help="videos for the jitter reference (default: evaldata videos)")
     a = p.parse_args(argv)
     source = a.drive_motion or a.drive_video
@@ -155,7 +159,7 @@ def main(argv=None) -> int:
     reals = a.real_videos
     if reals is None:
         reals = sorted(glob.glob(os.path.join(here, "..", "..", "..", "shared", "evaldata", "video", "*.mp4")))
-    res = evaluate(a.portrait, drive, checkpoint=a.checkpoint, real_videos=reals)
+    res = evaluate(a.portrait, drive, checkpoint=a.checkpoint, real_videos=reals, variants=a.variants)
     res["drive"] = source
     print(json.dumps(res, indent=1))
     return 0
