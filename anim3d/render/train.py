@@ -131,7 +131,7 @@ class PairSampler:
         return clip, self.mesh(c, s), s, t
 
 
-def make_batch(sampler: PairSampler, batch: int, n: int, rng: np.random.Generator):
+def make_batch(sampler: PairSampler, batch: int, n: int, rng: np.random.Generator, patch: int | None = None):
     """Network inputs, warped images, targets (all n x n) and mouth masks for ``batch`` pairs."""
     xs, lows, targets, mouths = [], [], [], []
     for _ in range(batch):
@@ -142,8 +142,19 @@ def make_batch(sampler: PairSampler, batch: int, n: int, rng: np.random.Generato
         xy, masks = flow_batch(mesh, [driven_vertices(mesh, clip.landmarks[t])], n)
         x, low = network_inputs(F.interpolate(src, size=(n, n), mode="area"), xy, masks, mesh.size)
         # the network only changes the upsampled low-resolution layer, so the loss is taken at n x n
-        xs.append(x), lows.append(low), targets.append(F.interpolate(tgt, size=(n, n), mode="area"))
-        mouths.append(masks[:, :1])
+        tgt = F.interpolate(tgt, size=(n, n), mode="area")
+        mouth = masks[:, :1]
+        if patch and patch < n:  # a patch around the mouth half of the time, anywhere otherwise (4x cheaper steps)
+            if rng.random() < 0.5 and mouth.sum() > 0:
+                cy, cx = (v.float().mean().item() for v in torch.nonzero(mouth[0, 0], as_tuple=True))
+                cy, cx = cy + rng.uniform(-patch / 4, patch / 4), cx + rng.uniform(-patch / 4, patch / 4)
+            else:
+                cy, cx = rng.uniform(0, n), rng.uniform(0, n)
+            y0 = int(np.clip(cy - patch / 2, 0, n - patch))
+            x0 = int(np.clip(cx - patch / 2, 0, n - patch))
+            sl = (slice(None), slice(None), slice(y0, y0 + patch), slice(x0, x0 + patch))
+            x, low, tgt, mouth = x[sl], low[sl], tgt[sl], mouth[sl]
+        xs.append(x), lows.append(low), targets.append(tgt), mouths.append(mouth)
     return torch.cat(xs), torch.cat(lows), torch.cat(targets), torch.cat(mouths)
 
 
@@ -157,7 +168,8 @@ def loss_fn(out: torch.Tensor, target: torch.Tensor, mouth: torch.Tensor) -> tor
 
 
 def train(videos: list[str], holdout: str, out: str, *, minutes: float = 25.0, max_steps: int = 100000,
-          batch: int = 8, lr: float = 2e-3, seed: int = 0, threads: int = 1, max_frames: int | None = None) -> dict:
+          batch: int = 8, lr: float = 2e-3, seed: int = 0, threads: int = 1, max_frames: int | None = None,
+          patch: int | None = 64) -> dict:
     from anim3d.progress import progress
     from models.renderer import RefineNet, RendererConfig, save_renderer
     from models.renderer.network import compose
@@ -181,7 +193,7 @@ def train(videos: list[str], holdout: str, out: str, *, minutes: float = 25.0, m
         for g in opt.param_groups:
             g["lr"] = lr * (0.1 if frac > 0.8 else 1.0)
         model.train()
-        x, low, target, mouth = make_batch(sampler, batch, n, rng)
+        x, low, target, mouth = make_batch(sampler, batch, n, rng, patch)
         rgb, alpha = model(x.contiguous(memory_format=torch.channels_last))
         pred = compose(low, low, rgb, alpha)  # B x 3 x n x n
         loss = loss_fn(pred, target, mouth)
@@ -216,9 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-frames", type=int, default=None)
+    p.add_argument("--patch", type=int, default=64, help="train on patches of the internal-resolution maps (0 = whole)")
     a = p.parse_args(argv)
     m = train(a.videos, a.holdout, a.out, minutes=a.minutes, max_steps=a.steps, batch=a.batch, lr=a.lr,
-              seed=a.seed, threads=a.threads, max_frames=a.max_frames)
+              seed=a.seed, threads=a.threads, max_frames=a.max_frames, patch=a.patch)
     print(json.dumps(m, indent=1))
     return 0
 
