@@ -148,6 +148,17 @@ def _done(path: Path) -> dict | None:
     return {"file": path.name, "utterances": len(metas), "seconds": float(sum(m.get("duration", 0.0) for m in metas)), "wall": 0.0}
 
 
+def _code_version() -> str:
+    """The git commit of the code that made the corpus (the teacher changes over time), if known."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=os.path.dirname(__file__), capture_output=True,
+                              text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 def run_synth(cfg: SynthConfig, out_dir: str | os.PathLike, workers: int = 2, show_progress: bool = True) -> dict:
     """Make (or finish) the corpus in ``out_dir``; returns the index written there."""
     from anim3d.progress import progress
@@ -204,7 +215,7 @@ def run_synth(cfg: SynthConfig, out_dir: str | os.PathLike, workers: int = 2, sh
         bar.close()
     wall = time.perf_counter() - t0
     made = [r for r in results if r["wall"] > 0]
-    extra = {"synth": {"seed": cfg.seed, "hours_requested": cfg.hours, "shards_made": len(made),
+    extra = {"synth": {"seed": cfg.seed, "code": _code_version(), "hours_requested": cfg.hours, "shards_made": len(made),
                        "shards_resumed": len(results) - len(made), "wall_seconds": round(wall, 1),
                        "audio_seconds_made": round(sum(r["seconds"] for r in made), 1), "workers": workers}}
     return write_index(out, val_voices=val_voices, extra=extra)
