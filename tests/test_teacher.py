@@ -272,3 +272,13 @@ def test_closure_on_many_generated_sentences():
                 assert gap[f0:f1 + 1].min() < 0.02, (v.id, p)
                 n += 1
     assert n > 100
+
+
+def test_foreign_phone_spellings():
+    """Stress digits, lower case and unknown labels (e.g. from a recogniser) are accepted."""
+    a = [Phone("SIL", 0.0, 0.2), Phone("B", 0.2, 0.3), Phone("AA", 0.3, 0.6), Phone("SIL", 0.6, 1.0)]
+    b = [Phone("sil", 0.0, 0.2), Phone("b", 0.2, 0.3), Phone("aa1", 0.3, 0.6), Phone("+NSN+", 0.6, 1.0)]
+    sp = SpeakerStyle()
+    ma, mb = (phones_to_motion(x, 1.0, speaker=sp, seed=0) for x in (a, b))
+    np.testing.assert_array_equal(ma.blendshapes, mb.blendshapes)
+    assert ma.channel("jawOpen").max() > 0.3

@@ -6,7 +6,7 @@ import numpy as np
 
 from anim3d.audio import Audio
 from anim3d.channels import ARKIT_NAMES, INDEX, NUM_BLENDSHAPES
-from anim3d.data.phones import Phone, fill_gaps
+from anim3d.data.phones import PHONE_SET, SIL, Phone, fill_gaps, normalize_label
 from anim3d.data.teacher import emotion as emo
 from anim3d.data.teacher.eyes import blink_curve, blink_times, gaze_channels, gaze_track
 from anim3d.data.teacher.head import _pulse, head_motion, prosody_from_audio, prosody_from_phones
@@ -56,7 +56,8 @@ def phones_to_motion(
         raise Anim3dError(f"duration must be positive, got {duration}")
     rng = np.random.default_rng(seed)
     speaker = speaker if speaker is not None else SpeakerStyle.random(rng)
-    phones = fill_gaps(list(phones), duration)
+    labels = [normalize_label(p.label) for p in phones]  # "aa1" -> "AA"; unknown labels count as silence
+    phones = fill_gaps([Phone(lab if lab in PHONE_SET else SIL, p.start, p.end) for lab, p in zip(labels, phones)], duration)
     n = max(1, int(round(duration * fps)))
     times = np.arange(n) / fps
     shifted = times + speaker.lead  # the mouth leads the sound
