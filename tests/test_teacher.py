@@ -282,3 +282,19 @@ def test_foreign_phone_spellings():
     ma, mb = (phones_to_motion(x, 1.0, speaker=sp, seed=0) for x in (a, b))
     np.testing.assert_array_equal(ma.blendshapes, mb.blendshapes)
     assert ma.channel("jawOpen").max() > 0.3
+
+
+def test_more_blinks_at_phrase_ends():
+    from anim3d.data.teacher.eyes import blink_times
+
+    rng = np.random.default_rng(1)
+    phones, t, pauses = [], 0.0, []
+    while t < 600.0:
+        dur = rng.uniform(2.0, 4.0)
+        phones += [Phone("AA", t, t + dur), Phone(SIL, t + dur, t + dur + 0.5)]
+        pauses.append((t + dur, t + dur + 0.5))
+        t += dur + 0.5
+    onsets = blink_times(phones, t, 14.0, rng)
+    in_pause = np.mean([any(a <= x < b for a, b in pauses) for x in onsets])
+    pause_share = sum(b - a for a, b in pauses) / t
+    assert in_pause > 2.0 * pause_share, (in_pause, pause_share)
