@@ -79,12 +79,21 @@ def test_solver_recovers_weights_and_pose_from_synthetic_landmarks():
         assert err < 0.06, (name, err)
     np.testing.assert_allclose(solved.head_rotation, rot.as_rotvec(), atol=2e-3)
     assert solved.residual.max() < 2e-4  # metres
-    # the default priors (sparsity, distance rows, smoothing) bias the weights, but not far
-    # (on this random basis, collinear shapes can trade places: no bound on the max)
-    default = ArkitSolver(head).fit(to_mediapipe(lm), neutral=np.arange(10))
-    solved_k = [INDEX[n] for n in ARKIT_NAMES if n not in UNSOLVED_CHANNELS]
-    err = np.abs(default.weights[:, solved_k] - w[:, solved_k])
-    assert err.mean() < 0.1, err.mean()
+    # with the default priors (sparsity, a high cost on the secondary shapes, distance rows)
+    # a face that moves only the primary shapes comes out close
+    from anim3d.data.importers.solve import PRIMARY_CHANNELS
+
+    primary = [INDEX[n] for n in PRIMARY_CHANNELS]
+    w2 = np.zeros_like(w)
+    w2[:, primary] = w[:, primary]
+    verts2 = head.vertices + np.einsum("tk,kvc->tvc", w2, head.morph_targets)
+    pts2 = scale * np.einsum("tij,tvj->tvi", rot.as_matrix(), verts2) + np.array([0.5, -0.5, 0.0])
+    lm2 = np.concatenate([pts2, np.repeat(pts2[:, [33]], 10, axis=1)], axis=1)
+    default = ArkitSolver(head).fit(to_mediapipe(lm2), neutral=np.arange(10))
+    err = np.abs(default.weights[:, primary] - w2[:, primary])
+    assert err.mean() < 0.06, err.mean()  # measured 0.043 (the L1 and the smoothing shrink a little)
+    others = [k for k in range(52) if k not in primary and ARKIT_NAMES[k] not in UNSOLVED_CHANNELS]
+    assert default.weights[:, others].max() < 0.1  # nothing invented elsewhere
 
 
 def test_gaze_from_irises():

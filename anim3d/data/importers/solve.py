@@ -78,9 +78,11 @@ class SolverConfig:
     neutral_fraction: float = 0.1  # share of frames taken as the neutral reference (neutral_frames)
     # Extra L1 factor for the less common shapes (everything but PRIMARY_CHANNELS): a prior
     # that an opening mouth is the jaw, lips apart with the jaw shut are rarer. MediaPipe
-    # underestimates how far the chin drops, which otherwise lets mouthShrugLower/RollLower/
-    # LowerDown take over from jawOpen.
-    secondary_cost: float = 5.0
+    # underestimates how far the chin drops, which otherwise lets mouthRollLower/ShrugLower/
+    # LowerDown take over from jawOpen (on the evaldata speakers mouthRollLower sat at 0.37
+    # on average with a factor of 5). At 40 the secondary shapes only come in for motions
+    # the primary ones cannot explain at all: the import is mostly the 13 primary shapes.
+    secondary_cost: float = 40.0
     outline_weight: float = 0.2  # weight of the face-outline landmarks (FACE_OVAL)
     distance_weight: float = 3.0  # weight of the landmark-pair distance rows against positions
     solve_gaze: bool = True
