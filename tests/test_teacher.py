@@ -132,7 +132,9 @@ def test_mouth_at_rest_in_pauses(performed):
         for p in phones:
             if p.label == SIL and p.duration >= 0.3:
                 k = _frame(p.center, sp, m.num_frames)
-                assert m.channel("jawOpen")[k] < 0.08 and gap[k] < 0.08, p
+                # relaxed: closed, or slightly parted for speakers whose rest is open
+                assert m.channel("jawOpen")[k] < 0.04 + sp.rest_open, p
+                assert gap[k] < 0.08 + 1.5 * sp.rest_open, p
                 n += 1
     assert n >= 5
 

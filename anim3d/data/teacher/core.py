@@ -63,7 +63,7 @@ def phones_to_motion(
     shifted = times + speaker.lead  # the mouth leads the sound
 
     # speech articulation (dominance blending)
-    b = blend(phones, shifted, _scale(speaker))  # T x 52
+    b = blend(phones, shifted, _scale(speaker), rest=speaker.rest_open)  # T x 52
 
     # emotion overlay; a smile gives way to rounding
     side = "Left" if speaker.asymmetry >= 0 else "Right"

@@ -20,6 +20,7 @@ class SpeakerStyle:
     brows: float = 0.5  # brow raises on accents (0 = none)
     smile_bias: float = 0.0  # resting smile
     gaze_spread: float = 1.0  # scale of gaze wander around the main direction
+    rest_open: float = 0.0  # jaw opening of the relaxed mouth in pauses (lips slightly parted)
 
     @classmethod
     def random(cls, rng: np.random.Generator) -> "SpeakerStyle":
@@ -36,6 +37,7 @@ class SpeakerStyle:
             brows=u(0.0, 1.0),
             smile_bias=u(0.0, 0.08),
             gaze_spread=u(0.5, 1.5),
+            rest_open=u(0.0, 0.05) if rng.random() < 0.5 else 0.0,
         )
 
     def to_dict(self) -> dict[str, float]:

@@ -137,10 +137,11 @@ def _segments(phones: list[Phone]) -> list[_Seg]:
     return segs
 
 
-def blend(phones: list[Phone], times: np.ndarray, scale: np.ndarray, chunk: int = 256) -> np.ndarray:
+def blend(phones: list[Phone], times: np.ndarray, scale: np.ndarray, chunk: int = 256, rest: float = 0.0) -> np.ndarray:
     """(T, 52) dominance-blended articulation at ``times`` (only articulation channels are non-zero).
 
-    ``scale`` (52,) multiplies the targets (speaker articulation, jaw, rounding).
+    ``scale`` (52,) multiplies the targets (speaker articulation, jaw, rounding); ``rest`` is
+    the jaw opening of the relaxed mouth in pauses (lips slightly parted when > 0).
     """
     segs = _segments(phones)
     out = np.zeros((len(times), NUM_BLENDSHAPES), np.float32)
@@ -149,7 +150,12 @@ def blend(phones: list[Phone], times: np.ndarray, scale: np.ndarray, chunk: int 
     starts = np.array([s.start for s in segs])
     ends = np.array([s.end for s in segs])
     targets = np.stack([_TARGETS[s.key] for s in segs]) * scale[None]  # P x 52
+    sil = np.array([s.key == SIL for s in segs])
+    targets[sil, INDEX["jawOpen"]] = rest
+    targets[np.ix_(sil, [INDEX["mouthLowerDownLeft"], INDEX["mouthLowerDownRight"]])] = 0.5 * rest
     alpha = np.array([_DOM[s.cls].alpha for s in segs], np.float64)  # P x G
+    # short pauses (between words) barely pull the mouth to rest; long ones do
+    alpha[sil] *= np.clip((ends[sil] - starts[sil] - 0.08) / 0.25, 0.05, 1.0)[:, None]
     before = np.array([_DOM[s.cls].before for s in segs])
     after = np.array([_DOM[s.cls].after for s in segs])
     rbefore = np.array([_DOM[s.cls].round_before or _DOM[s.cls].before for s in segs])
