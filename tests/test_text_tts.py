@@ -174,3 +174,21 @@ def test_cli_say_and_bad_inputs(tmp_path, capsys):
         err = capsys.readouterr().err
         assert msg in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
         assert not (tmp_path / "x.npz").exists()
+
+
+@needs_espeak
+def test_every_espeak_symbol_is_mapped():
+    """No phone symbol that espeak-ng reports for the English accents is silently dropped."""
+    import unicodedata
+
+    from anim3d.data.phones import _IPA, _IPA_IGNORE
+
+    eng = tts._espeak_engine()
+    rng = np.random.default_rng(0)
+    unknown = set()
+    for lang in sorted({v.name for v in _voices("espeak")}):
+        for _ in range(4):
+            _, events = eng.speak(utterance_text(rng), tts.Voice("espeak", lang), 1.0, 1.0)
+            for _, ipa in events:
+                unknown |= {c for c in unicodedata.normalize("NFC", ipa) if c not in _IPA and c not in _IPA_IGNORE}
+    assert not unknown, sorted(unknown)

@@ -143,17 +143,18 @@ def from_festival(label: str) -> str | None:
 # Multi-character entries come first in matching (longest match wins).
 _IPA = {
     "tʃ": "CH", "dʒ": "JH", "eɪ": "EY", "aɪ": "AY", "aʊ": "AW", "ɔɪ": "OY", "oʊ": "OW", "əʊ": "OW",
-    "ɛə": "EH", "eə": "EH", "ɜɹ": "ER", "əɹ": "ER",
+    "ɛə": "EH", "eə": "EH", "ɜɹ": "ER", "əɹ": "ER", "ei": "EY", "əɪ": "EY", "əu": "OW", "ʌʊ": "OW", "ʌʉ": "OW",
+    "æʊ": "AW", "aa": "AA", "ɑə": "AA", "ɔə": "AO", "oə": "AO",
     "i": "IY", "ɪ": "IH", "ᵻ": "IH", "e": "EH", "ɛ": "EH", "æ": "AE", "a": "AE", "ɑ": "AA", "ɒ": "AA",
     "ɔ": "AO", "o": "OW", "ʊ": "UH", "u": "UW", "ʌ": "AH", "ə": "AH", "ɐ": "AH", "ɚ": "ER", "ɜ": "ER",
-    "ɝ": "ER", "y": "UW", "ø": "UH",
+    "ɝ": "ER", "y": "UW", "ø": "UH", "ʉ": "UW",
     "p": "P", "b": "B", "t": "T", "d": "D", "k": "K", "ɡ": "G", "g": "G", "f": "F", "v": "V",
     "θ": "TH", "ð": "DH", "s": "S", "z": "Z", "ʃ": "SH", "ʒ": "ZH", "h": "HH", "x": "HH", "ç": "HH",
     "m": "M", "n": "N", "ŋ": "NG", "l": "L", "ɫ": "L", "ɬ": "L", "ɹ": "R", "r": "R", "ɾ": "D", "ʔ": "T",
-    "w": "W", "ʍ": "W", "j": "Y",
+    "w": "W", "ʍ": "W", "j": "Y", "ʲ": "Y",
 }
 _IPA_MAXLEN = max(len(k) for k in _IPA)
-_IPA_IGNORE = set("ːˑˈˌ.-_|' ") | {"\u0329", "\u0303", "\u02de", "\u0361", "\u032f"}
+_IPA_IGNORE = set("ːˑˈˌ.-_|': ") | {"\u0329", "\u0303", "\u02de", "\u0361", "\u032f", "\u032a"}
 
 
 def from_ipa(segment: str) -> list[str]:
