@@ -109,19 +109,19 @@ def run(args: argparse.Namespace) -> int:
 
     from anim3d.audio import load_audio
     from anim3d.errors import Anim3dError
-    from anim3d.pipeline import animate
+    from anim3d.pipeline import DEFAULT_CHECKPOINT, _load, animate
 
     if args.num_samples < 1:
         raise Anim3dError(f"--num-samples must be at least 1, got {args.num_samples}")
     outs = _outputs(args.output, args.num_samples)
     audio = load_audio(args.audio)
     gaze = None if args.free_gaze else (math.radians(args.gaze[0]), math.radians(args.gaze[1]))
+    gen = _load(str(args.checkpoint or DEFAULT_CHECKPOINT), args.device, args.audio_encoder)
     t0 = time.perf_counter()
     motions = animate(
         audio, emotion=args.emotion, intensity=args.intensity, gaze=gaze, distance=args.distance, style=args.style,
         seed=args.seed, steps=args.steps, guidance=args.guidance, num_samples=args.num_samples,
-        checkpoint=args.checkpoint, device=args.device, sampler=args.sampler, audio_encoder=args.audio_encoder,
-        show_progress=not args.quiet,
+        checkpoint=gen, sampler=args.sampler, show_progress=not args.quiet,
     )
     took = time.perf_counter() - t0
     motions = motions if isinstance(motions, list) else [motions]
