@@ -85,7 +85,7 @@ class Tracking:
         return eye_openness(self.landmarks, aspect=self.aspect)
 
     def head_pose(self, **kwargs) -> tuple[np.ndarray, np.ndarray]:
-        return head_pose(self.landmarks, aspect=self.aspect, image_height=self.size[1], **kwargs)
+        return head_pose(self.landmarks, aspect=self.aspect, **kwargs)
 
 
 # ---------------------------------------------------------------- MediaPipe wrapper
@@ -355,7 +355,6 @@ def head_pose(
     *,
     aspect: float = 1.0,
     reference: np.ndarray | None = None,
-    image_height: int = 256,
     vertical_fov_deg: float = 30.0,
     face_width_m: float = 0.095,
 ) -> tuple[np.ndarray, np.ndarray]:
