@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from anim3d.data.phones import Phone
 from anim3d.data.shards import INDEX_NAME, ShardError, Utterance, choose_val_voices, read_shard_meta, write_index, write_shard
 from anim3d.data.teacher import EMOTIONS, SpeakerStyle, phones_to_motion
 from anim3d.data.text import utterance_text
-from anim3d.data.tts import Voice, list_voices, synthesize_many
+from anim3d.data.tts import TTSError, Voice, list_voices, synthesize_many
 from anim3d.errors import Anim3dError
 
 
@@ -83,6 +84,24 @@ def _draw_labels(cfg: SynthConfig, rng: np.random.Generator) -> dict:
             "distance": round(distance, 4)}
 
 
+def _speak(voice: Voice, plans: list[_Plan]) -> list[tuple | None]:
+    """Synthesize a batch; if the engine fails on it, retry one by one and drop (with a
+    warning) the sentences it cannot say, so one odd sentence does not stop a long run."""
+    try:
+        return synthesize_many([p.text for p in plans], voice, [p.rate for p in plans], [p.pitch for p in plans])
+    except TTSError:
+        if len(plans) == 1:
+            raise
+    out: list[tuple | None] = []
+    for p in plans:
+        try:
+            out.append(synthesize_many([p.text], voice, [p.rate], [p.pitch])[0])
+        except TTSError as e:
+            warnings.warn(f"skipped a sentence: {e}", stacklevel=2)
+            out.append(None)
+    return out
+
+
 def make_shard(cfg: SynthConfig, k: int, out_dir: str | os.PathLike) -> dict:
     """Generate shard ``k`` and write it; returns {file, utterances, seconds, wall}."""
     t0 = time.perf_counter()
@@ -100,12 +119,11 @@ def make_shard(cfg: SynthConfig, k: int, out_dir: str | os.PathLike) -> dict:
             by_voice.setdefault(p.voice, []).append(i)
         for voice in sorted(by_voice, key=lambda v: v.id):  # festival: one process per voice and round
             idx = by_voice[voice]
-            res = synthesize_many([more[i].text for i in idx], voice, [more[i].rate for i in idx],
-                                  [more[i].pitch for i in idx])
-            for i, r in zip(idx, res):
+            for i, r in zip(idx, _speak(voice, [more[i] for i in idx])):
                 got[i] = r
-        plans += more
-        spoken += got
+        keep = [i for i, r in enumerate(got) if r is not None]
+        plans += [more[i] for i in keep]
+        spoken += [got[i] for i in keep]
     utts = []
     for i, (plan, (audio, phones)) in enumerate(zip(plans, spoken)):
         labels = _draw_labels(cfg, rng)
