@@ -142,3 +142,16 @@ def test_synth_end_to_end_and_resume(tmp_path):
     np.testing.assert_array_equal(again[0].motion.blendshapes, first[0].motion.blendshapes)
     # a different seed in the same folder is refused
     assert main(["data", "synth", "--hours", "0.001", "--out", str(out), "--seed", "5", "-q"]) == 2
+
+
+def test_synth_skips_a_sentence_the_engine_cannot_say():
+    tts = pytest.importorskip("anim3d.data.tts")
+    from anim3d.data import synth
+
+    esp = [v for v in tts.list_voices() if v.engine == "espeak"]
+    if not esp:
+        pytest.skip("espeak-ng not installed")
+    plans = [synth._Plan(t, esp[0], 1.0, 1.0) for t in ("Hello there.", '""', "Good bye.")]
+    with pytest.warns(UserWarning, match="skipped a sentence"):
+        got = synth._speak(esp[0], plans)
+    assert got[1] is None and got[0][0].duration > 0.3 and got[2][0].duration > 0.3
