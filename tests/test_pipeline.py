@@ -162,3 +162,14 @@ def test_stream_command_animates_audio_live(toy_ckpt, speech, tmp_path):
         pass
     rx.close()
     assert packets >= 25  # ~30 frames for 1 s of speech + the final neutral frame
+
+
+def test_the_shipped_default_model_loads_and_animates(speech):
+    from anim3d.pipeline import DEFAULT_CHECKPOINT, load_default_model
+
+    assert (DEFAULT_CHECKPOINT / "model.safetensors").stat().st_size < 50e6
+    gen = load_default_model()
+    assert gen.cfg.name == "fast"
+    m = animate(audio_from_array(speech.samples[: 3 * 16000], 16000))  # no flags at all
+    assert m.num_frames == 90 and m.blendshapes.min() >= 0 and m.blendshapes.max() <= 1
+    assert np.isfinite(m.head_rotation).all() and np.abs(m.head_rotation).max() < 0.6
