@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # System tools the tests and the data engine use: Debian's espeak-ng and festival voices (speech
-# synthesis with phone timings), sox, and the Khronos glTF validator from npm.
+# synthesis with phone timings), sox, Mono's C# compiler (checks the Unity package's C#), and the
+# Khronos glTF validator from npm.
 # Installs what is missing when it can (root + apt-get); otherwise says what to install.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-apt_pkgs=(espeak-ng festival festvox-us-slt-hts festvox-kallpc16k sox)
+apt_pkgs=(espeak-ng festival festvox-us-slt-hts festvox-kallpc16k sox mono-mcs)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -18,7 +19,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 if [ -f tests/js/package.json ]; then
   if command -v npm >/dev/null; then
-    (cd tests/js && npm install --no-audit --no-fund --silent) || echo "warning: npm install in tests/js failed" >&2
+    npm ci --prefix tests/js --no-audit --no-fund --silent || echo "warning: npm ci in tests/js failed" >&2
   else
     echo "warning: npm not found; the glTF validator tests need Node.js and npm" >&2
   fi

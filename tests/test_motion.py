@@ -121,3 +121,14 @@ def test_eye_rotations_follow_look_channels():
         g1 = Rotation.from_rotvec(rots[1, eye]).apply(forward)
         assert g1[1] > 0.3 and abs(g1[0]) < 1e-6  # up
     np.testing.assert_allclose(rots[2], 0.0)
+
+
+def test_saved_files_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    p = tmp_path / "perm.npz"
+    Motion.neutral(3).save_npz(p)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(os.stat(p).st_mode) == 0o666 & ~mask
