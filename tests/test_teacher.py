@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anim3d.channels import EYE_MAX_YAW, INDEX
+from anim3d.channels import EYE_MAX_YAW
 from anim3d.data.phones import SIL, Phone
 from anim3d.data.teacher import EMOTIONS, SpeakerStyle, lip_gap, phones_to_motion
 from anim3d.data.teacher.visemes import HIGH_VOWELS, MID_VOWELS, OPEN_VOWELS

@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from anim3d.data import augment
-from anim3d.data.phones import Phone
-from anim3d.data.shards import INDEX_NAME, ShardError, Utterance, choose_val_voices, read_shard_meta, write_index, write_shard
+from anim3d.data.shards import ShardError, Utterance, choose_val_voices, read_shard_meta, write_index, write_shard
 from anim3d.data.teacher import EMOTIONS, SpeakerStyle, phones_to_motion
 from anim3d.data.text import utterance_text
 from anim3d.data.tts import TTSError, Voice, list_voices, synthesize_many
@@ -238,5 +237,3 @@ def run_synth(cfg: SynthConfig, out_dir: str | os.PathLike, workers: int = 2, sh
                        "audio_seconds_made": round(sum(r["seconds"] for r in made), 1), "workers": workers}}
     return write_index(out, val_voices=val_voices, extra=extra)
 
-
-__all__ = ["SynthConfig", "make_shard", "run_synth", "shard_name", "INDEX_NAME", "Phone"]
