@@ -165,6 +165,7 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", default=None, help="model configs (default: all of models.config.CONFIG_NAMES)")
     ap.add_argument("--repeats", type=int, default=2, help="runs per row; the fastest is reported")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--checkpoint", default=None, help="also time this checkpoint folder")
     ap.add_argument("--portrait", default="/work/shared/evaldata/image/C6_anitalker_Einstein.png", help="portrait for the renderer rows")
     ap.add_argument("--render-frames", type=int, default=48, help="frames rendered per renderer row")
     ap.add_argument("--chunk-ms", type=float, default=20.0, help="live audio chunk length (default 20 ms)")
@@ -225,6 +226,10 @@ def main(argv=None) -> int:
         configs = args.configs.split(",") if args.configs else list(CONFIG_NAMES)
         for name in configs:
             gens[f"{name} (random init)"] = random_generator(name, args.device)
+        if args.checkpoint:
+            from anim3d.pipeline import MotionGenerator
+
+            gens[f"checkpoint {Path(args.checkpoint).name}"] = MotionGenerator.load(args.checkpoint, args.device)
         if Path(DEFAULT_CHECKPOINT).exists():
             gens["default checkpoint"] = load_default_model(args.device)
         else:

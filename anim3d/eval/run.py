@@ -3,6 +3,7 @@ emotion control for every available method, written as report.md + PNGs."""
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 import traceback
@@ -242,7 +243,7 @@ def _emotion_section(rep: Report, cfg: EvalConfig, videos, methods) -> None:
             rep.add(f"{m.name}: failed: `{_warn('emotion ' + m.name, e)}`")
             continue
         rates, mono, overall = summarize_emotions(res)
-        name = f"emotion_{m.name.replace(' ', '_').replace('/', '_').replace('+', '_')}.png"
+        name = "emotion_" + re.sub(r"[^A-Za-z0-9]+", "_", m.name).strip("_") + ".png"
         plot_emotion_matrix(m.name, rates, rep.path(name))
         rows = [[e, *[rates[e].get(i, float("nan")) for i in levels], *(mono.get(e, (float("nan"),) * 2))] for e in rates]
         rep.add(
