@@ -158,6 +158,19 @@ def test_blinks_at_a_natural_rate():
     assert 10.0 <= np.mean(counts) <= 26.0, counts
 
 
+def test_blink_rate_in_short_sentences(spoken):
+    """Short utterances with many phrase ends still blink at a natural rate (15-20 per minute)."""
+    from anim3d.data.teacher.eyes import blink_times
+
+    rng = np.random.default_rng(0)
+    n, total = 0, 0.0
+    for _ in range(30):
+        for audio, phones, _ in spoken:
+            n += len(blink_times(phones, audio.duration, SpeakerStyle.random(rng).blink_rate, rng))
+            total += audio.duration
+    assert 13.0 <= n / total * 60.0 <= 24.0, n / total * 60.0
+
+
 def test_blinks_present_in_sentences(performed):
     total = sum(m.duration for m, _, _ in performed)
     blinks = sum(int(np.sum(np.diff((m.channel("eyeBlinkLeft") > 0.6).astype(int)) == 1)) for m, _, _ in performed)

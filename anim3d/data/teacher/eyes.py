@@ -16,17 +16,19 @@ from anim3d.data.phones import SIL, Phone
 
 
 def blink_times(phones: list[Phone], duration: float, rate_per_min: float, rng: np.random.Generator) -> np.ndarray:
-    """Onset times (s) of blinks."""
+    """Onset times (s) of blinks: spontaneous ones (a renewal process at 75 % of
+    ``rate_per_min``) plus some at phrase ends, about ``rate_per_min`` in all for ordinary speech."""
     out: list[float] = []
     refractory = 0.8
-    t = rng.exponential(60.0 / rate_per_min) * rng.uniform(0.2, 1.0)
+    mean_gap = 60.0 / (0.75 * rate_per_min)
+    t = rng.uniform(0.0, mean_gap)  # a random phase: the speaker was already talking
     while t < duration:
         out.append(t)
-        t += refractory + rng.exponential(max(60.0 / rate_per_min - refractory, 0.3))
+        t += refractory + rng.exponential(max(mean_gap - refractory, 0.3))
     for a, b in zip(phones[:-1], phones[1:]):  # phrase ends
-        if a.label != SIL and b.label == SIL and b.duration > 0.12 and rng.random() < 0.6:
+        if a.label != SIL and b.label == SIL and b.duration > 0.15 and rng.random() < 0.25:
             tb = b.start + rng.uniform(0.0, 0.1)
-            if tb < duration and all(abs(tb - x) > 0.5 for x in out):
+            if tb < duration and all(abs(tb - x) > 1.0 for x in out):
                 out.append(tb)
     return np.array(sorted(out))
 

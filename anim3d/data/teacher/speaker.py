@@ -15,7 +15,7 @@ class SpeakerStyle:
     lead: float = 0.02  # s: mouth shapes lead the sound by this much
     head_energy: float = 1.0  # scale of nods, tilts and sway
     sway_speed: float = 1.0  # frequency scale of idle sway
-    blink_rate: float = 14.0  # spontaneous blinks per minute (phrase-end blinks come on top)
+    blink_rate: float = 14.0  # blinks per minute in ordinary speech (~75 % spontaneous, the rest at phrase ends)
     asymmetry: float = 0.0  # > 0: left side stronger, < 0: right side stronger
     brows: float = 0.5  # brow raises on accents (0 = none)
     smile_bias: float = 0.0  # resting smile
@@ -32,7 +32,7 @@ class SpeakerStyle:
             lead=u(0.01, 0.07),  # best leads measured on real clips: 0.02-0.1 s
             head_energy=float(np.exp(rng.normal(0.0, 0.4))),
             sway_speed=u(0.7, 1.4),
-            blink_rate=u(10.0, 18.0),
+            blink_rate=u(12.0, 20.0),
             asymmetry=u(-0.15, 0.15),
             brows=u(0.0, 1.0),
             smile_bias=u(0.0, 0.08),
