@@ -59,5 +59,5 @@ def render_batch(model, source: torch.Tensor, mesh: WarpMesh, driven, n: int, *,
     from models.renderer.network import compose
 
     x = x.contiguous(memory_format=torch.channels_last)
-    rgb, alpha = model(x)
-    return compose(warped, warped_low, rgb.float().to(warped.dtype), alpha.to(warped.dtype)), warped
+    rgb = model(x)
+    return compose(warped, warped_low, rgb.to(warped.dtype)), warped

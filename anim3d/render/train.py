@@ -168,7 +168,7 @@ def loss_fn(out: torch.Tensor, target: torch.Tensor, mouth: torch.Tensor) -> tor
 
 
 def train(videos: list[str], holdout: str, out: str, *, minutes: float = 25.0, max_steps: int = 100000,
-          batch: int = 8, lr: float = 2e-3, seed: int = 0, threads: int = 1, max_frames: int | None = None,
+          batch: int = 8, lr: float = 1e-3, seed: int = 0, threads: int = 1, max_frames: int | None = None,
           patch: int | None = 64) -> dict:
     from anim3d.progress import progress
     from models.renderer import RefineNet, RendererConfig, save_renderer
@@ -194,11 +194,12 @@ def train(videos: list[str], holdout: str, out: str, *, minutes: float = 25.0, m
             g["lr"] = lr * (0.1 if frac > 0.8 else 1.0)
         model.train()
         x, low, target, mouth = make_batch(sampler, batch, n, rng, patch)
-        rgb, alpha = model(x.contiguous(memory_format=torch.channels_last))
-        pred = compose(low, low, rgb, alpha)  # B x 3 x n x n
+        rgb = model(x.contiguous(memory_format=torch.channels_last))
+        pred = compose(low, low, rgb)  # B x 3 x n x n
         loss = loss_fn(pred, target, mouth)
         opt.zero_grad()
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
         bar.update(1)
@@ -224,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=25.0)
     p.add_argument("--steps", type=int, default=100000)
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-frames", type=int, default=None)

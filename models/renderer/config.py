@@ -14,7 +14,7 @@ class RendererConfig:
     in_channels: int = 7  # warped RGB, mouth mask, face mask, flow offset (2)
     crop_size: int = 512  # output size at inference
     zoom: float = 1.0  # portrait crop zoom (1 = FFHQ-like framing)
-    version: int = 1
+    version: int = 2  # 2: plain residual output (3 channels), no alpha gate
 
     def save(self, path: str | os.PathLike) -> None:
         d = asdict(self)

@@ -1,10 +1,11 @@
 """RefineNet: a small U-Net that refines a warped portrait at a low internal resolution.
 
 Inputs (all at ``internal_size``): the warped source image, the driven mouth and face masks and
-the flow offset. Outputs an RGB image and an alpha map; the alpha-weighted difference to the
-warped image is upsampled and added to the full-resolution warp (``compose``), so the sharp
-warped pixels survive wherever the network is not needed (alpha ~ 0), while it paints the mouth
-cavity, teeth and disocclusions where they are.
+the flow offset. Outputs a refined RGB image; its difference to the warped image is upsampled and
+added to the full-resolution warp (``compose``), so the sharp warped pixels survive wherever the
+network changes nothing, while it paints the mouth cavity and disocclusions where they are.
+(An earlier version gated the change with a sigmoid alpha; in training the gate saturated at 0
+and the network died into the identity, so the change is a plain residual now.)
 """
 
 from __future__ import annotations
@@ -37,17 +38,12 @@ class RefineNet(nn.Module):
         self.inp = _block(self.config.in_channels, w[0], convs=1)
         self.down = nn.ModuleList([_block(w[i], w[i + 1], stride=2) for i in range(len(w) - 1)])
         self.up = nn.ModuleList([_block(w[i + 1] + w[i], w[i], convs=1 if i == 0 else 2) for i in reversed(range(len(w) - 1))])
-        self.out = nn.Conv2d(w[0], 4, 3, 1, 1)
-        # Start as the identity refinement: the RGB residual is zero, so rgb == warped and the
-        # composite equals the warp whatever alpha is. Alpha starts at 0.5, not near 0: with a
-        # saturated alpha the residual gets almost no gradient and alpha none at all (rgb - warped
-        # = 0), and the network never leaves the identity.
-        nn.init.zeros_(self.out.weight)
+        self.out = nn.Conv2d(w[0], 3, 3, 1, 1)
+        nn.init.zeros_(self.out.weight)  # start as the identity refinement (zero residual)
         nn.init.constant_(self.out.bias, 0.0)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x: B x C_in x n x n (first 3 channels the warped RGB in [0, 1]).
-        Returns rgb B x 3 x n x n in [0, 1] and alpha B x 1 x n x n in [0, 1]."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: B x C_in x n x n (first 3 channels the warped RGB in [0, 1]) -> rgb B x 3 x n x n in [0, 1]."""
         skips = [self.inp(x)]  # B x w0 x n x n
         for d in self.down:
             skips.append(d(skips[-1]))  # B x w(i+1) x n/2^(i+1)
@@ -56,15 +52,13 @@ class RefineNet(nn.Module):
             s = skips.pop()
             h = F.interpolate(h, size=s.shape[-2:], mode="bilinear", align_corners=False)
             h = u(torch.cat([h, s], 1))
-        o = self.out(h)  # B x 4 x n x n
-        rgb = (x[:, :3] + o[:, :3]).clamp(0, 1)  # a residual on the warped image
-        alpha = torch.sigmoid(o[:, 3:4])
-        return rgb, alpha
+        o = self.out(h)  # B x 3 x n x n
+        return (x[:, :3] + o).clamp(0, 1)  # a residual on the warped image
 
 
-def compose(warped_full: torch.Tensor, warped_low: torch.Tensor, rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """Full-resolution output: warped_full (B x 3 x H x W) + upsampled alpha * (rgb - warped_low)."""
-    delta = alpha * (rgb - warped_low)  # B x 3 x n x n
+def compose(warped_full: torch.Tensor, warped_low: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
+    """Full-resolution output: warped_full (B x 3 x H x W) + upsampled (rgb - warped_low)."""
+    delta = rgb - warped_low  # B x 3 x n x n
     delta = F.interpolate(delta, size=warped_full.shape[-2:], mode="bilinear", align_corners=False)
     return (warped_full + delta).clamp(0, 1)
 
