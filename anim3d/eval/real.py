@@ -53,31 +53,51 @@ class RealTrack:
     fps: float
 
 
-def track_cached(path: str | os.PathLike, *, use_cache: bool = True, progress: bool = True) -> RealTrack:
-    """Track ``path`` (or load the cached result)."""
+def _load_cached(path: Path) -> RealTrack | None:
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as z:
+            return RealTrack(z["mouth"], z["eyes"], z["head_rotation"], z["valid"], float(z["fps"]))
+    except (OSError, KeyError, ValueError):
+        return None  # a damaged cache entry: track again
+
+
+def track_cached(
+    path: str | os.PathLike, *, use_cache: bool = True, progress: bool = True, max_frames: int | None = None
+) -> RealTrack:
+    """Track ``path`` (or its first ``max_frames`` frames), or load the cached result.
+    A cached whole-video track also serves any shorter request."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise InputError(path, "video not found")
-    key = f"{file_hash(path)}-v{CACHE_VERSION}.npz"
-    cached = cache_dir() / key
-    if use_cache and cached.exists():
-        try:
-            with np.load(cached) as z:
-                return RealTrack(z["mouth"], z["eyes"], z["head_rotation"], z["valid"], float(z["fps"]))
-        except (OSError, KeyError, ValueError):
-            pass  # a damaged cache entry: track again
+    digest = file_hash(path)
+    full = cache_dir() / f"{digest}-v{CACHE_VERSION}.npz"
+    part = cache_dir() / f"{digest}-v{CACHE_VERSION}-n{max_frames}.npz"
+    if use_cache:
+        for candidate in (full, part) if max_frames else (full,):
+            rt = _load_cached(candidate)
+            if rt is not None:
+                return _first(rt, max_frames)
     from anim3d.fileio import atomic_output
     from anim3d.tracking import track_video
 
-    tr = track_video(path, progress=progress)
+    tr = track_video(path, progress=progress, max_frames=max_frames)
     rot, _ = tr.head_pose()
     rt = RealTrack(tr.mouth_opening(), tr.eye_openness(), rot, tr.valid, tr.fps)
     if use_cache:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(cached) as tmp:
+        target = part if max_frames else full
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(target) as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, mouth=rt.mouth, eyes=rt.eyes, head_rotation=rt.head_rotation, valid=rt.valid, fps=rt.fps)
     return rt
+
+
+def _first(rt: RealTrack, n: int | None) -> RealTrack:
+    if n is None:
+        return rt
+    return RealTrack(rt.mouth[:n], rt.eyes[:n], rt.head_rotation[:n], rt.valid[:n], rt.fps)
 
 
 def find_videos(folder: str | os.PathLike) -> list[Path]:
@@ -162,7 +182,9 @@ def evaluate_real(
 
     results: list[ClipResult] = []
     for video in bar(videos, desc="real speakers", unit="clip") if progress else videos:
-        rt = track_cached(video, progress=progress)
+        # frames needed for max_seconds at up to 60 fps (the exact cut follows below)
+        limit = None if max_seconds is None else int(np.ceil(max_seconds * 60)) + 1
+        rt = track_cached(video, progress=progress, max_frames=limit)
         audio = load_audio(video)
         n = rt.mouth.shape[0]
         if max_seconds is not None:
