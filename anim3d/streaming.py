@@ -58,7 +58,8 @@ class StreamingAnimator:
 
     def __init__(self, gen=None, *, emotion: str = "neutral", intensity: float = 1.0, gaze=(0.0, 0.0),
                  distance: float = 0.0, style=None, seed: int = 0, steps: int | None = None,
-                 guidance: dict | None = None, hop: int = 4, lookahead: int = 1, sample_rate: int | None = None):
+                 guidance: dict | None = None, hop: int = 4, lookahead: int = 1, sample_rate: int | None = None,
+                 warmup: bool = True):
         from anim3d.pipeline import check_controls, check_guidance, load_default_model
 
         self.gen = gen if gen is not None else load_default_model()
@@ -79,6 +80,19 @@ class StreamingAnimator:
         self.sent = 0  # frames sent so far
         self.history = np.zeros((0, cfg.motion_dim), np.float32)  # last K sent frames, normalised
         self.feat_cache: dict[int, np.ndarray] = {}
+        if warmup:
+            self.warmup()
+
+    def warmup(self) -> None:
+        """Run one window on silence before any audio arrives (first calls into torch are slow), keeping no state."""
+        import torch
+
+        from anim3d.pipeline import cpu_threads, sample_window_from_noise, window_conditions
+
+        feats = self.gen.front_end(np.zeros(1600, np.float32), 2)
+        cond = window_conditions(self.gen, feats, 0, None, self.controls, 1, audio_frames=2)
+        with cpu_threads(self.gen.device), torch.inference_mode():
+            sample_window_from_noise(self.gen, cond, torch.zeros(1, self.cfg.window, self.cfg.motion_dim), self.steps, self.guidance)
 
     # ------------------------------------------------------------------ audio
     def _append(self, samples: np.ndarray) -> None:

@@ -45,14 +45,16 @@ def make_generator(name: str):
 
 
 def bench_offline(gen, audio, steps, repeats=2):
+    """-> (best wall seconds, CPU seconds of that run). On a shared machine the CPU time is what the
+    same run takes on an idle core; the wall time includes waiting for other processes."""
     from anim3d.pipeline import animate
 
-    animate(audio[: 1] if False else audio, checkpoint=gen, steps=steps)  # warm-up
-    best = float("inf")
+    animate(audio, checkpoint=gen, steps=steps)  # warm-up
+    best = (float("inf"), float("inf"))
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         animate(audio, checkpoint=gen, steps=steps)
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, (time.perf_counter() - t0, time.process_time() - c0))
     return best
 
 
@@ -63,22 +65,24 @@ def bench_stream(gen, samples, sr, chunk_ms=20):
     st = StreamingAnimator(gen)
     chunk = int(sr * chunk_ms / 1000)
     first = None
-    t_start = time.perf_counter()
+    t_start = time.perf_counter()  # the stream's time 0: the first sample is spoken
     c_start = time.process_time()
     frames = 0
     for i in range(0, len(samples), chunk):
-        # wait until this chunk would have arrived in real time
-        due = t_start + i / sr
+        # a chunk arrives once its last sample has been spoken
+        due = t_start + min(i + chunk, len(samples)) / sr
         now = time.perf_counter()
         if due > now:
             time.sleep(due - now)
-        arrived = time.perf_counter()
+        c0 = time.process_time()
         out = st.push(samples[i : i + chunk])
-        if out is not None and out.num_frames and first is None:
-            first = time.perf_counter() - t_start - 0.0  # the first audio arrived at t_start
-        frames += out.num_frames if out is not None else 0
+        if out.num_frames and first is None:
+            first = time.perf_counter() - (t_start + chunk / sr)  # since the first chunk arrived
+            first_cpu = time.process_time() - c0
+            first_audio = (i + chunk) / sr - chunk / sr  # audio that had to arrive after the first chunk
+        frames += out.num_frames
     cpu = time.process_time() - c_start
-    return first, cpu / (len(samples) / sr), frames
+    return first, cpu / (len(samples) / sr), frames, first_cpu, first_audio
 
 
 def main() -> None:
@@ -102,21 +106,25 @@ def main() -> None:
         audio = audio_from_array(np.tile(a.samples, reps)[: int(args.seconds * 16000)], 16000)
     else:
         audio = audio_from_array(speech_like(args.seconds), 16000)
-    rows = []
+    print(f"| load average at start | {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores |")
     for name in args.configs.split(","):
         gen, what = make_generator(name)
         t0 = time.perf_counter()
         gen.features(audio)
         t_feat = time.perf_counter() - t0
-        t = bench_offline(gen, audio, args.steps)
-        rows.append((name, what, gen.cfg.default_steps if args.steps is None else args.steps, t_feat, t, audio.duration / t))
-        print(f"| {name} ({what}) | steps {rows[-1][2]} | features {t_feat:.3f} s | animate {audio.duration:.0f} s speech: {t:.2f} s | {audio.duration / t:.1f}x real time |", flush=True)
+        t, cpu = bench_offline(gen, audio, args.steps)
+        steps = gen.cfg.default_steps if args.steps is None else args.steps
+        print(f"| {name} ({what}) | steps {steps} | features {t_feat:.3f} s | animate {audio.duration:.0f} s of speech: "
+              f"{t:.2f} s wall ({audio.duration / t:.1f}x real time), {cpu:.2f} CPU s ({audio.duration / cpu:.1f}x) |", flush=True)
     try:
         gen, what = make_generator("fast")
-        first, cpu, frames = bench_stream(gen, audio.samples[: int(args.stream_seconds * 16000)], 16000)
-        print(f"| streaming fast ({what}) | 20 ms chunks | first frame {first * 1000:.0f} ms after first audio | CPU {cpu:.2f} core-s per audio s | {frames} frames |")
+        first, cpu, frames, first_cpu, first_audio = bench_stream(gen, audio.samples[: int(args.stream_seconds * 16000)], 16000)
+        print(f"| streaming fast ({what}) | 20 ms chunks | first frame {first * 1000:.0f} ms after the first chunk arrived "
+              f"(waiting for {first_audio * 1000:.0f} ms more audio + {first_cpu * 1000:.0f} ms CPU for the first window) | "
+              f"CPU {cpu:.2f} core-s per audio s | {frames} frames |")
     except ImportError as e:
         print(f"streaming not benchmarked ({e})")
+    print(f"| load average at end | {os.getloadavg()[0]:.1f} |")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"| peak memory (max RSS of this process) | {peak:.0f} MB |")
 
