@@ -125,8 +125,9 @@ class MotionGenerator:
 
     # ----------------------------------------------------------- sampling
     def generate(self, feats: np.ndarray, controls: Controls, seeds: list[int], steps: int | None = None,
-                 guidance: dict | None = None, sampler: str = SAMPLER, show_progress: bool = False) -> np.ndarray:
+                 guidance: dict | None = None, sampler: str | None = None, show_progress: bool = False) -> np.ndarray:
         """T x F features -> N x T x 58 raw motion, one sample per seed, all samples batched."""
+        sampler = sampler or getattr(self.cfg, "default_sampler", SAMPLER)
         return generate_windows(self, feats, controls, seeds, steps, check_guidance(guidance, self.cfg), sampler, show_progress)
 
     def to_motion(self, raw: np.ndarray) -> Motion:
@@ -327,7 +328,7 @@ def _load(folder: str, device="cpu", audio_encoder: str | None = None) -> Motion
 
 def animate(audio: Audio, *, emotion: str = "neutral", intensity: float = 1.0, gaze=(0.0, 0.0), distance: float = 0.0,
             style=None, seed: int = 0, steps: int | None = None, guidance: dict | None = None, num_samples: int = 1,
-            checkpoint=None, device="cpu", sampler: str = SAMPLER, audio_encoder: str | None = None,
+            checkpoint=None, device="cpu", sampler: str | None = None, audio_encoder: str | None = None,
             show_progress: bool = False) -> Motion | list[Motion]:
     """Speech -> Motion (30 fps, one frame per 1/30 s of audio).
 
@@ -335,7 +336,8 @@ def animate(audio: Audio, *, emotion: str = "neutral", intensity: float = 1.0, g
     in radians or None for free gaze; distance: forward head offset in metres or None; style: a Motion, a Motion
     .npz or a Live Link Face .csv whose speaking style to follow; seed: sample i uses seed + i; steps: sampler
     steps (default from the checkpoint); guidance: classifier-free guidance scale per condition, e.g.
-    {"audio": 2.0, "emotion": 1.5}; num_samples > 1 returns a list (all samples are generated in one batch);
+    {"audio": 2.0, "emotion": 1.5} (default: the checkpoint's); sampler: ddim, dpmpp_2m or euler_ancestral
+    (default: the checkpoint's); num_samples > 1 returns a list (all samples are generated in one batch);
     checkpoint: None (the shipped default), a checkpoint folder, or a MotionGenerator.
     """
     import torch

@@ -69,6 +69,7 @@ class StreamingAnimator:
         self.controls.style = self.gen.style_from(style)
         self.guidance = check_guidance(guidance, cfg)
         self.steps = steps or cfg.default_steps
+        self.sampler = getattr(cfg, "default_sampler", "ddim")
         self.hop, self.lookahead = max(1, int(hop)), max(0, int(lookahead))
         self.in_rate = int(sample_rate or cfg.sample_rate)
         self.noise = FrameNoise(seed, cfg.motion_dim)
@@ -148,7 +149,7 @@ class StreamingAnimator:
         cond = window_conditions(self.gen, feats, s, prev, self.controls, 1, audio_frames=available)
         noise = torch.from_numpy(self.noise(s, W))[None]
         with cpu_threads(self.gen.device), torch.inference_mode():
-            x = sample_window_from_noise(self.gen, cond, noise, self.steps, self.guidance)[0].float().cpu().numpy()
+            x = sample_window_from_noise(self.gen, cond, noise, self.steps, self.guidance, self.sampler)[0].float().cpu().numpy()
         n = min(upto - s, W)
         new = x[:n]
         self.history = np.concatenate([self.history, new])[-K:]

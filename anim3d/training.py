@@ -271,7 +271,7 @@ def validate(model, cfg, examples: list[Example], tcfg: TrainConfig, device) -> 
         from anim3d.motion_codec import gaze_condition, distance_condition, DISTANCE_SCALE
 
         c = Controls(ex.emotion, ex.intensity, tuple(gaze_condition(ex.motion)), float(distance_condition(ex.motion)[0] / DISTANCE_SCALE), None)
-        raw = generate_windows(gen, ex.feats, c, [i], tcfg.val_steps, dict(cfg.default_guidance))[0]
+        raw = generate_windows(gen, ex.feats, c, [i], tcfg.val_steps, dict(cfg.default_guidance), cfg.default_sampler)[0]
         pred = np.clip(raw[:, :52], 0, 1)
         if any(p[0] in ("P", "B", "M") for p in ex.phones):
             closures.append(closure_rate(pred, ex.phones, cfg.fps))

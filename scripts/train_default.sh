@@ -25,4 +25,6 @@ anim3d train --data "$CORPUS" --config fast --out "$RUN" \
   --max-minutes "$MINUTES" --val-utterances 24 --seed 0 --threads 1
 mkdir -p models/default
 cp "$RUN/config.json" "$RUN/model.safetensors" models/default/
+# window overlap at inference: 12 frames (runs started before this default was raised stored 6)
+python -c "import json; p='models/default/config.json'; d=json.load(open(p)); d['model']['overlap']=12; json.dump(d, open(p, 'w'), indent=1)"
 echo "models/default updated from $RUN"
