@@ -112,11 +112,24 @@ def evaluate(portrait_path: str, drive: Motion, *, checkpoint: str | None = None
             lm = tr.landmarks[..., :2] * np.array(tr.size, np.float32)
             real[os.path.basename(v)] = stillest_window_jitter(lm[:, :468])
         out["real_videos_stillest_window_jitter"] = real
+    out["identity_between_two_people"] = two_people_distance()
+    return out
+
+
+def two_people_distance() -> float:
+    """The identity measure between two different people (skimage's astronaut and the evaldata
+    Einstein portrait when present, else the astronaut and her mirror image): the scale for
+    reading the identity numbers."""
     import skimage.data
 
-    other = prepare_portrait(skimage.data.astronaut()).landmarks[:, :2]
-    out["identity_between_two_people"] = _align_rms(other[:468], ref[:468])
-    return out
+    from anim3d.render.portrait import prepare_portrait
+
+    a = prepare_portrait(skimage.data.astronaut()).landmarks[:468, :2]
+    here = os.path.dirname(os.path.abspath(__file__))
+    einstein = os.path.join(here, "..", "..", "..", "shared", "evaldata", "image", "C6_anitalker_Einstein.png")
+    img = einstein if os.path.isfile(einstein) else skimage.data.astronaut()[:, ::-1].copy()
+    b = prepare_portrait(img).landmarks[:468, :2]
+    return _align_rms(a, b)
 
 
 def speech_motion(path: str) -> tuple[Motion, str]:
