@@ -73,6 +73,13 @@ def run(args: argparse.Namespace) -> int:
     if args.batch < 1:
         raise Anim3dError(f"--batch must be at least 1, got {args.batch}")
     device = resolve_device(args.device)
+    if device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        # The renderer's ops are small (128x128 maps, 8-frame batches): one thread is 5x faster
+        # than two on a shared 2-core CPU (benchmarks/bench_render.py: 22 vs 4 frames/s), where
+        # a second OpenMP thread mostly waits for a core. OMP_NUM_THREADS overrides.
+        torch.set_num_threads(1)
     t0 = time.perf_counter()
     portrait = prepare_portrait(args.portrait)  # the cheap check first: a bad photo fails before any model runs
     if args.input.lower().endswith(MOTION_EXTS):
