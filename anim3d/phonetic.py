@@ -30,6 +30,7 @@ import numpy as np
 
 from anim3d.audio import Audio
 from anim3d.errors import AudioError
+from anim3d.optional import require
 
 # Stress-free ARPAbet (CMU dictionary phone set) plus silence.
 ARPABET = (
@@ -69,7 +70,7 @@ class RecognizerConfig:
 
 
 def _model_paths() -> tuple[str, str, str]:
-    from pocketsphinx import get_model_path
+    get_model_path = require("pocketsphinx", "phone recognition").get_model_path
 
     root = os.path.join(get_model_path(), "en-us")
     return (
@@ -80,7 +81,7 @@ def _model_paths() -> tuple[str, str, str]:
 
 
 def _decoder(config: RecognizerConfig):
-    from pocketsphinx import Decoder
+    Decoder = require("pocketsphinx", "phone recognition").Decoder
 
     hmm, phone_lm, _ = _model_paths()
     return Decoder(
@@ -96,7 +97,7 @@ def _decoder(config: RecognizerConfig):
 @lru_cache(maxsize=1)
 def _word_decoders():
     """(large-vocabulary word decoder, forced aligner), built once per process (~0.5 s)."""
-    from pocketsphinx import Decoder
+    Decoder = require("pocketsphinx", "phone recognition").Decoder
 
     hmm, _, dict_path = _model_paths()
     lm = os.path.join(os.path.dirname(dict_path), "en-us.lm.bin")

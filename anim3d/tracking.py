@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from anim3d.errors import InputError
+from anim3d.optional import require
 
 NUM_LANDMARKS = 478
 
@@ -100,7 +101,7 @@ def _face_mesh(static: bool):
     warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import mediapipe as mp
+        mp = require("mediapipe", "face tracking")
 
     return mp.solutions.face_mesh.FaceMesh(
         static_image_mode=static,
@@ -334,9 +335,9 @@ def reference_face() -> np.ndarray:
     public-domain portrait shipped in scikit-image), turned to face straight ahead by
     ``frontal_frame``. MediaPipe's canonical face model is not in the pip wheel.
     """
-    import skimage.data
+    skimage_data = require("skimage.data", "the reference face")
 
-    lm = track_image(skimage.data.astronaut(), path="skimage.data.astronaut()")
+    lm = track_image(skimage_data.astronaut(), path="skimage.data.astronaut()")
     p = to_metric_image(lm[None], 1.0)[0]
     p = p - p[RIGID_LANDMARKS].mean(0)
     return (frontal_frame(p) @ p.T).T

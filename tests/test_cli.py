@@ -53,3 +53,29 @@ def test_bad_input_is_one_line_error(tmp_path, capsys):
     assert main(["info", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "bad.npz" in err and "Traceback" not in err
+
+
+def test_missing_optional_package_names_the_extra():
+    from anim3d.errors import Anim3dError
+    from anim3d.optional import require
+
+    assert require("json", "parsing").dumps([1]) == "[1]"
+    with pytest.raises(Anim3dError, match=r"pip install 'anim3d\[video\]'"):
+        _require_missing("mediapipe")
+
+
+def _require_missing(name):
+    """require() for a top-level module name that is made unimportable for this call."""
+    import sys
+
+    from anim3d.optional import require
+
+    saved = sys.modules.get(name)
+    sys.modules[name] = None  # makes `import name` raise ImportError
+    try:
+        return require(name, "face tracking")
+    finally:
+        if saved is None:
+            del sys.modules[name]
+        else:
+            sys.modules[name] = saved

@@ -13,6 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from anim3d.optional import require
+
 NAMES = "Bob Mary Peter Fiona Victor Wendy Paul Maggie Ben Olivia Uma Owen Theo Zoe Jack Sheila George Ruth Vincent Martha".split()
 NOUNS = (
     "apple boat bridge window mountain pumpkin voice movie museum forest table moon mirror basket "
@@ -73,7 +75,7 @@ NUMBERS = "two three four five seven nine twelve twenty".split()
 def cmu_words() -> tuple[str, ...]:
     """Plain alphabetic words (3-10 letters) of the CMU dictionary in the pocketsphinx wheel, or () if absent."""
     try:
-        import pocketsphinx
+        pocketsphinx = require("pocketsphinx", "the CMU pronouncing dictionary")
     except ImportError:
         return ()
     path = os.path.join(os.path.dirname(pocketsphinx.__file__), "model", "en-us", "cmudict-en-us.dict")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from anim3d.fileio import atomic_output
+from anim3d.optional import require
 
 
 def fmt(x, digits: int = 3) -> str:
@@ -28,7 +29,7 @@ def table(header: list[str], rows: list[list]) -> str:
 
 
 def _figure():
-    import matplotlib
+    matplotlib = require("matplotlib", "report plots")
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

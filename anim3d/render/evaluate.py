@@ -24,6 +24,7 @@ import tempfile
 import numpy as np
 
 from anim3d.motion import Motion
+from anim3d.optional import require
 
 MOUTH_AND_JAW_MIN_Y_FRACTION = 0.55  # landmarks below this fraction of eye->chin height count as mouth/jaw
 STILL_WINDOW = 90
@@ -120,14 +121,14 @@ def two_people_distance() -> float:
     """The identity measure between two different people (skimage's astronaut and the evaldata
     Einstein portrait when present, else the astronaut and her mirror image): the scale for
     reading the identity numbers."""
-    import skimage.data
+    skimage_data = require("skimage.data", "the identity reference portrait")
 
     from anim3d.render.portrait import prepare_portrait
 
-    a = prepare_portrait(skimage.data.astronaut()).landmarks[:468, :2]
+    a = prepare_portrait(skimage_data.astronaut()).landmarks[:468, :2]
     here = os.path.dirname(os.path.abspath(__file__))
     einstein = os.path.join(here, "..", "..", "..", "shared", "evaldata", "image", "C6_anitalker_Einstein.png")
-    img = einstein if os.path.isfile(einstein) else skimage.data.astronaut()[:, ::-1].copy()
+    img = einstein if os.path.isfile(einstein) else skimage_data.astronaut()[:, ::-1].copy()
     b = prepare_portrait(img).landmarks[:468, :2]
     return _align_rms(a, b)
 

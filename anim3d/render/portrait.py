@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from anim3d.errors import InputError
+from anim3d.optional import require
 
 CROP_SIZE = 512
 MIN_EYE_DISTANCE_PX = 32.0  # inter-ocular distance in the original photo below this = "too small"
@@ -51,7 +52,7 @@ _FACE_MESH = {}
 def _face_mesh(max_faces: int):
     """A cached static-image MediaPipe FaceMesh (creating one costs ~0.1 s)."""
     if max_faces not in _FACE_MESH:
-        import mediapipe as mp
+        mp = require("mediapipe", "face finding")
 
         _FACE_MESH[max_faces] = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=True, max_num_faces=max_faces, refine_landmarks=True, min_detection_confidence=0.5
@@ -74,7 +75,7 @@ def detect_faces(rgb: np.ndarray, max_faces: int = 4) -> list[np.ndarray]:
 def small_face_widths(rgb: np.ndarray) -> list[float]:
     """Widths (px) of faces that MediaPipe's full-range detector sees where Face Mesh found none:
     faces too small (or too far) for the mesh, told apart from "no face at all"."""
-    import mediapipe as mp
+    mp = require("mediapipe", "face finding")
 
     if "detector" not in _FACE_MESH:
         _FACE_MESH["detector"] = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
@@ -129,7 +130,7 @@ def apply_affine(m: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def warp_crop(rgb: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
     """The aligned crop (reflecting the photo at its borders so no black wedges appear)."""
-    import cv2
+    cv2 = require("cv2", "portrait alignment")
 
     return cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_AREA if m[0, 0] ** 2 + m[0, 1] ** 2 < 1 else cv2.INTER_CUBIC,
                           borderMode=cv2.BORDER_REFLECT101)

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from anim3d.render.flow import build_warp_mesh, driven_vertices
 from anim3d.render.frames import flow_batch, image_to_tensor, network_inputs, render_batch, tensor_to_images
 from anim3d.render.portrait import alignment_matrix, apply_affine, warp_crop
+from anim3d.optional import require
 
 TRAIN_CROP = 256  # the evaldata clips are 256 x 256; their aligned face crops are about this size
 CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "anim3d", "render")
@@ -73,7 +74,7 @@ def prepare_clip(path: str, size: int = TRAIN_CROP, max_frames: int | None = Non
 
 
 def _ssim(a: np.ndarray, b: np.ndarray) -> float:
-    from skimage.metrics import structural_similarity
+    structural_similarity = require("skimage.metrics", "SSIM").structural_similarity
 
     return float(structural_similarity(a, b, channel_axis=2, data_range=255))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from anim3d.optional import require
 from flame.head import HeadModel
 
 RENDER_SIZE = 256
@@ -18,9 +19,9 @@ RENDER_SIZE = 256
 
 def default_portrait() -> np.ndarray:
     """``skimage.data.astronaut()``: the portrait the open head's face was built from."""
-    import skimage.data
+    skimage_data = require("skimage.data", "the texture portrait")
 
-    return skimage.data.astronaut()
+    return skimage_data.astronaut()
 
 
 def texture_coords(head: HeadModel, portrait: np.ndarray) -> np.ndarray:
