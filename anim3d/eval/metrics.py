@@ -130,6 +130,19 @@ def middle_frame(start: float, end: float, fps: float) -> int:
     return int(np.floor(0.5 * (start + end) * fps + 0.5))
 
 
+def _phone_windows(opening, phones: Iterable, fps: float, labels: Sequence[str], tolerance: int):
+    """Yield the slice of ``opening`` within +/- ``tolerance`` frames of the middle frame of
+    each phone whose label is in ``labels`` (phones outside the curve are skipped)."""
+    x = np.asarray(opening, dtype=np.float64).reshape(-1)
+    for p in phones:
+        if _label(p) not in labels:
+            continue
+        m = middle_frame(*_span(p), fps)
+        lo, hi = max(0, m - tolerance), min(x.size, m + tolerance + 1)
+        if lo < hi:
+            yield x[lo:hi]
+
+
 def bilabial_closure_rate(
     opening: np.ndarray,
     phones: Iterable,
@@ -142,18 +155,9 @@ def bilabial_closure_rate(
     """Share of P/B/M phones whose lips close (``opening <= closed_below``) within
     +/- ``tolerance`` frames of the phone's middle frame. Returns (rate, number of phones);
     rate is NaN when there are none."""
-    x = np.asarray(opening, dtype=np.float64).reshape(-1)
-    hits, n = 0, 0
-    for p in phones:
-        if _label(p) not in labels:
-            continue
-        m = middle_frame(*_span(p), fps)
-        lo, hi = max(0, m - tolerance), min(x.size, m + tolerance + 1)
-        if lo >= hi:
-            continue
-        n += 1
-        hits += bool(x[lo:hi].min() <= closed_below)
-    return (hits / n if n else float("nan")), n
+    windows = list(_phone_windows(opening, phones, fps, labels, tolerance))
+    hits = sum(bool(w.min() <= closed_below) for w in windows)
+    return (hits / len(windows) if windows else float("nan")), len(windows)
 
 
 def open_vowel_jaw_rate(
@@ -167,18 +171,9 @@ def open_vowel_jaw_rate(
 ) -> tuple[float, int]:
     """Share of open vowels (AA AE AO AW AY) whose mouth opens (``opening >= open_above``)
     within +/- ``tolerance`` frames of the phone's middle. Returns (rate, count)."""
-    x = np.asarray(opening, dtype=np.float64).reshape(-1)
-    hits, n = 0, 0
-    for p in phones:
-        if _label(p) not in labels:
-            continue
-        m = middle_frame(*_span(p), fps)
-        lo, hi = max(0, m - tolerance), min(x.size, m + tolerance + 1)
-        if lo >= hi:
-            continue
-        n += 1
-        hits += bool(x[lo:hi].max() >= open_above)
-    return (hits / n if n else float("nan")), n
+    windows = list(_phone_windows(opening, phones, fps, labels, tolerance))
+    hits = sum(bool(w.max() >= open_above) for w in windows)
+    return (hits / len(windows) if windows else float("nan")), len(windows)
 
 
 # ------------------------------------------------------------------ head and eyes
