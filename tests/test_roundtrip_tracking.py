@@ -51,20 +51,25 @@ def known_motion(t: int = 150, seed: int = 0):
     return Motion(bs, rot.astype(np.float32), np.zeros((t, 3), np.float32), FPS)
 
 
-def run_roundtrip(folder, seed: int = 0):
-    """Render, encode (H.264), track and solve; returns (known Motion, VideoFit, frames)."""
-    from anim3d.data.importers.textured import default_portrait, render_textured, texture_coords, write_video
+def run_roundtrip(folder, seed: int = 0, view_bias: bool = True):
+    """Render, encode (H.264), track and solve; returns (known Motion, VideoFit, frames).
+
+    view_bias: calibrate the tracker's pose-dependent error first (``tracked_view_bias``:
+    the rest head at 60 other, random rotations) and remove it in the solve."""
+    from anim3d.data.importers.textured import default_portrait, render_textured, texture_coords, tracked_view_bias, write_video
     from anim3d.data.importers.video import video_motion
     from flame.open_head import load_open_head, motion_to_vertices
 
     head = load_open_head()
     portrait = default_portrait()
+    uv = texture_coords(head, portrait)
     motion = known_motion(seed=seed)
     verts = motion_to_vertices(head, motion).cpu().numpy()
-    frames = render_textured(head, verts, portrait, texture_coords(head, portrait))
+    frames = render_textured(head, verts, portrait, uv, size=SIZE)
     path = str(folder / "roundtrip.mp4")
     write_video(path, frames, fps=FPS)
-    return motion, video_motion(path, head=head, progress=False), frames
+    bias = tracked_view_bias(head, portrait, uv, size=SIZE) if view_bias else None
+    return motion, video_motion(path, head=head, progress=False, view_bias=bias), frames
 
 
 def channel_correlations(known, fit) -> dict[str, float]:
@@ -100,18 +105,23 @@ def test_rendered_head_is_tracked_every_frame(roundtrip):
     assert fit.tracking.valid.all()
 
 
-# The issue's target: r >= 0.9 on every tested channel. Measured on this render (the
-# module's __main__ prints them; the run is deterministic): jawOpen 0.944, mouthClose 0.669,
-# eyeBlinkLeft 0.944, eyeBlinkRight 0.950, mouthSmileLeft 0.301, mouthSmileRight 0.784,
-# browInnerUp 0.811. Where it falls short: MediaPipe sees about half of the rendered
-# lower-lip drop and almost none of the chin's, so lips shut over an open jaw (mouthClose)
-# look much like rest; smiles and brows are small motions next to the per-frame
-# pose-removal error (~1 mm) under the head sway, and the left smile suffers most.
+# The issue's target: r >= 0.9 on every tested channel. Measured on this render with the
+# view-bias calibration (``python tests/test_roundtrip_tracking.py``; deterministic):
+# jawOpen 0.920, mouthClose 0.714, eyeBlinkLeft 0.947, eyeBlinkRight 0.975, mouthSmileLeft
+# 0.362, mouthSmileRight 0.519, browInnerUp 0.922 (without it, ``--no-view-bias``: 0.944,
+# 0.669, 0.944, 0.950, 0.301, 0.784, 0.811). Where it falls short: MediaPipe sees about a
+# third of the mesh's smile and half of the lower lip's drop (``tracked_basis``), and its
+# response to the two smiles differs (the left one 1.45 times the right one's size, in a
+# direction 0.89 cosine from the mirrored right one: the portrait is not symmetric), while
+# removing the head sway leaves ~1.1 mm RMS of landmark error after the view-bias
+# correction (2.5 mm without; on the calibration clip itself): small signals drown. Without sway the same solve reaches
+# jawOpen 0.97, blinks 0.99, browInnerUp 0.94, smiles 0.55 / 0.83 (mesh basis) or 0.88 /
+# 0.89 (tracked basis).
 ISSUE_TARGET = 0.9
-BELOW_TARGET = {"mouthClose", "mouthSmileLeft", "mouthSmileRight", "browInnerUp"}
+BELOW_TARGET = {"mouthClose", "mouthSmileLeft", "mouthSmileRight"}
 # What the importer does reach, with a margin: a regression guard.
-FLOOR = {"jawOpen": 0.88, "mouthClose": 0.55, "eyeBlinkLeft": 0.88, "eyeBlinkRight": 0.88,
-         "mouthSmileLeft": 0.2, "mouthSmileRight": 0.7, "browInnerUp": 0.72}
+FLOOR = {"jawOpen": 0.88, "mouthClose": 0.62, "eyeBlinkLeft": 0.9, "eyeBlinkRight": 0.92,
+         "mouthSmileLeft": 0.25, "mouthSmileRight": 0.4, "browInnerUp": 0.87}
 
 
 @pytest.mark.parametrize(
@@ -135,8 +145,8 @@ def test_weights_recovered_floor(roundtrip, channel):
 def test_no_channel_stays_on_at_rest(roundtrip):
     known, fit, _ = roundtrip
     rest = fit.motion.blendshapes[:15]  # the known motion is neutral for the first 20 frames
-    assert rest.mean() < 0.03, rest.mean()  # measured 0.013
-    assert rest.max() < 0.3, rest.max()  # measured 0.18
+    assert rest.mean() < 0.02, rest.mean()  # measured 0.007 (0.013 without the view bias)
+    assert rest.max() < 0.2, rest.max()  # measured 0.10 (0.18 without the view bias)
 
 
 def test_pose_recovered(roundtrip):
@@ -146,12 +156,36 @@ def test_pose_recovered(roundtrip):
     assert worst < 10.0, worst  # degrees; measured 6.8
 
 
+def test_tracked_smile_response_is_on_the_right_side():
+    """What MediaPipe sees of each smile (``tracked_basis``) lies along that side's mesh
+    shape, not the other side's: no left/right swap between the head, the render, the
+    tracker and the solve."""
+    pytest.importorskip("flame.open_head")
+    from anim3d.channels import INDEX
+    from anim3d.data.importers.textured import tracked_basis
+    from flame.open_head import load_open_head
+
+    head = load_open_head()
+    basis = tracked_basis(head, channels=("mouthSmileLeft", "mouthSmileRight"), size=SIZE)
+    mesh = np.asarray(head.morph_targets, np.float64)[:, head.parts["mediapipe_468"]]
+
+    def cos(a, b):
+        return float((a * b).sum() / np.linalg.norm(a) / np.linalg.norm(b))
+
+    for side, other in (("Left", "Right"), ("Right", "Left")):
+        seen = basis[INDEX[f"mouthSmile{side}"]]
+        same, crossed = cos(seen, mesh[INDEX[f"mouthSmile{side}"]]), cos(seen, mesh[INDEX[f"mouthSmile{other}"]])
+        assert same > 0.4 and same > crossed + 0.2, (side, same, crossed)
+
+
 if __name__ == "__main__":
     import pathlib
+    import sys
     import tempfile
 
     with tempfile.TemporaryDirectory() as d:
-        known, fit, frames = run_roundtrip(pathlib.Path(d))
+        known, fit, frames = run_roundtrip(pathlib.Path(d), seed=int(sys.argv[1]) if len(sys.argv) > 1 else 0,
+                                           view_bias="--no-view-bias" not in sys.argv)
     import skimage.io
 
     skimage.io.imsave("/tmp/roundtrip_frames.png", np.concatenate([frames[i] for i in (0, 30, 60, 90, 120)], axis=1))

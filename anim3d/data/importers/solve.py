@@ -14,6 +14,10 @@ noise, MediaPipe follows the chin and the face outline only part of the way, and
 removal leaves ~1 mm of error under head motion. So the solve adds: an L1 cost per shape
 (``sparsity``, larger for the less common shapes), rows for landmark-pair distances (lid
 gaps, lip gaps, brow heights: untouched by pose errors), and a lower weight for the outline.
+Two optional calibrations, measured by tracking renders of the head
+(``anim3d.data.importers.textured``): ``view_bias``, the tracker's pose-dependent landmark
+error, subtracted at each frame's head rotation (``tracked_view_bias``), and ``basis``, a
+shape basis of what the tracker sees of each morph target (``tracked_basis``).
 """
 
 from __future__ import annotations
@@ -110,7 +114,7 @@ class ArkitSolver:
     """
 
     def __init__(self, head: HeadModel, landmark_vertices: np.ndarray | None = None, config: SolverConfig | None = None,
-                 basis: np.ndarray | None = None):
+                 basis: np.ndarray | None = None, view_bias: np.ndarray | None = None):
         if landmark_vertices is None:
             if "mediapipe_468" not in head.parts:
                 raise ValueError(f"head {head.name!r} has no parts['mediapipe_468'] landmark map")
@@ -121,15 +125,15 @@ class ArkitSolver:
         self.config = config or SolverConfig()
         self.neutral = np.asarray(head.vertices, np.float64)[idx]  # 468 x 3
         self.active = np.array([n not in UNSOLVED_CHANNELS for n in ARKIT_NAMES])
-        if basis is None:  # the morph targets at the landmark vertices
-            basis = np.asarray(head.morph_targets, np.float64)[:, idx]  # 52 x 468 x 3
-        basis = np.asarray(basis, np.float64)
+        mesh_basis = np.asarray(head.morph_targets, np.float64)[:, idx]  # 52 x 468 x 3: the morph targets at the landmarks
+        basis = mesh_basis if basis is None else np.asarray(basis, np.float64)
         if basis.shape != (52, 468, 3):
             raise ValueError(f"basis must be 52 x 468 x 3, got {basis.shape}")
         self.active &= np.abs(basis).reshape(52, -1).max(1) > 0
         # pose from the rigid landmarks that none of this head's shapes moves (brows move the
-        # forehead, jawOpen the lower cheeks): expressions must not shift the pose
-        moved = np.linalg.norm(basis[self.active][:, RIGID_LANDMARKS], axis=-1).max(0)  # R
+        # forehead, jawOpen the lower cheeks): expressions must not shift the pose. Chosen on
+        # the mesh itself, also for a tracked basis (which is measured with this same set).
+        moved = np.linalg.norm(mesh_basis[self.active][:, RIGID_LANDMARKS], axis=-1).max(0)  # R
         still = RIGID_LANDMARKS[moved < self.config.rigid_tolerance]
         self.rigid = still if len(still) >= 8 else RIGID_LANDMARKS
         w = np.array([self.config.x_weight, 1.0, self.config.z_weight])[None, :] * np.ones((468, 1))  # 468 x 3
@@ -155,6 +159,9 @@ class ArkitSolver:
         self._bt = b.T  # K x (1404 + F)
         self._sqrt_w = np.sqrt(w)
         self._basis = basis
+        # view_bias: 10 (view_features) x 468 x 3, the tracker's pose-dependent landmark error
+        # (``textured.tracked_view_bias``), subtracted at each frame's estimated head rotation
+        self.view_bias = None if view_bias is None else np.asarray(view_bias, np.float64).reshape(-1, 468, 3)
 
     # ------------------------------------------------------------- pose
     def align(self, points: np.ndarray):
@@ -200,8 +207,11 @@ class ArkitSolver:
             points = gaussian_filter1d(points, cfg.smooth_sigma_frames, axis=0, mode="nearest")
         aligned, s, r, t = self.align(points)
         ref = neutral_frames(landmarks, aspect, cfg.neutral_fraction) if neutral is None else np.asarray(neutral)
-        mesh = aligned[:, :468]
         dist = pair_distances(points) / s[:, None]  # T x F, metres
+        mesh = aligned[:, :468]
+        rotation = rotvec_from_matrix(r)
+        if self.view_bias is not None:
+            mesh = mesh - np.einsum("tf,fnc->tnc", view_features(rotation), self.view_bias)
         identity = (mesh[ref] - self.neutral).mean(0)  # 468 x 3: the speaker's face minus the head's
         disp = mesh - self.neutral - identity
         weights = self.solve_weights(disp, dist - dist[ref].mean(0))
@@ -209,7 +219,6 @@ class ArkitSolver:
             weights[:, [INDEX[n] for n in GAZE_CHANNELS]] = gaze_weights(aligned)[:, :]
         fitted = np.einsum("tk,knc->tnc", weights, self._basis)
         residual = np.sqrt(((fitted - disp) ** 2).sum(-1).mean(-1))
-        rotation = rotvec_from_matrix(r)
         # pinhole camera: depth = focal (image-height units) / (image units per metre)
         f = 0.5 / np.tan(np.radians(cfg.vertical_fov_deg) / 2)
         depth = f / s
@@ -224,6 +233,14 @@ class ArkitSolver:
             head_translation=translation.astype(np.float32),
             residual=residual.astype(np.float32),
         )
+
+
+def view_features(rotation: np.ndarray) -> np.ndarray:
+    """T x 3 head rotation vectors (relative to facing the camera) -> T x 10 features of the
+    view (linear, squares, cross terms, 1) on which a tracker's landmark error depends."""
+    e = np.asarray(rotation, np.float64)
+    cross = np.stack([e[:, 0] * e[:, 1], e[:, 1] * e[:, 2], e[:, 0] * e[:, 2]], axis=1)
+    return np.concatenate([e, e**2, cross, np.ones((len(e), 1))], axis=1)
 
 
 def pair_distances(points: np.ndarray) -> np.ndarray:

@@ -113,3 +113,101 @@ def write_video(path: str, frames: np.ndarray, fps: float = 30.0, crf: int = 16)
                     c.mux(p)
             for p in s.encode():
                 c.mux(p)
+
+
+# Shapes that only make sense on top of another (ARKit's mouthClose presses the lips
+# together over an open jaw; alone it pushes them through each other): measured on it.
+CORRECTIVE_BASE = {"mouthClose": "jawOpen"}
+
+
+def tracked_basis(head: HeadModel, portrait: np.ndarray | None = None, uv: np.ndarray | None = None,
+                  size: int = RENDER_SIZE, weight: float = 0.5, channels=None) -> np.ndarray:
+    """What MediaPipe sees of each morph target: 52 x 468 x 3 landmark displacements
+    (metres, head frame, per unit weight), for ``ArkitSolver(basis=...)``.
+
+    A calibration clip is rendered (frontal, textured): the rest face, then each shape alone
+    at ``weight`` (a corrective shape on top of its CORRECTIVE_BASE) followed by a rest
+    frame; it is encoded and tracked like any video (``track_video``), each frame aligned to
+    the head on the solver's rigid landmarks, and the response is the shape frame minus its
+    base frame, over ``weight``. MediaPipe follows the mesh only part of the way (the
+    smile's corners about a third, the chin barely), so the raw displacement of the
+    landmark vertices is not what a tracked video shows. Shapes not in ``channels``
+    (default: every shape the solver solves) keep zeros.
+    """
+    import os
+    import tempfile
+
+    from anim3d import tracking as tr
+    from anim3d.channels import ARKIT_NAMES
+    from anim3d.data.importers.solve import UNSOLVED_CHANNELS, ArkitSolver, align_to_head
+    from flame.open_head import motion_to_vertices
+
+    portrait = default_portrait() if portrait is None else portrait
+    uv = texture_coords(head, portrait) if uv is None else uv
+    solver = ArkitSolver(head)
+    names = [n for n in ARKIT_NAMES if n not in UNSOLVED_CHANNELS] if channels is None else list(channels)
+    rows, pairs = [np.zeros(52, np.float32)] * 3, []  # a still start for the tracker
+    for n in names:
+        base = np.zeros(52, np.float32)
+        if n in CORRECTIVE_BASE:
+            base[ARKIT_NAMES.index(CORRECTIVE_BASE[n])] = weight
+            rows.append(base)
+        shape = base.copy()
+        shape[ARKIT_NAMES.index(n)] = weight
+        rows.append(shape)
+        pairs.append((n, len(rows) - 1, len(rows) - 2 if n in CORRECTIVE_BASE else None))
+        rows.append(np.zeros(52, np.float32))
+    bs = np.stack(rows)  # T x 52
+    zeros = np.zeros((len(bs), 3), np.float32)
+    verts = motion_to_vertices(head, (bs, zeros, zeros)).cpu().numpy()  # T x V x 3
+    frames = render_textured(head, verts, portrait, uv, size=size)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "calibration.mp4")
+        write_video(path, frames)
+        tracking = tr.track_video(path, progress=False)
+    aligned = align_to_head(tr.to_metric_image(tracking.landmarks), solver.neutral, rigid=solver.rigid)[:, :468]  # T x 468 x 3
+    rest = aligned[(bs == 0).all(1)].mean(0)  # 468 x 3
+    out = np.zeros((52, 468, 3))
+    for n, i, b in pairs:
+        out[ARKIT_NAMES.index(n)] = (aligned[i] - (rest if b is None else aligned[b])) / weight
+    return out
+
+
+def tracked_view_bias(head: HeadModel, portrait: np.ndarray | None = None, uv: np.ndarray | None = None,
+                      size: int = RENDER_SIZE, frames: int = 60, max_angle=(0.15, 0.3, 0.1), seed: int = 1) -> np.ndarray:
+    """The tracker's pose-dependent landmark error, for ``ArkitSolver(view_bias=...)``:
+    10 (``solve.view_features``) x 468 x 3.
+
+    MediaPipe's landmarks of a turned face are not the frontal ones rotated (its depth and
+    the far side of the face are guesses), so removing the head pose by Procrustes leaves
+    ~2.5 mm of error that the weight solve takes for expressions. Measured here: the rest
+    head rendered at ``frames`` random rotations (uniform within ``max_angle`` radians about
+    x, y, z) after a frontal start, tracked as a video, aligned on the solver's rigid
+    landmarks, and the displacement from the frontal frames regressed (least squares) on
+    ``solve.view_features`` of the estimated rotation.
+    """
+    import os
+    import tempfile
+
+    from anim3d import tracking as tr
+    from anim3d.data.importers.solve import ArkitSolver, align_to_head, view_features
+    from flame.open_head import motion_to_vertices
+
+    portrait = default_portrait() if portrait is None else portrait
+    uv = texture_coords(head, portrait) if uv is None else uv
+    solver = ArkitSolver(head)
+    rng = np.random.default_rng(seed)
+    still = 3
+    rot = np.concatenate([np.zeros((still, 3)), rng.uniform(-1, 1, (frames, 3)) * np.asarray(max_angle)]).astype(np.float32)  # T x 3
+    bs = np.zeros((len(rot), 52), np.float32)
+    verts = motion_to_vertices(head, (bs, rot, np.zeros_like(rot))).cpu().numpy()  # T x V x 3
+    images = render_textured(head, verts, portrait, uv, size=size)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "view_calibration.mp4")
+        write_video(path, images)
+        tracking = tr.track_video(path, progress=False)
+    aligned, _, r, _ = align_to_head(tr.to_metric_image(tracking.landmarks), solver.neutral, return_transform=True, rigid=solver.rigid)
+    err = aligned[:, :468] - aligned[:still, :468].mean(0)  # T x 468 x 3
+    x = view_features(tr.rotvec_from_matrix(r))  # T x F
+    coef, *_ = np.linalg.lstsq(x, err.reshape(len(err), -1), rcond=None)  # F x 1404
+    return coef.reshape(-1, 468, 3)
