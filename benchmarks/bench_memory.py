@@ -16,7 +16,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_AUDIO = "/work/shared/evaldata/video/Obama_clip1.mp4"
+sys.path.insert(0, str(ROOT))
+from anim3d.paths import evaldata_dir  # noqa: E402
+
+DEFAULT_AUDIO = str(evaldata_dir() / "video" / "Obama_clip1.mp4")
 
 PRELUDE = """
 import json, resource, sys

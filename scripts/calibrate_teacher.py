@@ -19,6 +19,8 @@ import os
 
 import numpy as np
 
+from anim3d.paths import evaldata_dir
+
 CLASSES = {
     "open vowel": {"AA", "AE", "AO", "AW", "AY"},
     "mid vowel": {"EH", "AH", "ER", "OW", "EY"},
@@ -63,7 +65,7 @@ def _measure(path: str, seconds: float, cache: str):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--videos", default="/work/shared/evaldata/video")
+    ap.add_argument("--videos", default=str(evaldata_dir() / "video"))
     ap.add_argument("--seconds", type=float, default=30.0, help="at most this much of each clip")
     ap.add_argument("--cache", default="/tmp/anim3d-calibration", help="folder for tracked mouths and phones (outside the repo)")
     args = ap.parse_args()

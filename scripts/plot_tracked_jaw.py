@@ -16,6 +16,8 @@ import os
 
 import numpy as np
 
+from anim3d.paths import evaldata_dir
+
 
 def envelope(samples: np.ndarray, sample_rate: int, fps: float, n: int) -> np.ndarray:
     """RMS of the audio in windows of one video frame, centred on each frame time -> n."""
@@ -31,7 +33,7 @@ def envelope(samples: np.ndarray, sample_rate: int, fps: float, n: int) -> np.nd
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--videos", default="/work/shared/evaldata/video")
+    p.add_argument("--videos", default=str(evaldata_dir() / "video"))
     p.add_argument("--out", default="/tmp/tracked_jaw.png")
     p.add_argument("--seconds", type=float, default=12.0, help="seconds of each clip to draw (all of it is measured)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from anim3d.paths import evaldata_dir
+
 REPO = Path(__file__).resolve().parents[1]
-EVALDATA = Path(os.environ.get("ANIM3D_EVALDATA", REPO.parent / "shared" / "evaldata"))
+EVALDATA = evaldata_dir()
 
 
 @pytest.fixture(scope="session")

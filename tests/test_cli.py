@@ -79,3 +79,12 @@ def _require_missing(name):
             del sys.modules[name]
         else:
             sys.modules[name] = saved
+
+
+def test_evaldata_location(monkeypatch, tmp_path):
+    from anim3d.paths import evaldata_dir
+
+    monkeypatch.setenv("ANIM3D_EVALDATA", str(tmp_path))
+    assert evaldata_dir() == tmp_path
+    monkeypatch.delenv("ANIM3D_EVALDATA")
+    assert evaldata_dir().parts[-2:] == ("shared", "evaldata")

@@ -14,8 +14,9 @@ import numpy as np
 
 from anim3d.errors import Anim3dError
 from anim3d.eval.report import Report, fmt, plot_bars, plot_emotion_matrix, plot_mouth_curves, table
+from anim3d.paths import evaldata_dir
 
-DEFAULT_VIDEOS = "/work/shared/evaldata/video"
+DEFAULT_VIDEOS = str(evaldata_dir() / "video")
 LOUDNESS_REF, RHUBARB_REF, GOAL = 0.15, 0.2, 0.5  # DESIGN.md
 SECTIONS = ("real", "synthetic", "stochastic", "emotion")
 
