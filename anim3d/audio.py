@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from anim3d.errors import AudioError
+from anim3d.fileio import ffmpeg_reason, open_media
 
 DEFAULT_SAMPLE_RATE = 16000
 MAX_SECONDS = 3600.0  # an hour: longer inputs are almost surely a mistake (use streaming)
@@ -47,16 +48,7 @@ def load_audio(
     import av
 
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise AudioError(path, "file not found")
-    if os.path.isdir(path):
-        raise AudioError(path, "is a folder, not an audio file")
-    if os.path.getsize(path) == 0:
-        raise AudioError(path, "file is empty")
-    try:
-        container = av.open(path)
-    except av.error.FFmpegError as e:
-        raise AudioError(path, f"not a readable audio or video file ({_ffmpeg_reason(e)})") from None
+    container = open_media(path, error=AudioError, noun="an audio file", readable="audio or video file")
     with container:
         streams = container.streams.audio
         if not streams:
@@ -84,7 +76,7 @@ def load_audio(
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1))
         except av.error.FFmpegError as e:
-            raise AudioError(path, f"audio data is corrupt ({_ffmpeg_reason(e)})") from None
+            raise AudioError(path, f"audio data is corrupt ({ffmpeg_reason(e)})") from None
     samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
     return _checked(samples, sample_rate, path, max_seconds, min_seconds, allow_silent)
 
@@ -153,6 +145,3 @@ def save_wav(path: str | os.PathLike, audio: Audio | np.ndarray, sample_rate: in
             w.setframerate(int(rate))
             w.writeframes(pcm.tobytes())
 
-
-def _ffmpeg_reason(e: Exception) -> str:
-    return getattr(e, "strerror", None) or str(e)

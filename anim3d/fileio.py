@@ -37,3 +37,43 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def read_npz(path: str | os.PathLike, *, what: str = "NPZ file", error: type[InputError] = InputError,
+             not_found: str = "file not found") -> dict:
+    """All arrays of an NPZ file (never unpickled) as a dict; a missing or unreadable file
+    raises ``error(path, ...)``: ``not_found``, or "not a readable <what> (<reason>)"."""
+    import zipfile
+
+    import numpy as np
+
+    if not os.path.isfile(path):
+        raise error(path, not_found)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise error(path, f"not a readable {what} ({e})") from None
+
+
+def open_media(path: str, *, error: type[InputError] = InputError, noun: str = "media file",
+               readable: str = "audio or video file"):
+    """Open an audio/video file with PyAV after the checks every reader needs: it exists,
+    is not a folder, is not empty, and FFmpeg can read it; each failure raises ``error``."""
+    import av
+
+    if not os.path.exists(path):
+        raise error(path, "file not found")
+    if os.path.isdir(path):
+        raise error(path, f"is a folder, not {noun}")
+    if os.path.getsize(path) == 0:
+        raise error(path, "file is empty")
+    try:
+        return av.open(path)
+    except av.error.FFmpegError as e:
+        raise error(path, f"not a readable {readable} ({ffmpeg_reason(e)})") from None
+
+
+def ffmpeg_reason(e: Exception) -> str:
+    """The short reason FFmpeg gave for an error."""
+    return getattr(e, "strerror", None) or str(e)

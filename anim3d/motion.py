@@ -180,15 +180,9 @@ class Motion:
     @classmethod
     def load_npz(cls, path: str | os.PathLike) -> "Motion":
         """Read a Motion NPZ; columns are matched by name, so any channel order works."""
-        import zipfile
+        from anim3d.fileio import read_npz
 
-        if not os.path.isfile(path):
-            raise MotionError(path, "file not found")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-            raise MotionError(path, f"not a readable NPZ file ({e})") from None
+        data = read_npz(path, error=MotionError)
         missing = [k for k in ("blendshapes", "blendshape_names", "head_rotation", "head_translation", "fps") if k not in data]
         if missing:
             raise MotionError(path, f"not an anim3d Motion NPZ: missing {', '.join(missing)}")

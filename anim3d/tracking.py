@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from anim3d.errors import InputError
+from anim3d.fileio import open_media
 from anim3d.optional import require
 
 NUM_LANDMARKS = 478
@@ -152,18 +153,7 @@ def track_image(rgb: np.ndarray, *, path: str | os.PathLike | None = None) -> np
 
 
 def _open_video(path: str):
-    import av
-
-    if not os.path.exists(path):
-        raise InputError(path, "file not found")
-    if os.path.isdir(path):
-        raise InputError(path, "is a folder, not a video file")
-    if os.path.getsize(path) == 0:
-        raise InputError(path, "file is empty")
-    try:
-        container = av.open(path)
-    except av.error.FFmpegError as e:
-        raise InputError(path, f"not a readable video file ({type(e).__name__}: {getattr(e, 'strerror', None) or e})") from None
+    container = open_media(path, noun="a video file", readable="video file")
     if not container.streams.video:
         container.close()
         raise InputError(path, "has no video stream (not a video)")

@@ -26,15 +26,9 @@ _REQUIRED = ("vertices", "faces", "morph_targets", "joints", "skin_weights", "uv
 
 def load_head_npz(path: str | os.PathLike) -> HeadModel:
     """Read a head asset written by ``scripts/build_open_head.py``."""
-    import zipfile
+    from anim3d.fileio import read_npz
 
-    if not os.path.isfile(path):
-        raise InputError(path, "head asset not found (run scripts/build_open_head.py)")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        raise InputError(path, f"not a readable head asset ({e})") from None
+    data = read_npz(path, what="head asset", not_found="head asset not found (run scripts/build_open_head.py)")
     missing = [k for k in _REQUIRED if k not in data]
     if missing:
         raise InputError(path, f"head asset is missing {', '.join(missing)}")

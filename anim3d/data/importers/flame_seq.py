@@ -15,12 +15,12 @@ hits a bound). Head rotation = global orientation composed with the neck rotatio
 from __future__ import annotations
 
 import os
-import zipfile
 
 import numpy as np
 
 from anim3d.channels import ARKIT_NAMES, EYE_MAX_DOWN, EYE_MAX_UP, EYE_MAX_YAW, INDEX
 from anim3d.errors import InputError
+from anim3d.fileio import read_npz
 
 MOTION_FPS = 30.0
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".mp4", ".mov")
@@ -39,13 +39,7 @@ def read_flame_sequence(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read and check a FLAME parameter NPZ -> dict with the canonical keys above
     (missing optional arrays are zeros; ``fps`` a float). Raises InputError naming the file."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise InputError(path, "file not found")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            raw = {k.lower(): z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        raise InputError(path, f"not a readable NPZ file ({e})") from None
+    raw = {k.lower(): v for k, v in read_npz(path).items()}
     data: dict[str, np.ndarray] = {}
     for key, names in _ALIASES.items():
         for n in names:
