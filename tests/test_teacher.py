@@ -313,3 +313,20 @@ def test_more_blinks_at_phrase_ends():
     in_pause = np.mean([any(a <= x < b for a, b in pauses) for x in onsets])
     pause_share = sum(b - a for a, b in pauses) / t
     assert in_pause > 2.0 * pause_share, (in_pause, pause_share)
+
+
+def test_closure_where_the_evaluation_looks(performed):
+    """The evaluation checks closure at each p/b/m's acoustic middle (+/-1 frame), not at the
+    lead-shifted time: a short bilabial of a speaker with a long lead must still be closed there."""
+    from anim3d.eval.metrics import bilabial_closure_rate
+    from anim3d.eval.mouth import CLOSED_BELOW, blendshape_opening, mesh_opening
+
+    n = 0
+    for m, phones, _ in performed:
+        rate, k = bilabial_closure_rate(blendshape_opening(m), phones, m.fps, closed_below=CLOSED_BELOW["blendshapes"])
+        if k:
+            assert rate == 1.0, phones
+            mesh_rate, _ = bilabial_closure_rate(mesh_opening(m), phones, m.fps, closed_below=CLOSED_BELOW["mesh"])
+            assert mesh_rate == 1.0
+            n += k
+    assert n >= 20

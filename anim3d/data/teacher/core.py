@@ -89,7 +89,7 @@ def phones_to_motion(
 
     # the hard lip guarantees, after every overlay
     b = np.clip(b, 0.0, 1.0)
-    enforce(b, phones, shifted, strength=speaker.articulation)
+    enforce(b, phones, shifted, strength=speaker.articulation, lead=speaker.lead)
 
     # eyes: gaze, then lids (blinks, lid follows downward gaze)
     gaze_channels(b, gaze_track(times, gaze, speaker.gaze_spread, rng))

@@ -191,11 +191,13 @@ def _window_weight(times: np.ndarray, start: float, end: float, ramp: float, cor
     return w
 
 
-def enforce(x: np.ndarray, phones: list[Phone], times: np.ndarray, strength: float) -> np.ndarray:
+def enforce(x: np.ndarray, phones: list[Phone], times: np.ndarray, strength: float, lead: float = 0.0) -> np.ndarray:
     """Apply the hard guarantees in place and return ``x`` (T x 52).
 
     ``times`` are the times at which the articulation is evaluated (already shifted by
-    the speaker's lead), so the guarantees hold on the shifted timeline.
+    the speaker's ``lead``), so the guarantees hold on the shifted timeline. A bilabial's
+    lips close ``lead`` early; a short one stays sealed at least until its acoustic middle,
+    so the lips are also closed at the phone's own time (where evaluation looks).
     """
     j, close = INDEX["jawOpen"], INDEX["mouthClose"]
     lo = [INDEX["mouthLowerDownLeft"], INDEX["mouthLowerDownRight"]]
@@ -208,10 +210,14 @@ def enforce(x: np.ndarray, phones: list[Phone], times: np.ndarray, strength: flo
                    key=lambda p: VISEME_OF.get(p.label) == "PBM")
     for p in order:
         vis = VISEME_OF.get(p.label)
-        m = (times > p.start - 0.1) & (times < p.end + 0.1)
+        # shifted timeline: a short bilabial stays sealed at least until its acoustic middle
+        end = p.end + (max(lead - 0.5 * (p.end - p.start), 0.0) if vis == "PBM" else 0.0)
+        m = (times > p.start - 0.1) & (times < end + 0.1)
         if not m.any():
             continue
-        w = _window_weight(times[m], p.start, p.end, ramp=0.04)[:, None]  # C x 1
+        w = _window_weight(times[m], p.start, end, ramp=0.04)  # C
+        w[int(np.argmin(np.abs(times[m] - 0.5 * (p.start + p.end))))] = 1.0  # the phone's own centre too
+        w = w[:, None]  # C x 1
         cur = x[m]
         tgt = cur.copy()
         if vis == "PBM":  # lips sealed: mouthClose cancels the (small) jaw opening
