@@ -3,8 +3,10 @@
 against the real speaker.
 
 Per clip and method: Pearson correlation between the generated and the tracked mouth
-opening, the best lag within +/- 10 frames (0.33 s) and its correlation, head-motion
-intensity dP (VASA-1) and blink rate next to the real speaker's.
+opening at lag 0, at the clip's audio-video offset (estimated from the audio and the
+tracked mouth only, ``anim3d.eval.avsync``; the same lag for every method in the clip), and
+at the method's own best lag within +/- 10 frames (0.33 s); head-motion intensity dP
+(VASA-1) and blink rate next to the real speaker's.
 
 Tracking results are cached in ``~/.cache/anim3d/tracking/`` keyed by the video's SHA-256
 (and a cache version), so reruns skip the tracker.
@@ -123,6 +125,37 @@ class ClipResult:
     source: str  # mouth-opening source: mesh / blendshapes / tracked
     curve: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     fps: float = 30.0
+    av_lag: int = 0  # the clip's estimated audio-video offset, frames (> 0: audio late)
+    r_av: float = float("nan")  # Pearson at av_lag
+
+
+@dataclass
+class RealClip:
+    """One video prepared for scoring: its track, audio and audio-video offset."""
+
+    name: str
+    track: RealTrack
+    audio: object  # Audio
+    frames: int
+    offset: object  # avsync.AVOffset
+
+
+def load_clip(video: Path, max_seconds: float | None = None, progress: bool = True) -> RealClip:
+    """Track (cached) and load ``video`` (its first ``max_seconds``) and estimate its AV offset."""
+    from anim3d.audio import load_audio
+    from anim3d.eval.avsync import estimate_av_offset
+
+    # frames needed for max_seconds at up to 60 fps (the exact cut follows below)
+    limit = None if max_seconds is None else int(np.ceil(max_seconds * 60)) + 1
+    rt = track_cached(video, progress=progress, max_frames=limit)
+    audio = load_audio(video)
+    n = rt.mouth.shape[0]
+    if max_seconds is not None:
+        n = min(n, int(max_seconds * rt.fps))
+        audio.samples = audio.samples[: int(n / rt.fps * audio.sample_rate)]
+        rt = RealTrack(rt.mouth[:n], rt.eyes[:n], rt.head_rotation[:n], rt.valid[:n], rt.fps)
+    offset = estimate_av_offset(audio.samples, audio.sample_rate, rt.mouth, rt.fps, MAX_LAG, rt.valid)
+    return RealClip(Path(video).stem, rt, audio, n, offset)
 
 
 def real_track_result(name: str, rt: RealTrack, n: int) -> ClipResult:
@@ -139,11 +172,14 @@ def real_track_result(name: str, rt: RealTrack, n: int) -> ClipResult:
         "tracked",
         rt.mouth[:n].astype(np.float64),
         rt.fps,
+        0,
+        1.0,
     )
 
 
-def score_motion(name: str, method: str, motion, rt: RealTrack) -> ClipResult:
-    """Score one generated Motion against the tracked speaker (both at the video's fps)."""
+def score_motion(name: str, method: str, motion, rt: RealTrack, av_lag: int = 0) -> ClipResult:
+    """Score one generated Motion against the tracked speaker (both at the video's fps);
+    ``av_lag``: the clip's audio-video offset in frames."""
     if abs(motion.fps - rt.fps) > 1e-6:
         motion = motion.resample(rt.fps)
     n = min(motion.num_frames, rt.mouth.shape[0])
@@ -164,6 +200,8 @@ def score_motion(name: str, method: str, motion, rt: RealTrack) -> ClipResult:
         source,
         gen,
         rt.fps,
+        av_lag,
+        M.lagged_pearson(gen, real, av_lag),
     )
 
 
@@ -174,32 +212,32 @@ def evaluate_real(
     max_seconds: float | None = None,
     seed: int = 0,
     progress: bool = True,
+    offsets: dict | None = None,
 ) -> list[ClipResult]:
     """Track every video, run every method on its audio, score. Returns one row per
-    (clip, method) plus the real speaker's row per clip."""
-    from anim3d.audio import load_audio
+    (clip, method) plus the real speaker's row per clip; ``offsets`` (a dict), when given,
+    receives clip name -> ``avsync.AVOffset``."""
     from anim3d.progress import progress as bar
 
     results: list[ClipResult] = []
     for video in bar(videos, desc="real speakers", unit="clip") if progress else videos:
-        # frames needed for max_seconds at up to 60 fps (the exact cut follows below)
-        limit = None if max_seconds is None else int(np.ceil(max_seconds * 60)) + 1
-        rt = track_cached(video, progress=progress, max_frames=limit)
-        audio = load_audio(video)
-        n = rt.mouth.shape[0]
-        if max_seconds is not None:
-            n = min(n, int(max_seconds * rt.fps))
-            audio.samples = audio.samples[: int(n / rt.fps * audio.sample_rate)]
-            rt = RealTrack(rt.mouth[:n], rt.eyes[:n], rt.head_rotation[:n], rt.valid[:n], rt.fps)
-        results.append(real_track_result(video.stem, rt, n))
+        clip = load_clip(video, max_seconds, progress)
+        if offsets is not None:
+            offsets[clip.name] = clip.offset
+        results.append(real_track_result(clip.name, clip.track, clip.frames))
         for m in methods:
-            motion = m.generate(audio, seed=seed, fps=rt.fps)
-            results.append(score_motion(video.stem, m.name, motion, rt))
+            motion = m.generate(clip.audio, seed=seed, fps=clip.track.fps)
+            results.append(score_motion(clip.name, m.name, motion, clip.track, clip.offset.lag))
     return results
 
 
+def offsets_of(results: list[ClipResult]) -> dict[str, int]:
+    """clip -> its estimated audio-video offset (frames), from the scored rows."""
+    return {r.clip: r.av_lag for r in results if not r.method.startswith("real")}
+
+
 def summarize(results: list[ClipResult]) -> list[dict]:
-    """One row per method: mean r, mean best-lag r, median lag, mean dP and blink rate."""
+    """One row per method: mean r (lag 0, clip AV offset, best lag), median lag, mean dP and blink rate."""
     out = []
     for method in dict.fromkeys(r.method for r in results):
         rows = [r for r in results if r.method == method]
@@ -209,6 +247,7 @@ def summarize(results: list[ClipResult]) -> list[dict]:
                 "clips": len(rows),
                 "r": float(np.nanmean([r.r for r in rows])),
                 "r_best": float(np.nanmean([r.r_best for r in rows])),
+                "r_av": float(np.nanmean([r.r_av for r in rows])),
                 "lag": float(np.median([r.lag for r in rows])),
                 "dp": float(np.nanmean([r.dp for r in rows])),
                 "dp_smooth": float(np.nanmean([r.dp_smooth for r in rows])),
