@@ -216,6 +216,16 @@ class KnownPrefix:
         return d
 
 
+def guidance_masks(cfg, device="cpu") -> dict:
+    """Condition -> D channel weights from the config's ``guidance_channels`` (conditions not named act on all)."""
+    import torch
+
+    from models.config import guidance_mask
+
+    return {name: torch.tensor(guidance_mask(groups, cfg.motion_dim), device=device)
+            for name, groups in (cfg.guidance_channels or {}).items()}
+
+
 def sample_window_from_noise(gen: MotionGenerator, cond: dict, noise, steps: int, guidance: dict, sampler: str = SAMPLER,
                              generator=None, known=None):
     """Denoise one window from unit noise (B x W x 58, torch) -> B x W x 58 normalised (torch).
@@ -228,7 +238,7 @@ def sample_window_from_noise(gen: MotionGenerator, cond: dict, noise, steps: int
     if sampler not in SAMPLERS:
         raise ConditionError(f"unknown sampler {sampler!r}; choose from {', '.join(SAMPLERS)}")
     sigmas = get_sigmas_karras(steps, cfg.sigma_min, cfg.sigma_max, device=gen.device)
-    denoiser = GuidedDenoiser(gen.model, cond, guidance)
+    denoiser = GuidedDenoiser(gen.model, cond, guidance, guidance_masks(cfg, gen.device))
     if known is not None and known.shape[1] > 0:
         O = known.shape[1]
         keep = torch.linspace(1.0, 0.0, O + 2, device=gen.device)[1:-1].view(1, O, 1)

@@ -48,6 +48,7 @@ class TrainConfig:
     val_utterances: int = 24
     val_steps: int = 4
     max_minutes: float | None = None  # stop (after saving) when the time budget is used up
+    init: str | None = None  # fine-tune: start from this checkpoint folder (its config and motion statistics)
     model_overrides: dict = field(default_factory=dict)
 
 
@@ -330,7 +331,7 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
 
     from anim3d.motion_codec import compute_stats
     from anim3d.progress import progress
-    from models.checkpoint import read_config, save_checkpoint
+    from models.checkpoint import load_checkpoint, read_config, save_checkpoint
     from models.config import get_config
     from models.motion_transformer import MotionTransformer
 
@@ -341,6 +342,11 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     state_dir = os.path.join(out_dir, "state")
     if resume and os.path.isfile(os.path.join(state_dir, "state.json")):
         cfg, _ = read_config(out_dir)
+    elif tcfg.init:
+        resume = False
+        init_model, cfg, _ = load_checkpoint(tcfg.init)
+        if cfg.audio_dim != int(train_examples[0].feats.shape[1]):
+            raise Anim3dError(f"{tcfg.init}: the checkpoint takes {cfg.audio_dim} audio features per frame, the corpus gives {train_examples[0].feats.shape[1]}")
     else:
         resume = False
         mean, std = compute_stats([e.motion for e in train_examples])
@@ -348,6 +354,9 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     prepare(train_examples, cfg.motion_mean, cfg.motion_std)
     prepare(val_examples, cfg.motion_mean, cfg.motion_std)
     model = MotionTransformer(cfg).to(device)
+    if tcfg.init and not resume:
+        model.load_state_dict(init_model.state_dict())
+        log(f"initialised from {tcfg.init}")
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)

@@ -13,6 +13,34 @@ STYLE_DIM = 2 * MOTION_DIM  # per-channel mean and std of a reference clip (norm
 CONDITIONS = ("audio", "prev", "emotion", "gaze", "distance", "style")  # names for dropout and guidance
 
 
+def _blendshape_indices(*prefixes: str) -> tuple[int, ...]:
+    from anim3d.channels import ARKIT_NAMES
+
+    return tuple(i for i, n in enumerate(ARKIT_NAMES) if n.startswith(prefixes))
+
+
+# Named groups of the 58 motion channels (52 blendshapes in ARKit order, then head rotation and translation),
+# for restricting a condition's guidance to the channels it drives.
+CHANNEL_GROUPS: dict[str, tuple[int, ...]] = {
+    "mouth": _blendshape_indices("jaw", "mouth", "cheek", "tongue"),
+    "eyes": _blendshape_indices("eye"),
+    "brows": _blendshape_indices("brow"),
+    "nose": _blendshape_indices("nose"),
+    "head": tuple(range(52, MOTION_DIM)),
+}
+
+
+def guidance_mask(groups, dim: int = MOTION_DIM) -> list[float]:
+    """0/1 per motion channel: 1 on the channels of the named groups."""
+    mask = [0.0] * dim
+    for g in groups:
+        if g not in CHANNEL_GROUPS:
+            raise KeyError(f"unknown channel group {g!r} (choose from {', '.join(CHANNEL_GROUPS)})")
+        for i in CHANNEL_GROUPS[g]:
+            mask[i] = 1.0
+    return mask
+
+
 @dataclass
 class ModelConfig:
     name: str = "fast"
@@ -44,6 +72,8 @@ class ModelConfig:
     default_steps: int = 4
     default_sampler: str = "ddim"  # a name in models.diffusion.SAMPLERS
     default_guidance: dict = field(default_factory=dict)  # no extra guidance branch by default (speed)
+    # condition -> channel groups its guidance acts on (``CHANNEL_GROUPS``); absent = every channel
+    guidance_channels: dict = field(default_factory=dict)
     # motion normalisation (filled from the training data; identity until then)
     motion_mean: list = field(default_factory=lambda: [0.0] * MOTION_DIM)
     motion_std: list = field(default_factory=lambda: [1.0] * MOTION_DIM)

@@ -112,11 +112,14 @@ SAMPLERS = {"ddim": sample_ddim, "dpmpp_2m": sample_dpmpp_2m, "euler_ancestral":
 class GuidedDenoiser:
     """Classifier-free guidance with one scale per condition, all branches in one batched forward pass.
 
-    out = D(all) + sum_c (s_c - 1) * (D(all) - D(all without c)); a scale of 1 needs no extra branch.
+    out = D(all) + sum_c (s_c - 1) * m_c * (D(all) - D(all without c)); a scale of 1 needs no extra branch.
+    ``masks`` (optional): condition -> D weights m_c (1 where its guidance acts, 0 elsewhere; default all 1).
     """
 
-    def __init__(self, model: Callable, cond: dict, guidance: dict[str, float] | None = None):
+    def __init__(self, model: Callable, cond: dict, guidance: dict[str, float] | None = None,
+                 masks: dict[str, torch.Tensor] | None = None):
         self.model = model
+        self.masks = masks or {}
         self.scales = [(name, float(s)) for name, s in (guidance or {}).items() if abs(float(s) - 1.0) > 1e-6]
         branches = [cond] + [drop_condition(cond, name) for name, _ in self.scales]
         self.n = len(branches)
@@ -129,6 +132,9 @@ class GuidedDenoiser:
         out = self.model(x.repeat(self.n, 1, 1), sigma.repeat(self.n), self.cond)  # (n*B) x W x D
         full = out[:B]
         res = full.clone()
-        for j, (_, s) in enumerate(self.scales, start=1):
-            res = res + (s - 1.0) * (full - out[j * B : (j + 1) * B])
+        for j, (name, s) in enumerate(self.scales, start=1):
+            delta = (s - 1.0) * (full - out[j * B : (j + 1) * B])  # B x W x D
+            if name in self.masks:
+                delta = delta * self.masks[name].to(delta)  # D: only the channels this condition drives
+            res = res + delta
         return res

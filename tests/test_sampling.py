@@ -104,3 +104,24 @@ def test_guidance_formula_and_single_forward():
     assert torch.allclose(out, torch.full_like(out, 32.0))
     plain = GuidedDenoiser(CountingModel(), cond, {"audio": 1.0})
     assert plain.n == 1 and torch.allclose(plain(x, torch.ones(2)), torch.full_like(out, 11.0))
+
+
+def test_guidance_can_be_restricted_to_channel_groups():
+    """A condition's guidance acts only on the channels its mask names (e.g. audio guidance on the mouth,
+    not on blinks); unmasked channels keep the plain conditional output."""
+    from models.config import CHANNEL_GROUPS, get_config, guidance_mask
+
+    from test_model import make_cond
+    cfg = get_config("tiny")
+    cond = make_cond(cfg, 2)
+    mask = torch.tensor(guidance_mask(["mouth"], cfg.motion_dim))
+    den = GuidedDenoiser(CountingModel(), cond, {"audio": 3.0}, masks={"audio": mask})
+    out = den(torch.zeros(2, cfg.window, cfg.motion_dim), torch.ones(2))
+    mouth = list(CHANNEL_GROUPS["mouth"])
+    others = [i for i in range(cfg.motion_dim) if i not in mouth]
+    assert torch.allclose(out[..., mouth], torch.full_like(out[..., mouth], 11.0 + 2 * 10.0))
+    assert torch.allclose(out[..., others], torch.full_like(out[..., others], 11.0))
+    from anim3d.channels import INDEX
+    assert INDEX["jawOpen"] in mouth and INDEX["eyeBlinkLeft"] not in mouth
+    with pytest.raises(KeyError, match="unknown channel group"):
+        guidance_mask(["lips"])

@@ -52,6 +52,28 @@ def test_resume_continues_from_the_saved_state(toy, tmp_path):
     assert state["step"] == 20 and state["epoch"] == 2
 
 
+def test_fine_tuning_starts_from_the_given_checkpoint(toy, tmp_path):
+    tr, va = toy
+    base = str(tmp_path / "base")
+    train(tr, [], base, TrainConfig(epochs=1, steps_per_epoch=30, **TINY), log=lambda s: None)
+    base_model, base_cfg, _ = load_checkpoint(base)
+    logs = []
+    # zero steps of fine-tuning: the saved EMA equals the initial weights
+    tuned = str(tmp_path / "tuned")
+    train(tr, [], tuned, TrainConfig(epochs=1, steps_per_epoch=1, **{**TINY, "lr": 0.0}, init=base), log=logs.append)
+    assert any("initialised from" in line for line in logs)
+    model, cfg, meta = load_checkpoint(tuned)
+    assert cfg.motion_mean == base_cfg.motion_mean  # the checkpoint's statistics are kept
+    for (k, a), b in zip(base_model.state_dict().items(), model.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), k
+    assert meta["train"]["init"] == base
+    # an untrained start differs
+    fresh = str(tmp_path / "fresh")
+    train(tr, [], fresh, TrainConfig(epochs=1, steps_per_epoch=1, **{**TINY, "lr": 0.0}), log=lambda s: None)
+    other, _, _ = load_checkpoint(fresh)
+    assert not torch.allclose(other.state_dict()["out.weight"], base_model.state_dict()["out.weight"])
+
+
 def test_batches_have_the_right_shapes_and_masks(toy):
     tr, _ = toy
     cfg = get_config("tiny", audio_dim=tr[0].feats.shape[1])

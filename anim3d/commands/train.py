@@ -13,7 +13,8 @@ voices (bilabial closure rate, lip error) and writes the EMA weights to RUN as a
 (config.json + model.safetensors, usable with `anim3d animate --checkpoint RUN`), plus RUN/state/ for --resume.
 
   anim3d train --data corpus/ --config fast --out runs/fast
-  anim3d train --data corpus/ --config fast --out runs/fast --resume --epochs 20"""
+  anim3d train --data corpus/ --config fast --out runs/fast --resume --epochs 20
+  anim3d train --data my_takes/ --init default --out runs/mine   # fine-tune the shipped model"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,6 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-augment", action="store_true", help="turn off log-mel augmentation")
     p.add_argument("--audio-encoder", help="a local Wav2Vec2/HuBERT folder to use instead of log-mel")
     p.add_argument("--resume", action="store_true", help="continue from RUN/state")
+    p.add_argument("--init", metavar="CHECKPOINT", help="fine-tune: start from this checkpoint folder ('default' = the shipped model); its config wins over --config")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1: on a busy 2-core machine more threads thrash)")
 
 
@@ -55,11 +57,18 @@ def run(args: argparse.Namespace) -> int:
     enc = args.audio_encoder or "logmel"
     overrides = {"audio_encoder": enc} if args.audio_encoder else {}
     cfg = get_config(args.config, audio_dim=front_end_dim(enc), **overrides)
+    init = None
+    if args.init:
+        from anim3d.pipeline import DEFAULT_CHECKPOINT
+        from models.checkpoint import read_config
+
+        init = str(DEFAULT_CHECKPOINT) if args.init == "default" else args.init
+        cfg, _ = read_config(init)  # a clear error when it is not a checkpoint folder
     fe = build_front_end(cfg, device=device)
     tcfg = TrainConfig(
         model=args.config, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
         lr=args.lr, ema=args.ema, seed=args.seed, augment=not args.no_augment, val_utterances=args.val_utterances,
-        max_minutes=args.max_minutes, model_overrides=overrides,
+        max_minutes=args.max_minutes, model_overrides=overrides, init=init,
     )
     tr = load_examples(args.data, "train", fe, cfg.fps, limit=args.limit)
     va = load_examples(args.data, "val", fe, cfg.fps, limit=args.val_utterances)
