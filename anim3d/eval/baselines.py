@@ -126,7 +126,7 @@ def model_method(model: str = "default", device: str = "cpu", steps: int | None 
         return m if abs(m.fps - fps) < 1e-6 else m.resample(fps)
 
     what = f"anim3d.pipeline.animate ({gen.cfg.name} config, {steps or gen.cfg.default_steps} steps)"
-    return Method(label, generate, what, stochastic=True, controls=("emotion", "intensity"))
+    return Method(label, generate, what, stochastic=True, controls=("emotion", "intensity", "gaze", "distance"))
 
 
 def available_methods(model: str | None = "default", device: str = "cpu", steps: int | None = None):
@@ -141,7 +141,7 @@ def available_methods(model: str | None = "default", device: str = "cpu", steps:
                 phone_teacher_motion,
                 "pocketsphinx words + forced-aligned phones -> teacher (Rhubarb-style)",
                 stochastic=True,
-                controls=("emotion", "intensity"),
+                controls=("emotion", "intensity", "gaze", "distance"),
             )
         )
     else:

@@ -18,7 +18,7 @@ from anim3d.paths import evaldata_dir
 
 DEFAULT_VIDEOS = str(evaldata_dir() / "video")
 LOUDNESS_REF, RHUBARB_REF, GOAL = 0.15, 0.2, 0.5  # DESIGN.md
-SECTIONS = ("real", "synthetic", "stochastic", "emotion")
+SECTIONS = ("real", "synthetic", "stochastic", "emotion", "control")
 
 
 @dataclass
@@ -94,9 +94,11 @@ def run_eval(cfg: EvalConfig) -> Path:
     if "synthetic" in cfg.sections or "stochastic" in cfg.sections:
         utterances = _synthetic_section(rep, cfg, methods, score="synthetic" in cfg.sections)
     if "stochastic" in cfg.sections:
-        _stochastic_section(rep, cfg, utterances, methods)
+        _stochastic_section(rep, cfg, utterances, methods, videos)
     if "emotion" in cfg.sections:
         _emotion_section(rep, cfg, videos, methods)
+    if "control" in cfg.sections:
+        _control_section(rep, cfg, videos, methods)
     rep.add(f"Total time: {time.time() - t0:.0f} s.")
     return rep.write()
 
@@ -206,8 +208,8 @@ def _synthetic_section(rep: Report, cfg: EvalConfig, methods, score: bool = True
     return utterances
 
 
-def _stochastic_section(rep: Report, cfg: EvalConfig, utterances, methods) -> None:
-    from anim3d.eval.stochastic import evaluate_stochastic
+def _stochastic_section(rep: Report, cfg: EvalConfig, utterances, methods, videos=()) -> None:
+    from anim3d.eval.stochastic import evaluate_stochastic, real_lipsync_per_seed, seed_spread
 
     rep.add("## Stochasticity (ProbTalk3D)")
     stochastic = [m for m in methods if m.stochastic]
@@ -219,11 +221,47 @@ def _stochastic_section(rep: Report, cfg: EvalConfig, utterances, methods) -> No
     except Exception as e:
         rep.add(f"Stochasticity evaluation failed: `{_warn('stochasticity', e)}`")
         return
+    seeds = list(range(cfg.seed, cfg.seed + cfg.num_samples))
     rep.add(
-        f"{cfg.num_samples} seeds per utterance. Diversity = mean pairwise per-frame L2 between samples; "
+        f"{cfg.num_samples} seeds ({seeds[0]}..{seeds[-1]}) per held-out utterance. Diversity = mean pairwise per-frame L2 between samples; "
         "mean-of-samples error and closest-sample error against the ground truth (same units).",
         table(["method", "samples", "diversity", "mean-of-samples error", "closest-sample error", "space"],
               [[r.method, r.samples, r.diversity, r.mean_error, r.closest_error, r.space] for r in res]),
+        "",
+        "Diversity per part (same measure on the motion channels): head rotation in degrees (axis-angle), blinks = eyeBlinkLeft/Right, "
+        "brows = browDown L/R, browInnerUp, browOuterUp L/R, mouth = the 27 jaw*/mouth* weights (blendshape weight units, 0..1).",
+        table(["method", *res[0].parts], [[r.method, *r.parts.values()] for r in res]),
+    )
+    clips = []
+    if videos:
+        from anim3d.eval.real import load_clip
+
+        try:
+            clips = [load_clip(v, cfg.max_seconds, cfg.progress) for v in videos]
+        except Exception as e:
+            rep.add(f"Real clips not available for the per-seed lip sync: `{_warn('stochastic real clips', e)}`")
+    rows = []
+    for r in res:
+        per_seed = {"bilabial closure (held-out synthetic)": r.closure_per_seed}
+        if clips:
+            m = next(m for m in stochastic if m.name == r.method)
+            try:
+                real = real_lipsync_per_seed(clips, m, seeds)
+                per_seed["real r (lag 0)"] = [x[0] for x in real]
+                per_seed["real r (AV offset)"] = [x[1] for x in real]
+            except Exception as e:
+                rep.add(f"{r.method}: real per-seed lip sync failed: `{_warn('stochastic real ' + r.method, e)}`")
+        for what, vals in per_seed.items():
+            sp = seed_spread(vals)
+            rows.append([r.method, what, " / ".join(fmt(v) for v in vals), sp["best"], sp["mean"], sp["worst"],
+                         f"{sp['gap_points']:.1f}", "yes" if sp["gap_points"] <= 2.0 else "**no**"])
+    rep.add(
+        "### Lip sync per seed",
+        f"Each seed's score (seeds {seeds[0]}..{seeds[-1]} in order): bilabial closure pooled over the held-out utterances "
+        f"(n = {res[0].closures} P/B/M phones per seed), and the mean over {len(clips)} real clip(s) of the mouth-opening correlation "
+        "at lag 0 and at each clip's AV offset (see Real speakers). gap = best seed - worst seed in points (rate or r x 100); "
+        "the target is that every seed stays within 2 points of the best.",
+        table(["method", "score", "per seed", "best", "mean", "worst", "gap (points)", "within 2 points"], rows),
     )
 
 
@@ -271,3 +309,62 @@ def _emotion_section(rep: Report, cfg: EvalConfig, videos, methods) -> None:
             table(["emotion", *[f"rate @ {i:g}" for i in levels], "share of intensity steps where p(emotion) rises", "Spearman(intensity, p)"], rows),
         )
         rep.image(name, f"emotion recognition {m.name}")
+
+
+# ------------------------------------------------------------------ gaze and distance control
+
+
+def _clip_audios(videos, count: int, seconds: float):
+    from anim3d.audio import load_audio
+
+    out = []
+    for v in videos[:count]:
+        a = load_audio(v)
+        a.samples = a.samples[: int(seconds * a.sample_rate)]
+        out.append(a)
+    return out
+
+
+def _control_section(rep: Report, cfg: EvalConfig, videos, methods) -> None:
+    from anim3d.eval.control import evaluate_controls, summarize_distance, summarize_gaze
+
+    rep.add("## Gaze and distance control")
+    controlled = [m for m in methods if "gaze" in m.controls or "distance" in m.controls]
+    if not controlled:
+        rep.add("Not available: no method with a gaze or distance control (the teacher and the model have them).")
+        return
+    seconds = 6.0
+    audios = _clip_audios(videos, 1 if cfg.quick else 2, seconds)
+    rep.add(
+        f"Each method animated the first {seconds:g} s of {len(audios)} real clip(s) once per request (seed {cfg.seed} + clip). "
+        "Gaze requests (yaw toward the subject's left, pitch down; degrees): the achieved **eye** gaze is the clip mean of the "
+        "eyes' direction in the head (eyeLook* channels as angles, both eyes; what the gaze condition means); the head's mean "
+        "yaw/pitch is shown too. Distance requests (forward head offset, cm): achieved = mean head_translation z. "
+        "slope = least-squares slope of achieved on requested over all clips (1 = follows exactly), r = Pearson(requested, achieved), "
+        "MAE = mean |achieved - requested|."
+    )
+    for m in controlled:
+        try:
+            samples = evaluate_controls(m, audios, seed=cfg.seed, progress=cfg.progress)
+        except Exception as e:
+            rep.add(f"{m.name}: failed: `{_warn('control ' + m.name, e)}`")
+            continue
+        g, d = summarize_gaze(samples), summarize_distance(samples)
+        text = [f"### {m.name}"]
+        if g["rows"]:
+            text += [
+                table(["requested yaw", "requested pitch", "eye yaw", "eye pitch", "head yaw", "head pitch"],
+                      [[f"{r[0]:+.0f}", f"{r[1]:+.0f}", *[f"{x:+.1f}" for x in r[2:]]] for r in g["rows"]]),
+                "",
+                table(["gaze", "slope", "r", "MAE (deg)", "head slope", "head r"],
+                      [[k, g[k]["slope"], g[k]["r"], g[k]["mae"], g["head_" + k]["slope"], g["head_" + k]["r"]] for k in ("yaw", "pitch")]),
+                "",
+            ]
+        if d["rows"]:
+            dr = d["response"]
+            text += [
+                table(["requested distance (cm)", "achieved (cm)"], [[f"{100 * r[0]:+.1f}", f"{100 * r[1]:+.2f}"] for r in d["rows"]]),
+                "",
+                f"Distance: slope {fmt(dr['slope'])}, r {fmt(dr['r'])}, MAE {100 * dr['mae']:.2f} cm.",
+            ]
+        rep.add(*text)
