@@ -45,6 +45,7 @@ class TrainConfig:
     augment: bool = True
     velocity_weight: float = 1.0
     lip_weight: float = 2.0
+    bilabial_weight: float = 0.0  # extra loss weight on the frames around each p/b/m's middle (where lips must meet)
     val_utterances: int = 24
     val_steps: int = 4
     max_minutes: float | None = None  # stop (after saving) when the time budget is used up
@@ -62,6 +63,7 @@ class Example:
     phones: list = field(default_factory=list)  # [(label, start_s, end_s)] (ARPAbet) for closure metrics
     norm: np.ndarray | None = None  # T x 58 normalised (filled by prepare)
     style: np.ndarray | None = None  # (116,)
+    frame_weight: np.ndarray | None = None  # T: 1 on the frames around p/b/m middles (filled by prepare)
 
 
 # ---------------------------------------------------------------- metrics
@@ -83,12 +85,25 @@ def lip_error(pred: np.ndarray, target: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------- data
+def bilabial_frames(phones: list, num_frames: int, fps: float = 30.0, tolerance: int = 1) -> np.ndarray:
+    """(T,) bool: the frames within ``tolerance`` of each P/B/M phone's middle frame (the evaluation's window)."""
+    from anim3d.eval.metrics import middle_frame
+
+    out = np.zeros(num_frames, bool)
+    for label, start, end in phones:
+        if label in ("P", "B", "M"):
+            m = middle_frame(start, end, fps)
+            out[max(0, m - tolerance) : max(0, m + tolerance + 1)] = True
+    return out
+
+
 def prepare(examples: list[Example], mean, std) -> None:
     from anim3d.motion_codec import normalize, style_vector
 
     for ex in examples:
         ex.norm = normalize(ex.motion, mean, std)
         ex.style = style_vector(ex.norm)
+        ex.frame_weight = bilabial_frames(ex.phones, ex.norm.shape[0]).astype(np.float32)
 
 
 def load_examples(root: str, split: str, front_end, fps: float = 30.0, limit: int | None = None) -> list[Example]:
@@ -155,7 +170,7 @@ class WindowSampler:
             n = min(W, T - s)
             x0[b, :n] = e.norm[s : s + n]
             x0[b, n:] = e.norm[T - 1]
-            loss_mask[b, :n] = 1
+            loss_mask[b, :n] = 1 + t.bilabial_weight * e.frame_weight[s : s + n]
             if s >= K:
                 prev[b] = e.norm[s - K : s]
                 prev_mask[b] = True

@@ -90,6 +90,21 @@ def test_batches_have_the_right_shapes_and_masks(toy):
     assert not cond["audio_mask"][no_prev, :K].any()
 
 
+def test_bilabial_frames_get_the_extra_loss_weight(toy):
+    from anim3d.training import bilabial_frames
+
+    f = bilabial_frames([("P", 1.0, 1.1), ("AA", 1.1, 1.3), ("M", 0.0, 0.02)], 60)
+    assert list(np.nonzero(f)[0]) == [0, 1, 31, 32, 33]  # middles 0 and 32 (1.05 s), +/- 1 frame
+    tr, _ = toy
+    cfg = get_config("tiny", audio_dim=tr[0].feats.shape[1])
+    prepare(tr, cfg.motion_mean, cfg.motion_std)
+    _, plain, _ = WindowSampler(tr, cfg, TrainConfig(p_start=1.0), seed=0).batch(8)
+    _, weighted, _ = WindowSampler(tr, cfg, TrainConfig(p_start=1.0, bilabial_weight=3.0), seed=0).batch(8)
+    heavy = weighted > plain
+    assert heavy.any() and torch.allclose(weighted[heavy], torch.full_like(weighted[heavy], 4.0))
+    assert torch.equal(weighted[~heavy], plain[~heavy])
+
+
 def test_augmentation_changes_spectra_but_keeps_shape():
     feats = torch.randn(4, 10, 3 * 65) - 5
     out = augment_logmel(feats, 64, 3, torch.Generator().manual_seed(0))

@@ -32,6 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-utterances", type=int, default=24, help="held-out utterances sampled at every validation")
     p.add_argument("--limit", type=int, help="use at most this many training utterances")
     p.add_argument("--no-augment", action="store_true", help="turn off log-mel augmentation")
+    p.add_argument("--bilabial-weight", type=float, default=0.0, help="extra loss weight on the frames around each p/b/m's middle (default 0)")
     p.add_argument("--audio-encoder", help="a local Wav2Vec2/HuBERT folder to use instead of log-mel")
     p.add_argument("--resume", action="store_true", help="continue from RUN/state")
     p.add_argument("--init", metavar="CHECKPOINT", help="fine-tune: start from this checkpoint folder ('default' = the shipped model); its config wins over --config")
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     tcfg = TrainConfig(
         model=args.config, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
         lr=args.lr, ema=args.ema, seed=args.seed, augment=not args.no_augment, val_utterances=args.val_utterances,
-        max_minutes=args.max_minutes, model_overrides=overrides, init=init,
+        max_minutes=args.max_minutes, model_overrides=overrides, init=init, bilabial_weight=args.bilabial_weight,
     )
     tr = load_examples(args.data, "train", fe, cfg.fps, limit=args.limit)
     va = load_examples(args.data, "val", fe, cfg.fps, limit=args.val_utterances)
