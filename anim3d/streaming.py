@@ -8,6 +8,12 @@ training's audio-tail truncation). Frames are sent up to ``lookahead`` frames be
 received audio. The noise of every frame is a fixed function of (seed, frame index), so overlapping
 windows agree and the stream does not jitter.
 
+The first frame is what a listener waits for, so the first window is cheaper: it leaves as soon as
+frame 0's own audio is there (no lookahead), and it samples only ``first_window`` frames (the model is a
+transformer over any window length up to its trained one; frames past the received audio are marked
+absent either way) with ``first_steps`` sampler steps. ``timings`` records, per window, when it
+started (in received-audio seconds), its feature and sampling wall and CPU times.
+
 ``live_chunks(...)`` turns an audio file (played in real time) or raw PCM on stdin into Motion chunks for
 ``unity_bridge.stream.stream_motion``.
 """
@@ -59,7 +65,8 @@ class StreamingAnimator:
     def __init__(self, gen=None, *, emotion: str = "neutral", intensity: float = 1.0, gaze=(0.0, 0.0),
                  distance: float = 0.0, style=None, seed: int = 0, steps: int | None = None,
                  guidance: dict | None = None, hop: int = 4, lookahead: int = 1, sample_rate: int | None = None,
-                 warmup: bool = True):
+                 warmup: bool = True, first_window: int | None = 30, first_steps: int | None = None,
+                 first_lookahead: int = 0):
         from anim3d.pipeline import check_controls, check_guidance, load_default_model
 
         self.gen = gen if gen is not None else load_default_model()
@@ -71,6 +78,10 @@ class StreamingAnimator:
         self.steps = steps or cfg.default_steps
         self.sampler = getattr(cfg, "default_sampler", "ddim")
         self.hop, self.lookahead = max(1, int(hop)), max(0, int(lookahead))
+        self.first_lookahead = max(0, int(first_lookahead))
+        self.first_window = cfg.window if first_window is None else int(np.clip(first_window, 1, cfg.window))
+        self.first_steps = int(first_steps) if first_steps else self.steps
+        self.timings: list[dict] = []  # per window: start frame, audio received (s), features / sampling seconds
         self.in_rate = int(sample_rate or cfg.sample_rate)
         self.noise = FrameNoise(seed, cfg.motion_dim)
         keep_frames = cfg.prev + cfg.window + 2 * self.hop
@@ -93,7 +104,9 @@ class StreamingAnimator:
         feats = self.gen.front_end(np.zeros(1600, np.float32), 2)
         cond = window_conditions(self.gen, feats, 0, None, self.controls, 1, audio_frames=2)
         with cpu_threads(self.gen.device), torch.inference_mode():
-            sample_window_from_noise(self.gen, cond, torch.zeros(1, self.cfg.window, self.cfg.motion_dim), self.steps, self.guidance)
+            for W, steps in ((self.cfg.window, self.steps), (self.first_window, self.first_steps)):
+                c = _shorten(cond, self.cfg.prev + W)
+                sample_window_from_noise(self.gen, c, torch.zeros(1, W, self.cfg.motion_dim), steps, self.guidance, self.sampler)
 
     # ------------------------------------------------------------------ audio
     def _append(self, samples: np.ndarray) -> None:
@@ -141,15 +154,23 @@ class StreamingAnimator:
         from anim3d.pipeline import cpu_threads, sample_window_from_noise, window_conditions
 
         cfg = self.cfg
-        K, W, s = cfg.prev, cfg.window, self.sent
+        K, s = cfg.prev, self.sent
+        first = s == 0
+        W = max(self.first_window, min(upto, cfg.window)) if first else cfg.window
+        steps = self.first_steps if first else self.steps
+        t0, c0 = time.perf_counter(), time.thread_time()
         lo = max(0, s - K)
         feats = np.zeros((available, self.gen.front_end.dim), np.float32)
         feats[lo:available] = self._features(lo, available)
         prev = self.history[None] if s >= K else None
-        cond = window_conditions(self.gen, feats, s, prev, self.controls, 1, audio_frames=available)
+        cond = _shorten(window_conditions(self.gen, feats, s, prev, self.controls, 1, audio_frames=available), K + W)
         noise = torch.from_numpy(self.noise(s, W))[None]
+        t1, c1 = time.perf_counter(), time.thread_time()
         with cpu_threads(self.gen.device), torch.inference_mode():
-            x = sample_window_from_noise(self.gen, cond, noise, self.steps, self.guidance, self.sampler)[0].float().cpu().numpy()
+            x = sample_window_from_noise(self.gen, cond, noise, steps, self.guidance, self.sampler)[0].float().cpu().numpy()
+        self.timings.append({"frame": s, "audio_s": self.received / cfg.sample_rate, "window": W, "steps": steps,
+                             "features_s": t1 - t0, "sampling_s": time.perf_counter() - t1,  # wall
+                             "features_cpu_s": c1 - c0, "sampling_cpu_s": time.thread_time() - c1})  # this thread's CPU
         n = min(upto - s, W)
         new = x[:n]
         self.history = np.concatenate([self.history, new])[-K:]
@@ -160,12 +181,13 @@ class StreamingAnimator:
         """Add an audio chunk (float32 mono at ``sample_rate``); returns the frames now ready (maybe none)."""
         self._append(samples)
         avail = self.frames_with_audio()
-        upto = avail - self.lookahead
+        upto = avail - (self.first_lookahead if self.sent == 0 else self.lookahead)
         need = 1 if self.sent == 0 else self.hop
         parts = []
         while upto - self.sent >= need:
             parts.append(self._generate(avail, upto))
             need = self.hop
+            upto = avail - self.lookahead
         return Motion.concatenate(parts) if parts else Motion.neutral(0, self.cfg.fps)
 
     def flush(self) -> Motion:
@@ -185,6 +207,11 @@ class StreamingAnimator:
         m = self.flush()
         if m.num_frames:
             yield m
+
+
+def _shorten(cond: dict, length: int) -> dict:
+    """Window conditions cut to the first ``length`` (= K + W) audio tokens (a shorter window)."""
+    return {k: (v[:, :length] if k in ("audio", "audio_mask") else v) for k, v in cond.items()}
 
 
 # ---------------------------------------------------------------- audio sources

@@ -1,6 +1,16 @@
 """Benchmark: OSC streaming at 60 fps: frame-time error (send time - deadline) and CPU use.
 
     python benchmarks/bench_stream.py --duration 600 --protocol vmc
+    python benchmarks/bench_stream.py --live speech.wav --duration 600   # live generation, 10 minutes
+
+``--live AUDIO``: live generation as ``anim3d stream speech.wav`` does it — the audio (looped to
+``--duration``) arrives in 20 ms chunks at the pace of real time, the default model animates it
+(StreamingAnimator) in a background thread and the frames go out over OSC (plain scheme) to a
+receiver process that time-stamps every datagram. Reported: first-frame latency after the first
+chunk arrived, the inter-frame interval at the receiver (p50/p99/max), the send error, ticks held
+while the generator caught up, the stream's latency behind the audio at the end, and the process's
+CPU over the wall time (the model included: "keeps up using under one core"). The same run in one
+thread (``--compare-foreground``, the previous design) is the baseline.
 
 The target (issue 4): 10 minutes at 60 fps with p99 frame-time error < 2 ms and < 10 % of
 one core. A receiver runs in a separate process on 127.0.0.1 and counts the datagrams;
@@ -64,6 +74,74 @@ class PythonOscVMC:
         self.target.close()
 
 
+TIMED_RECEIVER = r"""
+import socket, sys, time
+import numpy as np
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+t = []
+while True:
+    d = s.recv(65536)
+    if d == b"STOP":
+        break
+    t.append(time.monotonic())
+g = np.diff(np.array(t)) * 1000 if len(t) > 1 else np.zeros(1)
+print(len(t), np.percentile(g, 50), np.percentile(g, 99), g.max(), t[0] if t else 0.0, flush=True)
+"""
+
+
+def run_live(audio_path: str, seconds: float, fps: float, background: bool = True, chunk_ms: float = 20.0):
+    """Live generation from ``audio_path`` looped to ``seconds``, streamed (plain OSC) to a timing receiver."""
+    from anim3d.audio import load_audio
+    from anim3d.pipeline import load_default_model
+    from anim3d.streaming import StreamingAnimator
+    from unity_bridge.plain import PlainSender
+    from unity_bridge.stream import UdpTarget, stream_motion
+
+    a = load_audio(audio_path, 16000)
+    samples = np.tile(a.samples, int(np.ceil(seconds / a.duration)))[: int(seconds * 16000)]
+    animator = StreamingAnimator(load_default_model())  # loads and warms up before the audio starts
+    rx = subprocess.Popen([sys.executable, "-c", TIMED_RECEIVER], stdout=subprocess.PIPE, text=True)
+    port = int(rx.stdout.readline())
+    target = UdpTarget("127.0.0.1", port)
+    n = int(16000 * chunk_ms / 1000)
+    clock = {}
+
+    def chunks():
+        t0 = clock["t0"] = time.monotonic()
+        for i in range(0, len(samples), n):
+            wait = t0 + (i + n) / 16000 - time.monotonic()  # a chunk exists once its samples were spoken
+            if wait > 0:
+                time.sleep(wait)
+            yield samples[i : i + n]
+
+    last = [0.0]  # motion time of the last frame sent
+
+    def on_frame(f):
+        last[0] = f.time
+
+    stats = stream_motion(animator.run(chunks()), PlainSender(target), fps=fps, background=background, on_frame=on_frame)
+    time.sleep(0.2)
+    target.send(b"STOP")
+    target.close()
+    count, p50, p99, mx, first_rx = rx.stdout.readline().split()
+    rx.wait()
+    first = stats.send_times[0] - (clock["t0"] + chunk_ms / 1000) if stats.send_times else float("nan")
+    # the stream's delay behind the speech at its end: when the last frame left vs its instant in the audio
+    behind = (stats.send_times[-1] - clock["t0"]) - last[0] if stats.send_times else float("nan")
+    t = animator.timings[0] if animator.timings else {}
+    return {
+        "mode": "background thread" if background else "one thread",
+        "seconds": seconds, "frames": stats.frames, "received": int(count),
+        "first_ms": first * 1000, "p50": float(p50), "p99": float(p99), "max": float(mx),
+        "err99": stats.percentile(99), "held": stats.held, "stalls": stats.stalls,
+        "cpu": stats.cpu_percent, "behind_ms": behind * 1000,
+        "first_window": t,
+    }
+
+
 def run_once(protocol: str, seconds: float, fps: float, baseline: bool = False):
     from anim3d.motion import Motion
     from unity_bridge.plain import PlainSender
@@ -100,7 +178,11 @@ def main() -> None:
                     help="run the streaming process with SCHED_FIFO priority 10 (needs root or CAP_SYS_NICE); "
                          "shows how much of the error is the OS scheduler on a busy machine")
     ap.add_argument("--baseline-seconds", type=float, default=10.0, help="duration of the python-osc baseline run (0 = skip)")
+    ap.add_argument("--live", metavar="AUDIO", help="live generation from this speech file (looped to --duration) instead of a fixed motion")
+    ap.add_argument("--compare-foreground", action="store_true", help="with --live: also run generation and sending in one thread")
     args = ap.parse_args()
+    if args.live:
+        return main_live(args)
     sched = "normal scheduling"
     if args.realtime:
         try:
@@ -129,6 +211,29 @@ def main() -> None:
         worst = np.argsort(s.errors_ms)[-3:][::-1]
         print(f"{name}: worst frames (index: error ms) " + ", ".join(f"{i}: {s.errors_ms[i]:.1f}" for i in worst))
     print("recv counts datagrams (VMC: 2 per frame, plain: 1), including the final neutral frame.")
+
+
+def main_live(args) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    load0 = os.getloadavg()[0]
+    rows = [run_live(args.live, args.duration, args.fps, True)]
+    if args.compare_foreground:
+        rows.append(run_live(args.live, min(args.duration, 60.0), args.fps, False))
+    print(f"live generation from {args.live} (looped), plain OSC at {args.fps:g} fps to a receiver process on 127.0.0.1; "
+          f"{os.cpu_count()} CPUs, load average {load0:.1f} at start, {os.getloadavg()[0]:.1f} at end")
+    print("| sending | s | frames | recv | first frame ms | interval p50 ms | p99 ms | max ms | send err p99 ms | held | stalls | behind audio ms | CPU % of a core |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['mode']} | {r['seconds']:.0f} | {r['frames']} | {r['received']} | {r['first_ms']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+              f"{r['max']:.1f} | {r['err99']:.2f} | {r['held']} | {r['stalls']} | {r['behind_ms']:.0f} | {r['cpu']:.1f} |")
+    for r in rows:
+        t = r["first_window"]
+        if t:
+            print(f"{r['mode']}: first window: audio received {1000 * t['audio_s']:.0f} ms, {t['window']} frames x {t['steps']} steps, "
+                  f"features {1000 * t['features_s']:.1f} ms wall / {1000 * t['features_cpu_s']:.1f} ms CPU, "
+                  f"sampling {1000 * t['sampling_s']:.1f} ms wall / {1000 * t['sampling_cpu_s']:.1f} ms CPU")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ so that the character does not freeze mid-expression.
 from __future__ import annotations
 
 import socket
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Protocol
@@ -52,13 +53,21 @@ class Sender(Protocol):
 class StreamStats:
     frames: int = 0
     duration: float = 0.0  # wall seconds
-    cpu_seconds: float = 0.0  # process CPU time used while streaming (after the first frame was ready)
+    cpu_seconds: float = 0.0  # process CPU time used while streaming (after the first frame was ready; with a live
+    # generator in the background thread this includes generating the motion)
     errors_ms: list[float] = field(default_factory=list)  # send time - deadline, per frame
     interrupted: bool = False
     stalls: int = 0  # times the source fell more than max_late behind and the timeline restarted
+    held: int = 0  # ticks that repeated the previous frame because the next was not ready (background mode)
+    send_times: list[float] = field(default_factory=list)  # clock() after each send
 
     def percentile(self, q: float) -> float:
         return float(np.percentile(np.abs(self.errors_ms), q)) if self.errors_ms else 0.0
+
+    def interval_percentile(self, q: float) -> float:
+        """Percentile of the interval between consecutive sends (ms)."""
+        d = np.diff(self.send_times) * 1000.0
+        return float(np.percentile(d, q)) if d.size else 0.0
 
     @property
     def cpu_percent(self) -> float:
@@ -153,9 +162,69 @@ def _frames(window: Motion, offset: float, times: np.ndarray) -> Iterator[Frame]
         yield Frame(float(t), m.blendshapes[i], m.head_rotation[i], m.head_translation[i], eyes[i])
 
 
-def _chain(first: list[Frame], rest: Iterator[Frame]) -> Iterator[Frame]:
-    yield from first
-    yield from rest
+class _SyncSource:
+    """Frames pulled in the sending thread (a file: nothing to wait for)."""
+
+    def __init__(self, frames: Iterator[Frame]):
+        self.frames = frames
+
+    def get(self, timeout: float | None = None):
+        return next(self.frames, _END)
+
+    def close(self) -> None:
+        pass
+
+
+_END = object()
+
+
+class _ThreadSource:
+    """Frames produced by a background thread (a live generator runs there, so that computing a
+    window never delays a send). ``get(timeout)`` returns a Frame, ``_END``, or None when nothing was
+    ready in time; an exception in the producer is raised here."""
+
+    def __init__(self, frames: Iterator[Frame], maxsize: int = 600):
+        import queue
+        import threading
+
+        self.q: "queue.Queue" = queue.Queue(maxsize)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(frames,), name="anim3d-stream-source", daemon=True)
+        self.thread.start()
+
+    def _put(self, item) -> bool:
+        import queue
+
+        while not self.stop.is_set():
+            try:
+                self.q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, frames: Iterator[Frame]) -> None:
+        try:
+            for f in frames:
+                if not self._put(f):
+                    return
+            self._put(_END)
+        except BaseException as e:  # handed to the sending thread, which raises it
+            self._put(("error", e))
+
+    def get(self, timeout: float | None = None):
+        import queue
+
+        try:
+            item = self.q.get(timeout=timeout) if timeout is None or timeout > 0 else self.q.get_nowait()
+        except queue.Empty:
+            return None
+        if isinstance(item, tuple) and item and item[0] == "error":
+            raise item[1]
+        return item
+
+    def close(self) -> None:
+        self.stop.set()
 
 
 def stream_motion(
@@ -167,6 +236,7 @@ def stream_motion(
     spin: float = 0.0005,
     max_late: float = 0.1,
     on_frame: Callable[[Frame], None] | None = None,
+    background: bool = False,
 ) -> StreamStats:
     """Send ``chunks`` through ``sender`` at ``fps`` ticks paced by ``clock``; returns timing stats.
 
@@ -176,6 +246,12 @@ def stream_motion(
     not shifted, so the stream keeps real time; only when the source falls more than
     ``max_late`` seconds behind (a slow generator) is the timeline restarted. Ctrl-C stops the stream; either way a
     neutral frame is sent last.
+
+    ``background``: pull ``chunks`` (e.g. a live generator: audio reading and the model) in a separate
+    thread, so that this thread only keeps time and sends. When the next frame is not ready at its tick
+    (an underrun), the previous frame is sent again on that tick and the timeline slips by one tick
+    (``stats.held``): the receiver keeps getting frames at an even pace and the latency grows just enough
+    to absorb the generator's bursts.
     """
     if isinstance(chunks, Motion):
         chunks = [chunks]
@@ -183,17 +259,22 @@ def stream_motion(
         raise ValueError("fps must be positive")
     stats = StreamStats()
     frames = tick_frames(chunks, fps)
+    source = _ThreadSource(frames) if background else _SyncSource(frames)
     prepare = getattr(sender, "prepare", None)  # optional: encode ahead, send at the deadline
+    old_switch = sys.getswitchinterval()
+    if background:
+        sys.setswitchinterval(0.0005)  # the sending thread gets the GIL back within 0.5 ms of waking
     cpu0 = time.process_time()
     t = 0.0
     start = clock()
+    dt = 1.0 / fps
     try:
         # the clock starts when the first frame is ready (loading or a generator's first window)
-        first = next(frames, None)
-        start = clock() - (first.time if first is not None else 0.0)
+        frame = source.get()
+        start = clock() - (frame.time if frame is not _END else 0.0)
         cpu0 = time.process_time()  # CPU of the streaming itself, not of loading
-        pending = [] if first is None else [first]
-        for frame in _chain(pending, frames):
+        hold = False
+        while frame is not _END:
             deadline = start + frame.time
             now = clock()
             if now - deadline > max_late:
@@ -212,14 +293,27 @@ def stream_motion(
                 sender.send_prepared(payload)
             else:
                 sender.send_frame(frame)
-            stats.errors_ms.append((clock() - deadline) * 1000.0)
+            sent = clock()
+            stats.errors_ms.append((sent - deadline) * 1000.0)
+            stats.send_times.append(sent)
             stats.frames += 1
+            stats.held += hold
             t = frame.time
             if on_frame is not None:
                 on_frame(frame)
+            # the next frame: wait for it until just before the next tick at most
+            nxt = source.get(timeout=max(0.0, start + frame.time + dt - clock() - spin) if background else None)
+            if nxt is None:  # underrun: the same frame again on the next tick, the timeline slips
+                start += dt
+                hold = True
+            else:
+                frame, hold = nxt, False
     except KeyboardInterrupt:
         stats.interrupted = True
     finally:
+        source.close()
+        if background:
+            sys.setswitchinterval(old_switch)
         sender.send_frame(Frame.neutral(t + 1.0 / fps))
         stats.duration = clock() - start
         stats.cpu_seconds = time.process_time() - cpu0

@@ -85,11 +85,17 @@ def run(args: argparse.Namespace) -> int:
     sched = request_realtime() if args.realtime else "normal scheduling"
     if not args.quiet:
         print(f"streaming {args.input} to {where} ({args.protocol}, {args.fps:g} fps, {sched}); Ctrl-C stops", file=sys.stderr)
+    from anim3d.streaming import is_audio_source
+
+    live = is_audio_source(args.input)
     try:
-        stats = stream_motion(chunks, sender, fps=args.fps)
+        # live: the generator runs in its own thread so that computing a window never delays a send
+        stats = stream_motion(chunks, sender, fps=args.fps, background=live)
     finally:
         sender.close()
     how = "stopped" if stats.interrupted else "done"
+    held = f", {stats.held} ticks held while the generator caught up" if live else ""
     print(f"{how}: {stats.frames} frames in {stats.duration:.2f} s, frame-time error p50 {stats.percentile(50):.2f} ms, "
-          f"p99 {stats.percentile(99):.2f} ms, CPU {stats.cpu_percent:.1f}% of one core; neutral frame sent")
+          f"p99 {stats.percentile(99):.2f} ms, interval p50 {stats.interval_percentile(50):.1f} ms p99 {stats.interval_percentile(99):.1f} ms"
+          f"{held}, CPU {stats.cpu_percent:.1f}% of one core; neutral frame sent")
     return 0

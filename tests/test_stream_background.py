@@ -1,0 +1,80 @@
+"""stream_motion(background=True): a live generator runs in its own thread; sends keep their pace."""
+
+import time
+
+import numpy as np
+import pytest
+
+from anim3d.errors import AudioError
+from anim3d.motion import Motion
+from unity_bridge.stream import stream_motion
+
+
+class Recorder:
+    def __init__(self):
+        self.frames, self.times = [], []
+
+    def send_frame(self, f):
+        self.frames.append(f)
+        self.times.append(time.monotonic())
+
+    def close(self):
+        pass
+
+
+def motion(n=24, fps=30.0):
+    t = np.arange(n) / fps
+    bs = np.zeros((n, 52), np.float32)
+    bs[:, 17] = 0.5 + 0.4 * np.sin(t * 5)
+    return Motion(bs, np.zeros((n, 3), np.float32), np.zeros((n, 3), np.float32), fps)
+
+
+def bursty(m, hop=4, compute=0.045):
+    """Like live generation: every hop frames (133 ms of audio) a window is computed (``compute`` s,
+    without the GIL, as torch does) and hop frames come out at once."""
+    t0 = time.monotonic()
+    for i in range(0, m.num_frames, hop):
+        due = t0 + (i + hop) / m.fps
+        time.sleep(max(0.0, due - time.monotonic()) + compute)
+        yield m[i : i + hop]
+
+
+def test_background_sends_the_same_frames_as_the_foreground():
+    m = motion()
+    a, b = Recorder(), Recorder()
+    sa = stream_motion([m[:10], m[10:]], a, fps=60.0)
+    sb = stream_motion(iter([m[:10], m[10:]]), b, fps=60.0, background=True)
+    assert sa.frames == sb.frames and sb.held == 0
+    assert [f.time for f in a.frames] == [f.time for f in b.frames]
+    np.testing.assert_array_equal(np.stack([f.blendshapes for f in a.frames]), np.stack([f.blendshapes for f in b.frames]))
+
+
+def test_generation_does_not_delay_sends_in_background():
+    m = motion(60)
+    fg, bg = Recorder(), Recorder()
+    stream_motion(bursty(m), fg, fps=60.0)
+    stats = stream_motion(bursty(m), bg, fps=60.0, background=True)
+    gaps_fg = np.diff(fg.times[:-1]) * 1000
+    gaps_bg = np.diff(bg.times[:-1]) * 1000  # without the final neutral frame
+    # in one thread, each window's compute stops the sender: some gaps are ~compute long
+    assert gaps_fg.max() > 35
+    # in the background, the sender ticks on: every gap is one tick (held ticks repeat a frame on time)
+    assert abs(np.median(gaps_bg) - 1000 / 60) < 2.0
+    assert np.percentile(gaps_bg, 90) < 25, np.round(gaps_bg, 1)
+    assert stats.interval_percentile(50) == pytest.approx(np.median(np.diff(stats.send_times)) * 1000)
+    # every generated frame was sent, in order; held ticks repeat the previous one
+    times = [f.time for f in bg.frames[:-1]]
+    assert sorted(set(times)) == [f.time for f in fg.frames[:-1]]
+    assert all(b >= a for a, b in zip(times, times[1:]))
+    assert stats.frames == len(times) and stats.held == len(times) - len(set(times))
+
+
+def test_errors_of_the_generator_reach_the_caller_and_a_neutral_frame_is_sent():
+    def broken():
+        yield motion(6)
+        raise AudioError("<stdin>", "no PCM audio arrived")
+
+    rec = Recorder()
+    with pytest.raises(AudioError, match="stdin"):
+        stream_motion(broken(), rec, fps=60.0, background=True)
+    assert rec.frames and not rec.frames[-1].blendshapes.any()
