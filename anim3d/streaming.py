@@ -96,7 +96,8 @@ class StreamingAnimator:
             self.warmup()
 
     def warmup(self) -> None:
-        """Run one window on silence before any audio arrives (first calls into torch are slow), keeping no state."""
+        """Run one window on silence before any audio arrives (first calls into torch are slow, and the sender's
+        first interpolation imports scipy's Slerp: 0.4 s), keeping no state."""
         import torch
 
         from anim3d.pipeline import cpu_threads, sample_window_from_noise, window_conditions
@@ -107,6 +108,7 @@ class StreamingAnimator:
             for W, steps in ((self.cfg.window, self.steps), (self.first_window, self.first_steps)):
                 c = _shorten(cond, self.cfg.prev + W)
                 sample_window_from_noise(self.gen, c, torch.zeros(1, W, self.cfg.motion_dim), steps, self.guidance, self.sampler)
+        Motion.neutral(2, self.cfg.fps).sample(np.array([0.0, 0.01])).eye_rotations()  # what the sender does per tick
 
     # ------------------------------------------------------------------ audio
     def _append(self, samples: np.ndarray) -> None:

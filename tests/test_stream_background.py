@@ -9,6 +9,8 @@ from anim3d.errors import AudioError
 from anim3d.motion import Motion
 from unity_bridge.stream import stream_motion
 
+Motion.neutral(2).sample(np.array([0.0, 0.01]))  # the first interpolation imports scipy's Slerp (slow): not timed here
+
 
 class Recorder:
     def __init__(self):
@@ -78,3 +80,26 @@ def test_errors_of_the_generator_reach_the_caller_and_a_neutral_frame_is_sent():
     with pytest.raises(AudioError, match="stdin"):
         stream_motion(broken(), rec, fps=60.0, background=True)
     assert rec.frames and not rec.frames[-1].blendshapes.any()
+
+
+def test_after_a_hiccup_the_delay_comes_back_down():
+    """Frames follow real time except that frames 10..19 freeze and then come all at once with frame 20:
+    ticks are held during the freeze, then skipped (one at a time) until no more than max_buffer of
+    frames wait, so the delay does not keep what the freeze added."""
+    m = motion(45)
+    t0 = [0.0]
+
+    def live():
+        t0[0] = time.monotonic()
+        for i in range(m.num_frames):
+            due = t0[0] + (20 if 10 <= i < 20 else i) / m.fps
+            time.sleep(max(0.0, due - time.monotonic()))
+            yield m[i : i + 1]
+
+    rec = Recorder()
+    stats = stream_motion(live(), rec, fps=60.0, background=True, max_buffer=0.1)
+    assert stats.held >= 10 and stats.skipped >= 5
+    times = [f.time for f in rec.frames[:-1]]
+    assert max(np.diff(times)) <= 2 / 60 + 1e-9  # catching up skips single ticks, no jumps
+    delay = rec.times[-2] - (t0[0] + rec.frames[-2].time)  # the last motion frame (before the neutral one)
+    assert delay < 0.2, delay  # without skipping it would stay >= 0.33 s behind

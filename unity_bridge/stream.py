@@ -59,6 +59,7 @@ class StreamStats:
     interrupted: bool = False
     stalls: int = 0  # times the source fell more than max_late behind and the timeline restarted
     held: int = 0  # ticks that repeated the previous frame because the next was not ready (background mode)
+    skipped: int = 0  # ticks skipped to catch up when too many frames were waiting (background mode)
     send_times: list[float] = field(default_factory=list)  # clock() after each send
 
     def percentile(self, q: float) -> float:
@@ -188,6 +189,7 @@ class _ThreadSource:
         import threading
 
         self.q: "queue.Queue" = queue.Queue(maxsize)
+        self.pushed: list = []  # items given back by ``unget``
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, args=(frames,), name="anim3d-stream-source", daemon=True)
         self.thread.start()
@@ -212,9 +214,18 @@ class _ThreadSource:
         except BaseException as e:  # handed to the sending thread, which raises it
             self._put(("error", e))
 
+    def backlog(self) -> int:
+        """Frames produced and not yet taken."""
+        return self.q.qsize() + len(self.pushed)
+
+    def unget(self, item) -> None:
+        self.pushed.append(item)
+
     def get(self, timeout: float | None = None):
         import queue
 
+        if self.pushed:
+            return self.pushed.pop()
         try:
             item = self.q.get(timeout=timeout) if timeout is None or timeout > 0 else self.q.get_nowait()
         except queue.Empty:
@@ -237,6 +248,7 @@ def stream_motion(
     max_late: float = 0.1,
     on_frame: Callable[[Frame], None] | None = None,
     background: bool = False,
+    max_buffer: float = 0.25,
 ) -> StreamStats:
     """Send ``chunks`` through ``sender`` at ``fps`` ticks paced by ``clock``; returns timing stats.
 
@@ -251,7 +263,10 @@ def stream_motion(
     thread, so that this thread only keeps time and sends. When the next frame is not ready at its tick
     (an underrun), the previous frame is sent again on that tick and the timeline slips by one tick
     (``stats.held``): the receiver keeps getting frames at an even pace and the latency grows just enough
-    to absorb the generator's bursts.
+    to absorb the generator's bursts. When more than ``max_buffer`` seconds of frames are waiting (the
+    generator caught up after a slow spell), one tick is skipped (``stats.skipped``, never more than the held
+    ticks, at most every other tick) so that the delay the holds added comes back down instead of growing over a
+    long stream.
     """
     if isinstance(chunks, Motion):
         chunks = [chunks]
@@ -306,8 +321,18 @@ def stream_motion(
             if nxt is None:  # underrun: the same frame again on the next tick, the timeline slips
                 start += dt
                 hold = True
-            else:
-                frame, hold = nxt, False
+                continue
+            hold = False
+            # catch up only the slip that holds added (a fast source such as a file may be far ahead legitimately)
+            if background and nxt is not _END and stats.skipped < stats.held and source.backlog() > max_buffer * fps:
+                later = source.get(timeout=0)  # too far behind: skip this tick (one per tick sent: 2x speed)
+                if later is _END:
+                    source.unget(_END)
+                elif later is not None:
+                    nxt = later
+                    start -= dt
+                    stats.skipped += 1
+            frame = nxt
     except KeyboardInterrupt:
         stats.interrupted = True
     finally:
