@@ -10,7 +10,7 @@ receiver process that time-stamps every datagram. Reported: first-frame latency 
 chunk arrived, the inter-frame interval at the receiver (p50/p99/max), the send error, ticks held
 while the generator caught up, the stream's latency behind the audio at the end, and the process's
 CPU over the wall time (the model included: "keeps up using under one core"). The same run in one
-thread (``--compare-foreground``, the previous design) is the baseline.
+thread (``--modes process,thread,one``: the previous design last) is the baseline.
 
 The target (issue 4): 10 minutes at 60 fps with p99 frame-time error < 2 ms and < 10 % of
 one core. A receiver runs in a separate process on 127.0.0.1 and counts the datagrams;
@@ -92,13 +92,15 @@ print(len(t), np.percentile(g, 50), np.percentile(g, 99), g.max(), t[0] if t els
 """
 
 
-def run_live(audio_path: str, seconds: float, fps: float, background: bool = True, chunk_ms: float = 20.0):
+def run_live(audio_path: str, seconds: float, fps: float, mode: str = "process", chunk_ms: float = 20.0):
     """Live generation from ``audio_path`` looped to ``seconds``, streamed (plain OSC) to a timing receiver."""
     from anim3d.audio import load_audio
     from anim3d.pipeline import load_default_model
     from anim3d.streaming import StreamingAnimator
+    import functools
+
     from unity_bridge.plain import PlainSender
-    from unity_bridge.stream import UdpTarget, stream_motion
+    from unity_bridge.stream import UdpTarget, stream_motion, stream_motion_in_process, udp_sender
 
     a = load_audio(audio_path, 16000)
     samples = np.tile(a.samples, int(np.ceil(seconds / a.duration)))[: int(seconds * 16000)]
@@ -117,12 +119,10 @@ def run_live(audio_path: str, seconds: float, fps: float, background: bool = Tru
                 time.sleep(wait)
             yield samples[i : i + n]
 
-    last = [0.0]  # motion time of the last frame sent
-
-    def on_frame(f):
-        last[0] = f.time
-
-    stats = stream_motion(animator.run(chunks()), PlainSender(target), fps=fps, background=background, on_frame=on_frame)
+    if mode == "process":
+        stats = stream_motion_in_process(animator.run(chunks()), functools.partial(udp_sender, "plain", "127.0.0.1", port), fps=fps)
+    else:
+        stats = stream_motion(animator.run(chunks()), PlainSender(target), fps=fps, background=mode == "thread")
     time.sleep(0.2)
     target.send(b"STOP")
     target.close()
@@ -130,13 +130,16 @@ def run_live(audio_path: str, seconds: float, fps: float, background: bool = Tru
     rx.wait()
     first = stats.send_times[0] - (clock["t0"] + chunk_ms / 1000) if stats.send_times else float("nan")
     # the stream's delay behind the speech at its end: when the last frame left vs its instant in the audio
-    behind = (stats.send_times[-1] - clock["t0"]) - last[0] if stats.send_times else float("nan")
+    # (the last tick's index: ticks sent, minus repeats, plus the ticks skipped)
+    last_t = (stats.frames - stats.held + stats.skipped - 1) / fps
+    behind = (stats.send_times[-1] - clock["t0"]) - last_t if stats.send_times else float("nan")
     t = animator.timings[0] if animator.timings else {}
     return {
-        "mode": "background thread" if background else "one thread",
+        "mode": {"process": "sending process", "thread": "sending thread", "one": "one thread"}[mode],
         "seconds": seconds, "frames": stats.frames, "received": int(count),
         "first_ms": first * 1000, "p50": float(p50), "p99": float(p99), "max": float(mx),
-        "err99": stats.percentile(99), "held": stats.held, "stalls": stats.stalls,
+        "err99": stats.percentile(99), "held": stats.held, "skipped": stats.skipped, "stalls": stats.stalls,
+        "sp50": stats.interval_percentile(50), "sp99": stats.interval_percentile(99),
         "cpu": stats.cpu_percent, "behind_ms": behind * 1000,
         "first_window": t,
     }
@@ -144,8 +147,10 @@ def run_live(audio_path: str, seconds: float, fps: float, background: bool = Tru
 
 def run_once(protocol: str, seconds: float, fps: float, baseline: bool = False):
     from anim3d.motion import Motion
+    import functools
+
     from unity_bridge.plain import PlainSender
-    from unity_bridge.stream import UdpTarget, stream_motion
+    from unity_bridge.stream import UdpTarget, stream_motion, stream_motion_in_process, udp_sender
     from unity_bridge.vmc import VMCSender
 
     rx = subprocess.Popen([sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True)
@@ -179,7 +184,8 @@ def main() -> None:
                          "shows how much of the error is the OS scheduler on a busy machine")
     ap.add_argument("--baseline-seconds", type=float, default=10.0, help="duration of the python-osc baseline run (0 = skip)")
     ap.add_argument("--live", metavar="AUDIO", help="live generation from this speech file (looped to --duration) instead of a fixed motion")
-    ap.add_argument("--compare-foreground", action="store_true", help="with --live: also run generation and sending in one thread")
+    ap.add_argument("--modes", default="process", help="with --live: comma-separated sending designs to run: process (a sending "
+                    "process, what anim3d stream does), thread (a sending thread), one (generation and sending in one thread)")
     args = ap.parse_args()
     if args.live:
         return main_live(args)
@@ -218,16 +224,21 @@ def main_live(args) -> None:
 
     torch.set_num_threads(1)
     load0 = os.getloadavg()[0]
-    rows = [run_live(args.live, args.duration, args.fps, True)]
-    if args.compare_foreground:
-        rows.append(run_live(args.live, min(args.duration, 60.0), args.fps, False))
+    sched = "normal scheduling"
+    if args.realtime:  # the sending thread only: the generator thread resets itself to normal priority
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+            sched = "sending thread SCHED_FIFO 10"
+        except (PermissionError, AttributeError, OSError) as e:
+            sched = f"normal scheduling (realtime refused: {e})"
+    rows = [run_live(args.live, args.duration, args.fps, m) for m in args.modes.split(",")]
     print(f"live generation from {args.live} (looped), plain OSC at {args.fps:g} fps to a receiver process on 127.0.0.1; "
-          f"{os.cpu_count()} CPUs, load average {load0:.1f} at start, {os.getloadavg()[0]:.1f} at end")
-    print("| sending | s | frames | recv | first frame ms | interval p50 ms | p99 ms | max ms | send err p99 ms | held | stalls | behind audio ms | CPU % of a core |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          f"{os.cpu_count()} CPUs, load average {load0:.1f} at start, {os.getloadavg()[0]:.1f} at end; {sched}")
+    print("| sending | s | frames | recv | first frame ms | recv interval p50 ms | p99 ms | max ms | send interval p50 / p99 ms | send err p99 ms | held | skipped | stalls | behind audio ms | CPU % of a core |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['mode']} | {r['seconds']:.0f} | {r['frames']} | {r['received']} | {r['first_ms']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-              f"{r['max']:.1f} | {r['err99']:.2f} | {r['held']} | {r['stalls']} | {r['behind_ms']:.0f} | {r['cpu']:.1f} |")
+              f"{r['max']:.1f} | {r['sp50']:.2f} / {r['sp99']:.2f} | {r['err99']:.2f} | {r['held']} | {r['skipped']} | {r['stalls']} | {r['behind_ms']:.0f} | {r['cpu']:.1f} |")
     for r in rows:
         t = r["first_window"]
         if t:

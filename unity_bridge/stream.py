@@ -3,7 +3,9 @@
 ``stream_motion(chunks, sender, fps=60)`` pulls consecutive Motion chunks (a whole file as
 one chunk, or windows from a live generator), interpolates them at ``fps`` ticks with
 ``Motion.sample`` and hands each tick to ``sender.send_frame`` at its deadline on a
-monotonic clock. When the stream ends or is interrupted (Ctrl-C), a neutral frame is sent
+monotonic clock. For live generation, ``background=True`` pulls the chunks in a separate
+thread, and ``stream_motion_in_process`` sends from a separate process (its own clock and
+interpreter lock, so the model's work never delays a send). When the stream ends or is interrupted (Ctrl-C), a neutral frame is sent
 so that the character does not freeze mid-expression.
 """
 
@@ -206,6 +208,13 @@ class _ThreadSource:
         return False
 
     def _run(self, frames: Iterator[Frame]) -> None:
+        import os
+
+        try:  # a real-time sending thread (anim3d stream --realtime): generation itself stays at normal priority
+            if os.sched_getscheduler(0) != os.SCHED_OTHER:
+                os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        except (AttributeError, OSError):
+            pass
         try:
             for f in frames:
                 if not self._put(f):
@@ -343,3 +352,98 @@ def stream_motion(
         stats.duration = clock() - start
         stats.cpu_seconds = time.process_time() - cpu0
     return stats
+
+
+# ------------------------------------------------------------- a sending process
+def _sender_process(chunk_q, result_q, make_sender, fps: float, options: dict) -> None:
+    """Child process: build the sender, report ready, then stream the Motion chunks that arrive on
+    ``chunk_q`` (None ends) with ``stream_motion(background=True)``; the stats go back on ``result_q``."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it ends the chunks, we finish cleanly
+    try:
+        sender = make_sender()
+        Motion.neutral(2).sample(np.array([0.0, 0.01])).eye_rotations()  # import scipy's Slerp before the clock runs
+    except BaseException as e:
+        result_q.put(("error", e))
+        return
+    result_q.put(("ready", None))
+
+    def chunks():
+        while True:
+            item = chunk_q.get()
+            if item is None:
+                return
+            yield item
+
+    try:
+        stats = stream_motion(chunks(), sender, fps=fps, background=True, **options)
+        result_q.put(("stats", stats))
+    except BaseException as e:
+        result_q.put(("error", e))
+    finally:
+        sender.close()
+
+
+def stream_motion_in_process(chunks: Iterable[Motion], make_sender: Callable[[], Sender], fps: float = 60.0,
+                             ready_timeout: float = 60.0, **options) -> StreamStats:
+    """Like ``stream_motion(background=True)``, but the sending runs in a separate process with its own
+    clock and its own interpreter lock: this process only produces ``chunks`` (a live generator) and
+    hands them over. ``make_sender`` is a picklable callable that builds the sender in the child.
+
+    The child is started and ready (sender built, imports done) before the first chunk is pulled, so a
+    live source's clock starts only then. Ctrl-C here ends the chunks; the child sends what it has, then
+    a neutral frame. The returned stats are the child's, with ``cpu_seconds`` covering both processes.
+    """
+    import multiprocessing as mp
+    import queue as queue_mod
+
+    ctx = mp.get_context("spawn")  # no fork of a process that may hold torch's thread pools
+    chunk_q, result_q = ctx.Queue(), ctx.Queue()
+    proc = ctx.Process(target=_sender_process, args=(chunk_q, result_q, make_sender, fps, options),
+                       name="anim3d-sender", daemon=True)
+    proc.start()
+
+    def result(timeout: float):
+        t_end = time.monotonic() + timeout
+        while True:
+            try:
+                return result_q.get(timeout=0.2)
+            except queue_mod.Empty:
+                if not proc.is_alive() or time.monotonic() > t_end:
+                    raise StreamError("the sending process stopped without a result") from None
+
+    kind, value = result(ready_timeout)
+    if kind == "error":
+        proc.join(5)
+        raise value
+    cpu0 = time.process_time()
+    interrupted = False
+    try:
+        for chunk in chunks:
+            if chunk.num_frames:
+                chunk_q.put(chunk)
+            if not proc.is_alive():
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        chunk_q.put(None)
+        try:
+            kind, value = result(3600.0)
+        finally:
+            proc.join(5)
+    if kind == "error":
+        raise value
+    value.interrupted = value.interrupted or interrupted
+    value.cpu_seconds += time.process_time() - cpu0
+    return value
+
+
+def udp_sender(protocol: str, host: str, port: int) -> Sender:
+    """The OSC sender of ``protocol`` ("vmc" or "plain") to host:port (picklable with functools.partial,
+    for ``stream_motion_in_process``)."""
+    from unity_bridge import plain, vmc
+
+    target = UdpTarget(host, port)
+    return vmc.VMCSender(target) if protocol == "vmc" else plain.PlainSender(target)

@@ -37,15 +37,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def make_sender(protocol: str, osc: str | None):
-    """The OSC sender for ``protocol`` aimed at ``osc`` (HOST:PORT); raises StreamError."""
+    """The OSC sender for ``protocol`` aimed at ``osc`` (HOST:PORT), its address text and a picklable
+    factory that builds the same sender (for a sending process); raises StreamError."""
+    import functools
+
     from unity_bridge import plain, vmc
-    from unity_bridge.stream import UdpTarget, parse_target
+    from unity_bridge.stream import parse_target, udp_sender
 
     mod = vmc if protocol == "vmc" else plain
     host, port = parse_target(osc or f"127.0.0.1:{mod.DEFAULT_PORT}", mod.DEFAULT_PORT)
-    target = UdpTarget(host, port)
-    sender = vmc.VMCSender(target) if protocol == "vmc" else plain.PlainSender(target)
-    return sender, f"{host}:{port}"
+    factory = functools.partial(udp_sender, protocol, host, port)
+    return factory(), f"{host}:{port}", factory
 
 
 def motion_chunks(args: argparse.Namespace):
@@ -81,20 +83,24 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.fps <= 1000:
         raise InputError(None, f"--fps must be between 1 and 1000, got {args.fps}")
     chunks = motion_chunks(args)  # load first: a bad file fails before anything is sent
-    sender, where = make_sender(args.protocol, args.osc)
+    sender, where, factory = make_sender(args.protocol, args.osc)
     sched = request_realtime() if args.realtime else "normal scheduling"
     if not args.quiet:
         print(f"streaming {args.input} to {where} ({args.protocol}, {args.fps:g} fps, {sched}); Ctrl-C stops", file=sys.stderr)
     from anim3d.streaming import is_audio_source
+    from unity_bridge.stream import stream_motion_in_process
 
     live = is_audio_source(args.input)
     try:
-        # live: the generator runs in its own thread so that computing a window never delays a send
-        stats = stream_motion(chunks, sender, fps=args.fps, background=live)
+        if live:  # a sending process with its own clock: computing a window never delays a send
+            sender.close()
+            stats = stream_motion_in_process(chunks, factory, fps=args.fps)
+        else:
+            stats = stream_motion(chunks, sender, fps=args.fps)
     finally:
         sender.close()
     how = "stopped" if stats.interrupted else "done"
-    held = f", {stats.held} ticks held while the generator caught up" if live else ""
+    held = f", {stats.held} ticks held while the generator caught up, {stats.skipped} skipped" if live else ""
     print(f"{how}: {stats.frames} frames in {stats.duration:.2f} s, frame-time error p50 {stats.percentile(50):.2f} ms, "
           f"p99 {stats.percentile(99):.2f} ms, interval p50 {stats.interval_percentile(50):.1f} ms p99 {stats.interval_percentile(99):.1f} ms"
           f"{held}, CPU {stats.cpu_percent:.1f}% of one core; neutral frame sent")
