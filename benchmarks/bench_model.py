@@ -58,11 +58,12 @@ def bench_offline(gen, audio, steps, repeats=2):
     return best
 
 
-def bench_stream(gen, samples, sr, chunk_ms=20):
-    """Feed audio in chunks as fast as real time allows; -> (first-frame latency s, cpu seconds per audio second)."""
+def bench_stream(gen, samples, sr, chunk_ms=20, **options):
+    """Feed audio in chunks as fast as real time allows; -> (first-frame latency s, cpu seconds per audio second,
+    frames, CPU of the push that made the first frame, audio waited for after the first chunk, first window timings)."""
     from anim3d.streaming import StreamingAnimator
 
-    st = StreamingAnimator(gen)
+    st = StreamingAnimator(gen, **options)
     chunk = int(sr * chunk_ms / 1000)
     first = None
     t_start = time.perf_counter()  # the stream's time 0: the first sample is spoken
@@ -82,7 +83,7 @@ def bench_stream(gen, samples, sr, chunk_ms=20):
             first_audio = (i + chunk) / sr - chunk / sr  # audio that had to arrive after the first chunk
         frames += out.num_frames
     cpu = time.process_time() - c_start
-    return first, cpu / (len(samples) / sr), frames, first_cpu, first_audio
+    return first, cpu / (len(samples) / sr), frames, first_cpu, first_audio, st.timings[0]
 
 
 def main() -> None:
@@ -107,7 +108,7 @@ def main() -> None:
     else:
         audio = audio_from_array(speech_like(args.seconds), 16000)
     print(f"| load average at start | {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores |")
-    for name in args.configs.split(","):
+    for name in filter(None, args.configs.split(",")):  # --configs "" : streaming rows only
         gen, what = make_generator(name)
         t0 = time.perf_counter()
         gen.features(audio)
@@ -118,10 +119,18 @@ def main() -> None:
               f"{t:.2f} s wall ({audio.duration / t:.1f}x real time), {cpu:.2f} CPU s ({audio.duration / cpu:.1f}x) |", flush=True)
     try:
         gen, what = make_generator("fast")
-        first, cpu, frames, first_cpu, first_audio = bench_stream(gen, audio.samples[: int(args.stream_seconds * 16000)], 16000)
-        print(f"| streaming fast ({what}) | 20 ms chunks | first frame {first * 1000:.0f} ms after the first chunk arrived "
-              f"(waiting for {first_audio * 1000:.0f} ms more audio + {first_cpu * 1000:.0f} ms CPU for the first window) | "
-              f"CPU {cpu:.2f} core-s per audio s | {frames} frames |")
+        variants = [
+            ("first window as every window (90 frames, lookahead 1; the previous design)", dict(first_window=None, first_lookahead=1)),
+            ("first window 30 frames, no lookahead (default)", {}),
+            ("first window 30 frames, no lookahead, 2 steps", dict(first_steps=2)),
+        ]
+        for label, opts in variants:
+            first, cpu, frames, first_cpu, first_audio, t = bench_stream(gen, audio.samples[: int(args.stream_seconds * 16000)], 16000, **opts)
+            print(f"| streaming fast ({what}): {label} | 20 ms chunks | first frame {first * 1000:.0f} ms after the first chunk arrived = "
+                  f"waiting {first_audio * 1000:.0f} ms for frame 0's audio + {(first - first_audio) * 1000:.0f} ms computing "
+                  f"(features {t['features_s'] * 1000:.1f} ms wall / {t['features_cpu_s'] * 1000:.1f} CPU, sampling {t['window']} frames x {t['steps']} steps "
+                  f"{t['sampling_s'] * 1000:.1f} ms wall / {t['sampling_cpu_s'] * 1000:.1f} CPU; whole push {first_cpu * 1000:.0f} ms CPU) | "
+                  f"CPU {cpu:.2f} core-s per audio s | {frames} frames |", flush=True)
     except ImportError as e:
         print(f"streaming not benchmarked ({e})")
     print(f"| load average at end | {os.getloadavg()[0]:.1f} |")
