@@ -91,3 +91,45 @@ def test_seed_spread_in_points():
     s = seed_spread([0.95, 0.97, 0.94])
     assert s["best"] == 0.97 and s["worst"] == 0.94 and s["gap_points"] == pytest.approx(3.0)
     assert s["mean"] == pytest.approx(np.mean([0.95, 0.97, 0.94]))
+
+
+def test_a_checkpoint_takes_gaze_and_distance_requests(tmp_path):
+    pytest.importorskip("torch")
+    from anim3d.audio import audio_from_array
+    from anim3d.eval.baselines import available_methods
+    from models.checkpoint import save_checkpoint
+    from models.config import get_config
+    from models.motion_transformer import MotionTransformer
+
+    cfg = get_config("tiny")
+    save_checkpoint(tmp_path / "ck", MotionTransformer(cfg), cfg)
+    methods, _ = available_methods(str(tmp_path / "ck"), "cpu", steps=1)
+    model = next(m for m in methods if m.name.startswith("model"))
+    assert {"gaze", "distance"} <= set(model.controls)
+    audio = audio_from_array(0.1 * np.sin(np.arange(16000) * 0.1).astype(np.float32), 16000)
+    samples = evaluate_controls(model, [audio], progress=False)
+    assert len(samples) == 10 and all(np.isfinite(s.achieved).all() for s in samples)
+
+
+def test_stochastic_reports_parts_and_closure_per_seed():
+    from anim3d.eval.stochastic import evaluate_stochastic
+    from anim3d.eval.synthetic import SynthUtterance
+    from anim3d.phonetic import Phone
+
+    phones = [Phone("SIL", 0, 0.2), Phone("M", 0.2, 0.3), Phone("AA", 0.3, 0.5), Phone("P", 0.5, 0.6), Phone("SIL", 0.6, 1.0)]
+    gt = Motion.neutral(30)
+    gt.blendshapes[9:18, INDEX["jawOpen"]] = 0.5  # open for AA only
+
+    def gen(audio, seed=0, fps=30.0, **_):
+        m = Motion.neutral(30)
+        m.blendshapes[:, INDEX["jawOpen"]] = 0.5  # never closes...
+        if seed % 2 == 0:
+            m.blendshapes[6:9, INDEX["jawOpen"]] = 0.0  # ...except even seeds close for M
+        m.blendshapes[:, INDEX["eyeBlinkLeft"]] = 0.1 * seed
+        return m
+
+    utt = SynthUtterance("u", None, gt, phones)
+    (res,) = evaluate_stochastic([utt], [Method("m", gen, stochastic=True)], num_samples=3, progress=False)
+    assert res.closures == 2  # M and P
+    assert res.closure_per_seed == pytest.approx([0.5, 0.0, 0.5])  # seeds 0, 1, 2: M closes on even seeds
+    assert res.parts["blinks"] > 0 and res.parts["head (deg)"] == 0 and res.parts["brows"] == 0
