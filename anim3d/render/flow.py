@@ -237,6 +237,21 @@ class FlowMaps:
     source_xy: torch.Tensor
     mouth: torch.Tensor
     face: torch.Tensor
+    mouth_uv: torch.Tensor | None = None  # n x n x 2: (across the mouth 0..1, upper lip 0 .. lower lip 1)
+
+
+@lru_cache(maxsize=1)
+def mouth_vertex_uv() -> np.ndarray:
+    """478 x 2 per-landmark mouth coordinates for the mouth strip: u runs from corner 78 (0) to
+    corner 308 (1) along the inner lips, v is 0 on the upper inner lip and 1 on the lower one
+    (0.5 at the corners). Interpolated over the strip, they parametrize the open mouth's interior."""
+    uv = np.zeros((NUM_LANDMARKS, 2), np.float32)
+    k = len(MOUTH_UPPER) - 1
+    for i, (a, b) in enumerate(zip(MOUTH_UPPER, MOUTH_LOWER)):
+        uv[a] = (i / k, 0.0)
+        uv[b] = (i / k, 1.0)
+    uv[MOUTH_UPPER[0], 1] = uv[MOUTH_UPPER[-1], 1] = 0.5
+    return uv
 
 
 COARSE_FACTOR = 4  # the whole mesh is rasterized at n / 4; only the face's small triangles at n
@@ -285,11 +300,15 @@ def backward_flow(mesh: WarpMesh, driven, n: int, device="cpu") -> FlowMaps:
     fine_verts = torch.cat([drv[..., :2] * (n / mesh.size), drv[..., 2:]], -1)
     p2f, bary = rasterize_2d(fine_verts, inner, n)
     src_xy, covered, f = _source_positions(p2f, bary, inner, src, coarse)
-    mouth = (torch.as_tensor(mesh.mouth_faces, device=device)[inner_ids][f] & covered).float()
+    in_mouth = torch.as_tensor(mesh.mouth_faces, device=device)[inner_ids][f] & covered
+    mouth = in_mouth.float()
     face = covered.float()
+    vuv = torch.zeros(len(mesh.vertices), 2, device=device)
+    vuv[:NUM_LANDMARKS] = torch.as_tensor(mouth_vertex_uv(), device=device)
+    uv = (bary[..., None] * vuv[inner[f]]).sum(-2) * mouth[..., None]  # B x n x n x 2
     if single:
-        return FlowMaps(src_xy[0], mouth[0], face[0])
-    return FlowMaps(src_xy, mouth, face)
+        return FlowMaps(src_xy[0], mouth[0], face[0], uv[0])
+    return FlowMaps(src_xy, mouth, face, uv)
 
 
 def warp_image(image: torch.Tensor, source_xy: torch.Tensor, size: int) -> torch.Tensor:

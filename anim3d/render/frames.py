@@ -20,44 +20,57 @@ def tensor_to_images(x: torch.Tensor) -> np.ndarray:
 
 
 def flow_batch(mesh: WarpMesh, driven: list[np.ndarray] | np.ndarray, n: int, device="cpu"):
-    """Driven warp-mesh vertices (B of N x 3) -> source_xy B x n x n x 2, masks B x 2 x n x n."""
-    m = backward_flow(mesh, np.stack([np.asarray(d) for d in driven]), n, device)  # one batched rasterization
-    return m.source_xy, torch.stack([m.mouth, m.face], 1)
+    """Driven warp-mesh vertices (B of N x 3) -> FlowMaps with source_xy B x n x n x 2, masks
+    B x n x n and the mouth uv B x n x n x 2 (one batched rasterization)."""
+    return backward_flow(mesh, np.stack([np.asarray(d) for d in driven]), n, device)
 
 
-def network_inputs(source_low: torch.Tensor, xy: torch.Tensor, masks: torch.Tensor, size: int) -> torch.Tensor:
-    """The network's input at n x n: warped low-res source (3), masks (2), flow offset (2).
+def masks_of(maps) -> torch.Tensor:
+    return torch.stack([maps.mouth, maps.face], 1)  # B x 2 x n x n
 
-    source_low: 1 x 3 x n x n (the source downsampled to n); xy: B x n x n x 2 crop pixels.
-    Returns B x 7 x n x n and the warped low-res image B x 3 x n x n.
-    """
-    b, n = xy.shape[0], xy.shape[1]
-    warped_low = warp_image(source_low.expand(b, -1, -1, -1), xy, size)  # B x 3 x n x n
+
+def network_inputs(warped_low: torch.Tensor, xy: torch.Tensor, masks: torch.Tensor, size: int) -> torch.Tensor:
+    """The network's input at n x n: the warped (and mouth-painted) low-res image (3), masks (2),
+    flow offset (2). warped_low: B x 3 x n x n; xy: B x n x n x 2 crop pixels -> B x 7 x n x n."""
+    n = xy.shape[1]
     ys, xs = torch.meshgrid(torch.arange(n, device=xy.device), torch.arange(n, device=xy.device), indexing="ij")
     ident = (torch.stack([xs, ys], -1).to(xy.dtype) + 0.5) * (size / n)  # n x n x 2
     offset = ((xy - ident) / size * 8.0).permute(0, 3, 1, 2)  # B x 2 x n x n, ~unit scale for typical motion
-    x = torch.cat([warped_low, masks.to(xy.dtype), offset], 1)
-    return x, warped_low
+    return torch.cat([warped_low, masks.to(xy.dtype), offset], 1)
 
 
-def render_batch(model, source: torch.Tensor, mesh: WarpMesh, driven, n: int, *, xy=None, masks=None):
+def warp_low(source: torch.Tensor, maps, n: int, size: int, painter=None, driven_lm=None) -> torch.Tensor:
+    """The source (1 x 3 x S x S) warped at n x n, with the mouth interior painted when a painter is given."""
+    xy = maps.source_xy.to(source.dtype)
+    source_low = F.interpolate(source, size=(n, n), mode="area")
+    low = warp_image(source_low.expand(xy.shape[0], -1, -1, -1), xy, size)  # B x 3 x n x n
+    if painter is not None:
+        low = painter.paint(low, maps.mouth, maps.mouth_uv, driven_lm, size)
+    return low
+
+
+def render_batch(model, source: torch.Tensor, mesh: WarpMesh, driven, n: int, *, painter=None, maps=None):
     """Render B frames. source: 1 x 3 x S x S in [0, 1] (S = mesh.size); driven: B of N x 3.
+    ``painter`` (anim3d.render.mouth.MouthPainter) paints the open mouth's interior into the warp.
 
     Returns (refined, warped), each B x 3 x S x S; ``refined`` is None when ``model`` is None
-    (the warp-only baseline).
+    (the warp-only baseline: the same pipeline without the network).
     """
     size = mesh.size
-    if xy is None:
-        xy, masks = flow_batch(mesh, driven, n, source.device)
-    xy = xy.to(source.dtype)
+    if maps is None:
+        maps = flow_batch(mesh, driven, n, source.device)
+    xy = maps.source_xy.to(source.dtype)
     b = xy.shape[0]
+    lm = torch.as_tensor(np.stack([np.asarray(d)[:478, :2] for d in driven]), device=source.device) if painter is not None else None
     warped = warp_image(source.expand(b, -1, -1, -1), xy, size)  # B x 3 x S x S
+    if painter is not None:
+        warped = painter.paint(warped, maps.mouth, maps.mouth_uv, lm, size)
     if model is None:
         return None, warped
-    source_low = F.interpolate(source, size=(n, n), mode="area")
-    x, warped_low = network_inputs(source_low, xy, masks, size)
+    low = warp_low(source, maps, n, size, painter, lm)
+    x = network_inputs(low, xy, masks_of(maps), size)
     from models.renderer.network import compose
 
     x = x.contiguous(memory_format=torch.channels_last)
     rgb = model(x)
-    return compose(warped, warped_low, rgb.to(warped.dtype)), warped
+    return compose(warped, low, rgb.to(warped.dtype)), warped

@@ -34,13 +34,14 @@ class PortraitRenderer:
     """Owns the device, precision, network and the portrait's rig and warp mesh."""
 
     def __init__(self, portrait, *, head=None, checkpoint: str | None = DEFAULT_CHECKPOINT, device="cpu",
-                 warp_only: bool = False):
+                 warp_only: bool = False, paint_mouth: bool = True):
         import torch
 
         from anim3d.device import default_dtype
         from anim3d.render.drive import make_rig
         from anim3d.render.flow import build_warp_mesh
         from anim3d.render.frames import image_to_tensor
+        from anim3d.render.mouth import MouthPainter
         from models.renderer import RendererConfig, load_renderer
 
         self.device = torch.device(device) if not hasattr(device, "type") else device
@@ -55,6 +56,7 @@ class PortraitRenderer:
         self.rig = make_rig(self.head, portrait.landmarks, portrait.size)
         self.mesh = build_warp_mesh(portrait.landmarks, portrait.size)
         self.source = image_to_tensor(portrait.image, self.device, self.dtype)
+        self.painter = MouthPainter.from_portrait(portrait.image, portrait.landmarks) if paint_mouth else None
 
     def driven_landmarks(self, motion: Motion) -> np.ndarray:
         from anim3d.render.drive import drive_landmarks
@@ -72,7 +74,7 @@ class PortraitRenderer:
             lms = self.driven_landmarks(motion[a:a + batch])  # b x 478 x 3
             drv = [driven_vertices(self.mesh, l) for l in lms]
             with torch.inference_mode():
-                out, warped = render_batch(self.model, self.source, self.mesh, drv, self.n)
+                out, warped = render_batch(self.model, self.source, self.mesh, drv, self.n, painter=self.painter)
             yield from tensor_to_images(out if out is not None else warped)
 
 

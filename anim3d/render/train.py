@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from anim3d.render.flow import build_warp_mesh, driven_vertices
-from anim3d.render.frames import flow_batch, image_to_tensor, network_inputs, render_batch, tensor_to_images
+from anim3d.render.frames import flow_batch, image_to_tensor, masks_of, network_inputs, render_batch, tensor_to_images, warp_low
+from anim3d.render.mouth import MouthPainter
 from anim3d.render.portrait import alignment_matrix, apply_affine, warp_crop
 from anim3d.optional import require
 
@@ -85,18 +86,20 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def evaluate(model, clip: Clip, n: int, source_index: int = 0, stride: int = 5, batch: int = 8) -> dict:
-    """PSNR/SSIM of network vs warp-only on ``clip``'s frames driven by their own landmarks."""
+def evaluate(model, clip: Clip, n: int, source_index: int = 0, stride: int = 5, batch: int = 8, paint: bool = True) -> dict:
+    """PSNR/SSIM of network vs warp-only (the same pipeline without the network, mouth painting
+    included when ``paint``) on ``clip``'s frames driven by their own landmarks."""
     if model is not None:
         model.eval()
     mesh = build_warp_mesh(clip.landmarks[source_index], clip.frames.shape[1])
+    painter = MouthPainter.from_portrait(clip.frames[source_index], clip.landmarks[source_index]) if paint else None
     src = image_to_tensor(clip.frames[source_index])
     idx = [i for i in range(0, len(clip.frames), stride) if i != source_index]
     scores = {"psnr_warp": [], "psnr_net": [], "ssim_warp": [], "ssim_net": []}
     for k in range(0, len(idx), batch):
         ids = idx[k:k + batch]
         drv = [driven_vertices(mesh, clip.landmarks[i]) for i in ids]
-        out, warped = render_batch(model, src, mesh, drv, n)
+        out, warped = render_batch(model, src, mesh, drv, n, painter=painter)
         for j, i in enumerate(ids):
             real = clip.frames[i]
             w_img = tensor_to_images(warped[j:j + 1])[0]
@@ -114,14 +117,16 @@ def evaluate(model, clip: Clip, n: int, source_index: int = 0, stride: int = 5, 
 class PairSampler:
     """Random (source, target) pairs of the same clip, with their warp meshes cached per source."""
 
-    def __init__(self, clips: list[Clip], rng: np.random.Generator, source_stride: int = 10):
-        self.clips, self.rng, self.stride = clips, rng, source_stride
-        self.meshes: dict[tuple[int, int], object] = {}
+    def __init__(self, clips: list[Clip], rng: np.random.Generator, source_stride: int = 10, paint: bool = True):
+        self.clips, self.rng, self.stride, self.paint = clips, rng, source_stride, paint
+        self.meshes: dict[tuple[int, int], tuple] = {}
 
     def mesh(self, c: int, s: int):
+        """(warp mesh, mouth painter or None) of source frame s of clip c."""
         if (c, s) not in self.meshes:
             clip = self.clips[c]
-            self.meshes[(c, s)] = build_warp_mesh(clip.landmarks[s], clip.frames.shape[1])
+            painter = MouthPainter.from_portrait(clip.frames[s], clip.landmarks[s]) if self.paint else None
+            self.meshes[(c, s)] = (build_warp_mesh(clip.landmarks[s], clip.frames.shape[1]), painter)
         return self.meshes[(c, s)]
 
     def sample(self):
@@ -129,19 +134,23 @@ class PairSampler:
         clip = self.clips[c]
         s = int(self.rng.integers(0, len(clip.frames), endpoint=False) // self.stride * self.stride)
         t = int(self.rng.integers(len(clip.frames)))
-        return clip, self.mesh(c, s), s, t
+        mesh, painter = self.mesh(c, s)
+        return clip, mesh, painter, s, t
 
 
 def make_batch(sampler: PairSampler, batch: int, n: int, rng: np.random.Generator, patch: int | None = None):
     """Network inputs, warped images, targets (all n x n) and mouth masks for ``batch`` pairs."""
     xs, lows, targets, mouths = [], [], [], []
     for _ in range(batch):
-        clip, mesh, s, t = sampler.sample()
+        clip, mesh, painter, s, t = sampler.sample()
         gain = torch.tensor(rng.uniform(0.8, 1.2, 3) * rng.uniform(0.85, 1.15), dtype=torch.float32).view(1, 3, 1, 1)
         src = (image_to_tensor(clip.frames[s]) * gain).clamp(0, 1)  # 1 x 3 x S x S
         tgt = (image_to_tensor(clip.frames[t]) * gain).clamp(0, 1)
-        xy, masks = flow_batch(mesh, [driven_vertices(mesh, clip.landmarks[t])], n)
-        x, low = network_inputs(F.interpolate(src, size=(n, n), mode="area"), xy, masks, mesh.size)
+        drv = driven_vertices(mesh, clip.landmarks[t])
+        maps = flow_batch(mesh, [drv], n)
+        masks = masks_of(maps)
+        low = warp_low(src, maps, n, mesh.size, painter, torch.as_tensor(drv[None, :478, :2]))
+        x = network_inputs(low, maps.source_xy, masks, mesh.size)
         # the network only changes the upsampled low-resolution layer, so the loss is taken at n x n
         tgt = F.interpolate(tgt, size=(n, n), mode="area")
         mouth = masks[:, :1]
@@ -170,7 +179,7 @@ def loss_fn(out: torch.Tensor, target: torch.Tensor, mouth: torch.Tensor) -> tor
 
 def train(videos: list[str], holdout: str, out: str, *, minutes: float = 25.0, max_steps: int = 100000,
           batch: int = 8, lr: float = 1e-3, seed: int = 0, threads: int = 1, max_frames: int | None = None,
-          patch: int | None = 64) -> dict:
+          patch: int | None = 64, paint: bool = True, init: str | None = None) -> dict:
     from anim3d.progress import progress
     from models.renderer import RefineNet, RendererConfig, save_renderer
     from models.renderer.network import compose
@@ -180,11 +189,18 @@ def train(videos: list[str], holdout: str, out: str, *, minutes: float = 25.0, m
     rng = np.random.default_rng(seed)
     clips = [prepare_clip(v, max_frames=max_frames) for v in videos]
     val = prepare_clip(holdout, max_frames=max_frames)
-    cfg = RendererConfig()
+    if init:  # continue from a checkpoint (its config, its weights)
+        from models.renderer import load_renderer
+
+        model = load_renderer(init).train()
+        cfg = model.config
+    else:
+        cfg = RendererConfig()
+        model = RefineNet(cfg)
     n = cfg.internal_size
-    model = RefineNet(cfg).to(memory_format=torch.channels_last)
+    model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sampler = PairSampler(clips, rng)
+    sampler = PairSampler(clips, rng, paint=paint)
     t0 = time.time()
     log = []
     step = 0
@@ -210,8 +226,8 @@ def train(videos: list[str], holdout: str, out: str, *, minutes: float = 25.0, m
     bar.close()
     model.eval()
     save_renderer(model, out)
-    metrics = evaluate(model, val, n)
-    metrics.update({"steps": step, "minutes": round((time.time() - t0) / 60, 1), "train_clips": [c.name for c in clips],
+    metrics = evaluate(model, val, n, paint=paint)
+    metrics.update({"steps": step, "init": init, "mouth_paint": paint, "minutes": round((time.time() - t0) / 60, 1), "train_clips": [c.name for c in clips],
                     "holdout": val.name, "final_loss": log[-1]["loss"] if log else None})
     with open(os.path.join(out, "training_log.json"), "w") as f:
         json.dump({"metrics": metrics, "log": log}, f, indent=1)
@@ -231,9 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-frames", type=int, default=None)
     p.add_argument("--patch", type=int, default=64, help="train on patches of the internal-resolution maps (0 = whole)")
+    p.add_argument("--no-mouth-paint", action="store_true", help="train on plain warps (no painted mouth interior)")
+    p.add_argument("--init", help="start from this checkpoint folder instead of a fresh network")
     a = p.parse_args(argv)
     m = train(a.videos, a.holdout, a.out, minutes=a.minutes, max_steps=a.steps, batch=a.batch, lr=a.lr,
-              seed=a.seed, threads=a.threads, max_frames=a.max_frames, patch=a.patch)
+              seed=a.seed, threads=a.threads, max_frames=a.max_frames, patch=a.patch, paint=not a.no_mouth_paint,
+              init=a.init)
     print(json.dumps(m, indent=1))
     return 0
 
