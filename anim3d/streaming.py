@@ -11,7 +11,8 @@ windows agree and the stream does not jitter.
 The first frame is what a listener waits for, so the first window is cheaper: it leaves as soon as
 frame 0's own audio is there (no lookahead), and it samples only ``first_window`` frames (the model is a
 transformer over any window length up to its trained one; frames past the received audio are marked
-absent either way) with ``first_steps`` sampler steps. ``timings`` records, per window, when it
+absent either way) with ``first_steps`` sampler steps (2: only frame 0 of it is sent, and its step to
+frame 1 measured within the usual frame-to-frame change on real speech). ``timings`` records, per window, when it
 started (in received-audio seconds), its feature and sampling wall and CPU times.
 
 ``live_chunks(...)`` turns an audio file (played in real time) or raw PCM on stdin into Motion chunks for
@@ -65,7 +66,7 @@ class StreamingAnimator:
     def __init__(self, gen=None, *, emotion: str = "neutral", intensity: float = 1.0, gaze=(0.0, 0.0),
                  distance: float = 0.0, style=None, seed: int = 0, steps: int | None = None,
                  guidance: dict | None = None, hop: int = 4, lookahead: int = 1, sample_rate: int | None = None,
-                 warmup: bool = True, first_window: int | None = 30, first_steps: int | None = None,
+                 warmup: bool = True, first_window: int | None = 30, first_steps: int | None = 2,
                  first_lookahead: int = 0):
         from anim3d.pipeline import check_controls, check_guidance, load_default_model
 
@@ -80,7 +81,7 @@ class StreamingAnimator:
         self.hop, self.lookahead = max(1, int(hop)), max(0, int(lookahead))
         self.first_lookahead = max(0, int(first_lookahead))
         self.first_window = cfg.window if first_window is None else int(np.clip(first_window, 1, cfg.window))
-        self.first_steps = int(first_steps) if first_steps else self.steps
+        self.first_steps = min(int(first_steps), self.steps) if first_steps else self.steps
         self.timings: list[dict] = []  # per window: start frame, audio received (s), features / sampling seconds
         self.in_rate = int(sample_rate or cfg.sample_rate)
         self.noise = FrameNoise(seed, cfg.motion_dim)

@@ -120,9 +120,9 @@ def main() -> None:
     try:
         gen, what = make_generator("fast")
         variants = [
-            ("first window as every window (90 frames, lookahead 1; the previous design)", dict(first_window=None, first_lookahead=1)),
-            ("first window 30 frames, no lookahead (default)", {}),
-            ("first window 30 frames, no lookahead, 2 steps", dict(first_steps=2)),
+            ("first window as every window (90 frames, all steps, lookahead 1; the previous design)", dict(first_window=None, first_steps=None, first_lookahead=1)),
+            ("first window 30 frames, all steps, no lookahead", dict(first_steps=None)),
+            ("first window 30 frames, 2 steps, no lookahead (default)", {}),
         ]
         for label, opts in variants:
             first, cpu, frames, first_cpu, first_audio, t = bench_stream(gen, audio.samples[: int(args.stream_seconds * 16000)], 16000, **opts)

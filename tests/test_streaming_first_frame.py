@@ -56,5 +56,7 @@ def test_previous_design_waits_one_more_frame(gen):
 
 
 def test_first_window_steps_are_configurable(gen):
-    st, _, _ = run(gen, first_steps=2)
-    assert st.timings[0]["steps"] == 2 and st.timings[1]["steps"] == gen.cfg.default_steps
+    st, _, _ = run(gen)
+    assert st.timings[0]["steps"] == min(2, gen.cfg.default_steps) and st.timings[1]["steps"] == gen.cfg.default_steps
+    st, _, _ = run(gen, first_steps=None)  # as every window
+    assert st.timings[0]["steps"] == gen.cfg.default_steps
