@@ -162,6 +162,10 @@ class ArkitSolver:
         # view_bias: 10 (view_features) x 468 x 3, the tracker's pose-dependent landmark error
         # (``textured.tracked_view_bias``), subtracted at each frame's estimated head rotation
         self.view_bias = None if view_bias is None else np.asarray(view_bias, np.float64).reshape(-1, 468, 3)
+        # the point the head turns about (the Motion convention: rotation on the neck joint,
+        # translation of the root), whose movement is the head translation
+        joints = np.asarray(getattr(head, "joints", np.zeros((0, 3))), np.float64)
+        self.pivot = joints[1] if len(joints) > 1 else np.zeros(3)
 
     # ------------------------------------------------------------- pose
     def align(self, points: np.ndarray):
@@ -222,7 +226,7 @@ class ArkitSolver:
         # pinhole camera: depth = focal (image-height units) / (image units per metre)
         f = 0.5 / np.tan(np.radians(cfg.vertical_fov_deg) / 2)
         depth = f / s
-        centre = t  # image position of the head's origin, image-height units
+        centre = s[:, None] * (r @ self.pivot) + t  # T x 3: image position of the pivot, image-height units
         x = (centre[:, 0] - aspect / 2) * depth / f
         y = (centre[:, 1] + 0.5) * depth / f
         translation = np.stack([x, y, -depth], axis=-1)

@@ -79,20 +79,27 @@ def render_textured(head: HeadModel, vertices, portrait: np.ndarray, uv: np.ndar
         frags = rasterize(cam.project(v), faces, size, cull_backfaces=True)
         p2f = frags.pix_to_face[..., 0]  # B x H x W
         hit = p2f >= 0
-        fv = faces[torch.where(hit, p2f % faces.shape[0], torch.zeros_like(p2f))]  # B x H x W x 3
-        bw = frags.bary_coords[..., 0, :].clamp(min=0)[..., None]  # B x H x W x 3 x 1
-        grid = (uv_t[fv] * bw).sum(3) * 2 - 1  # B x H x W x 2, grid_sample's [-1, 1]
-        rgb = torch.nn.functional.grid_sample(tex.expand(len(v), -1, -1, -1), grid, align_corners=False).permute(0, 2, 3, 1)
-        mix = (inside_t[fv][..., None] * bw).sum(3)  # B x H x W x 1
-        rgb = rgb * (1 - mix) + (flat[fv] * bw).sum(3) * mix
+        # shade only the covered pixels (about half of the frame): N of them
+        bi, yi, xi = torch.nonzero(hit, as_tuple=True)  # N each
+        fv = faces[p2f[bi, yi, xi] % faces.shape[0]]  # N x 3
+        bw = frags.bary_coords[bi, yi, xi, 0, :].clamp(min=0)[..., None]  # N x 3 x 1
+        grid = (uv_t[fv] * bw).sum(1) * 2 - 1  # N x 2, grid_sample's [-1, 1]
+        # sample the portrait at each pixel's texture coordinate: one grid row per frame
+        rgb = torch.empty(len(bi), 3)
+        for b in range(len(v)):
+            sel = bi == b
+            g = grid[sel][None, None]  # 1 x 1 x n x 2
+            rgb[sel] = torch.nn.functional.grid_sample(tex, g, align_corners=False)[0, :, 0].T  # n x 3
+        mix = (inside_t[fv][..., None] * bw).sum(1)  # N x 1
+        rgb = rgb * (1 - mix) + (flat[fv] * bw).sum(1) * mix
         if shading > 0:
             n = vertex_normals(v, faces)  # B x V x 3
-            bidx = torch.arange(len(v)).view(-1, 1, 1, 1)
-            nrm = torch.nn.functional.normalize((n[bidx, fv] * bw).sum(3), dim=-1, eps=1e-12)  # B x H x W x 3
+            nrm = torch.nn.functional.normalize((n[bi[:, None], fv] * bw).sum(1), dim=-1, eps=1e-12)  # N x 3
             lam = (nrm @ light).clamp(min=0)[..., None]
             rgb = rgb * (1 - shading + shading * 1.3 * lam)
-        rgb = torch.where(hit[..., None], rgb, bg)
-        out.append((rgb.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy())
+        img = bg.expand(len(v), size, size, 3).clone()  # B x H x W x 3
+        img[bi, yi, xi] = rgb
+        out.append((img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy())
     return np.concatenate(out)
 
 
