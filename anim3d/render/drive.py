@@ -41,6 +41,9 @@ class DriveRig:
     shift: np.ndarray
     pivot: np.ndarray
     size: int
+    iris_ids: list | None = None  # per eye (Motion order) the iris landmarks moved by gaze
+    iris_sv: list | None = None  # their (s, v) eye coordinates in the portrait (anim3d.render.gaze)
+    eye_radius_px: float = 0.0  # the eyeball radius in crop pixels: an iris shift per unit of gaze direction
 
 
 def crop_to_units(landmarks: np.ndarray, size: int) -> np.ndarray:
@@ -68,7 +71,13 @@ def make_rig(head, landmarks: np.ndarray, size: int) -> DriveRig:
     s, r, t = similarity_align(neutral[RIGID_LANDMARKS], p[RIGID_LANDMARKS])
     aligned = (p - t) @ r / s  # R^T (p - t) / s, row vectors
     pivot = np.asarray(head.joints, np.float64)[1]  # the neck joint
-    return DriveRig(aligned, basis, float(s), r, t, pivot, int(size))
+    from anim3d.render.gaze import EYEBALL_RADIUS_M, EYES, eye_iris_points, to_eye_coords
+
+    lm = np.asarray(landmarks, np.float64)
+    iris_ids = eye_iris_points(lm)
+    iris_sv = [to_eye_coords(lm, lm[ids], up, lo) for ids, (up, lo) in zip(iris_ids, EYES)]
+    return DriveRig(aligned, basis, float(s), r, t, pivot, int(size), iris_ids, iris_sv,
+                    float(EYEBALL_RADIUS_M * s * size))
 
 
 def _rotations(rotvec: np.ndarray) -> np.ndarray:
@@ -92,7 +101,13 @@ def drive_landmarks(rig: DriveRig, motion: Motion) -> np.ndarray:
     a = a - centre
     p = scale[:, None, None] * np.einsum("ij,tnj->tni", rig.rotation, a)
     p = p + rig.scale * (rig.rotation @ centre) + rig.shift
-    return uncross_lips(units_to_crop(p, rig.size))
+    lm = uncross_lips(units_to_crop(p, rig.size))
+    if rig.iris_ids is not None:
+        from anim3d.render.gaze import gaze_offsets, place_irises
+
+        offsets = gaze_offsets(motion.eye_rotations(), rig.eye_radius_px) * (scale / rig.scale)[:, None, None]
+        lm = place_irises(lm, rig.iris_ids, rig.iris_sv, offsets)
+    return lm
 
 
 def uncross_lips(lm: np.ndarray) -> np.ndarray:

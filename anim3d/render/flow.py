@@ -63,6 +63,27 @@ def _strip(upper: tuple[int, ...], lower: tuple[int, ...]) -> np.ndarray:
     return np.array(tris, np.int64)
 
 
+def _eye_triangles(lm: np.ndarray, upper: tuple[int, ...], lower: tuple[int, ...], iris_ids) -> np.ndarray:
+    """Triangles filling one eye opening, through the iris points inside it (anim3d.render.gaze
+    moves those with the gaze): Delaunay over the lid loop and the irises, inside the loop only.
+    Without iris landmarks inside the opening, the plain strip between the lids."""
+    from matplotlib.path import Path
+    from scipy.spatial import Delaunay
+
+    loop = list(upper) + list(lower[-2:0:-1])
+    poly = Path(lm[loop, :2])
+    iris = [int(i) for i in iris_ids if poly.contains_point(lm[i, :2])]
+    if not iris:
+        return _strip(upper, lower)
+    ids = np.array(loop + iris)
+    try:
+        tri = ids[Delaunay(lm[ids, :2]).simplices]
+    except Exception:  # noqa: BLE001 - degenerate (a closed eye in the portrait): the plain strip
+        return _strip(upper, lower)
+    keep = poly.contains_points(lm[tri, :2].mean(1))
+    return tri[keep].astype(np.int64)
+
+
 @lru_cache(maxsize=1)
 def face_oval_loop() -> tuple[int, ...]:
     from mediapipe.python.solutions.face_mesh_connections import FACEMESH_FACE_OVAL
@@ -102,7 +123,10 @@ def build_warp_mesh(landmarks: np.ndarray, size: int) -> WarpMesh:
     lm = np.asarray(landmarks, np.float64)[:NUM_LANDMARKS]
     tri_face = face_triangles()
     tri_mouth = _strip(MOUTH_UPPER, MOUTH_LOWER)
-    tri_eyes = np.concatenate([_strip(EYE_R_UPPER, EYE_R_LOWER), _strip(EYE_L_UPPER, EYE_L_LOWER)])
+    from anim3d.render.gaze import eye_iris_points
+
+    iris = np.concatenate(eye_iris_points(lm))  # the iris points that gaze moves
+    tri_eyes = np.concatenate([_eye_triangles(lm, EYE_R_UPPER, EYE_R_LOWER, iris), _eye_triangles(lm, EYE_L_UPPER, EYE_L_LOWER, iris)])
 
     oval = np.array(face_oval_loop())
     centre = lm[oval, :2].mean(0)
