@@ -6,7 +6,7 @@
 ``--live AUDIO``: live generation as ``anim3d stream speech.wav`` does it — the audio (looped to
 ``--duration``) arrives in 20 ms chunks at the pace of real time, the default model animates it
 (StreamingAnimator) in a background thread and the frames go out over OSC (plain scheme) to a
-receiver process that time-stamps every datagram. Reported: first-frame latency after the first
+receiver process that reads the kernel's arrival time stamp of every datagram (SO_TIMESTAMPNS). Reported: first-frame latency after the first
 chunk arrived, the inter-frame interval at the receiver (p50/p99/max), the send error, ticks held
 while the generator caught up, the stream's latency behind the audio at the end, and the process's
 CPU over the wall time (the model included: "keeps up using under one core"). The same run in one
@@ -75,24 +75,30 @@ class PythonOscVMC:
 
 
 TIMED_RECEIVER = r"""
-import socket, sys, time
+import socket, struct, sys
 import numpy as np
+# arrival times from the kernel (SO_TIMESTAMPNS), so the receiver's own scheduling does not count
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1], flush=True)
 t = []
 while True:
-    d = s.recv(65536)
+    d, anc, _, _ = s.recvmsg(65536, 256)
     if d == b"STOP":
         break
-    t.append(time.monotonic())
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            sec, nsec = struct.unpack("qq", data[:16])
+            t.append(sec + nsec * 1e-9)
 g = np.diff(np.array(t)) * 1000 if len(t) > 1 else np.zeros(1)
-print(len(t), np.percentile(g, 50), np.percentile(g, 99), g.max(), t[0] if t else 0.0, flush=True)
+print(len(t), np.percentile(g, 50), np.percentile(g, 99), g.max(), flush=True)
 """
 
 
-def run_live(audio_path: str, seconds: float, fps: float, mode: str = "process", chunk_ms: float = 20.0):
+def run_live(audio_path: str, seconds: float, fps: float, mode: str = "process", chunk_ms: float = 20.0, realtime: bool = False):
     """Live generation from ``audio_path`` looped to ``seconds``, streamed (plain OSC) to a timing receiver."""
     from anim3d.audio import load_audio
     from anim3d.pipeline import load_default_model
@@ -120,13 +126,14 @@ def run_live(audio_path: str, seconds: float, fps: float, mode: str = "process",
             yield samples[i : i + n]
 
     if mode == "process":
-        stats = stream_motion_in_process(animator.run(chunks()), functools.partial(udp_sender, "plain", "127.0.0.1", port), fps=fps)
+        stats = stream_motion_in_process(animator.run(chunks()), functools.partial(udp_sender, "plain", "127.0.0.1", port), fps=fps,
+                                         realtime=realtime)
     else:
         stats = stream_motion(animator.run(chunks()), PlainSender(target), fps=fps, background=mode == "thread")
     time.sleep(0.2)
     target.send(b"STOP")
     target.close()
-    count, p50, p99, mx, first_rx = rx.stdout.readline().split()
+    count, p50, p99, mx = rx.stdout.readline().split()
     rx.wait()
     first = stats.send_times[0] - (clock["t0"] + chunk_ms / 1000) if stats.send_times else float("nan")
     # the stream's delay behind the speech at its end: when the last frame left vs its instant in the audio
@@ -135,7 +142,8 @@ def run_live(audio_path: str, seconds: float, fps: float, mode: str = "process",
     behind = (stats.send_times[-1] - clock["t0"]) - last_t if stats.send_times else float("nan")
     t = animator.timings[0] if animator.timings else {}
     return {
-        "mode": {"process": "sending process", "thread": "sending thread", "one": "one thread"}[mode],
+        "mode": {"process": "sending process", "thread": "sending thread", "one": "one thread"}[mode]
+        + (f" ({stats.scheduling})" if stats.scheduling else ""),
         "seconds": seconds, "frames": stats.frames, "received": int(count),
         "first_ms": first * 1000, "p50": float(p50), "p99": float(p99), "max": float(mx),
         "err99": stats.percentile(99), "held": stats.held, "skipped": stats.skipped, "stalls": stats.stalls,
@@ -224,14 +232,9 @@ def main_live(args) -> None:
 
     torch.set_num_threads(1)
     load0 = os.getloadavg()[0]
-    sched = "normal scheduling"
-    if args.realtime:  # the sending thread only: the generator thread resets itself to normal priority
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
-            sched = "sending thread SCHED_FIFO 10"
-        except (PermissionError, AttributeError, OSError) as e:
-            sched = f"normal scheduling (realtime refused: {e})"
-    rows = [run_live(args.live, args.duration, args.fps, m) for m in args.modes.split(",")]
+    # --realtime: SCHED_FIFO for the sending process only (process mode); the generator keeps normal priority
+    sched = "sending process asks for SCHED_FIFO 10 (process mode only)" if args.realtime else "normal scheduling"
+    rows = [run_live(args.live, args.duration, args.fps, m, realtime=args.realtime) for m in args.modes.split(",")]
     print(f"live generation from {args.live} (looped), plain OSC at {args.fps:g} fps to a receiver process on 127.0.0.1; "
           f"{os.cpu_count()} CPUs, load average {load0:.1f} at start, {os.getloadavg()[0]:.1f} at end; {sched}")
     print("| sending | s | frames | recv | first frame ms | recv interval p50 ms | p99 ms | max ms | send interval p50 / p99 ms | send err p99 ms | held | skipped | stalls | behind audio ms | CPU % of a core |")

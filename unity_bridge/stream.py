@@ -63,6 +63,7 @@ class StreamStats:
     held: int = 0  # ticks that repeated the previous frame because the next was not ready (background mode)
     skipped: int = 0  # ticks skipped to catch up when too many frames were waiting (background mode)
     send_times: list[float] = field(default_factory=list)  # clock() after each send
+    scheduling: str = ""  # what a sending process got (stream_motion_in_process)
 
     def percentile(self, q: float) -> float:
         return float(np.percentile(np.abs(self.errors_ms), q)) if self.errors_ms else 0.0
@@ -186,13 +187,14 @@ class _ThreadSource:
     window never delays a send). ``get(timeout)`` returns a Frame, ``_END``, or None when nothing was
     ready in time; an exception in the producer is raised here."""
 
-    def __init__(self, frames: Iterator[Frame], maxsize: int = 600):
+    def __init__(self, frames: Iterator[Frame], maxsize: int = 600, normal_priority: bool = True):
         import queue
         import threading
 
         self.q: "queue.Queue" = queue.Queue(maxsize)
         self.pushed: list = []  # items given back by ``unget``
         self.stop = threading.Event()
+        self.normal_priority = normal_priority
         self.thread = threading.Thread(target=self._run, args=(frames,), name="anim3d-stream-source", daemon=True)
         self.thread.start()
 
@@ -211,7 +213,7 @@ class _ThreadSource:
         import os
 
         try:  # a real-time sending thread (anim3d stream --realtime): generation itself stays at normal priority
-            if os.sched_getscheduler(0) != os.SCHED_OTHER:
+            if self.normal_priority and os.sched_getscheduler(0) != os.SCHED_OTHER:
                 os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
         except (AttributeError, OSError):
             pass
@@ -258,6 +260,7 @@ def stream_motion(
     on_frame: Callable[[Frame], None] | None = None,
     background: bool = False,
     max_buffer: float = 0.25,
+    producer_normal_priority: bool = True,
 ) -> StreamStats:
     """Send ``chunks`` through ``sender`` at ``fps`` ticks paced by ``clock``; returns timing stats.
 
@@ -272,7 +275,8 @@ def stream_motion(
     thread, so that this thread only keeps time and sends. When the next frame is not ready at its tick
     (an underrun), the previous frame is sent again on that tick and the timeline slips by one tick
     (``stats.held``): the receiver keeps getting frames at an even pace and the latency grows just enough
-    to absorb the generator's bursts. When more than ``max_buffer`` seconds of frames are waiting (the
+    to absorb the generator's bursts (a real-time caller's pulling thread drops to normal priority unless
+    ``producer_normal_priority`` is False). When more than ``max_buffer`` seconds of frames are waiting (the
     generator caught up after a slow spell), one tick is skipped (``stats.skipped``, never more than the held
     ticks, at most every other tick) so that the delay the holds added comes back down instead of growing over a
     long stream.
@@ -283,7 +287,7 @@ def stream_motion(
         raise ValueError("fps must be positive")
     stats = StreamStats()
     frames = tick_frames(chunks, fps)
-    source = _ThreadSource(frames) if background else _SyncSource(frames)
+    source = _ThreadSource(frames, normal_priority=producer_normal_priority) if background else _SyncSource(frames)
     prepare = getattr(sender, "prepare", None)  # optional: encode ahead, send at the deadline
     old_switch = sys.getswitchinterval()
     if background:
@@ -355,12 +359,24 @@ def stream_motion(
 
 
 # ------------------------------------------------------------- a sending process
-def _sender_process(chunk_q, result_q, make_sender, fps: float, options: dict) -> None:
+def _realtime() -> str:
+    """SCHED_FIFO priority 10 for the calling thread (and threads it starts); returns what was granted."""
+    import os
+
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+        return "real-time scheduling"
+    except (AttributeError, PermissionError, OSError) as e:
+        return f"normal scheduling (real-time refused: {e})"
+
+
+def _sender_process(chunk_q, result_q, make_sender, fps: float, options: dict, realtime: bool = False) -> None:
     """Child process: build the sender, report ready, then stream the Motion chunks that arrive on
     ``chunk_q`` (None ends) with ``stream_motion(background=True)``; the stats go back on ``result_q``."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it ends the chunks, we finish cleanly
+    scheduling = _realtime() if realtime else "normal scheduling"
     try:
         sender = make_sender()
         Motion.neutral(2).sample(np.array([0.0, 0.01])).eye_rotations()  # import scipy's Slerp before the clock runs
@@ -377,7 +393,9 @@ def _sender_process(chunk_q, result_q, make_sender, fps: float, options: dict) -
             yield item
 
     try:
-        stats = stream_motion(chunks(), sender, fps=fps, background=True, **options)
+        # the pulling thread here only unpickles and interpolates: it keeps the sender's priority (no GIL inversion)
+        stats = stream_motion(chunks(), sender, fps=fps, background=True, producer_normal_priority=False, **options)
+        stats.scheduling = scheduling
         result_q.put(("stats", stats))
     except BaseException as e:
         result_q.put(("error", e))
@@ -386,7 +404,7 @@ def _sender_process(chunk_q, result_q, make_sender, fps: float, options: dict) -
 
 
 def stream_motion_in_process(chunks: Iterable[Motion], make_sender: Callable[[], Sender], fps: float = 60.0,
-                             ready_timeout: float = 60.0, **options) -> StreamStats:
+                             ready_timeout: float = 60.0, realtime: bool = False, **options) -> StreamStats:
     """Like ``stream_motion(background=True)``, but the sending runs in a separate process with its own
     clock and its own interpreter lock: this process only produces ``chunks`` (a live generator) and
     hands them over. ``make_sender`` is a picklable callable that builds the sender in the child.
@@ -394,13 +412,15 @@ def stream_motion_in_process(chunks: Iterable[Motion], make_sender: Callable[[],
     The child is started and ready (sender built, imports done) before the first chunk is pulled, so a
     live source's clock starts only then. Ctrl-C here ends the chunks; the child sends what it has, then
     a neutral frame. The returned stats are the child's, with ``cpu_seconds`` covering both processes.
+    ``realtime``: the sending process asks for SCHED_FIFO (needs root or CAP_SYS_NICE; ``stats.scheduling``
+    says what it got); this process, the generator, keeps normal priority.
     """
     import multiprocessing as mp
     import queue as queue_mod
 
     ctx = mp.get_context("spawn")  # no fork of a process that may hold torch's thread pools
     chunk_q, result_q = ctx.Queue(), ctx.Queue()
-    proc = ctx.Process(target=_sender_process, args=(chunk_q, result_q, make_sender, fps, options),
+    proc = ctx.Process(target=_sender_process, args=(chunk_q, result_q, make_sender, fps, options, realtime),
                        name="anim3d-sender", daemon=True)
     proc.start()
 

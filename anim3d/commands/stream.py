@@ -84,23 +84,25 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, f"--fps must be between 1 and 1000, got {args.fps}")
     chunks = motion_chunks(args)  # load first: a bad file fails before anything is sent
     sender, where, factory = make_sender(args.protocol, args.osc)
-    sched = request_realtime() if args.realtime else "normal scheduling"
-    if not args.quiet:
-        print(f"streaming {args.input} to {where} ({args.protocol}, {args.fps:g} fps, {sched}); Ctrl-C stops", file=sys.stderr)
     from anim3d.streaming import is_audio_source
-    from unity_bridge.stream import stream_motion_in_process
 
     live = is_audio_source(args.input)
+    # live: only the sending process asks for real-time priority (the generator stays normal)
+    sched = request_realtime() if args.realtime and not live else ("real-time sender requested" if args.realtime else "normal scheduling")
+    if not args.quiet:
+        print(f"streaming {args.input} to {where} ({args.protocol}, {args.fps:g} fps, {sched}); Ctrl-C stops", file=sys.stderr)
+    from unity_bridge.stream import stream_motion_in_process
+
     try:
         if live:  # a sending process with its own clock: computing a window never delays a send
             sender.close()
-            stats = stream_motion_in_process(chunks, factory, fps=args.fps)
+            stats = stream_motion_in_process(chunks, factory, fps=args.fps, realtime=args.realtime)
         else:
             stats = stream_motion(chunks, sender, fps=args.fps)
     finally:
         sender.close()
     how = "stopped" if stats.interrupted else "done"
-    held = f", {stats.held} ticks held while the generator caught up, {stats.skipped} skipped" if live else ""
+    held = f", {stats.held} ticks held while the generator caught up, {stats.skipped} skipped; sender: {stats.scheduling}" if live else ""
     print(f"{how}: {stats.frames} frames in {stats.duration:.2f} s, frame-time error p50 {stats.percentile(50):.2f} ms, "
           f"p99 {stats.percentile(99):.2f} ms, interval p50 {stats.interval_percentile(50):.1f} ms p99 {stats.interval_percentile(99):.1f} ms"
           f"{held}, CPU {stats.cpu_percent:.1f}% of one core; neutral frame sent")
