@@ -1,5 +1,5 @@
-"""``anim3d eval``: measure lip sync, head motion, blinks, stochasticity and emotion control
-against real speakers and held-out synthetic speech, with baselines in the same run."""
+"""``anim3d eval``: measure lip sync, head motion, blinks, stochasticity, emotion, gaze and distance
+control against real speakers and held-out synthetic speech, with baselines in the same run."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ synthetic speech, and write report.md + PNG plots into --out.
   anim3d eval                                # evaldata videos, default model, ./eval_report
   anim3d eval --videos my_clips/ --out rep/  # any folder of talking-face videos with audio
   anim3d eval --model none --quick           # baselines only, 2 clips x 10 s
+
+Sections: real (lip sync at lag 0, at each clip's audio-video offset estimated without
+any method, and at each method's best lag; head motion; blinks), synthetic (held-out
+closure, LVE/MVE/FDD), stochastic (diversity overall and per part: head, blinks, brows,
+mouth; lip sync per seed), emotion (recognition, intensity monotonicity), control (gaze
+and head-distance requests vs what the motion does).
 
 Tracking results are cached in ~/.cache/anim3d/tracking (keyed by file hash)."""
 
