@@ -18,8 +18,16 @@ On the end or Ctrl-C a neutral frame is sent so that the character does not free
                     quaternion x y z w, head translation, time); default port 39540;
                     received by the Unity package in unity_bridge/unity
 
+Speech (an audio file played in real time, or - for raw s16le PCM on stdin) is animated
+live: the model runs in this process and the frames are sent from a separate process with
+its own clock, so computing a window never delays a send; when a frame is not ready on its
+tick the previous one is repeated (the delay grows a tick), and the delay is taken back by
+skipping single ticks once the generator is ahead again. --realtime asks SCHED_FIFO for the
+sending process only.
+
   anim3d stream motion.npz --osc 127.0.0.1:39539
-  anim3d stream take.csv --protocol plain --osc 192.168.1.20:39540 --loop"""
+  anim3d stream take.csv --protocol plain --osc 192.168.1.20:39540 --loop
+  anim3d stream speech.wav --protocol plain --realtime"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
