@@ -158,3 +158,27 @@ def test_sending_process_reports_errors_of_both_sides():
         stream_motion_in_process(broken(), functools.partial(udp_sender, "plain", "127.0.0.1", rx.getsockname()[1]))
     packets = _drain(rx)
     assert packets  # the frames before the error and the final neutral frame went out
+
+
+def test_a_stalled_sender_takes_the_delay_back_too():
+    """A send that blocks 0.25 s (a stall: the timeline restarts) adds delay; skipping takes it back."""
+    m = motion(45)
+    t0 = [0.0]
+
+    def live():
+        t0[0] = time.monotonic()
+        for i in range(m.num_frames):
+            time.sleep(max(0.0, t0[0] + i / m.fps - time.monotonic()))
+            yield m[i : i + 1]
+
+    class Slow(Recorder):
+        def send_frame(self, f):
+            super().send_frame(f)
+            if len(self.frames) == 10:
+                time.sleep(0.25)
+
+    rec = Slow()
+    stats = stream_motion(live(), rec, fps=60.0, background=True, max_buffer=0.05)
+    assert stats.stalls >= 1 and stats.skipped >= 5
+    delay = rec.times[-2] - (t0[0] + rec.frames[-2].time)
+    assert delay < 0.2, delay  # without taking back the stall it would stay >= 0.25 s behind

@@ -277,9 +277,9 @@ def stream_motion(
     (``stats.held``): the receiver keeps getting frames at an even pace and the latency grows just enough
     to absorb the generator's bursts (a real-time caller's pulling thread drops to normal priority unless
     ``producer_normal_priority`` is False). When more than ``max_buffer`` seconds of frames are waiting (the
-    generator caught up after a slow spell), one tick is skipped (``stats.skipped``, never more than the held
-    ticks, at most every other tick) so that the delay the holds added comes back down instead of growing over a
-    long stream.
+    generator caught up after a slow spell), one tick is skipped (``stats.skipped``; never more than the
+    holds and stalls moved the timeline, at most every other tick) so that the delay they added comes back down
+    instead of growing over a long stream.
     """
     if isinstance(chunks, Motion):
         chunks = [chunks]
@@ -296,6 +296,7 @@ def stream_motion(
     t = 0.0
     start = clock()
     dt = 1.0 / fps
+    slip = 0.0  # seconds the timeline moved back by holds and stalls, not yet taken back by skips
     try:
         # the clock starts when the first frame is ready (loading or a generator's first window)
         frame = source.get()
@@ -309,6 +310,7 @@ def stream_motion(
                 # the source fell behind (a slow generator): restart the timeline here rather
                 # than rushing the stale frames out
                 start += now - deadline
+                slip += now - deadline
                 deadline = now
                 stats.stalls += 1
             payload = prepare(frame) if prepare is not None else None  # encode before waiting
@@ -333,17 +335,19 @@ def stream_motion(
             nxt = source.get(timeout=max(0.0, start + frame.time + dt - clock() - spin) if background else None)
             if nxt is None:  # underrun: the same frame again on the next tick, the timeline slips
                 start += dt
+                slip += dt
                 hold = True
                 continue
             hold = False
-            # catch up only the slip that holds added (a fast source such as a file may be far ahead legitimately)
-            if background and nxt is not _END and stats.skipped < stats.held and source.backlog() > max_buffer * fps:
+            # catch up only the slip that holds and stalls added (a fast source such as a file may be far ahead legitimately)
+            if background and nxt is not _END and slip >= dt - 1e-9 and source.backlog() > max_buffer * fps:
                 later = source.get(timeout=0)  # too far behind: skip this tick (one per tick sent: 2x speed)
                 if later is _END:
                     source.unget(_END)
                 elif later is not None:
                     nxt = later
                     start -= dt
+                    slip -= dt
                     stats.skipped += 1
             frame = nxt
     except KeyboardInterrupt:
