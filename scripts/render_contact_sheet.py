@@ -25,6 +25,8 @@ POSES = {
     "smile": {"mouthSmileLeft": 0.9, "mouthSmileRight": 0.9, "cheekSquintLeft": 0.4, "cheekSquintRight": 0.4},
     "'oo'": {"mouthFunnel": 0.6, "mouthPucker": 0.6, "jawOpen": 0.15},
     "blink + turn": {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0, "_rot": (0.0, 0.25, 0.0)},
+    "gaze to own left": {"eyeLookOutLeft": 0.9, "eyeLookInRight": 0.9},
+    "gaze up + 'ah'": {"eyeLookUpLeft": 0.8, "eyeLookUpRight": 0.8, "jawOpen": 0.3, "mouthLowerDownLeft": 0.3, "mouthLowerDownRight": 0.3},
     "nod + open": {"jawOpen": 0.4, "_rot": (0.2, 0.0, 0.0)},
 }
 

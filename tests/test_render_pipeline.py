@@ -134,3 +134,19 @@ def test_shipped_checkpoint_loads():
         pytest.fail("the default renderer checkpoint models/renderer_default is missing")
     m = load_renderer(DEFAULT_CHECKPOINT)
     assert isinstance(m, RefineNet) and m.config.internal_size >= 64
+
+
+def test_network_gate_keeps_the_sharp_warp_where_the_background_moves():
+    from anim3d.render.frames import network_gate
+
+    n, size = 32, 256
+    face = torch.zeros(2, n, n)
+    face[:, 10:22, 10:22] = 1
+    ys, xs = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    ident = (torch.stack([xs, ys], -1).float() + 0.5) * (size / n)
+    xy = torch.stack([ident, ident + torch.tensor([0.2 * size, 0.0])])  # frame 1: everything shifted a lot
+    g = network_gate(face, xy, size)
+    assert g.shape == (2, 1, n, n)
+    assert torch.allclose(g[0], torch.ones(1, n, n))  # nothing moves: the network's change everywhere
+    assert (g[1, 0, 14:18, 14:18] > 0.99).all()  # on the face always
+    assert (g[1, 0, :3, :3] < 1e-6).all() and (g[1, 0, -3:, -3:] < 1e-6).all()  # the moving background: warp only

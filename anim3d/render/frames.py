@@ -9,6 +9,11 @@ import torch.nn.functional as F
 from anim3d.render.flow import WarpMesh, backward_flow, warp_image
 
 
+GATE_GROW, GATE_SOFTEN = 3, 3  # cells of the n x n grid (n = 128: 4 px of a 512 crop each)
+GATE_MOVING = (0.02, 0.05)
+GATE_DEFAULT = True
+
+
 def image_to_tensor(rgb: np.ndarray, device="cpu", dtype=torch.float32) -> torch.Tensor:
     """H x W x 3 uint8 -> 1 x 3 x H x W in [0, 1]."""
     return torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None].to(dtype) / 255.0
@@ -49,7 +54,26 @@ def warp_low(source: torch.Tensor, maps, n: int, size: int, painter=None, driven
     return low
 
 
-def render_batch(model, source: torch.Tensor, mesh: WarpMesh, driven, n: int, *, painter=None, maps=None):
+def network_gate(face: torch.Tensor, xy: torch.Tensor, size: int, grow: int = GATE_GROW, soften: int = GATE_SOFTEN,
+                 moving: tuple[float, float] = GATE_MOVING) -> torch.Tensor:
+    """Where the network's change is used, B x 1 x n x n in [0, 1]: on the face (B x n x n mask,
+    grown by ``grow`` cells and softened), and elsewhere (hair, neck, background) only where the
+    warp moves the image little: the change is made at low resolution, and where the head moves
+    a lot (turns, nods) it blurred the head's outline and left halos around it. Those parts keep
+    the sharp warp. ``moving``: displacements (fractions of the crop) where the gate starts to
+    close and is shut; xy: B x n x n x 2 source positions in crop pixels."""
+    n = xy.shape[1]
+    m = F.max_pool2d(face[:, None].float(), 2 * grow + 1, 1, grow)
+    ys, xs = torch.meshgrid(torch.arange(n, device=xy.device), torch.arange(n, device=xy.device), indexing="ij")
+    ident = (torch.stack([xs, ys], -1).to(xy.dtype) + 0.5) * (size / n)
+    disp = (xy - ident).norm(dim=-1)[:, None] / size  # B x 1 x n x n
+    still = (1 - (disp - moving[0]) / (moving[1] - moving[0])).clamp(0, 1)
+    g = torch.maximum(m, still.to(m.dtype))
+    return F.avg_pool2d(g, 2 * soften + 1, 1, soften, count_include_pad=False)
+
+
+def render_batch(model, source: torch.Tensor, mesh: WarpMesh, driven, n: int, *, painter=None, maps=None,
+                 gate: bool = GATE_DEFAULT):
     """Render B frames. source: 1 x 3 x S x S in [0, 1] (S = mesh.size); driven: B of N x 3.
     ``painter`` (anim3d.render.mouth.MouthPainter) paints the open mouth's interior into the warp.
 
@@ -73,4 +97,5 @@ def render_batch(model, source: torch.Tensor, mesh: WarpMesh, driven, n: int, *,
 
     x = x.contiguous(memory_format=torch.channels_last)
     rgb = model(x)
-    return compose(warped, low, rgb.to(warped.dtype)), warped
+    g = network_gate(maps.face, xy, size).to(warped.dtype) if gate else None
+    return compose(warped, low, rgb.to(warped.dtype), g), warped

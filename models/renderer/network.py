@@ -56,9 +56,13 @@ class RefineNet(nn.Module):
         return (x[:, :3] + o).clamp(0, 1)  # a residual on the warped image
 
 
-def compose(warped_full: torch.Tensor, warped_low: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
-    """Full-resolution output: warped_full (B x 3 x H x W) + upsampled (rgb - warped_low)."""
+def compose(warped_full: torch.Tensor, warped_low: torch.Tensor, rgb: torch.Tensor,
+            gate: torch.Tensor | None = None) -> torch.Tensor:
+    """Full-resolution output: warped_full (B x 3 x H x W) + upsampled (rgb - warped_low), the
+    change weighted by ``gate`` (B x 1 x n x n in [0, 1]) when given."""
     delta = rgb - warped_low  # B x 3 x n x n
+    if gate is not None:
+        delta = delta * gate
     delta = F.interpolate(delta, size=warped_full.shape[-2:], mode="bilinear", align_corners=False)
     return (warped_full + delta).clamp(0, 1)
 
