@@ -360,6 +360,7 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     elif tcfg.init:
         resume = False
         init_model, cfg, _ = load_checkpoint(tcfg.init)
+        cfg = dataclasses.replace(cfg, **tcfg.model_overrides)  # e.g. audio_conv_layers added to a trained model
         if cfg.audio_dim != int(train_examples[0].feats.shape[1]):
             raise Anim3dError(f"{tcfg.init}: the checkpoint takes {cfg.audio_dim} audio features per frame, the corpus gives {train_examples[0].feats.shape[1]}")
     else:
@@ -370,8 +371,11 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     prepare(val_examples, cfg.motion_mean, cfg.motion_std)
     model = MotionTransformer(cfg).to(device)
     if tcfg.init and not resume:
-        model.load_state_dict(init_model.state_dict())
-        log(f"initialised from {tcfg.init}")
+        missing, unexpected = model.load_state_dict(init_model.state_dict(), strict=False)
+        new_blocks = [k for k in missing if not k.startswith("audio_blocks.")]
+        if new_blocks or unexpected:
+            raise Anim3dError(f"{tcfg.init}: the checkpoint does not fit the model (missing {new_blocks[:3]}, unexpected {unexpected[:3]})")
+        log(f"initialised from {tcfg.init}" + (f" ({len(missing)} new audio-block tensors start at their init)" if missing else ""))
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)

@@ -60,6 +60,7 @@ class ModelConfig:
     n_mels: int = 64
     subframes: int = 3  # audio feature vectors per motion frame (log-mel at 90 Hz for 30 fps)
     audio_dim: int = 3 * (64 + 1)  # subframes x (mels + log energy) for logmel; hidden size for an encoder
+    audio_conv_layers: int = 0  # residual temporal conv blocks (kernel 5) over the audio tokens before the transformer
     # motion
     motion_dim: int = MOTION_DIM
     style_dim: int = STYLE_DIM

@@ -72,6 +72,23 @@ class Block(nn.Module):
         return x
 
 
+class AudioConvBlock(nn.Module):
+    """Residual temporal convolution over the audio tokens (kernel 5 = 5 frames, 167 ms at 30 fps): finds short
+    acoustic events (a closure's silence and burst) before attention. The output layer starts at zero, so adding
+    blocks to a trained model leaves its function unchanged until fine-tuning moves them."""
+
+    def __init__(self, C: int):
+        super().__init__()
+        self.conv = nn.Conv1d(C, C, kernel_size=5, padding=2)
+        self.out = nn.Conv1d(C, C, kernel_size=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, a: torch.Tensor) -> torch.Tensor:
+        """a: B x C x L -> B x C x L."""
+        return a + self.out(F.gelu(self.conv(a), approximate="tanh"))
+
+
 class MotionTransformer(nn.Module):
     """x0-predicting denoiser. See ``forward`` for the condition layout."""
 
@@ -84,6 +101,7 @@ class MotionTransformer(nn.Module):
         self.null_prev = nn.Parameter(torch.zeros(C))
         self.in_audio = nn.Sequential(nn.Linear(cfg.audio_dim, C), nn.GELU(approximate="tanh"), nn.Linear(C, C))
         self.audio_conv = nn.Conv1d(C, C, kernel_size=5, padding=2, groups=C // 16 if C >= 16 else 1)
+        self.audio_blocks = nn.ModuleList([AudioConvBlock(C) for _ in range(cfg.audio_conv_layers)])
         self.null_audio = nn.Parameter(torch.zeros(C))
         self.pos = nn.Parameter(torch.randn(K + W, C) * 0.02)
         # global conditions
@@ -140,7 +158,11 @@ class MotionTransformer(nn.Module):
         h_p = torch.where(cond["prev_mask"][:, None, None], h_p, self.null_prev.to(h_p.dtype))
         h = torch.cat([h_p, h_x], dim=1)  # B x (K+W) x C
         a = self.in_audio(cond["audio"])  # B x (K+W) x C
-        a = a + self.audio_conv(a.transpose(1, 2)).transpose(1, 2)
+        a = a.transpose(1, 2)  # B x C x (K+W)
+        a = a + self.audio_conv(a)
+        for blk in self.audio_blocks:
+            a = blk(a)
+        a = a.transpose(1, 2)  # B x (K+W) x C
         a = torch.where(cond["audio_mask"][:, :, None], a, self.null_audio.to(a.dtype))
         h = self.drop(h + a + self.pos[: K + W][None])
         c = self.global_condition(sigma, cond)  # B x C

@@ -67,6 +67,21 @@ def test_fine_tuning_starts_from_the_given_checkpoint(toy, tmp_path):
     for (k, a), b in zip(base_model.state_dict().items(), model.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6), k
     assert meta["train"]["init"] == base
+    # audio conv blocks added to a trained model start as the identity: same predictions as the base
+    grown = str(tmp_path / "grown")
+    logs = []
+    train(tr, [], grown, TrainConfig(epochs=1, steps_per_epoch=1, **{**TINY, "lr": 0.0}, init=base,
+                                     model_overrides={"audio_conv_layers": 2}), log=logs.append)
+    assert any("new audio-block tensors" in line for line in logs)
+    g_model, g_cfg, _ = load_checkpoint(grown)
+    assert g_cfg.audio_conv_layers == 2 and len(g_model.audio_blocks) == 2
+    from test_model import make_cond
+
+    cond = make_cond(base_cfg, 2)
+    x = torch.randn(2, base_cfg.window, base_cfg.motion_dim)
+    sig = torch.full((2,), 0.5)
+    with torch.no_grad():
+        assert torch.allclose(g_model(x, sig, cond), base_model(x, sig, cond), atol=1e-5)
     # an untrained start differs
     fresh = str(tmp_path / "fresh")
     train(tr, [], fresh, TrainConfig(epochs=1, steps_per_epoch=1, **{**TINY, "lr": 0.0}), log=lambda s: None)

@@ -32,6 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-utterances", type=int, default=24, help="held-out utterances sampled at every validation")
     p.add_argument("--limit", type=int, help="use at most this many training utterances")
     p.add_argument("--no-augment", action="store_true", help="turn off log-mel augmentation")
+    p.add_argument("--audio-conv-layers", type=int, help="residual temporal conv blocks over the audio before the transformer (default: the config's; may be added to an --init model)")
     p.add_argument("--bilabial-weight", type=float, default=0.0, help="extra loss weight on the frames around each p/b/m's middle (default 0)")
     p.add_argument("--audio-encoder", help="a local Wav2Vec2/HuBERT folder to use instead of log-mel")
     p.add_argument("--resume", action="store_true", help="continue from RUN/state")
@@ -57,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     enc = args.audio_encoder or "logmel"
     overrides = {"audio_encoder": enc} if args.audio_encoder else {}
+    if args.audio_conv_layers is not None:
+        overrides["audio_conv_layers"] = args.audio_conv_layers
     cfg = get_config(args.config, audio_dim=front_end_dim(enc), **overrides)
     init = None
     if args.init:
