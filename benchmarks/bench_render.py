@@ -36,7 +36,8 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=96)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--portrait", default=None, help="default: skimage astronaut")
+    ap.add_argument("--portrait", default=None, help="default: the evaldata Einstein portrait (closed mouth, so the "
+                    "mouth painting runs), or skimage's astronaut without evaldata")
     ap.add_argument("--renderer", default=None, help="checkpoint folder (default: models/renderer_default)")
     a = ap.parse_args()
     import torch
@@ -49,7 +50,11 @@ def main() -> int:
     from anim3d.render.pipeline import PortraitRenderer, RenderSettings, render_video
     from anim3d.render.portrait import prepare_portrait
 
-    portrait = prepare_portrait(a.portrait or skimage.data.astronaut(), size=512)
+    from anim3d.paths import evaldata_dir
+
+    einstein = os.path.join(evaldata_dir(), "image", "C6_anitalker_Einstein.png")
+    default = einstein if os.path.isfile(einstein) else skimage.data.astronaut()
+    portrait = prepare_portrait(a.portrait or default, size=512)
     motion = _motion(a.frames)
     full = PortraitRenderer(portrait, **({"checkpoint": a.renderer} if a.renderer else {}))
     warp = PortraitRenderer(portrait, head=full.head, warp_only=True)

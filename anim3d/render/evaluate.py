@@ -150,8 +150,9 @@ def two_people_distance() -> float:
     from anim3d.render.portrait import prepare_portrait
 
     a = prepare_portrait(skimage_data.astronaut()).landmarks[:468, :2]
-    here = os.path.dirname(os.path.abspath(__file__))
-    einstein = os.path.join(here, "..", "..", "..", "shared", "evaldata", "image", "C6_anitalker_Einstein.png")
+    from anim3d.paths import evaldata_dir
+
+    einstein = os.path.join(evaldata_dir(), "image", "C6_anitalker_Einstein.png")
     img = einstein if os.path.isfile(einstein) else skimage_data.astronaut()[:, ::-1].copy()
     b = prepare_portrait(img).landmarks[:468, :2]
     return _align_rms(a, b)
@@ -193,10 +194,11 @@ def main(argv=None) -> int:
 
         drive = video_motion(a.drive_video, max_frames=a.frames, progress=False).motion
     drive = drive[: a.frames]
-    here = os.path.dirname(os.path.abspath(__file__))
     reals = a.real_videos
     if reals is None:
-        reals = sorted(glob.glob(os.path.join(here, "..", "..", "..", "shared", "evaldata", "video", "*.mp4")))
+        from anim3d.paths import evaldata_dir
+
+        reals = sorted(glob.glob(os.path.join(evaldata_dir(), "video", "*.mp4")))
     res = evaluate(a.portrait, drive, checkpoint=a.checkpoint, real_videos=reals, variants=a.variants)
     res["drive"] = source
     print(json.dumps(res, indent=1))
