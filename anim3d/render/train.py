@@ -229,8 +229,11 @@ def train(videos: list[str], holdout: str, out: str, *, minutes: float = 25.0, m
     metrics = evaluate(model, val, n, paint=paint)
     metrics.update({"steps": step, "init": init, "mouth_paint": paint, "minutes": round((time.time() - t0) / 60, 1), "train_clips": [c.name for c in clips],
                     "holdout": val.name, "final_loss": log[-1]["loss"] if log else None})
-    with open(os.path.join(out, "training_log.json"), "w") as f:
-        json.dump({"metrics": metrics, "log": log}, f, indent=1)
+    from anim3d.fileio import atomic_output
+
+    with atomic_output(os.path.join(out, "training_log.json")) as tmp:
+        with open(tmp, "w") as f:
+            json.dump({"metrics": metrics, "log": log}, f, indent=1)
     return metrics
 
 
