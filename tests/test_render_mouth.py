@@ -94,3 +94,31 @@ def test_palette_follows_the_portrait_brightness(closed_face):
     dark = MouthPainter.from_portrait(np.full((p.size, p.size, 3), 60, np.uint8), lm)
     bright = MouthPainter.from_portrait(np.full((p.size, p.size, 3), 200, np.uint8), lm)
     assert (dark.teeth < bright.teeth).all() and (dark.cavity < bright.cavity).all()
+
+
+def test_training_batches_carry_the_painted_mouth(closed_face):
+    """The training pairs paint the opened mouth into the network input exactly as inference does."""
+    from anim3d.render.train import Clip, PairSampler, make_batch
+
+    p, lm = closed_face
+    frames = np.repeat(p.image[None], 2, 0)
+    clip = Clip(frames, np.stack([lm, _opened(lm, 14.0)]).astype(np.float32), "synthetic")
+    batches = {}
+    for paint in (True, False):
+        rng = np.random.default_rng(3)
+        sampler = PairSampler([clip], rng, source_stride=2, paint=paint)
+        sampler.sample = lambda s=sampler: (clip, *s.mesh(0, 0), 0, 1)  # source 0 (closed) -> target 1 (open)
+        x, low, target, mouth = make_batch(sampler, 1, 64, rng, patch=None)
+        assert x.shape == (1, 7, 64, 64) and low.shape == target.shape == (1, 3, 64, 64)
+        batches[paint] = (low, mouth)
+    low_p, mouth = batches[True]
+    low_plain, _ = batches[False]
+    inside = mouth[0, 0] > 0
+    assert inside.sum() > 5
+    assert low_p[0][:, inside].mean() < low_plain[0][:, inside].mean() - 0.1  # the dark cavity
+    away = _dilate(mouth)[0, 0] == 0  # beyond the soft lip edge nothing is painted
+    assert torch.equal(low_p[0][:, away], low_plain[0][:, away])
+
+
+def _dilate(m):
+    return torch.nn.functional.max_pool2d(m, 5, 1, 2)
