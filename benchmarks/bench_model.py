@@ -127,7 +127,7 @@ def main() -> None:
         for label, opts in variants:
             first, cpu, frames, first_cpu, first_audio, t = bench_stream(gen, audio.samples[: int(args.stream_seconds * 16000)], 16000, **opts)
             print(f"| streaming fast ({what}): {label} | 20 ms chunks | first frame {first * 1000:.0f} ms after the first chunk arrived = "
-                  f"waiting {first_audio * 1000:.0f} ms for frame 0's audio + {(first - first_audio) * 1000:.0f} ms computing "
+                  f"waiting {first_audio * 1000:.0f} ms for the audio it needs + {(first - first_audio) * 1000:.0f} ms computing "
                   f"(features {t['features_s'] * 1000:.1f} ms wall / {t['features_cpu_s'] * 1000:.1f} CPU, sampling {t['window']} frames x {t['steps']} steps "
                   f"{t['sampling_s'] * 1000:.1f} ms wall / {t['sampling_cpu_s'] * 1000:.1f} CPU; whole push {first_cpu * 1000:.0f} ms CPU) | "
                   f"CPU {cpu:.2f} core-s per audio s | {frames} frames |", flush=True)
