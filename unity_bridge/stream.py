@@ -363,8 +363,9 @@ def stream_motion(
 
 
 # ------------------------------------------------------------- a sending process
-def _realtime() -> str:
-    """SCHED_FIFO priority 10 for the calling thread (and threads it starts); returns what was granted."""
+def request_realtime() -> str:
+    """SCHED_FIFO priority 10 for the calling thread (and threads it starts; called first thing in a
+    process, for the process); returns what was granted."""
     import os
 
     try:
@@ -380,7 +381,7 @@ def _sender_process(chunk_q, result_q, make_sender, fps: float, options: dict, r
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it ends the chunks, we finish cleanly
-    scheduling = _realtime() if realtime else "normal scheduling"
+    scheduling = request_realtime() if realtime else "normal scheduling"
     try:
         sender = make_sender()
         Motion.neutral(2).sample(np.array([0.0, 0.01])).eye_rotations()  # import scipy's Slerp before the clock runs

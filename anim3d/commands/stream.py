@@ -71,22 +71,11 @@ def motion_chunks(args: argparse.Namespace):
     return itertools.repeat(motion) if args.loop else [motion]
 
 
-def request_realtime() -> str:
-    """Try SCHED_FIFO priority 10 for this process; returns what was granted."""
-    import os
-
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
-        return "real-time scheduling"
-    except (AttributeError, PermissionError, OSError) as e:
-        return f"normal scheduling (real-time refused: {e})"
-
-
 def run(args: argparse.Namespace) -> int:
     import sys
 
     from anim3d.errors import InputError
-    from unity_bridge.stream import stream_motion
+    from unity_bridge.stream import request_realtime, stream_motion, stream_motion_in_process
 
     if not 1 <= args.fps <= 1000:
         raise InputError(None, f"--fps must be between 1 and 1000, got {args.fps}")
@@ -99,7 +88,6 @@ def run(args: argparse.Namespace) -> int:
     sched = request_realtime() if args.realtime and not live else ("real-time sender requested" if args.realtime else "normal scheduling")
     if not args.quiet:
         print(f"streaming {args.input} to {where} ({args.protocol}, {args.fps:g} fps, {sched}); Ctrl-C stops", file=sys.stderr)
-    from unity_bridge.stream import stream_motion_in_process
 
     try:
         if live:  # a sending process with its own clock: computing a window never delays a send
