@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 
@@ -16,6 +15,8 @@ from exporters.livelink import read_livelink_csv
 from exporters.synthetic import make_test_head
 from test_gltf import assert_valid
 from test_retarget import FACE_TARGETS, build_avatar
+
+from loopback import drain, udp_receiver
 
 
 @pytest.fixture()
@@ -118,21 +119,11 @@ def test_bad_inputs_one_line_error_nothing_written(tmp_path, motion_file, capsys
 
 def test_stream_cli_loopback(tmp_path, motion_file):
     src, _ = motion_file
-    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    rx.bind(("127.0.0.1", 0))
-    rx.settimeout(5)
+    rx = udp_receiver(5)
     port = rx.getsockname()[1]
     proc = subprocess.run([sys.executable, "-m", "anim3d", "stream", str(src), "--protocol", "plain", "--osc", f"127.0.0.1:{port}", "--fps", "30", "-q"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "30 frames" in proc.stdout and "neutral frame sent" in proc.stdout
-    got = 0
-    rx.settimeout(0.5)
-    try:
-        while True:
-            rx.recv(65536)
-            got += 1
-    except socket.timeout:
-        pass
-    rx.close()
+    got = len(drain(rx, timeout=0.5))
     assert got == 31

@@ -141,26 +141,16 @@ def test_streaming_matches_offline_length_and_starts_fast(gen, speech):
 
 
 def test_stream_command_animates_audio_live(toy_ckpt, speech, tmp_path):
-    import socket
-
     from anim3d.cli import main
+    from loopback import drain, udp_receiver
 
     wav = tmp_path / "short.wav"
     save_wav(wav, audio_from_array(speech.samples[:16000], 16000))  # 1 s
-    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    rx.bind(("127.0.0.1", 0))
-    rx.settimeout(0.2)
+    rx = udp_receiver(0.2)
     port = rx.getsockname()[1]
     rc = main(["stream", str(wav), "--checkpoint", str(toy_ckpt), "--protocol", "plain", "--osc", f"127.0.0.1:{port}", "--fps", "30", "-q"])
     assert rc == 0
-    packets = 0
-    try:
-        while True:
-            rx.recv(65536)
-            packets += 1
-    except socket.timeout:
-        pass
-    rx.close()
+    packets = len(drain(rx))
     assert packets >= 25  # ~30 frames for 1 s of speech + the final neutral frame
 
 

@@ -9,6 +9,8 @@ from anim3d.errors import AudioError
 from anim3d.motion import Motion
 from unity_bridge.stream import stream_motion
 
+from loopback import drain, udp_receiver
+
 Motion.neutral(2).sample(np.array([0.0, 0.01]))  # the first interpolation imports scipy's Slerp (slow): not timed here
 
 
@@ -105,37 +107,15 @@ def test_after_a_hiccup_the_delay_comes_back_down():
     assert delay < 0.2, delay  # without skipping it would stay >= 0.33 s behind
 
 
-def _udp_receiver():
-    import socket
-
-    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    rx.bind(("127.0.0.1", 0))
-    rx.settimeout(0.3)
-    return rx
-
-
-def _drain(rx):
-    import socket
-
-    got = []
-    try:
-        while True:
-            got.append(rx.recv(65536))
-    except socket.timeout:
-        pass
-    rx.close()
-    return got
-
-
 def test_sending_process_streams_every_tick_and_a_neutral_frame():
     import functools
 
     from unity_bridge.stream import stream_motion_in_process, udp_sender
 
-    rx = _udp_receiver()
+    rx = udp_receiver()
     m = motion(15)  # 0.5 s at 30 fps -> 30 ticks at 60 fps
     stats = stream_motion_in_process(bursty(m, hop=5, compute=0.01), functools.partial(udp_sender, "plain", "127.0.0.1", rx.getsockname()[1]), fps=60.0)
-    packets = _drain(rx)
+    packets = drain(rx)
     assert stats.frames - stats.held + stats.skipped == 30 and not stats.interrupted
     assert len(packets) == stats.frames + 1  # every tick + the neutral frame
     assert stats.cpu_seconds > 0 and len(stats.send_times) == stats.frames
@@ -153,10 +133,10 @@ def test_sending_process_reports_errors_of_both_sides():
         yield motion(3)
         raise AudioError("<stdin>", "no PCM audio arrived")
 
-    rx = _udp_receiver()
+    rx = udp_receiver()
     with pytest.raises(AudioError, match="stdin"):  # the generator fails here: the child still ends cleanly
         stream_motion_in_process(broken(), functools.partial(udp_sender, "plain", "127.0.0.1", rx.getsockname()[1]))
-    packets = _drain(rx)
+    packets = drain(rx)
     assert packets  # the frames before the error and the final neutral frame went out
 
 
