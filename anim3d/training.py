@@ -274,20 +274,26 @@ def diffusion_loss(model, x0, loss_mask, cond, tcfg: TrainConfig, generator, lip
     return loss + tcfg.velocity_weight * vloss, loss.detach()
 
 
+def example_controls(ex: Example):
+    """The conditions an example was made with (its emotion label and intensity, the gaze and head distance
+    of its motion): what sampling it again should be asked for."""
+    from anim3d.motion_codec import DISTANCE_SCALE, distance_condition, gaze_condition
+    from anim3d.pipeline import Controls
+
+    return Controls(ex.emotion, ex.intensity, tuple(gaze_condition(ex.motion)), float(distance_condition(ex.motion)[0] / DISTANCE_SCALE), None)
+
+
 def validate(model, cfg, examples: list[Example], tcfg: TrainConfig, device) -> dict:
     """Whole-utterance sampling on held-out examples -> closure rate, lip error (and the teacher's closure rate)."""
     from anim3d.motion_codec import denormalize
-    from anim3d.pipeline import Controls, MotionGenerator, generate_windows
+    from anim3d.pipeline import MotionGenerator, generate_windows
 
     gen = MotionGenerator.__new__(MotionGenerator)
     gen.model, gen.cfg, gen.device, gen.metadata = model, cfg, device, {}
     gen.mean, gen.std = np.asarray(cfg.motion_mean, np.float32), np.asarray(cfg.motion_std, np.float32)
     closures, teacher, errors = [], [], []
     for i, ex in enumerate(examples[: tcfg.val_utterances]):
-        from anim3d.motion_codec import gaze_condition, distance_condition, DISTANCE_SCALE
-
-        c = Controls(ex.emotion, ex.intensity, tuple(gaze_condition(ex.motion)), float(distance_condition(ex.motion)[0] / DISTANCE_SCALE), None)
-        raw = generate_windows(gen, ex.feats, c, [i], tcfg.val_steps, dict(cfg.default_guidance), cfg.default_sampler)[0]
+        raw = generate_windows(gen, ex.feats, example_controls(ex), [i], tcfg.val_steps, dict(cfg.default_guidance), cfg.default_sampler)[0]
         pred = np.clip(raw[:, :52], 0, 1)
         if any(p[0] in ("P", "B", "M") for p in ex.phones):
             closures.append(closure_rate(pred, ex.phones, cfg.fps))
