@@ -125,10 +125,13 @@ class MotionGenerator:
 
     # ----------------------------------------------------------- sampling
     def generate(self, feats: np.ndarray, controls: Controls, seeds: list[int], steps: int | None = None,
-                 guidance: dict | None = None, sampler: str | None = None, show_progress: bool = False) -> np.ndarray:
+                 guidance: dict | None = None, sampler: str | None = None, show_progress: bool = False,
+                 group_steps: dict | None = None) -> np.ndarray:
         """T x F features -> N x T x 58 raw motion, one sample per seed, all samples batched."""
         sampler = sampler or getattr(self.cfg, "default_sampler", SAMPLER)
-        return generate_windows(self, feats, controls, seeds, steps, check_guidance(guidance, self.cfg), sampler, show_progress)
+        group_steps = check_group_steps(group_steps, self.cfg)  # a clear error before any work
+        return generate_windows(self, feats, controls, seeds, steps, check_guidance(guidance, self.cfg), sampler, show_progress,
+                                group_steps)
 
     def to_motion(self, raw: np.ndarray) -> Motion:
         from anim3d.motion_codec import array_to_motion
@@ -226,19 +229,46 @@ def guidance_masks(cfg, device="cpu") -> dict:
             for name, groups in (cfg.guidance_channels or {}).items()}
 
 
-def sample_window_from_noise(gen: MotionGenerator, cond: dict, noise, steps: int, guidance: dict, sampler: str = SAMPLER,
-                             generator=None, known=None):
-    """Denoise one window from unit noise (B x W x 58, torch) -> B x W x 58 normalised (torch).
-    ``known``: B x O x 58 frames the window's start must continue (see KnownPrefix)."""
+def check_group_steps(group_steps: dict | None, cfg) -> dict:
+    """The checkpoint's ``group_steps`` updated by ``group_steps`` (group -> step, 0 = refined by every step)."""
+    from models.config import CHANNEL_GROUPS
+
+    out = dict(getattr(cfg, "group_steps", None) or {})
+    for name, k in (group_steps or {}).items():
+        if name not in CHANNEL_GROUPS:
+            raise ConditionError(f"unknown channel group {name!r}; choose from {', '.join(CHANNEL_GROUPS)}")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise ConditionError(f"the step after which {name} is kept must be a whole number >= 0, got {k!r}")
+        out[name] = int(k)
+    return {name: k for name, k in out.items() if k > 0}
+
+
+def keep_estimate_groups(group_steps: dict, cfg, device="cpu") -> list:
+    """[(D channel weights, step)] for ``models.diffusion.KeepEstimate``."""
     import torch
 
-    from models.diffusion import SAMPLERS, GuidedDenoiser, get_sigmas_karras
+    from models.config import guidance_mask
+
+    return [(torch.tensor(guidance_mask([name], cfg.motion_dim), device=device), k) for name, k in group_steps.items()]
+
+
+def sample_window_from_noise(gen: MotionGenerator, cond: dict, noise, steps: int, guidance: dict, sampler: str = SAMPLER,
+                             generator=None, known=None, group_steps: dict | None = None):
+    """Denoise one window from unit noise (B x W x 58, torch) -> B x W x 58 normalised (torch).
+    ``known``: B x O x 58 frames the window's start must continue (see KnownPrefix); ``group_steps``: channel
+    group -> the step whose estimate it keeps (None: the checkpoint's; see ``check_group_steps``)."""
+    import torch
+
+    from models.diffusion import SAMPLERS, GuidedDenoiser, KeepEstimate, get_sigmas_karras
 
     cfg = gen.cfg
     if sampler not in SAMPLERS:
         raise ConditionError(f"unknown sampler {sampler!r}; choose from {', '.join(SAMPLERS)}")
     sigmas = get_sigmas_karras(steps, cfg.sigma_min, cfg.sigma_max, device=gen.device)
     denoiser = GuidedDenoiser(gen.model, cond, guidance, guidance_masks(cfg, gen.device))
+    kept = check_group_steps(group_steps, cfg)
+    if kept:
+        denoiser = KeepEstimate(denoiser, keep_estimate_groups(kept, cfg, gen.device))
     if known is not None and known.shape[1] > 0:
         O = known.shape[1]
         keep = torch.linspace(1.0, 0.0, O + 2, device=gen.device)[1:-1].view(1, O, 1)
@@ -247,17 +277,18 @@ def sample_window_from_noise(gen: MotionGenerator, cond: dict, noise, steps: int
     return SAMPLERS[sampler](denoiser, noise.to(gen.device) * sigmas[0], sigmas, **kw)
 
 
-def sample_window(gen: MotionGenerator, cond: dict, generators: list, steps: int, guidance: dict, sampler: str = SAMPLER, known=None):
+def sample_window(gen: MotionGenerator, cond: dict, generators: list, steps: int, guidance: dict, sampler: str = SAMPLER, known=None,
+                  group_steps: dict | None = None):
     """Denoise one window for a batch (one torch.Generator per sample) -> B x W x 58 normalised (torch)."""
     import torch
 
     cfg = gen.cfg
     noise = torch.stack([torch.randn(cfg.window, cfg.motion_dim, generator=g) for g in generators])  # B x W x D
-    return sample_window_from_noise(gen, cond, noise, steps, guidance, sampler, generators[0], known)
+    return sample_window_from_noise(gen, cond, noise, steps, guidance, sampler, generators[0], known, group_steps)
 
 
 def generate_windows(gen: MotionGenerator, feats: np.ndarray, controls: Controls, seeds: list[int], steps: int | None,
-                     guidance: dict, sampler: str = SAMPLER, show_progress: bool = False) -> np.ndarray:
+                     guidance: dict, sampler: str = SAMPLER, show_progress: bool = False, group_steps: dict | None = None) -> np.ndarray:
     """Sliding windows of W new frames, each conditioned on the previous window's last K frames."""
     import torch
 
@@ -280,7 +311,7 @@ def generate_windows(gen: MotionGenerator, feats: np.ndarray, controls: Controls
             prev = out[:, s - K : s] if s >= K else None
             cond = window_conditions(gen, feats, s, prev, controls, B)
             known = out[:, s : s + min(O, T - s)] if s > 0 else None  # the overlap the last window made
-            x = sample_window(gen, cond, generators, steps, guidance, sampler, known).float().cpu().numpy()  # B x W x D
+            x = sample_window(gen, cond, generators, steps, guidance, sampler, known, group_steps).float().cpu().numpy()  # B x W x D
             n = min(W, T - s)
             out[:, s : s + n] = x[:, :n]
     gen.model.train(was_training)
@@ -339,7 +370,7 @@ def _load(folder: str, device="cpu", audio_encoder: str | None = None) -> Motion
 def animate(audio: Audio, *, emotion: str = "neutral", intensity: float = 1.0, gaze=(0.0, 0.0), distance: float = 0.0,
             style=None, seed: int = 0, steps: int | None = None, guidance: dict | None = None, num_samples: int = 1,
             checkpoint=None, device="cpu", sampler: str | None = None, audio_encoder: str | None = None,
-            show_progress: bool = False) -> Motion | list[Motion]:
+            show_progress: bool = False, group_steps: dict | None = None) -> Motion | list[Motion]:
     """Speech -> Motion (30 fps, one frame per 1/30 s of audio).
 
     emotion: one of models.config.EMOTIONS; intensity in [0, 1]; gaze (yaw toward the subject's left, pitch down)
@@ -347,7 +378,8 @@ def animate(audio: Audio, *, emotion: str = "neutral", intensity: float = 1.0, g
     .npz or a Live Link Face .csv whose speaking style to follow; seed: sample i uses seed + i; steps: sampler
     steps (default from the checkpoint); guidance: classifier-free guidance scale per condition, e.g.
     {"audio": 2.0, "emotion": 1.5} (default: the checkpoint's); sampler: ddim, dpmpp_2m or euler_ancestral
-    (default: the checkpoint's); num_samples > 1 returns a list (all samples are generated in one batch);
+    (default: the checkpoint's); group_steps: channel group -> the sampler step whose estimate it keeps, e.g.
+    {"mouth": 0} to sample the mouth with every step like the rest (default: the checkpoint's); num_samples > 1 returns a list (all samples are generated in one batch);
     checkpoint: None (the shipped default), a checkpoint folder, or a MotionGenerator.
     """
     import torch
@@ -367,6 +399,6 @@ def animate(audio: Audio, *, emotion: str = "neutral", intensity: float = 1.0, g
     feats = gen.features(audio)
     seeds = [int(seed) + i for i in range(int(num_samples))]
     with cpu_threads(gen.device):
-        raw = gen.generate(feats, controls, seeds, steps, guidance, sampler, show_progress)
+        raw = gen.generate(feats, controls, seeds, steps, guidance, sampler, show_progress, group_steps)
     motions = [gen.to_motion(r) for r in raw]
     return motions if num_samples > 1 else motions[0]

@@ -46,6 +46,7 @@ class TrainConfig:
     velocity_weight: float = 1.0
     lip_weight: float = 2.0
     bilabial_weight: float = 0.0  # extra loss weight on the frames around each p/b/m's middle (where lips must meet)
+    p_sigma_max: float = 0.0  # share of samples trained at the sampler's first noise level (the estimate the mouth keeps)
     val_utterances: int = 24
     val_steps: int = 4
     max_minutes: float | None = None  # stop (after saving) when the time budget is used up
@@ -263,7 +264,10 @@ def diffusion_loss(model, x0, loss_mask, cond, tcfg: TrainConfig, generator, lip
     from models.diffusion import sample_training_sigmas
 
     B = x0.shape[0]
-    sigma = sample_training_sigmas(B, generator=generator).to(x0.device)
+    sigma = sample_training_sigmas(B, generator=generator).to(x0.device)  # B
+    if tcfg.p_sigma_max > 0:  # the first sampler step's level, rare under the log-normal (ln 20 is 2.7 std out)
+        at_max = (torch.rand(B, generator=generator) < tcfg.p_sigma_max).to(x0.device)
+        sigma = torch.where(at_max, torch.full_like(sigma, model.cfg.sigma_max), sigma)
     noise = torch.randn(x0.shape, generator=generator).to(x0.device)
     pred = model(x0 + sigma[:, None, None] * noise, sigma, cond)  # B x W x D
     err = ((pred.float() - x0) ** 2 * lip_w).mean(-1)  # B x W

@@ -75,6 +75,10 @@ class ModelConfig:
     default_guidance: dict = field(default_factory=dict)  # no extra guidance branch by default (speed)
     # condition -> channel groups its guidance acts on (``CHANNEL_GROUPS``); absent = every channel
     guidance_channels: dict = field(default_factory=dict)
+    # channel group -> sampler step after which the group keeps that step's x0 estimate while the later steps
+    # refine the other groups (``models.diffusion.KeepEstimate``); absent = refined by every step.
+    # {"mouth": 1}: the mouth is the first step's estimate, the expected mouth for the audio
+    group_steps: dict = field(default_factory=dict)
     # motion normalisation (filled from the training data; identity until then)
     motion_mean: list = field(default_factory=lambda: [0.0] * MOTION_DIM)
     motion_std: list = field(default_factory=lambda: [1.0] * MOTION_DIM)

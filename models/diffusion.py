@@ -109,6 +109,34 @@ SAMPLERS = {"ddim": sample_ddim, "dpmpp_2m": sample_dpmpp_2m, "euler_ancestral":
 
 
 # ------------------------------------------------------------------ guidance
+class KeepEstimate:
+    """Wraps a denoiser so that some channels stop changing after an early sampler step.
+
+    ``groups``: (D weights m, step k) pairs. From the denoiser's (k+1)-th call on, the channels where m = 1 return
+    the estimate of its k-th call, so the sampler's later steps refine only the other channels. Every sampler here
+    calls the denoiser once per step and ends on the last estimate, so those channels come out as the k-th
+    step's estimate. k = 1 keeps the estimate made from pure noise: the expected value of those channels given
+    the conditions (for the mouth: the mean mouth for the audio, which tracks real voices better than a sample
+    that adds detail the audio does not determine).
+    """
+
+    def __init__(self, denoiser: Callable, groups: list[tuple[torch.Tensor, int]]):
+        self.denoiser = denoiser
+        self.groups = [(m, int(k)) for m, k in groups if int(k) >= 1]
+        self.calls = 0
+        self.kept: dict[int, torch.Tensor] = {}  # k -> that call's estimate
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        d = self.denoiser(x, sigma)  # B x W x D
+        self.calls += 1
+        for m, k in self.groups:
+            if self.calls == k:
+                self.kept[k] = d.clone()
+            elif self.calls > k:
+                d = d + m.to(d) * (self.kept[k] - d)
+        return d
+
+
 class GuidedDenoiser:
     """Classifier-free guidance with one scale per condition, all branches in one batched forward pass.
 

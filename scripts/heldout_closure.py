@@ -2,7 +2,7 @@
 trained on): bilabial closure (the evaluation's definition, on the open head mesh), blinks per minute and
 lip error, for one or more inference settings.
 
-    python scripts/heldout_closure.py CHECKPOINT CORPUS N ['[[guidance, guidance_channels, steps], ...]']
+    python scripts/heldout_closure.py CHECKPOINT CORPUS N ['[[guidance, guidance_channels, steps, group_steps], ...]']
     python scripts/heldout_closure.py models/default /work/corpus/h4_synth_2h 33 '[[{"audio": 2.0}, {"audio": ["mouth"]}]]'
 """
 
@@ -19,12 +19,13 @@ from anim3d.pipeline import MotionGenerator, generate_windows
 from anim3d.training import example_controls, lip_error, load_examples
 
 
-def score(gen: MotionGenerator, examples, guidance: dict, steps: int | None) -> str:
+def score(gen: MotionGenerator, examples, guidance: dict, steps: int | None, group_steps: dict | None = None) -> str:
     """One line: pooled closure over the examples' p/b/m, mean blinks per minute, mean lip error."""
     hits = n = 0
     blinks, errors = [], []
     for i, ex in enumerate(examples):
-        out = generate_windows(gen, ex.feats, example_controls(ex), [i], steps, guidance, gen.cfg.default_sampler)[0]
+        out = generate_windows(gen, ex.feats, example_controls(ex), [i], steps, guidance, gen.cfg.default_sampler,
+                               group_steps=group_steps)[0]
         m = array_to_motion(out, gen.cfg.fps)
         rate, k = bilabial_closure_rate(mesh_opening(m), ex.phones, m.fps, closed_below=CLOSED_BELOW["mesh"])
         if k:
@@ -43,8 +44,10 @@ def main(argv: list[str]) -> None:
     for setting in settings:
         guidance, channels = setting[0], setting[1]
         steps = setting[2] if len(setting) > 2 else None
+        group_steps = setting[3] if len(setting) > 3 else None  # None: the checkpoint's
         gen.cfg.guidance_channels = channels
-        print(f"steps {steps} guidance {guidance} channels {channels}: {score(gen, examples, guidance, steps)}", flush=True)
+        print(f"steps {steps} guidance {guidance} channels {channels} group_steps {group_steps}: "
+              f"{score(gen, examples, guidance, steps, group_steps)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,26 @@ def test_controls_are_checked(gen, speech):
     assert m.num_frames == 180
 
 
+def test_mouth_keeps_the_first_step_estimate(gen):
+    """group_steps={"mouth": 1}: in one window, the mouth is what a 1-step sample makes from the same noise,
+    while eyes, brows and head are refined by the later steps; a bad group or step is a clear error."""
+    from models.config import CHANNEL_GROUPS
+
+    _, auds = toy_examples(1, seconds=0.7, seed=3)  # 21 frames: one window of the tiny model (24)
+    mouth = list(CHANNEL_GROUPS["mouth"])
+    others = [i for i in range(52) if i not in mouth]
+    kept = animate(auds[0], checkpoint=gen, seed=4, steps=4, group_steps={"mouth": 1})
+    one = animate(auds[0], checkpoint=gen, seed=4, steps=1, group_steps={"mouth": 0})
+    full = animate(auds[0], checkpoint=gen, seed=4, steps=4, group_steps={"mouth": 0})
+    np.testing.assert_allclose(kept.blendshapes[:, mouth], one.blendshapes[:, mouth], atol=1e-5)
+    assert np.abs(kept.blendshapes[:, others] - one.blendshapes[:, others]).max() > 1e-4  # float error is ~1e-7
+    assert np.abs(kept.blendshapes[:, mouth] - full.blendshapes[:, mouth]).max() > 1e-3
+    with pytest.raises(Anim3dError, match="unknown channel group 'lips'"):
+        animate(auds[0], checkpoint=gen, group_steps={"lips": 1})
+    with pytest.raises(Anim3dError, match="whole number >= 0"):
+        animate(auds[0], checkpoint=gen, group_steps={"mouth": -1})
+
+
 def test_style_clip_is_used(gen, speech, tmp_path):
     ref = animate(speech, checkpoint=gen, seed=1)
     ref.save_npz(tmp_path / "ref.npz")

@@ -125,3 +125,28 @@ def test_guidance_can_be_restricted_to_channel_groups():
     assert INDEX["jawOpen"] in mouth and INDEX["eyeBlinkLeft"] not in mouth
     with pytest.raises(KeyError, match="unknown channel group"):
         guidance_mask(["lips"])
+
+
+@pytest.mark.parametrize("sampler", [sample_ddim, sample_dpmpp_2m])
+def test_kept_channels_end_as_the_estimate_of_their_step(sampler):
+    """KeepEstimate: the masked channels come out as the k-th step's estimate; the others are refined to the end."""
+    from models.diffusion import KeepEstimate
+
+    calls = []
+
+    def denoiser(x, sigma):  # a different estimate at every call: call number + the channel index
+        calls.append(float(sigma[0]))
+        return torch.full_like(x, float(len(calls))) + torch.arange(x.shape[-1], dtype=x.dtype)
+
+    mask = torch.tensor([1.0, 1.0, 0.0, 0.0])
+    sigmas = get_sigmas_karras(4, 0.01, 20.0)
+    x = torch.randn(2, 5, 4) * sigmas[0]
+    for k in (1, 2):
+        calls.clear()
+        out = sampler(KeepEstimate(denoiser, [(mask, k)]), x.clone(), sigmas)
+        assert len(calls) == 4
+        assert torch.allclose(out[..., :2], k + torch.arange(2.0).expand(2, 5, 2))  # step k's estimate
+        assert torch.allclose(out[..., 2:], 4 + torch.arange(2.0, 4.0).expand(2, 5, 2))  # the last step's
+    calls.clear()
+    out = sampler(KeepEstimate(denoiser, [(mask, 0)]), x.clone(), sigmas)  # 0: kept by no step
+    assert torch.allclose(out, 4 + torch.arange(4.0).expand(2, 5, 4))

@@ -58,6 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--steps", type=int, help="sampler steps (default: the checkpoint's)")
     g.add_argument("--sampler", choices=("ddim", "dpmpp_2m", "euler_ancestral"), help="sampler (default: the checkpoint's)")
     g.add_argument("--guidance", type=_guidance, help=f"classifier-free guidance per condition, e.g. audio=2,emotion=1.5 ({', '.join(CONDITIONS)})")
+    g.add_argument("--mouth-steps", type=int, metavar="K",
+                   help="the mouth keeps the estimate of sampler step K while later steps refine the rest; "
+                        "0 samples it with every step like the rest (default: the checkpoint's)")
     g.add_argument("--num-samples", type=int, default=1, help="N different takes (seeds seed..seed+N-1), generated in one batch")
     g = p.add_argument_group("model")
     g.add_argument("--checkpoint", help="a checkpoint folder (config.json + model.safetensors); default: the shipped model")
@@ -122,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         audio, emotion=args.emotion, intensity=args.intensity, gaze=gaze, distance=args.distance, style=args.style,
         seed=args.seed, steps=args.steps, guidance=args.guidance, num_samples=args.num_samples,
         checkpoint=gen, sampler=args.sampler, show_progress=not args.quiet,
+        group_steps=None if args.mouth_steps is None else {"mouth": args.mouth_steps},
     )
     took = time.perf_counter() - t0
     motions = motions if isinstance(motions, list) else [motions]
