@@ -265,10 +265,17 @@ def sample_window_from_noise(gen: MotionGenerator, cond: dict, noise, steps: int
     if sampler not in SAMPLERS:
         raise ConditionError(f"unknown sampler {sampler!r}; choose from {', '.join(SAMPLERS)}")
     sigmas = get_sigmas_karras(steps, cfg.sigma_min, cfg.sigma_max, device=gen.device)
-    denoiser = GuidedDenoiser(gen.model, cond, guidance, guidance_masks(cfg, gen.device))
+    masks = guidance_masks(cfg, gen.device)
+    denoiser = GuidedDenoiser(gen.model, cond, guidance, masks)
     kept = check_group_steps(group_steps, cfg)
     if kept:
-        denoiser = KeepEstimate(denoiser, keep_estimate_groups(kept, cfg, gen.device))
+        groups = keep_estimate_groups(kept, cfg, gen.device)
+        covered = torch.stack([m for m, _ in groups]).amax(dim=0)  # D: 1 on every kept channel
+        # guidance that acts only on kept channels changes nothing once they are kept: skip its branch then
+        # (the default model's audio guidance acts on the mouth only: 2 forward branches instead of 3)
+        rest = {n: s for n, s in guidance.items() if not (n in masks and bool((masks[n] <= covered).all()))}
+        later = GuidedDenoiser(gen.model, cond, rest, masks) if len(rest) < len(guidance) else None
+        denoiser = KeepEstimate(denoiser, groups, later)
     if known is not None and known.shape[1] > 0:
         O = known.shape[1]
         keep = torch.linspace(1.0, 0.0, O + 2, device=gen.device)[1:-1].view(1, O, 1)

@@ -120,14 +120,18 @@ class KeepEstimate:
     that adds detail the audio does not determine).
     """
 
-    def __init__(self, denoiser: Callable, groups: list[tuple[torch.Tensor, int]]):
-        self.denoiser = denoiser
+    def __init__(self, denoiser: Callable, groups: list[tuple[torch.Tensor, int]], later: Callable | None = None):
+        """``later`` (optional): the denoiser to call once every group is kept; it needs to agree with ``denoiser``
+        only on the channels not kept (e.g. without guidance branches that act only on kept channels)."""
+        self.denoiser, self.later = denoiser, later
         self.groups = [(m, int(k)) for m, k in groups if int(k) >= 1]
+        self.last = max((k for _, k in self.groups), default=0)
         self.calls = 0
         self.kept: dict[int, torch.Tensor] = {}  # k -> that call's estimate
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        d = self.denoiser(x, sigma)  # B x W x D
+        cheaper = self.later is not None and bool(self.groups) and self.calls >= self.last
+        d = (self.later if cheaper else self.denoiser)(x, sigma)  # B x W x D
         self.calls += 1
         for m, k in self.groups:
             if self.calls == k:

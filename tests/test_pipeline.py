@@ -106,6 +106,33 @@ def test_mouth_keeps_the_first_step_estimate(gen):
         animate(auds[0], checkpoint=gen, group_steps={"mouth": -1})
 
 
+def test_guidance_on_kept_channels_is_skipped_once_they_are_kept(gen, speech, monkeypatch):
+    """With the mouth kept from step 1 and audio guidance acting on the mouth only, the later steps run without
+    the audio branch (cheaper) and give the same motion as running it."""
+    import models.diffusion as D
+
+    monkeypatch.setattr(gen.cfg, "guidance_channels", {"audio": ["mouth"]})
+    calls = []
+    real_init = D.KeepEstimate.__init__
+
+    def spy_init(self, denoiser, groups, later=None):
+        calls.append(later is not None)
+        real_init(self, denoiser, groups, later)
+
+    monkeypatch.setattr(D.KeepEstimate, "__init__", spy_init)
+    kw = dict(checkpoint=gen, seed=2, guidance={"audio": 2.0, "emotion": 1.5}, group_steps={"mouth": 1})
+    cheap = animate(speech, **kw)
+    assert calls and all(calls)  # every window used the cheaper later denoiser
+
+    def no_later(self, denoiser, groups, later=None):
+        real_init(self, denoiser, groups, None)
+
+    monkeypatch.setattr(D.KeepEstimate, "__init__", no_later)
+    full = animate(speech, **kw)
+    np.testing.assert_allclose(cheap.blendshapes, full.blendshapes, atol=1e-4)
+    np.testing.assert_allclose(cheap.head_rotation, full.head_rotation, atol=1e-4)
+
+
 def test_style_clip_is_used(gen, speech, tmp_path):
     ref = animate(speech, checkpoint=gen, seed=1)
     ref.save_npz(tmp_path / "ref.npz")

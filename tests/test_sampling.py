@@ -150,3 +150,13 @@ def test_kept_channels_end_as_the_estimate_of_their_step(sampler):
     calls.clear()
     out = sampler(KeepEstimate(denoiser, [(mask, 0)]), x.clone(), sigmas)  # 0: kept by no step
     assert torch.allclose(out, 4 + torch.arange(4.0).expand(2, 5, 4))
+    later_calls = []
+
+    def later(x, sigma):  # used once every group is kept
+        later_calls.append(float(sigma[0]))
+        return denoiser(x, sigma)
+
+    calls.clear()
+    out = sampler(KeepEstimate(denoiser, [(mask, 2)], later), x.clone(), sigmas)
+    assert len(calls) == 4 and later_calls == calls[2:]  # steps 3 and 4 went through ``later``
+    assert torch.allclose(out[..., :2], 2 + torch.arange(2.0).expand(2, 5, 2))

@@ -120,6 +120,31 @@ def test_bilabial_frames_get_the_extra_loss_weight(toy):
     assert torch.equal(weighted[~heavy], plain[~heavy])
 
 
+def test_p_sigma_max_trains_at_the_first_sampler_level(toy):
+    """--p-sigma-max: that share of samples sees sigma_max (the level whose estimate the mouth keeps)."""
+    from anim3d.training import diffusion_loss
+    from models.motion_transformer import MotionTransformer
+
+    tr, _ = toy
+    cfg = get_config("tiny", audio_dim=tr[0].feats.shape[1])
+    prepare(tr, cfg.motion_mean, cfg.motion_std)
+    x0, mask, cond = WindowSampler(tr, cfg, TrainConfig(), seed=0).batch(64)
+    model = MotionTransformer(cfg)
+    seen = []
+
+    def spy(x, sigma, c):
+        seen.append(sigma.clone())
+        return model(x, sigma, c)
+
+    spy.cfg = cfg
+    lip_w = torch.ones(cfg.motion_dim)
+    for p in (0.0, 0.5, 1.0):
+        seen.clear()
+        diffusion_loss(spy, x0, mask, cond, TrainConfig(p_sigma_max=p), torch.Generator().manual_seed(0), lip_w)
+        share = float(torch.isclose(seen[0], torch.tensor(cfg.sigma_max)).float().mean())
+        assert abs(share - p) < 0.2 and (share == p if p in (0.0, 1.0) else 0 < share < 1)
+
+
 def test_augmentation_changes_spectra_but_keeps_shape():
     feats = torch.randn(4, 10, 3 * 65) - 5
     out = augment_logmel(feats, 64, 3, torch.Generator().manual_seed(0))

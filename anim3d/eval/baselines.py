@@ -125,7 +125,8 @@ def model_method(model: str = "default", device: str = "cpu", steps: int | None 
         m = pipeline.animate(audio, seed=seed, steps=steps, checkpoint=gen, device=device, **controls)
         return m if abs(m.fps - fps) < 1e-6 else m.resample(fps)
 
-    what = f"anim3d.pipeline.animate ({gen.cfg.name} config, {steps or gen.cfg.default_steps} steps)"
+    kept = ", ".join(f"{g} kept from step {k}" for g, k in (getattr(gen.cfg, "group_steps", None) or {}).items())
+    what = f"anim3d.pipeline.animate ({gen.cfg.name} config, {steps or gen.cfg.default_steps} steps{', ' + kept if kept else ''})"
     return Method(label, generate, what, stochastic=True, controls=("emotion", "intensity", "gaze", "distance"))
 
 
