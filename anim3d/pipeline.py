@@ -256,7 +256,8 @@ def sample_window_from_noise(gen: MotionGenerator, cond: dict, noise, steps: int
                              generator=None, known=None, group_steps: dict | None = None):
     """Denoise one window from unit noise (B x W x 58, torch) -> B x W x 58 normalised (torch).
     ``known``: B x O x 58 frames the window's start must continue (see KnownPrefix); ``group_steps``: channel
-    group -> the step whose estimate it keeps (None: the checkpoint's; see ``check_group_steps``)."""
+    group -> the step whose estimate it keeps (None: the checkpoint's; see ``check_group_steps``); a kept
+    group's channels start from zero noise."""
     import torch
 
     from models.diffusion import SAMPLERS, GuidedDenoiser, KeepEstimate, get_sigmas_karras
@@ -276,6 +277,9 @@ def sample_window_from_noise(gen: MotionGenerator, cond: dict, noise, steps: int
         rest = {n: s for n, s in guidance.items() if not (n in masks and bool((masks[n] <= covered).all()))}
         later = GuidedDenoiser(gen.model, cond, rest, masks) if len(rest) < len(guidance) else None
         denoiser = KeepEstimate(denoiser, groups, later)
+        # kept channels start at their mean (0 in normalised units), not at a random draw: their estimate is
+        # meant to be the expected motion, and then a seed does not move it (real r per seed within 0.2 points)
+        noise = noise * (1.0 - covered.to(noise))
     if known is not None and known.shape[1] > 0:
         O = known.shape[1]
         keep = torch.linspace(1.0, 0.0, O + 2, device=gen.device)[1:-1].view(1, O, 1)

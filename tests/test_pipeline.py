@@ -87,15 +87,15 @@ def test_controls_are_checked(gen, speech):
 
 
 def test_mouth_keeps_the_first_step_estimate(gen):
-    """group_steps={"mouth": 1}: in one window, the mouth is what a 1-step sample makes from the same noise,
-    while eyes, brows and head are refined by the later steps; a bad group or step is a clear error."""
+    """group_steps={"mouth": 1}: in one window, the mouth is what a 1-step sample makes from the same noise
+    (zero on the mouth), while eyes, brows and head are refined by the later steps; bad values are clear errors."""
     from models.config import CHANNEL_GROUPS
 
     _, auds = toy_examples(1, seconds=0.7, seed=3)  # 21 frames: one window of the tiny model (24)
     mouth = list(CHANNEL_GROUPS["mouth"])
     others = [i for i in range(52) if i not in mouth]
     kept = animate(auds[0], checkpoint=gen, seed=4, steps=4, group_steps={"mouth": 1})
-    one = animate(auds[0], checkpoint=gen, seed=4, steps=1, group_steps={"mouth": 0})
+    one = animate(auds[0], checkpoint=gen, seed=4, steps=1, group_steps={"mouth": 1})  # one step: nothing to keep
     full = animate(auds[0], checkpoint=gen, seed=4, steps=4, group_steps={"mouth": 0})
     np.testing.assert_allclose(kept.blendshapes[:, mouth], one.blendshapes[:, mouth], atol=1e-5)
     assert np.abs(kept.blendshapes[:, others] - one.blendshapes[:, others]).max() > 1e-4  # float error is ~1e-7
@@ -104,6 +104,30 @@ def test_mouth_keeps_the_first_step_estimate(gen):
         animate(auds[0], checkpoint=gen, group_steps={"lips": 1})
     with pytest.raises(Anim3dError, match="whole number >= 0"):
         animate(auds[0], checkpoint=gen, group_steps={"mouth": -1})
+
+
+def test_kept_channels_start_from_zero_noise(gen, speech, monkeypatch):
+    from anim3d.pipeline import check_controls, sample_window_from_noise, window_conditions
+    from models.config import CHANNEL_GROUPS
+
+    seen = []
+    real = gen.model
+
+    def spy(x, sigma, cond):
+        seen.append(x.clone())
+        return real(x, sigma, cond)
+
+    monkeypatch.setattr(gen, "model", spy)
+    cond = window_conditions(gen, gen.features(speech), 0, None, check_controls(gen.cfg), 1)
+    noise = torch.randn(1, gen.cfg.window, gen.cfg.motion_dim, generator=torch.Generator().manual_seed(0))
+    mouth = list(CHANNEL_GROUPS["mouth"])
+    others = [i for i in range(gen.cfg.motion_dim) if i not in mouth]
+    for k, zero in ((1, True), (0, False)):
+        seen.clear()
+        sample_window_from_noise(gen, cond, noise, 3, {}, group_steps={"mouth": k})
+        first = seen[0]  # the first step's input: noise * sigma_max
+        assert (first[..., mouth].abs().max() == 0) == zero
+        assert first[..., others].abs().max() > 1.0  # the rest: unit noise x sigma_max (20)
 
 
 def test_guidance_on_kept_channels_is_skipped_once_they_are_kept(gen, speech, monkeypatch):
