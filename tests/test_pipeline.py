@@ -187,7 +187,14 @@ def test_cli_animate_writes_outputs_and_reports_bad_input(toy_ckpt, speech, tmp_
     rc = main(["animate", str(wav), "-o", str(tmp_path / "out.npz"), "--checkpoint", str(toy_ckpt), "--emotion", "joyful", "-q"])
     err = capsys.readouterr().err
     assert rc == 2 and "unknown emotion 'joyful'" in err
+    rc = main(["animate", str(wav), "-o", str(tmp_path / "out.npz"), "--checkpoint", str(toy_ckpt), "--mouth-steps", "-1", "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "whole number >= 0, got -1" in err and "Traceback" not in err
     assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".anim3d-*"))
+    rc = main(["animate", str(wav), "-o", str(tmp_path / "m0.npz"), "--checkpoint", str(toy_ckpt), "--mouth-steps", "0", "-q"])
+    rc1 = main(["animate", str(wav), "-o", str(tmp_path / "k1.npz"), "--checkpoint", str(toy_ckpt), "--mouth-steps", "1", "-q"])
+    assert rc == rc1 == 0
+    assert not np.array_equal(Motion.load_npz(tmp_path / "m0.npz").blendshapes, Motion.load_npz(tmp_path / "k1.npz").blendshapes)
 
 
 def test_streaming_matches_offline_length_and_starts_fast(gen, speech):
