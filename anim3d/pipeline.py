@@ -390,7 +390,8 @@ def animate(audio: Audio, *, emotion: str = "neutral", intensity: float = 1.0, g
     steps (default from the checkpoint); guidance: classifier-free guidance scale per condition, e.g.
     {"audio": 2.0, "emotion": 1.5} (default: the checkpoint's); sampler: ddim, dpmpp_2m or euler_ancestral
     (default: the checkpoint's); group_steps: channel group -> the sampler step whose estimate it keeps, e.g.
-    {"mouth": 0} to sample the mouth with every step like the rest (default: the checkpoint's); num_samples > 1 returns a list (all samples are generated in one batch);
+    {"mouth": 0} to sample the mouth with every step like the rest (default: the checkpoint's, {"mouth": 1} for
+    the shipped model); num_samples > 1 returns a list (all samples are generated in one batch);
     checkpoint: None (the shipped default), a checkpoint folder, or a MotionGenerator.
     """
     import torch
