@@ -230,7 +230,8 @@ def guidance_masks(cfg, device="cpu") -> dict:
 
 
 def check_group_steps(group_steps: dict | None, cfg) -> dict:
-    """The checkpoint's ``group_steps`` updated by ``group_steps`` (group -> step, 0 = refined by every step)."""
+    """The checkpoint's ``group_steps`` updated by ``group_steps`` (group -> step, 0 = refined by every step).
+    Entries of 0 stay in the result, so that checking it again keeps them overriding the checkpoint's."""
     from models.config import CHANNEL_GROUPS
 
     out = dict(getattr(cfg, "group_steps", None) or {})
@@ -240,7 +241,7 @@ def check_group_steps(group_steps: dict | None, cfg) -> dict:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
             raise ConditionError(f"the step after which {name} is kept must be a whole number >= 0, got {k!r}")
         out[name] = int(k)
-    return {name: k for name, k in out.items() if k > 0}
+    return out
 
 
 def keep_estimate_groups(group_steps: dict, cfg, device="cpu") -> list:
@@ -268,7 +269,7 @@ def sample_window_from_noise(gen: MotionGenerator, cond: dict, noise, steps: int
     sigmas = get_sigmas_karras(steps, cfg.sigma_min, cfg.sigma_max, device=gen.device)
     masks = guidance_masks(cfg, gen.device)
     denoiser = GuidedDenoiser(gen.model, cond, guidance, masks)
-    kept = check_group_steps(group_steps, cfg)
+    kept = {name: k for name, k in check_group_steps(group_steps, cfg).items() if k > 0}
     if kept:
         groups = keep_estimate_groups(kept, cfg, gen.device)
         covered = torch.stack([m for m, _ in groups]).amax(dim=0)  # D: 1 on every kept channel

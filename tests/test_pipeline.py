@@ -100,6 +100,14 @@ def test_mouth_keeps_the_first_step_estimate(gen):
     np.testing.assert_allclose(kept.blendshapes[:, mouth], one.blendshapes[:, mouth], atol=1e-5)
     assert np.abs(kept.blendshapes[:, others] - one.blendshapes[:, others]).max() > 1e-4  # float error is ~1e-7
     assert np.abs(kept.blendshapes[:, mouth] - full.blendshapes[:, mouth]).max() > 1e-3
+    # a request of 0 overrides a checkpoint that keeps the mouth (as the shipped one does)
+    gen.cfg.group_steps = {"mouth": 1}
+    try:
+        np.testing.assert_array_equal(animate(auds[0], checkpoint=gen, seed=4, steps=4).blendshapes, kept.blendshapes)
+        np.testing.assert_array_equal(animate(auds[0], checkpoint=gen, seed=4, steps=4, group_steps={"mouth": 0}).blendshapes,
+                                      full.blendshapes)
+    finally:
+        gen.cfg.group_steps = {}
     with pytest.raises(Anim3dError, match="unknown channel group 'lips'"):
         animate(auds[0], checkpoint=gen, group_steps={"lips": 1})
     with pytest.raises(Anim3dError, match="whole number >= 0"):
