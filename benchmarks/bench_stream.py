@@ -155,10 +155,8 @@ def run_live(audio_path: str, seconds: float, fps: float, mode: str = "process",
 
 def run_once(protocol: str, seconds: float, fps: float, baseline: bool = False):
     from anim3d.motion import Motion
-    import functools
-
     from unity_bridge.plain import PlainSender
-    from unity_bridge.stream import UdpTarget, stream_motion, stream_motion_in_process, udp_sender
+    from unity_bridge.stream import UdpTarget, stream_motion
     from unity_bridge.vmc import VMCSender
 
     rx = subprocess.Popen([sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True)

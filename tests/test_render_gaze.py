@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from anim3d.channels import EYE_MAX_YAW
 from anim3d.render.gaze import EYES, from_eye_coords, place_irises, to_eye_coords
