@@ -211,21 +211,24 @@ def fit_decoder(parts: list, weights: list, config: DecoderConfig, channels=DECO
         for i, (mx, matrix, my) in enumerate(ridge_paths):
             error[i] += (((x[~train] - mx) @ matrix + my - y[~train]) ** 2).sum(0)
     best = grid[error.argmin(0)]  # C
-    mx, my = (x.mean(0), y.mean(0)) if config.intercept else (np.zeros(x.shape[1]), np.zeros(y.shape[1]))
-    xc = x - mx
-    evals, evecs = np.linalg.eigh(xc.T @ xc)  # D, D x D
-    proj = evecs.T @ (xc.T @ (y - my))  # D x C
-    matrix = evecs @ (proj / (evals[:, None] + best[None, :] * len(x)))  # D x C
+    mx, my, evals, evecs, proj = _ridge_basis(x, y, config.intercept)
+    matrix = evecs @ (proj / (evals[:, None] + best[None, :] * len(x)))  # D x C: each channel its own weight
     return LandmarkDecoder(channels, mx, matrix, my, config, ridge=best)
+
+
+def _ridge_basis(x: np.ndarray, y: np.ndarray, intercept: bool):
+    """What every ridge solution of x (N x D) -> y (N x C) shares: (x mean D, y mean C, eigenvalues D and
+    eigenvectors D x D of the centred x's Gram matrix, projected targets D x C); zero means without intercept."""
+    mx, my = (x.mean(0), y.mean(0)) if intercept else (np.zeros(x.shape[1]), np.zeros(y.shape[1]))
+    xc = x - mx
+    evals, evecs = np.linalg.eigh(xc.T @ xc)
+    return mx, my, evals, evecs, evecs.T @ (xc.T @ (y - my))
 
 
 def _ridge_paths(x: np.ndarray, y: np.ndarray, grid: np.ndarray, intercept: bool):
     """Ridge solutions for every weight in ``grid`` (per sample) from one eigendecomposition:
     [(x mean D, matrix D x C, y mean C)] in grid order (zero means without intercept)."""
-    mx, my = (x.mean(0), y.mean(0)) if intercept else (np.zeros(x.shape[1]), np.zeros(y.shape[1]))
-    xc = x - mx
-    evals, evecs = np.linalg.eigh(xc.T @ xc)
-    proj = evecs.T @ (xc.T @ (y - my))  # D x C
+    mx, my, evals, evecs, proj = _ridge_basis(x, y, intercept)
     return [(mx, evecs @ (proj / (evals + g * len(x))[:, None]), my) for g in grid]
 
 
