@@ -34,12 +34,17 @@ def masks_of(maps) -> torch.Tensor:
     return torch.stack([maps.mouth, maps.face], 1)  # B x 2 x n x n
 
 
+def cell_centres(n: int, size: int, like: torch.Tensor) -> torch.Tensor:
+    """n x n x 2 (x, y) centres of the n x n grid's cells in crop pixels (a crop of ``size``), on ``like``'s
+    device and dtype: where each cell would sample the source if nothing moved."""
+    ys, xs = torch.meshgrid(torch.arange(n, device=like.device), torch.arange(n, device=like.device), indexing="ij")
+    return (torch.stack([xs, ys], -1).to(like.dtype) + 0.5) * (size / n)
+
+
 def network_inputs(warped_low: torch.Tensor, xy: torch.Tensor, masks: torch.Tensor, size: int) -> torch.Tensor:
     """The network's input at n x n: the warped (and mouth-painted) low-res image (3), masks (2),
     flow offset (2). warped_low: B x 3 x n x n; xy: B x n x n x 2 crop pixels -> B x 7 x n x n."""
-    n = xy.shape[1]
-    ys, xs = torch.meshgrid(torch.arange(n, device=xy.device), torch.arange(n, device=xy.device), indexing="ij")
-    ident = (torch.stack([xs, ys], -1).to(xy.dtype) + 0.5) * (size / n)  # n x n x 2
+    ident = cell_centres(xy.shape[1], size, xy)  # n x n x 2
     offset = ((xy - ident) / size * 8.0).permute(0, 3, 1, 2)  # B x 2 x n x n, ~unit scale for typical motion
     return torch.cat([warped_low, masks.to(xy.dtype), offset], 1)
 
@@ -62,11 +67,8 @@ def network_gate(face: torch.Tensor, xy: torch.Tensor, size: int, grow: int = GA
     a lot (turns, nods) it blurred the head's outline and left halos around it. Those parts keep
     the sharp warp. ``moving``: displacements (fractions of the crop) where the gate starts to
     close and is shut; xy: B x n x n x 2 source positions in crop pixels."""
-    n = xy.shape[1]
     m = F.max_pool2d(face[:, None].float(), 2 * grow + 1, 1, grow)
-    ys, xs = torch.meshgrid(torch.arange(n, device=xy.device), torch.arange(n, device=xy.device), indexing="ij")
-    ident = (torch.stack([xs, ys], -1).to(xy.dtype) + 0.5) * (size / n)
-    disp = (xy - ident).norm(dim=-1)[:, None] / size  # B x 1 x n x n
+    disp = (xy - cell_centres(xy.shape[1], size, xy)).norm(dim=-1)[:, None] / size  # B x 1 x n x n
     still = (1 - (disp - moving[0]) / (moving[1] - moving[0])).clamp(0, 1)
     g = torch.maximum(m, still.to(m.dtype))
     return F.avg_pool2d(g, 2 * soften + 1, 1, soften, count_include_pad=False)
