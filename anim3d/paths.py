@@ -17,3 +17,8 @@ def evaldata_dir() -> Path:
         if cand.is_dir():
             return cand
     return _REPO.parent / "shared" / "evaldata"
+
+
+def evaldata_portrait() -> Path:
+    """The evaluation portrait (Einstein, closed mouth) under ``evaldata_dir()``; it may be absent."""
+    return evaldata_dir() / "image" / "C6_anitalker_Einstein.png"

@@ -50,9 +50,9 @@ def main() -> int:
     from anim3d.render.pipeline import PortraitRenderer, RenderSettings, render_video
     from anim3d.render.portrait import prepare_portrait
 
-    from anim3d.paths import evaldata_dir
+    from anim3d.paths import evaldata_portrait
 
-    einstein = os.path.join(evaldata_dir(), "image", "C6_anitalker_Einstein.png")
+    einstein = str(evaldata_portrait())
     default = einstein if os.path.isfile(einstein) else skimage.data.astronaut()
     portrait = prepare_portrait(a.portrait or default, size=512)
     motion = _motion(a.frames)

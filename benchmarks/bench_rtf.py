@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from anim3d.paths import evaldata_dir  # noqa: E402
+from anim3d.paths import evaldata_dir, evaldata_portrait  # noqa: E402
 
 DEFAULT_AUDIO = str(evaldata_dir() / "video" / "Obama_clip1.mp4")
 
@@ -167,7 +167,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=2, help="runs per row; the fastest is reported")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--checkpoint", default=None, help="also time this checkpoint folder")
-    ap.add_argument("--portrait", default=str(evaldata_dir() / "image" / "C6_anitalker_Einstein.png"), help="portrait for the renderer rows")
+    ap.add_argument("--portrait", default=str(evaldata_portrait()), help="portrait for the renderer rows")
     ap.add_argument("--render-frames", type=int, default=48, help="frames rendered per renderer row")
     ap.add_argument("--chunk-ms", type=float, default=20.0, help="live audio chunk length (default 20 ms)")
     args = ap.parse_args(argv)

@@ -150,9 +150,9 @@ def two_people_distance() -> float:
     from anim3d.render.portrait import prepare_portrait
 
     a = prepare_portrait(skimage_data.astronaut()).landmarks[:468, :2]
-    from anim3d.paths import evaldata_dir
+    from anim3d.paths import evaldata_portrait
 
-    einstein = os.path.join(evaldata_dir(), "image", "C6_anitalker_Einstein.png")
+    einstein = str(evaldata_portrait())
     img = einstein if os.path.isfile(einstein) else skimage_data.astronaut()[:, ::-1].copy()
     b = prepare_portrait(img).landmarks[:468, :2]
     return _align_rms(a, b)
