@@ -4,9 +4,12 @@ recognised by pocketsphinx in their audio.
     python scripts/calibrate_teacher.py [--videos /work/shared/evaldata/video] [--seconds 30]
 
 Prints per clip:
+- the clip's audio-video offset (``anim3d.eval.avsync``, estimated from the audio and the
+  tracked mouth only: a muxing offset of the source file, 1-6 frames on the evaldata clips);
 - the correlation of the teacher's lip gap (driven by the recognised phones) with the real
-  inner-lip gap, for a range of mouth leads (how early the mouth moves before the sound);
-  the best lead is what SpeakerStyle.lead should be drawn around;
+  inner-lip gap at that offset, for a range of mouth leads (how early the mouth moves before
+  the sound); the best lead is what SpeakerStyle.lead should be drawn around. Measured at
+  lag 0 instead, the lead would absorb the clip's muxing offset;
 - per phone class, the real inner-lip gap at phone centres (relative to the clip's 95th
   percentile) next to the teacher's, and the rank correlation of the per-phone means.
 """
@@ -40,11 +43,13 @@ def _spearman(a, b) -> float:
 
 
 def _measure(path: str, seconds: float, cache: str):
-    """Tracked inner-lip gap, fps and recognised phones of a clip (cached as NPZ + JSON)."""
+    """Tracked inner-lip gap, fps, recognised phones and audio-video offset (frames, > 0: audio
+    late) of a clip (cached as JSON)."""
     import json
 
     from anim3d.audio import load_audio
     from anim3d.data.phones import Phone
+    from anim3d.eval.avsync import estimate_av_offset
     from anim3d.phonetic import recognize_phones
     from anim3d.tracking import mouth_opening, track_video
 
@@ -52,15 +57,18 @@ def _measure(path: str, seconds: float, cache: str):
     key = os.path.join(cache, f"{os.path.basename(path)}-{seconds:g}")
     if os.path.isfile(key + ".json"):
         d = json.load(open(key + ".json"))
-        return np.array(d["real"]), d["fps"], [Phone(*p) for p in d["phones"]]
+        if "av_lag" in d:
+            return np.array(d["real"]), d["fps"], [Phone(*p) for p in d["phones"]], d["av_lag"]
     trk = track_video(path, max_frames=int(seconds * 30), progress=False)
     real = mouth_opening(trk.landmarks)
     audio = load_audio(path)
     audio.samples = audio.samples[: int(len(real) / trk.fps * audio.sample_rate)]
     phones = recognize_phones(audio)
+    lag = estimate_av_offset(audio.samples, audio.sample_rate, real, trk.fps).lag
     with open(key + ".json", "w") as f:
-        json.dump({"real": real.tolist(), "fps": trk.fps, "phones": [(p.label, p.start, p.end) for p in phones]}, f)
-    return real, trk.fps, phones
+        json.dump({"real": real.tolist(), "fps": trk.fps, "phones": [(p.label, p.start, p.end) for p in phones],
+                   "av_lag": lag}, f)
+    return real, trk.fps, phones, lag
 
 
 def main() -> None:
@@ -71,31 +79,35 @@ def main() -> None:
     args = ap.parse_args()
 
     from anim3d.data.teacher import SpeakerStyle, lip_gap, phones_to_motion
+    from anim3d.eval.metrics import lagged_pearson
 
-    leads = np.round(np.arange(-0.04, 0.201, 0.04), 3)
+    leads = np.round(np.arange(-2, 7) / 60.0, 3)  # half-frame steps at 30 fps
     per_phone_real: dict[str, list[float]] = {}
     per_phone_teacher: dict[str, list[float]] = {}
-    print(f"{'clip':18s} {'s':>5s} " + " ".join(f"{'lead ' + format(x, '+.2f'):>10s}" for x in leads))
+    print(f"{'clip':18s} {'s':>5s} {'AV lag':>6s} " + " ".join(f"{'lead ' + format(x, '+.3f'):>11s}" for x in leads))
+    table = []
     for path in sorted(glob.glob(os.path.join(args.videos, "*.mp4"))):
-        real, fps, phones = _measure(path, args.seconds, args.cache)
+        real, fps, phones, av_lag = _measure(path, args.seconds, args.cache)
         n = len(real)
         dur = n / fps
         corrs = []
         for lead in leads:
             m = phones_to_motion(phones, dur, fps=fps, speaker=SpeakerStyle(lead=float(lead)), seed=0)
             g = lip_gap(m.blendshapes)[:n]
-            corrs.append(float(np.corrcoef(g, real[: len(g)])[0, 1]))
-        print(f"{os.path.basename(path)[:18]:18s} {dur:5.1f} " + " ".join(f"{c:10.3f}" for c in corrs))
+            corrs.append(lagged_pearson(g, real[: len(g)], av_lag))
+        table.append(corrs)
+        print(f"{os.path.basename(path)[:18]:18s} {dur:5.1f} {av_lag:6d} " + " ".join(f"{c:11.3f}" for c in corrs))
         best = float(leads[int(np.argmax(corrs))])
         m = phones_to_motion(phones, dur, fps=fps, speaker=SpeakerStyle(lead=best), seed=0)
         g = lip_gap(m.blendshapes)[:n]
         r_norm = real / (np.percentile(real, 95) + 1e-9)
         g_norm = g / (np.percentile(g, 95) + 1e-9)
         for p in phones:
-            k = int(round((p.center - best) * fps))
-            if 0 <= k < len(g):
-                per_phone_real.setdefault(p.label, []).append(float(r_norm[k]))
+            k = int(round((p.center - best) * fps))  # teacher frame (audio time)
+            if 0 <= k < len(g) and 0 <= k - av_lag < len(r_norm):
+                per_phone_real.setdefault(p.label, []).append(float(r_norm[k - av_lag]))
                 per_phone_teacher.setdefault(p.label, []).append(float(g_norm[k]))
+    print(f"{'mean':18s} {'':5s} {'':6s} " + " ".join(f"{c:11.3f}" for c in np.mean(table, axis=0)))
 
     print(f"\n{'phone class':14s} {'n':>5s} {'real gap':>9s} {'teacher':>9s}   (relative to each clip's 95th percentile)")
     for name, members in CLASSES.items():
