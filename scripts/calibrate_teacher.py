@@ -55,20 +55,23 @@ def _measure(path: str, seconds: float, cache: str):
 
     os.makedirs(cache, exist_ok=True)
     key = os.path.join(cache, f"{os.path.basename(path)}-{seconds:g}")
-    if os.path.isfile(key + ".json"):
-        d = json.load(open(key + ".json"))
-        if "av_lag" in d:
-            return np.array(d["real"]), d["fps"], [Phone(*p) for p in d["phones"]], d["av_lag"]
-    trk = track_video(path, max_frames=int(seconds * 30), progress=False)
-    real = mouth_opening(trk.landmarks)
+    d = json.load(open(key + ".json")) if os.path.isfile(key + ".json") else {}
+    if "av_lag" in d:
+        return np.array(d["real"]), d["fps"], [Phone(*p) for p in d["phones"]], d["av_lag"]
     audio = load_audio(path)
-    audio.samples = audio.samples[: int(len(real) / trk.fps * audio.sample_rate)]
-    phones = recognize_phones(audio)
-    lag = estimate_av_offset(audio.samples, audio.sample_rate, real, trk.fps).lag
+    if d:  # cached before the offset was measured: keep the track and phones
+        real, fps, phones = np.array(d["real"]), d["fps"], [Phone(*p) for p in d["phones"]]
+        audio.samples = audio.samples[: int(len(real) / fps * audio.sample_rate)]
+    else:
+        trk = track_video(path, max_frames=int(seconds * 30), progress=False)
+        real, fps = mouth_opening(trk.landmarks), trk.fps
+        audio.samples = audio.samples[: int(len(real) / fps * audio.sample_rate)]
+        phones = recognize_phones(audio)
+    lag = estimate_av_offset(audio.samples, audio.sample_rate, real, fps).lag
     with open(key + ".json", "w") as f:
-        json.dump({"real": real.tolist(), "fps": trk.fps, "phones": [(p.label, p.start, p.end) for p in phones],
+        json.dump({"real": np.asarray(real).tolist(), "fps": fps, "phones": [(p.label, p.start, p.end) for p in phones],
                    "av_lag": lag}, f)
-    return real, trk.fps, phones, lag
+    return real, fps, phones, lag
 
 
 def main() -> None:
