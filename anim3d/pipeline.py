@@ -395,8 +395,6 @@ def animate(audio: Audio, *, emotion: str = "neutral", intensity: float = 1.0, g
     the shipped model); num_samples > 1 returns a list (all samples are generated in one batch);
     checkpoint: None (the shipped default), a checkpoint folder, or a MotionGenerator.
     """
-    import torch
-
     if not isinstance(audio, Audio):
         raise InputError(None, f"animate() needs an anim3d.audio.Audio, got {type(audio).__name__}")
     if int(num_samples) < 1:

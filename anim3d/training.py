@@ -289,7 +289,6 @@ def example_controls(ex: Example):
 
 def validate(model, cfg, examples: list[Example], tcfg: TrainConfig, device) -> dict:
     """Whole-utterance sampling on held-out examples -> closure rate, lip error (and the teacher's closure rate)."""
-    from anim3d.motion_codec import denormalize
     from anim3d.pipeline import MotionGenerator, generate_windows
 
     gen = MotionGenerator.__new__(MotionGenerator)

@@ -129,7 +129,6 @@ class MotionTransformer(nn.Module):
 
     def global_condition(self, sigma: torch.Tensor, cond: dict) -> torch.Tensor:
         """B x C vector from the noise level and the global conditions."""
-        cfg = self.cfg
         c = self.sigma_mlp(fourier_embedding(torch.log(sigma) / 4, 64))  # B x C
         e_label = self.emotion(cond["emotion"])  # B x C
         e_neutral = self.emotion.weight[0][None]  # 1 x C

@@ -1,6 +1,5 @@
 """Noise schedules, samplers and batched classifier-free guidance."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -149,8 +149,6 @@ def test_track_video_errors(tmp_path, astronaut):
     with pytest.raises(InputError, match="noface.mp4.*no face"):
         tr.track_video(noface, progress=False)
 
-    import skimage.transform
-
     two = tmp_path / "two.mp4"
     write_video(two, [two_faces(astronaut)] * 4)
     with pytest.raises(InputError, match="two.mp4.*several faces"):
