@@ -10,6 +10,8 @@ Prints per clip:
   inner-lip gap at that offset, for a range of mouth leads (how early the mouth moves before
   the sound); the best lead is what SpeakerStyle.lead should be drawn around. Measured at
   lag 0 instead, the lead would absorb the clip's muxing offset;
+- the same correlation for several depths of the jaw's loudness gain (SpeakerStyle.loudness_jaw,
+  the teacher driven with the clip's audio);
 - per phone class, the real inner-lip gap at phone centres (relative to the clip's 95th
   percentile) next to the teacher's, and the rank correlation of the per-phone means.
 """
@@ -81,6 +83,7 @@ def main() -> None:
     ap.add_argument("--cache", default="/tmp/anim3d-calibration", help="folder for tracked mouths and phones (outside the repo)")
     args = ap.parse_args()
 
+    from anim3d.audio import load_audio
     from anim3d.data.teacher import SpeakerStyle, lip_gap, phones_to_motion
     from anim3d.eval.metrics import lagged_pearson
 
@@ -111,6 +114,22 @@ def main() -> None:
                 per_phone_real.setdefault(p.label, []).append(float(r_norm[k - av_lag]))
                 per_phone_teacher.setdefault(p.label, []).append(float(g_norm[k]))
     print(f"{'mean':18s} {'':5s} {'':6s} " + " ".join(f"{c:11.3f}" for c in np.mean(table, axis=0)))
+
+    # the jaw following the sound's loudness (SpeakerStyle.loudness_jaw), at the middle of the drawn leads
+    depths = (0.0, 0.5, 1.0, 1.5, 2.0)
+    print(f"\n{'clip':18s} " + " ".join(f"{'loud.jaw ' + format(x, '.1f'):>12s}" for x in depths) + "   (lead 0.01 s, with audio)")
+    table = []
+    for path in sorted(glob.glob(os.path.join(args.videos, "*.mp4"))):
+        real, fps, phones, av_lag = _measure(path, args.seconds, args.cache)
+        audio = load_audio(path)
+        audio.samples = audio.samples[: int(len(real) / fps * audio.sample_rate)]
+        corrs = []
+        for depth in depths:
+            m = phones_to_motion(phones, len(real) / fps, fps=fps, audio=audio, speaker=SpeakerStyle(lead=0.01, loudness_jaw=depth), seed=0)
+            corrs.append(lagged_pearson(lip_gap(m.blendshapes)[: len(real)], real, av_lag))
+        table.append(corrs)
+        print(f"{os.path.basename(path)[:18]:18s} " + " ".join(f"{c:12.3f}" for c in corrs))
+    print(f"{'mean':18s} " + " ".join(f"{c:12.3f}" for c in np.mean(table, axis=0)))
 
     print(f"\n{'phone class':14s} {'n':>5s} {'real gap':>9s} {'teacher':>9s}   (relative to each clip's 95th percentile)")
     for name, members in CLASSES.items():

@@ -330,3 +330,33 @@ def test_closure_where_the_evaluation_looks(performed):
             assert mesh_rate == 1.0
             n += k
     assert n >= 20
+
+
+def test_jaw_follows_loudness(one):
+    """With audio, the jaw opens less where the speech is quieter (SpeakerStyle.loudness_jaw);
+    with loudness_jaw 0 the loudness does not touch it."""
+    from anim3d.audio import Audio
+    from anim3d.channels import INDEX
+    from anim3d.data.teacher.visemes import loudness_gain
+
+    assert np.allclose(loudness_gain(np.zeros(5)), 1.0)
+    assert np.allclose(loudness_gain(np.full(5, -20.0), depth=0.0), 1.0)
+    g = loudness_gain(np.array([0.0, -10.0, -20.0, -80.0] * 3).repeat(5))
+    assert g.max() <= 1.1 + 1e-6 and g.min() >= 0.3 - 1e-6 and g[2] > g[7] > g[12] > g[17]
+
+    audio, phones, _ = one
+    half = audio.samples.size // 2
+    quiet = audio.samples.copy()
+    quiet[half:] *= 0.25  # the second half 12 dB quieter
+    quiet = Audio(quiet, audio.sample_rate)
+    jaw = INDEX["jawOpen"]
+    n2 = int(round(audio.duration * 30)) // 2
+    for depth, expect_change in ((1.0, True), (0.0, False)):
+        sp = SpeakerStyle(loudness_jaw=depth)
+        a = phones_to_motion(phones, audio.duration, audio=audio, speaker=sp, seed=2).blendshapes[:, jaw]
+        b = phones_to_motion(phones, audio.duration, audio=quiet, speaker=sp, seed=2).blendshapes[:, jaw]
+        if expect_change:
+            assert b[n2 + 3:].sum() < 0.8 * a[n2 + 3:].sum()
+            assert abs(b[: n2 - 3].sum() - a[: n2 - 3].sum()) < 0.1 * a[: n2 - 3].sum()
+        else:
+            np.testing.assert_allclose(a, b, atol=1e-6)

@@ -11,7 +11,7 @@ from anim3d.data.teacher import emotion as emo
 from anim3d.data.teacher.eyes import blink_curve, blink_times, gaze_channels, gaze_track
 from anim3d.data.teacher.head import _pulse, head_motion, prosody_from_audio, prosody_from_phones
 from anim3d.data.teacher.speaker import SpeakerStyle
-from anim3d.data.teacher.visemes import ARTIC_CHANNELS, blend, enforce
+from anim3d.data.teacher.visemes import ARTIC_CHANNELS, JAW_CHANNELS, blend, enforce, loudness_gain
 from anim3d.errors import Anim3dError
 from anim3d.motion import Motion
 
@@ -62,8 +62,15 @@ def phones_to_motion(
     times = np.arange(n) / fps
     shifted = times + speaker.lead  # the mouth leads the sound
 
-    # speech articulation (dominance blending)
+    # prosody (loudness, pitch) of the sound at each frame
+    pro = prosody_from_audio(audio.samples, audio.sample_rate, n, fps) if audio is not None else prosody_from_phones(phones, n, fps)
+
+    # speech articulation (dominance blending); with audio, the jaw follows the loudness of the
+    # sound it is shaping (vocal effort; the phones-only stand-in loudness does not drive it)
     b = blend(phones, shifted, _scale(speaker), rest=speaker.rest_open)  # T x 52
+    if audio is not None:
+        effort = np.interp(shifted, times, pro.energy)  # T, dB
+        b[:, JAW_CHANNELS] *= loudness_gain(effort, speaker.loudness_jaw)[:, None]
 
     # emotion overlay; a smile gives way to rounding
     side = "Left" if speaker.asymmetry >= 0 else "Right"
@@ -74,7 +81,6 @@ def phones_to_motion(
     b += overlay
 
     # prosody: head motion, brow raises on accents
-    pro = prosody_from_audio(audio.samples, audio.sample_rate, n, fps) if audio is not None else prosody_from_phones(phones, n, fps)
     energy = float(speaker.head_energy * emo.energy(emotion, intensity))
     rot, trans, _, peaks = head_motion(
         pro, phones, n, fps, rng, energy=energy, sway_speed=speaker.sway_speed,

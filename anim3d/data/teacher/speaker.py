@@ -21,6 +21,7 @@ class SpeakerStyle:
     smile_bias: float = 0.0  # resting smile
     gaze_spread: float = 1.0  # scale of gaze wander around the main direction
     rest_open: float = 0.0  # jaw opening of the relaxed mouth in pauses (lips slightly parted)
+    loudness_jaw: float = 1.0  # how much the jaw follows vocal effort (0: not at all; see visemes.loudness_gain)
 
     @classmethod
     def random(cls, rng: np.random.Generator) -> "SpeakerStyle":
@@ -40,6 +41,7 @@ class SpeakerStyle:
             smile_bias=u(0.0, 0.08),
             gaze_spread=u(0.5, 1.5),
             rest_open=u(0.0, 0.05) if rng.random() < 0.5 else 0.0,
+            loudness_jaw=u(0.5, 1.5),
         )
 
     def to_dict(self) -> dict[str, float]:
