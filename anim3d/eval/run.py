@@ -10,7 +10,6 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from anim3d.errors import Anim3dError
 from anim3d.eval.report import Report, fmt, plot_bars, plot_emotion_matrix, plot_mouth_curves, table
 from anim3d.paths import evaldata_dir
