@@ -45,8 +45,8 @@ def _spearman(a, b) -> float:
 
 
 def _measure(path: str, seconds: float, cache: str):
-    """Tracked inner-lip gap, fps, recognised phones and audio-video offset (frames, > 0: audio
-    late) of a clip (cached as JSON)."""
+    """Tracked inner-lip gap, fps, recognised phones, audio-video offset (frames, > 0: audio late) and
+    audio (cut to the tracked frames) of a clip; all but the audio cached as JSON."""
     import json
 
     from anim3d.audio import load_audio
@@ -58,22 +58,22 @@ def _measure(path: str, seconds: float, cache: str):
     os.makedirs(cache, exist_ok=True)
     key = os.path.join(cache, f"{os.path.basename(path)}-{seconds:g}")
     d = json.load(open(key + ".json")) if os.path.isfile(key + ".json") else {}
-    if "av_lag" in d:
-        return np.array(d["real"]), d["fps"], [Phone(*p) for p in d["phones"]], d["av_lag"]
-    audio = load_audio(path)
-    if d:  # cached before the offset was measured: keep the track and phones
+    if d:  # cached (the offset may be missing from caches made before it was measured)
         real, fps, phones = np.array(d["real"]), d["fps"], [Phone(*p) for p in d["phones"]]
-        audio.samples = audio.samples[: int(len(real) / fps * audio.sample_rate)]
     else:
         trk = track_video(path, max_frames=int(seconds * 30), progress=False)
-        real, fps = mouth_opening(trk.landmarks), trk.fps
-        audio.samples = audio.samples[: int(len(real) / fps * audio.sample_rate)]
+        real, fps = np.asarray(mouth_opening(trk.landmarks)), trk.fps
+    audio = load_audio(path)
+    audio.samples = audio.samples[: int(len(real) / fps * audio.sample_rate)]
+    if "av_lag" in d:
+        return real, fps, phones, d["av_lag"], audio
+    if not d:
         phones = recognize_phones(audio)
     lag = estimate_av_offset(audio.samples, audio.sample_rate, real, fps).lag
     with open(key + ".json", "w") as f:
-        json.dump({"real": np.asarray(real).tolist(), "fps": fps, "phones": [(p.label, p.start, p.end) for p in phones],
+        json.dump({"real": real.tolist(), "fps": fps, "phones": [(p.label, p.start, p.end) for p in phones],
                    "av_lag": lag}, f)
-    return real, fps, phones, lag
+    return real, fps, phones, lag, audio
 
 
 def main() -> None:
@@ -83,17 +83,17 @@ def main() -> None:
     ap.add_argument("--cache", default="/tmp/anim3d-calibration", help="folder for tracked mouths and phones (outside the repo)")
     args = ap.parse_args()
 
-    from anim3d.audio import load_audio
     from anim3d.data.teacher import SpeakerStyle, lip_gap, phones_to_motion
     from anim3d.eval.metrics import lagged_pearson
+
+    clips = [(path, *_measure(path, args.seconds, args.cache)) for path in sorted(glob.glob(os.path.join(args.videos, "*.mp4")))]
 
     leads = np.round(np.arange(-2, 7) / 60.0, 3)  # half-frame steps at 30 fps
     per_phone_real: dict[str, list[float]] = {}
     per_phone_teacher: dict[str, list[float]] = {}
     print(f"{'clip':18s} {'s':>5s} {'AV lag':>6s} " + " ".join(f"{'lead ' + format(x, '+.3f'):>11s}" for x in leads))
     table = []
-    for path in sorted(glob.glob(os.path.join(args.videos, "*.mp4"))):
-        real, fps, phones, av_lag = _measure(path, args.seconds, args.cache)
+    for path, real, fps, phones, av_lag, _ in clips:
         n = len(real)
         dur = n / fps
         corrs = []
@@ -119,10 +119,7 @@ def main() -> None:
     depths = (0.0, 0.5, 1.0, 1.5, 2.0)
     print(f"\n{'clip':18s} " + " ".join(f"{'loud.jaw ' + format(x, '.1f'):>12s}" for x in depths) + "   (lead 0.01 s, with audio)")
     table = []
-    for path in sorted(glob.glob(os.path.join(args.videos, "*.mp4"))):
-        real, fps, phones, av_lag = _measure(path, args.seconds, args.cache)
-        audio = load_audio(path)
-        audio.samples = audio.samples[: int(len(real) / fps * audio.sample_rate)]
+    for path, real, fps, phones, av_lag, audio in clips:
         corrs = []
         for depth in depths:
             m = phones_to_motion(phones, len(real) / fps, fps=fps, audio=audio, speaker=SpeakerStyle(lead=0.01, loudness_jaw=depth), seed=0)
