@@ -31,9 +31,9 @@ RUN=${RUN:-/work/corpus/run_default}
 export OMP_NUM_THREADS=1
 COMMON=(--steps-per-epoch 250 --batch-size 24 --ema 0.998 --val-utterances 24 --threads 1)
 
-[ -f "$CORPUS1/index.json" ] || anim3d data synth --hours 1 --seed 0 --workers 2 --out "$CORPUS1"
-[ -f "$CORPUS2/index.json" ] || anim3d data synth --hours 2 --seed 4 --workers 2 --out "$CORPUS2"
-[ -f "$CORPUS3/index.json" ] || anim3d data synth --hours 2 --seed 4 --workers 2 --out "$CORPUS3"
+[ -f "$CORPUS1/index.json" ] || anim3d data synth --hours 1 --seed 0 --workers 2 --piper-share 0 --out "$CORPUS1"
+[ -f "$CORPUS2/index.json" ] || anim3d data synth --hours 2 --seed 4 --workers 2 --piper-share 0 --out "$CORPUS2"
+[ -f "$CORPUS3/index.json" ] || anim3d data synth --hours 2 --seed 4 --workers 2 --piper-share 0 --out "$CORPUS3"
 
 anim3d train --data "$CORPUS1" --config fast --out "$RUN/stage1" --epochs 40 --lr 8e-4 --max-minutes 95 --seed 0 "${COMMON[@]}"
 anim3d train --data "$CORPUS2" --init "$RUN/stage1" --out "$RUN/stage2" --epochs 12 --lr 4e-4 --max-minutes 70 \

@@ -132,14 +132,22 @@ def test_synth_end_to_end_and_resume(tmp_path):
         assert u.labels["source"] == "synth" and u.labels["emotion"]
         assert abs(u.motion.duration - u.audio.duration) < 0.05
         assert u.phones[-1].end == pytest.approx(u.audio.duration, abs=0.01)
-    # resume: finished shards are kept, a deleted one is remade identically
-    first = read_shard(files[0])
-    files[0].unlink()
+    # resume: finished shards are kept, a deleted one is remade identically (with Piper installed, one
+    # that Piper speaks in: its sampling noise is seeded per shard)
+    j = 0
+    if any(v.engine == "piper" for v in tts.list_voices()):
+        j = next(i for i, f in enumerate(files) if any(u.voice.startswith("piper:") for u in read_shard(f)))
+    first = read_shard(files[j])
+    files[j].unlink()
     assert main(args) == 0
-    assert [os.path.getmtime(f) for f in files[1:]] == mtimes[1:]
-    again = read_shard(files[0])
+    assert [os.path.getmtime(f) for i, f in enumerate(files) if i != j] == [m for i, m in enumerate(mtimes) if i != j]
+    again = read_shard(files[j])
     assert [u.text for u in again] == [u.text for u in first]
-    np.testing.assert_array_equal(again[0].motion.blendshapes, first[0].motion.blendshapes)
+    remade = [(a, b) for a, b in zip(again, first) if not a.voice.startswith("espeak:")]
+    assert remade  # espeak-ng's output can change by a few samples with what the process spoke before
+    for a, b in remade:
+        np.testing.assert_array_equal(a.audio.samples, b.audio.samples)
+        np.testing.assert_array_equal(a.motion.blendshapes, b.motion.blendshapes)
     # a different seed in the same folder is refused
     assert main(["data", "synth", "--hours", "0.001", "--out", str(out), "--seed", "5", "-q"]) == 2
 

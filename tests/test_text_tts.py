@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anim3d.data.phones import (PHONE_SET, SIL, VISEME_OF, Phone, fill_gaps, from_festival, from_ipa, phone_index,
+from anim3d.data.phones import (PHONE_SET, SIL, VISEME_OF, Phone, fill_gaps, from_festival, from_ipa, from_ipa_timed, phone_index,
                                 phones_to_frames)
 from anim3d.data.text import sentence, utterance_text
 from anim3d.errors import Anim3dError
@@ -19,6 +19,7 @@ def _voices(engine):
 
 needs_espeak = pytest.mark.skipif(not _voices("espeak"), reason="espeak-ng not installed")
 needs_festival = pytest.mark.skipif(not _voices("festival"), reason="festival voices not installed")
+needs_piper = pytest.mark.skipif(not _voices("piper"), reason="piper-tts or its voice package not installed (anim3d[data])")
 
 
 # ------------------------------------------------------------------ phones
@@ -52,6 +53,17 @@ def test_ipa_and_festival_mapping():
     assert from_festival("pau") == SIL
     assert from_festival("ax") == "AH"
     assert from_festival("hh") == "HH"
+
+
+def test_ipa_with_symbol_times():
+    """Per-symbol durations (Piper) -> phones: multi-symbol phones span their symbols, a stress mark's
+    time goes to the next phone, a length mark's and a word space's to the phone before, punctuation
+    is a pause."""
+    sym = ["^", "p", "l", "ˈ", "i", "ː", "z", " ", "t", "ʃ", "ˈ", "e", "ɪ", ",", "b", "$"]
+    chars = [(c, 0.1 * i, 0.1 * (i + 1)) for i, c in enumerate(sym)]
+    got = [(p.label, round(p.start, 3), round(p.end, 3)) for p in from_ipa_timed(chars)]
+    assert got == [("SIL", 0.0, 0.1), ("P", 0.1, 0.2), ("L", 0.2, 0.3), ("IY", 0.3, 0.6), ("Z", 0.6, 0.8),
+                   ("CH", 0.8, 1.0), ("EY", 1.0, 1.3), ("SIL", 1.3, 1.4), ("B", 1.4, 1.5), ("SIL", 1.5, 1.6)]
 
 
 def test_text_is_varied_and_deterministic():
@@ -129,6 +141,31 @@ def test_festival_phones_exact(name):
     assert fast.duration < 0.8 * audio.duration
 
 
+@needs_piper
+def test_piper_phones_exact_and_repeatable():
+    """The neural voice's phone times come from its duration predictor: right labels, times that match
+    the sound; rate and pitch change the length; after reseed_piper the same call gives the same audio."""
+    voice = _voices("piper")[0]
+    tts.reseed_piper(7)
+    audio, phones = tts.synthesize(TEXT, voice)
+    _check_phones(audio, phones)
+    labels = [p.label for p in phones if p.label != SIL]
+    assert labels[:4] == ["B", "AA", "B", "M"]
+    _timing_matches_sound(audio, phones)
+    (fast, _), (high, high_phones) = tts.synthesize_many([TEXT, TEXT], voice, [1.5, 1.0], [1.0, 1.2])
+    assert fast.duration < 0.8 * audio.duration
+    # pitch 1.2 plays the voice 1.2x faster with the length scale making up for it: about the same length
+    assert abs(high.duration - audio.duration) < 0.15 * audio.duration
+    assert [p.label for p in high_phones] != [] and high_phones[-1].end == pytest.approx(high.duration, abs=1e-3)
+    tts.reseed_piper(7)
+    again, again_phones = tts.synthesize(TEXT, voice)
+    np.testing.assert_array_equal(again.samples, audio.samples)
+    assert again_phones == phones
+    tts.reseed_piper(8)
+    other, _ = tts.synthesize(TEXT, voice)
+    assert other.samples.shape != audio.samples.shape or not np.array_equal(other.samples, audio.samples)
+
+
 @needs_espeak
 def test_every_listed_espeak_accent_loads():
     eng = tts._espeak_engine()
@@ -191,4 +228,21 @@ def test_every_espeak_symbol_is_mapped():
             _, events = eng.speak(utterance_text(rng), tts.Voice("espeak", lang), 1.0, 1.0)
             for _, ipa in events:
                 unknown |= {c for c in unicodedata.normalize("NFC", ipa) if c not in _IPA and c not in _IPA_IGNORE}
+    assert not unknown, sorted(unknown)
+
+
+@needs_piper
+def test_every_piper_symbol_is_mapped():
+    """Every symbol the Piper voice speaks for our text is a phone, a pause or a mark with a known home."""
+    import unicodedata
+
+    from anim3d.data.phones import _IPA, _IPA_BEFORE, _IPA_IGNORE, _PAUSE_SYMBOLS
+
+    eng = tts._piper_engine(_voices("piper")[0].name)
+    rng = np.random.default_rng(0)
+    known = set(_IPA) | _IPA_IGNORE | _IPA_BEFORE | _PAUSE_SYMBOLS
+    unknown = set()
+    for _ in range(40):
+        for sentence_symbols in eng.phonemize(utterance_text(rng)):
+            unknown |= {c for c in sentence_symbols if unicodedata.normalize("NFC", c) not in known}
     assert not unknown, sorted(unknown)

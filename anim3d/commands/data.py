@@ -39,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     s.add_argument("--shard-seconds", type=float, default=240.0, help="seconds of audio per shard (default 240)")
     s.add_argument("--no-augment", action="store_true", help="clean audio only (no noise, reverb, codecs, speed)")
+    s.add_argument("--piper-share", type=float, default=0.4,
+                   help="share of utterances spoken by Piper neural voices when installed (pip install anim3d[data]; default 0.4)")
     _common(s)
     v = sub.add_parser("voices", help="list the installed TTS voices", description="List the installed TTS voices.")
     _common(v)
@@ -71,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
             raise Anim3dError(f"--hours must be in (0, 1000], got {args.hours}")
         if args.workers < 1:
             raise Anim3dError(f"--workers must be at least 1, got {args.workers}")
-        cfg = SynthConfig(hours=args.hours, seed=args.seed, shard_seconds=args.shard_seconds)
+        if not 0 <= args.piper_share <= 1:
+            raise Anim3dError(f"--piper-share must be in [0, 1], got {args.piper_share}")
+        cfg = SynthConfig(hours=args.hours, seed=args.seed, shard_seconds=args.shard_seconds, piper_share=args.piper_share)
         if args.no_augment:
             cfg.augment_prob = cfg.speed_prob = 0.0
         index = run_synth(cfg, args.out, workers=args.workers, show_progress=not args.quiet)

@@ -175,3 +175,50 @@ def from_ipa(segment: str) -> list[str]:
         else:
             i += 1  # an unknown symbol (diacritic or foreign phone): skipped
     return out
+
+
+_IPA_BEFORE = set("ˈˌ")  # stress marks: their time belongs to the phone they precede
+_PAUSE_SYMBOLS = set(",.;:!?…—–\"()^$")  # punctuation and utterance start/end symbols: pauses
+
+
+def from_ipa_timed(chars: Sequence[tuple[str, float, float]]) -> list[Phone]:
+    """IPA symbols with their own times (a neural TTS's per-symbol durations) -> timed ARPAbet phones.
+
+    ``chars`` is (symbol, start, end) per symbol of one word or utterance. Multi-symbol phones
+    (``'eɪ'``, ``'tʃ'``) take the span of their symbols; a stress mark's time goes to the phone after
+    it, a length mark's, diacritic's or word space's to the phone before it; punctuation and anything
+    else unknown is a pause.
+    """
+    out: list[Phone] = []
+    pending: float | None = None  # start carried over from stress marks
+    i = 0
+    while i < len(chars):
+        c, start, end = chars[i]
+        c = unicodedata.normalize("NFC", c)
+        if c in _PAUSE_SYMBOLS:
+            out.append(Phone(SIL, start, end))
+            pending = None
+            i += 1
+            continue
+        if c in _IPA_BEFORE:
+            pending = start if pending is None else pending
+            i += 1
+            continue
+        if c in _IPA_IGNORE:
+            if out and out[-1].label != SIL:
+                out[-1] = Phone(out[-1].label, out[-1].start, end)
+            i += 1
+            continue
+        for n in range(min(_IPA_MAXLEN, len(chars) - i), 0, -1):
+            seg = "".join(unicodedata.normalize("NFC", x[0]) for x in chars[i:i + n])
+            if seg in _IPA:
+                s0 = start if pending is None else pending
+                out.append(Phone(_IPA[seg], s0, chars[i + n - 1][2]))
+                pending = None
+                i += n
+                break
+        else:
+            out.append(Phone(SIL, start if pending is None else pending, end))
+            pending = None
+            i += 1
+    return out

