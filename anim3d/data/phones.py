@@ -167,14 +167,23 @@ def from_ipa(segment: str) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(s):
-        for n in range(min(_IPA_MAXLEN, len(s) - i), 0, -1):
-            if s[i:i + n] in _IPA:
-                out.append(_IPA[s[i:i + n]])
-                i += n
-                break
-        else:
+        match = _longest_ipa(s, i)
+        if match is None:
             i += 1  # an unknown symbol (diacritic or foreign phone): skipped
+            continue
+        out.append(match[0])
+        i += match[1]
     return out
+
+
+def _longest_ipa(symbols: Sequence[str], i: int) -> tuple[str, int] | None:
+    """(ARPAbet label, number of symbols) of the longest IPA phone starting at ``symbols[i]``, or None.
+    ``symbols`` is a string or a list of NFC-normalised symbols."""
+    for n in range(min(_IPA_MAXLEN, len(symbols) - i), 0, -1):
+        label = _IPA.get("".join(symbols[i:i + n]))
+        if label is not None:
+            return label, n
+    return None
 
 
 _IPA_BEFORE = set("ˈˌ")  # stress marks: their time belongs to the phone they precede
@@ -190,11 +199,11 @@ def from_ipa_timed(chars: Sequence[tuple[str, float, float]]) -> list[Phone]:
     else unknown is a pause.
     """
     out: list[Phone] = []
+    symbols = [unicodedata.normalize("NFC", c) for c, _, _ in chars]
     pending: float | None = None  # start carried over from stress marks
     i = 0
     while i < len(chars):
-        c, start, end = chars[i]
-        c = unicodedata.normalize("NFC", c)
+        c, (_, start, end) = symbols[i], chars[i]
         if c in _PAUSE_SYMBOLS:
             out.append(Phone(SIL, start, end))
             pending = None
@@ -209,16 +218,8 @@ def from_ipa_timed(chars: Sequence[tuple[str, float, float]]) -> list[Phone]:
                 out[-1] = Phone(out[-1].label, out[-1].start, end)
             i += 1
             continue
-        for n in range(min(_IPA_MAXLEN, len(chars) - i), 0, -1):
-            seg = "".join(unicodedata.normalize("NFC", x[0]) for x in chars[i:i + n])
-            if seg in _IPA:
-                s0 = start if pending is None else pending
-                out.append(Phone(_IPA[seg], s0, chars[i + n - 1][2]))
-                pending = None
-                i += n
-                break
-        else:
-            out.append(Phone(SIL, start if pending is None else pending, end))
-            pending = None
-            i += 1
+        label, n = _longest_ipa(symbols, i) or (SIL, 1)  # an unknown symbol is a pause
+        out.append(Phone(label, start if pending is None else pending, chars[i + n - 1][2]))
+        pending = None
+        i += n
     return out

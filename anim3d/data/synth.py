@@ -133,21 +133,21 @@ def make_shard(cfg: SynthConfig, k: int, out_dir: str | os.PathLike) -> dict:
     for i, (plan, (audio, phones)) in enumerate(zip(plans, spoken)):
         # each utterance draws from its own stream: noise draws follow the audio length, and a TTS engine
         # whose output length wavers (espeak-ng, by a few samples) must not shift the next utterance's draws
-        rng = np.random.default_rng([cfg.seed, k, i])
-        labels = _draw_labels(cfg, rng)
+        urng = np.random.default_rng([cfg.seed, k, i])
+        labels = _draw_labels(cfg, urng)
         steps = []
-        if rng.random() < cfg.speed_prob:
-            factor = float(rng.uniform(0.9, 1.1))
+        if urng.random() < cfg.speed_prob:
+            factor = float(urng.uniform(0.9, 1.1))
             audio, phones, factor = augment.change_speed(audio, phones, factor)
             steps.append(f"speed({factor:.3f})")
-        style = SpeakerStyle.random(rng)
+        style = SpeakerStyle.random(urng)
         motion = phones_to_motion(
             phones, audio.duration, fps=cfg.fps, emotion=labels["emotion"], intensity=labels["intensity"],
             gaze=tuple(labels["gaze"]), distance=labels["distance"], speaker=style, audio=audio,
-            seed=int(rng.integers(2**31)),
+            seed=int(urng.integers(2**31)),
         )
-        if rng.random() < cfg.augment_prob:
-            audio, desc = augment.random_augment(audio, rng)
+        if urng.random() < cfg.augment_prob:
+            audio, desc = augment.random_augment(audio, urng)
             steps.append(desc)
         uid = f"synth-s{cfg.seed}-{k:05d}-{i:03d}"
         labels.update({"augment": " ".join(steps), "source": "synth", "style": style.to_dict(),
