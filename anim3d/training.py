@@ -3,9 +3,10 @@
 Data: a list of ``Example`` (audio features per frame, normalised motion, emotion label, intensity, voice,
 the frames of p/b/m phones). ``load_examples`` builds them from the data engine's shards; tests build them
 directly. Training draws random windows, drops conditions (p = 0.1 each, 0.5 for X_pre/A_pre together),
-truncates the audio tail at random, augments the log-mel features (frequency warp, spectral tilt, noise
-floor, band masks), and keeps an EMA copy of the weights. Validation each epoch samples whole held-out
-utterances with the EMA weights and reports bilabial closure and lip error.
+truncates the audio tail at random, augments the log-mel features (``anim3d.feature_augment``), and keeps
+an EMA copy of the weights. Optionally (``phone_weight``) a linear head on the model's audio tokens learns
+each frame's phone as an auxiliary loss; the head is not part of the checkpoint. Validation each epoch
+samples whole held-out utterances with the EMA weights and reports bilabial closure and lip error.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class TrainConfig:
     p_truncate: float = 0.3
     p_start: float = 0.15  # windows that start an utterance (no X_pre)
     augment: bool = True
+    gain_envelope: float = 0.0  # log-mel augmentation: largest std (nats) of a slow random loudness curve (0: none)
+    phone_weight: float = 0.0  # auxiliary loss: a linear head on the audio tokens names each frame's phone (0: off)
     velocity_weight: float = 1.0
     lip_weight: float = 2.0
     bilabial_weight: float = 0.0  # extra loss weight on the frames around each p/b/m's middle (where lips must meet)
@@ -65,6 +68,7 @@ class Example:
     norm: np.ndarray | None = None  # T x 58 normalised (filled by prepare)
     style: np.ndarray | None = None  # (116,)
     frame_weight: np.ndarray | None = None  # T: 1 on the frames around p/b/m middles (filled by prepare)
+    phone_ids: np.ndarray | None = None  # T: index into anim3d.phonetic.PHONE_SET at each frame (filled by prepare)
 
 
 # ---------------------------------------------------------------- metrics
@@ -105,6 +109,15 @@ def prepare(examples: list[Example], mean, std) -> None:
         ex.norm = normalize(ex.motion, mean, std)
         ex.style = style_vector(ex.norm)
         ex.frame_weight = bilabial_frames(ex.phones, ex.norm.shape[0]).astype(np.float32)
+        ex.phone_ids = frame_phone_ids(ex.phones, ex.norm.shape[0])
+
+
+def frame_phone_ids(phones: list, num_frames: int, fps: float = 30.0) -> np.ndarray:
+    """[(label, start_s, end_s)] -> (num_frames,) int64 phone index (anim3d.phonetic.PHONE_SET) at each frame centre."""
+    from anim3d.data.phones import Phone
+    from anim3d.phonetic import phone_frames
+
+    return phone_frames([Phone(lab, s, e) for lab, s, e in phones], num_frames, fps)
 
 
 def load_examples(root: str, split: str, front_end, fps: float = 30.0, limit: int | None = None) -> list[Example]:
@@ -146,7 +159,9 @@ class WindowSampler:
         lengths = np.array([e.norm.shape[0] for e in examples], np.float64)
         self.p = lengths / lengths.sum()
 
-    def batch(self, B: int):
+    def batch(self, B: int, with_phones: bool = False):
+        """x0 B x W x D, loss mask B x W, conditions; with ``with_phones`` also B x (K+W) phone ids of the audio
+        frames (-100 where the audio is absent: cross-entropy's ignore index)."""
         import torch
 
         from anim3d.motion_codec import distance_condition, gaze_condition
@@ -159,6 +174,7 @@ class WindowSampler:
         audio = np.zeros((B, K + W, F), np.float32)
         amask = np.zeros((B, K + W), bool)
         prev_mask = np.zeros(B, bool)
+        phone_ids = np.full((B, K + W), -100, np.int64)
         emo = np.zeros(B, np.int64)
         inten = np.zeros(B, np.float32)
         gaze = np.zeros((B, 2), np.float32)
@@ -177,8 +193,10 @@ class WindowSampler:
                 prev_mask[b] = True
                 audio[b, :K] = e.feats[s - K : s]
                 amask[b, :K] = True
+                phone_ids[b, :K] = e.phone_ids[s - K : s]
             audio[b, K : K + n] = e.feats[s : s + n]
             amask[b, K : K + n] = True
+            phone_ids[b, K : K + n] = e.phone_ids[s : s + n]
             if rng.random() < t.p_truncate:  # the audio tail is not there yet (as in streaming)
                 amask[b, K + int(rng.integers(1, W)) :] = False
             emo[b], inten[b] = e.emotion, e.intensity
@@ -189,7 +207,10 @@ class WindowSampler:
         audio_t = torch.from_numpy(audio)
         amask_t = torch.from_numpy(amask)
         if t.augment and cfg.audio_encoder == "logmel":
-            audio_t = augment_logmel(audio_t, cfg.n_mels, cfg.subframes, torch.Generator().manual_seed(int(rng.integers(2**31))))
+            from anim3d.feature_augment import augment_logmel
+
+            audio_t = augment_logmel(audio_t, cfg.n_mels, cfg.subframes, torch.Generator().manual_seed(int(rng.integers(2**31))),
+                                     gain_envelope=t.gain_envelope)
         from models.audio_features import normalize_window
 
         cond = {
@@ -207,41 +228,9 @@ class WindowSampler:
             "style": torch.from_numpy(style),
             "style_mask": torch.ones(B, dtype=torch.bool),
         }
+        if with_phones:
+            return torch.from_numpy(x0), torch.from_numpy(loss_mask), cond, torch.from_numpy(np.where(amask, phone_ids, -100))
         return torch.from_numpy(x0), torch.from_numpy(loss_mask), cond
-
-
-def augment_logmel(feats, n_mels: int, subframes: int, generator):
-    """Channel/speaker augmentation of B x L x (S * (M + 1)) log-mel features (energy is the last of each M + 1).
-
-    Frequency warp (vocal tract length, 0.85-1.18), spectral tilt (+-3 nats across the band), gain (+-2),
-    an additive noise floor, and one masked mel band. Keeps the real/synthetic gap from being a shortcut.
-    """
-    import torch
-
-    B, L, _ = feats.shape
-    g = generator
-    x = feats.view(B, L * subframes, n_mels + 1)
-    mel, energy = x[..., :n_mels], x[..., n_mels:]
-    u = lambda lo, hi, *shape: lo + (hi - lo) * torch.rand(*shape, generator=g)  # noqa: E731
-    alpha = u(0.85, 1.18, B, 1)  # B x 1
-    pos = (torch.arange(n_mels, dtype=torch.float32)[None] / alpha).clamp(0, n_mels - 1)  # B x M
-    i0 = pos.floor().long()
-    i1 = (i0 + 1).clamp(max=n_mels - 1)
-    w = (pos - i0)[:, None]  # B x 1 x M
-    idx0 = i0[:, None].expand(B, L * subframes, n_mels)
-    idx1 = i1[:, None].expand(B, L * subframes, n_mels)
-    mel = (1 - w) * mel.gather(2, idx0) + w * mel.gather(2, idx1)
-    tilt = u(-3, 3, B, 1, 1) * (torch.arange(n_mels, dtype=torch.float32) / (n_mels - 1) - 0.5)
-    gain = u(-2, 2, B, 1, 1)
-    mel = mel + tilt + gain
-    energy = energy + gain
-    floor = u(-12, -2, B, 1, 1)
-    mel = torch.logaddexp(mel, floor + 0.3 * torch.randn(mel.shape, generator=g))
-    energy = torch.logaddexp(energy, floor + 1.0)
-    band_lo = torch.randint(0, n_mels - 8, (B,), generator=g)
-    band = (torch.arange(n_mels)[None] >= band_lo[:, None]) & (torch.arange(n_mels)[None] < band_lo[:, None] + torch.randint(0, 8, (B,), generator=g)[:, None])
-    mel = torch.where(band[:, None], mel.mean(dim=2, keepdim=True), mel)
-    return torch.cat([mel, energy], dim=2).reshape(B, L, subframes * (n_mels + 1))
 
 
 # ---------------------------------------------------------------- loop
@@ -255,6 +244,15 @@ def random_dropout(cond: dict, tcfg: TrainConfig, generator) -> dict:
         p = tcfg.p_drop_prev if name == "prev" else tcfg.p_drop
         cond = drop_condition(cond, name, torch.rand(B, generator=generator) < p)
     return cond
+
+
+def phone_loss(model, head, audio, phone_ids):
+    """Cross-entropy of a linear phone head on the model's audio tokens. audio: B x L x A (normalised features),
+    phone_ids: B x L (-100 = no audio). Teaches the audio encoder which phone it hears, not only how loud."""
+    import torch.nn.functional as F
+
+    logits = head(model.encode_audio(audio))  # B x L x P
+    return F.cross_entropy(logits.flatten(0, 1).float(), phone_ids.flatten(), ignore_index=-100)
 
 
 def diffusion_loss(model, x0, loss_mask, cond, tcfg: TrainConfig, generator, lip_w):
@@ -310,7 +308,7 @@ def validate(model, cfg, examples: list[Example], tcfg: TrainConfig, device) -> 
     }
 
 
-def _save_state(folder, model, ema, opt, step, epoch, tcfg):
+def _save_state(folder, model, ema, opt, step, epoch, tcfg, head=None):
     """Resumable training state without pickle: tensors in safetensors, counters in JSON."""
     from safetensors.torch import save_file
 
@@ -319,6 +317,8 @@ def _save_state(folder, model, ema, opt, step, epoch, tcfg):
     os.makedirs(folder, exist_ok=True)
     tensors = {f"model.{k}": v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
     tensors.update({f"ema.{k}": v.detach().float().cpu().contiguous() for k, v in ema.state_dict().items()})
+    if head is not None:
+        tensors.update({f"head.{k}": v.detach().float().cpu().contiguous() for k, v in head.state_dict().items()})
     osd = opt.state_dict()
     for pid, st in osd["state"].items():
         for k, v in st.items():
@@ -330,7 +330,7 @@ def _save_state(folder, model, ema, opt, step, epoch, tcfg):
             json.dump({"step": step, "epoch": epoch, "train": dataclasses.asdict(tcfg)}, f)
 
 
-def _load_state(folder, model, ema, opt):
+def _load_state(folder, model, ema, opt, head=None):
     from safetensors.torch import load_file
 
     t = load_file(os.path.join(folder, "state.safetensors"))
@@ -338,6 +338,9 @@ def _load_state(folder, model, ema, opt):
         meta = json.load(f)
     model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
     ema.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("ema.")})
+    head_state = {k[5:]: v for k, v in t.items() if k.startswith("head.")}
+    if head is not None and head_state:  # a run resumed with --phone-weight after one without starts a fresh head
+        head.load_state_dict(head_state)
     osd = opt.state_dict()
     for key, v in t.items():
         if key.startswith("opt."):
@@ -388,13 +391,19 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
+    head = None
+    if tcfg.phone_weight > 0:
+        from anim3d.phonetic import PHONE_SET
+
+        head = torch.nn.Linear(cfg.n_embd, len(PHONE_SET)).to(device)  # training only: not in the checkpoint
     decay, no_decay = [], []
-    for n, p in model.named_parameters():
+    for n, p in list(model.named_parameters()) + (list(head.named_parameters(prefix="head")) if head is not None else []):
         (decay if p.dim() >= 2 and "pos" not in n and "null" not in n else no_decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": tcfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=tcfg.lr, betas=(0.9, 0.99))
+    clipped = list(model.parameters()) + (list(head.parameters()) if head is not None else [])
     step, epoch0 = 0, 0
     if resume:
-        step, epoch0 = _load_state(state_dir, model, ema, opt)
+        step, epoch0 = _load_state(state_dir, model, ema, opt, head)
         log(f"resumed from {state_dir} at epoch {epoch0}, step {step}")
     total = tcfg.epochs * tcfg.steps_per_epoch
     sampler = WindowSampler(train_examples, cfg, tcfg, tcfg.seed + 1000 * epoch0)
@@ -409,7 +418,7 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     metrics: dict = {}
     for epoch in range(epoch0, tcfg.epochs):
         model.train()
-        losses = []
+        losses, phone_ces = [], []
         bar = progress(range(tcfg.steps_per_epoch), desc=f"epoch {epoch + 1}/{tcfg.epochs}", total=tcfg.steps_per_epoch, unit="step")
         for _ in bar:
             frac = step / max(total, 1)  # schedule progress: by steps, or by time when a time budget is set
@@ -418,16 +427,21 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
             lr = tcfg.lr * min(1.0, (step + 1) / tcfg.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
             for g in opt.param_groups:
                 g["lr"] = lr
-            x0, mask, cond = sampler.batch(tcfg.batch_size)
+            x0, mask, cond, phone_ids = sampler.batch(tcfg.batch_size, with_phones=True)
+            audio = cond["audio"].to(device)  # before condition dropout: the phone head always hears the audio
             cond = random_dropout(cond, tcfg, gen)
             x0, mask = x0.to(device), mask.to(device)
             cond = {k: v.to(device) for k, v in cond.items()}
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
                 loss, mse = diffusion_loss(model, x0, mask, cond, tcfg, gen, lip_w)
+                if head is not None:
+                    ce = phone_loss(model, head, audio, phone_ids.to(device))
+                    loss = loss + tcfg.phone_weight * ce
+                    phone_ces.append(float(ce.detach()))
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(clipped, tcfg.grad_clip)
             scaler.step(opt)
             scaler.update()
             step += 1
@@ -441,11 +455,13 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
             if tcfg.max_minutes and time.time() - t_start > tcfg.max_minutes * 60:
                 break
         metrics = {"epoch": epoch + 1, "step": step, "loss": float(np.mean(losses)), "minutes": (time.time() - t_start) / 60}
+        if phone_ces:
+            metrics["phone_ce"] = float(np.mean(phone_ces))
         if val_examples:
             metrics.update(validate(ema, cfg, val_examples, tcfg, device))
         log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
         save_checkpoint(out_dir, ema, cfg, {"train": dataclasses.asdict(tcfg), "metrics": metrics})
-        _save_state(state_dir, model, ema, opt, step, epoch + 1, tcfg)
+        _save_state(state_dir, model, ema, opt, step, epoch + 1, tcfg, head)
         with open(os.path.join(out_dir, "metrics.jsonl"), "a") as f:
             f.write(json.dumps(metrics) + "\n")
         if tcfg.max_minutes and time.time() - t_start > tcfg.max_minutes * 60:

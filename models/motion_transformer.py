@@ -139,6 +139,14 @@ class MotionTransformer(nn.Module):
         c = c + self._pick(cond["style_mask"], self.style_mlp(cond["style"]), self.null_style)
         return c
 
+    def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
+        """B x L x A audio features -> B x L x C audio tokens (before absent frames get the null token)."""
+        a = self.in_audio(audio).transpose(1, 2)  # B x C x L
+        a = a + self.audio_conv(a)
+        for blk in self.audio_blocks:
+            a = blk(a)
+        return a.transpose(1, 2)  # B x L x C
+
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, cond: dict) -> torch.Tensor:
         """Predict x0.
 
@@ -156,12 +164,7 @@ class MotionTransformer(nn.Module):
         h_p = self.in_prev(cond["prev"])  # B x K x C
         h_p = torch.where(cond["prev_mask"][:, None, None], h_p, self.null_prev.to(h_p.dtype))
         h = torch.cat([h_p, h_x], dim=1)  # B x (K+W) x C
-        a = self.in_audio(cond["audio"])  # B x (K+W) x C
-        a = a.transpose(1, 2)  # B x C x (K+W)
-        a = a + self.audio_conv(a)
-        for blk in self.audio_blocks:
-            a = blk(a)
-        a = a.transpose(1, 2)  # B x (K+W) x C
+        a = self.encode_audio(cond["audio"])  # B x (K+W) x C
         a = torch.where(cond["audio_mask"][:, :, None], a, self.null_audio.to(a.dtype))
         h = self.drop(h + a + self.pos[: K + W][None])
         c = self.global_condition(sigma, cond)  # B x C

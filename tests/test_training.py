@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from anim3d import progress
-from anim3d.training import TrainConfig, WindowSampler, augment_logmel, closure_rate, prepare, toy_examples, train, validate
+from anim3d.feature_augment import augment_logmel
+from anim3d.training import TrainConfig, WindowSampler, closure_rate, prepare, toy_examples, train, validate
 from models.checkpoint import load_checkpoint
 from models.config import get_config
 
@@ -50,6 +51,41 @@ def test_resume_continues_from_the_saved_state(toy, tmp_path):
     assert any("resumed" in line and "epoch 1, step 10" in line for line in logs)
     state = json.loads((tmp_path / "run" / "state" / "state.json").read_text())
     assert state["step"] == 20 and state["epoch"] == 2
+
+
+def test_phone_ids_follow_the_audio_frames_of_each_window(toy):
+    from anim3d.phonetic import PHONE_INDEX
+    from anim3d.training import frame_phone_ids
+
+    ids = frame_phone_ids([("P", 0.1, 0.2), ("AA", 0.2, 0.4)], 15)
+    assert ids[3] == ids[4] == PHONE_INDEX["P"] and ids[6] == ids[11] == PHONE_INDEX["AA"]
+    assert ids[0] == ids[12] == PHONE_INDEX["SIL"]
+    tr, _ = toy
+    cfg = get_config("tiny", audio_dim=tr[0].feats.shape[1])
+    prepare(tr, cfg.motion_mean, cfg.motion_std)
+    sampler = WindowSampler(tr, cfg, TrainConfig(p_truncate=1.0), seed=0)
+    x0, mask, cond, ph = sampler.batch(16, with_phones=True)
+    assert ph.shape == cond["audio_mask"].shape
+    assert ((ph == -100) == ~cond["audio_mask"]).all()  # absent (truncated or before the start) audio has no label
+    assert (ph >= 0).sum() > 0 and len(set(ph[ph >= 0].tolist())) > 1
+    again = WindowSampler(tr, cfg, TrainConfig(p_truncate=1.0), seed=0).batch(16)
+    assert len(again) == 3 and torch.equal(again[0], x0)  # the default call is unchanged
+
+
+def test_phone_head_learns_and_resumes(toy, tmp_path):
+    tr, va = toy
+    out = str(tmp_path / "run")
+    torch.manual_seed(0)
+    train(tr, [], out, TrainConfig(epochs=2, steps_per_epoch=40, phone_weight=0.05, **TINY), log=lambda s: None)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[0]["phone_ce"] < np.log(41) and rows[1]["phone_ce"] < 0.8 * rows[0]["phone_ce"]
+    from safetensors.torch import load_file
+
+    assert any(k.startswith("head.") for k in load_file(tmp_path / "run" / "state" / "state.safetensors"))
+    assert not any(k.startswith("head") for k in load_file(tmp_path / "run" / "model.safetensors"))  # training only
+    train(tr, [], out, TrainConfig(epochs=3, steps_per_epoch=40, phone_weight=0.05, **TINY), resume=True, log=lambda s: None)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[2]["phone_ce"] < 1.2 * rows[1]["phone_ce"]  # the head came back with the state (a fresh one: ~2x)
 
 
 def test_fine_tuning_starts_from_the_given_checkpoint(toy, tmp_path):
@@ -153,6 +189,29 @@ def test_augmentation_changes_spectra_but_keeps_shape():
     again = augment_logmel(feats, 64, 3, torch.Generator().manual_seed(0))
     assert torch.equal(out, again)
 
+
+def test_loudness_envelope_drifts_slowly_within_its_bound():
+    from anim3d.feature_augment import loudness_envelope
+
+    for length in (1, 26, 27, 294):
+        env = loudness_envelope(64, length, 27, 1.5, torch.Generator().manual_seed(length))
+        assert env.shape == (64, length, 1)
+    stds = env.std(dim=1, correction=0).squeeze()
+    assert stds.max() <= 1.5 + 1e-4 and stds.min() < 0.5 < stds.max()  # each curve its own depth up to the bound
+    steps = (env[:, 1:] - env[:, :-1]).abs().max(dim=1).values.squeeze()
+    assert (steps < 0.2 * stds * 27).all()  # linear between knots 27 steps apart: no jumps
+    assert env.abs().mean(dim=1).max() > 0.1
+
+
+def test_gain_envelope_moves_every_band_and_the_energy_together():
+    feats = torch.randn(2, 98, 3 * 65) + 5  # well above the added noise floor (at most -2 nats)
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    flat = augment_logmel(feats, 64, 3, g()).view(2, 294, 65)
+    drift = augment_logmel(feats, 64, 3, g(), gain_envelope=2.0).view(2, 294, 65)
+    diff = drift - flat  # B x 294 x 65: the same curve in every band of a subframe (one band may be masked)
+    shift = diff[..., :64].median(dim=2).values
+    assert shift.std(dim=1).min() > 0.05  # it varies over time
+    assert (diff[..., 64] - shift).abs().median() < 0.05  # energy moves with the bands
 
 def test_closure_rate_uses_phone_middles():
     bs = np.zeros((30, 52), np.float32)

@@ -32,6 +32,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-utterances", type=int, default=24, help="held-out utterances sampled at every validation")
     p.add_argument("--limit", type=int, help="use at most this many training utterances")
     p.add_argument("--no-augment", action="store_true", help="turn off log-mel augmentation")
+    p.add_argument("--phone-weight", type=float, default=0.0,
+                   help="auxiliary loss weight: a linear head on the audio tokens names each frame's phone (default 0: off)")
+    p.add_argument("--gain-envelope", type=float, default=0.0,
+                   help="log-mel augmentation: largest std in nats of a slow random loudness drift within a window (default 0: none)")
     p.add_argument("--audio-conv-layers", type=int, help="residual temporal conv blocks over the audio before the transformer (default: the config's; may be added to an --init model)")
     p.add_argument("--p-sigma-max", type=float, default=0.0,
                    help="share of training samples at the highest noise level, whose estimate the sampler keeps for the mouth (default 0)")
@@ -73,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     fe = build_front_end(cfg, device=device)
     tcfg = TrainConfig(
         model=args.config, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
-        lr=args.lr, ema=args.ema, seed=args.seed, augment=not args.no_augment, val_utterances=args.val_utterances,
+        lr=args.lr, ema=args.ema, seed=args.seed, augment=not args.no_augment, gain_envelope=args.gain_envelope, phone_weight=args.phone_weight, val_utterances=args.val_utterances,
         max_minutes=args.max_minutes, model_overrides=overrides, init=init, bilabial_weight=args.bilabial_weight,
         p_sigma_max=args.p_sigma_max,
     )
