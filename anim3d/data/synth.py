@@ -34,6 +34,8 @@ class SynthConfig:
     augment_prob: float = 0.6  # probability of an audio augmentation chain
     speed_prob: float = 0.2  # probability of a small speed change (0.9-1.1)
     val_fraction: float = 0.1  # share of espeak voices held out for validation
+    val_seed: int | None = None  # seed of the held-out voice draw (None: ``seed``); one value for every corpus
+    # of a recipe holds out the same voices in all of them (the split is only a label in index.json)
     fps: float = 30.0
 
     @property
@@ -203,7 +205,8 @@ def run_synth(cfg: SynthConfig, out_dir: str | os.PathLike, workers: int = 2, sh
                               "use another folder or the same share")
     cfg_path.write_text(json.dumps(asdict(cfg), indent=1))
     voices = list_voices()
-    val_voices = choose_val_voices([v.id for v in voices if v.engine == "espeak"], cfg.val_fraction, cfg.seed)
+    val_seed = cfg.seed if cfg.val_seed is None else cfg.val_seed
+    val_voices = choose_val_voices([v.id for v in voices if v.engine == "espeak"], cfg.val_fraction, val_seed)
     results, todo = [], []
     for k in range(cfg.num_shards):
         r = _done(out / shard_name(k))
