@@ -86,6 +86,32 @@ def bench_stream(gen, samples, sr, chunk_ms=20, **options):
     return first, cpu / (len(samples) / sr), frames, first_cpu, first_audio, st.timings[0]
 
 
+def audio_cache_ratio(gen, audio, rounds: int = 3):
+    """Same-run A/B of the audio-token cache: CPU seconds of ``animate`` with the audio encoded once per window
+    (as shipped) and with every forward pass encoding it again (as before the cache), alternating ``rounds``
+    times so that the machine's drift hits both. -> (median cached, median per call, median of per-round ratios)."""
+    from anim3d.pipeline import animate
+
+    model = gen.model
+    cached_forward = model.forward
+
+    def per_call_forward(x, sigma, cond):
+        return cached_forward(x, sigma, {k: v for k, v in cond.items() if k != "audio_tokens"})
+
+    cached, per_call = [], []
+    try:
+        for _ in range(rounds):
+            for forward, out in ((cached_forward, cached), (per_call_forward, per_call)):
+                model.forward = forward
+                c0 = time.process_time()
+                animate(audio, checkpoint=gen)
+                out.append(time.process_time() - c0)
+    finally:
+        model.forward = cached_forward
+    ratios = np.array(cached) / np.array(per_call)
+    return float(np.median(cached)), float(np.median(per_call)), float(np.median(ratios))
+
+
 def main() -> None:
     import torch
 
@@ -117,6 +143,11 @@ def main() -> None:
         steps = gen.cfg.default_steps if args.steps is None else args.steps
         print(f"| {name} ({what}) | steps {steps} | features {t_feat:.3f} s | animate {audio.duration:.0f} s of speech: "
               f"{t:.2f} s wall ({audio.duration / t:.1f}x real time), {cpu:.2f} CPU s ({audio.duration / cpu:.1f}x) |", flush=True)
+    if "fast" in args.configs.split(","):
+        gen, what = make_generator("fast")
+        cached, per_call, ratio = audio_cache_ratio(gen, audio)
+        print(f"| fast ({what}): audio encoded once per window vs in every forward pass (same run, 3 rounds) | "
+              f"{cached:.2f} vs {per_call:.2f} CPU s for {audio.duration:.0f} s of speech | ratio {ratio:.3f} |", flush=True)
     try:
         gen, what = make_generator("fast")
         variants = [

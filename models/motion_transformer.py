@@ -154,7 +154,8 @@ class MotionTransformer(nn.Module):
         cond: ``audio`` B x (K+W) x A features (A_pre then A), ``audio_mask`` B x (K+W) bool,
         ``prev`` B x K x D clean X_pre, ``prev_mask`` B bool, ``emotion`` B long, ``intensity`` B,
         ``emotion_mask`` B, ``gaze`` B x 2, ``gaze_mask`` B, ``distance`` B x 1, ``distance_mask`` B,
-        ``style`` B x S, ``style_mask`` B.  Returns B x W x D.
+        ``style`` B x S, ``style_mask`` B; optional ``audio_tokens`` B x (K+W) x C, ``encode_audio(audio)`` computed
+        once for all of a window's sampler steps and guidance branches.  Returns B x W x D.
         """
         cfg = self.cfg
         B, W, D = x.shape
@@ -164,7 +165,8 @@ class MotionTransformer(nn.Module):
         h_p = self.in_prev(cond["prev"])  # B x K x C
         h_p = torch.where(cond["prev_mask"][:, None, None], h_p, self.null_prev.to(h_p.dtype))
         h = torch.cat([h_p, h_x], dim=1)  # B x (K+W) x C
-        a = self.encode_audio(cond["audio"])  # B x (K+W) x C
+        # sampling passes the tokens in: they depend on the audio only (guidance branches and steps differ in masks)
+        a = cond["audio_tokens"] if "audio_tokens" in cond else self.encode_audio(cond["audio"])  # B x (K+W) x C
         a = torch.where(cond["audio_mask"][:, :, None], a, self.null_audio.to(a.dtype))
         h = self.drop(h + a + self.pos[: K + W][None])
         c = self.global_condition(sigma, cond)  # B x C

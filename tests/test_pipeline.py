@@ -249,3 +249,21 @@ def test_the_shipped_default_model_loads_and_animates(speech):
     m = animate(audio_from_array(speech.samples[: 3 * 16000], 16000))  # no flags at all
     assert m.num_frames == 90 and m.blendshapes.min() >= 0 and m.blendshapes.max() <= 1
     assert np.isfinite(m.head_rotation).all() and np.abs(m.head_rotation).max() < 0.6
+
+
+def test_audio_is_encoded_once_per_window_with_the_same_result(gen, speech, monkeypatch):
+    from anim3d.pipeline import check_controls, sample_window_from_noise, window_conditions
+
+    cond = window_conditions(gen, gen.features(speech), 0, None, check_controls(gen.cfg), 2)
+    noise = torch.randn(2, gen.cfg.window, gen.cfg.motion_dim, generator=torch.Generator().manual_seed(0))
+    guidance = {"audio": 2.0, "gaze": 2.0}  # 3 branches in each of 3 steps
+    encoded = []
+    real_encode = gen.model.encode_audio
+    monkeypatch.setattr(gen.model, "encode_audio", lambda a: encoded.append(a.shape) or real_encode(a))
+    once = sample_window_from_noise(gen, cond, noise, 3, guidance)
+    assert encoded == [cond["audio"].shape]  # one window, one encoding (batch 2), not one per step and branch
+    real_forward = gen.model.forward
+    monkeypatch.setattr(gen.model, "forward", lambda x, s, c: real_forward(x, s, {k: v for k, v in c.items() if k != "audio_tokens"}))
+    every_call = sample_window_from_noise(gen, cond, noise, 3, guidance)
+    assert len(encoded) > 3  # now each forward pass encodes the audio itself ...
+    torch.testing.assert_close(once, every_call, rtol=0, atol=1e-6)  # ... to the same motion
