@@ -9,7 +9,8 @@ from anim3d.audio import audio_from_array, save_wav
 from anim3d.errors import Anim3dError
 from anim3d.motion import Motion
 from anim3d.pipeline import MotionGenerator, animate, window_starts
-from anim3d.training import TrainConfig, toy_examples, train
+from anim3d.toy_corpus import toy_examples
+from anim3d.training import TrainConfig, train
 
 progress.set_enabled(False)
 

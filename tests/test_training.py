@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from anim3d import progress
+from anim3d.errors import Anim3dError
 from anim3d.feature_augment import augment_logmel
-from anim3d.training import TrainConfig, WindowSampler, closure_rate, prepare, toy_examples, train, validate
+from anim3d.toy_corpus import toy_examples
+from anim3d.training import TrainConfig, WindowSampler, closure_rate, prepare, train, validate
 from models.checkpoint import load_checkpoint
 from models.config import get_config
 
@@ -86,6 +88,8 @@ def test_phone_head_learns_and_resumes(toy, tmp_path):
     train(tr, [], out, TrainConfig(epochs=3, steps_per_epoch=40, phone_weight=0.05, **TINY), resume=True, log=lambda s: None)
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert rows[2]["phone_ce"] < 1.2 * rows[1]["phone_ce"]  # the head came back with the state (a fresh one: ~2x)
+    with pytest.raises(Anim3dError, match="trained with --phone-weight"):
+        train(tr, [], out, TrainConfig(epochs=4, steps_per_epoch=40, **TINY), resume=True, log=lambda s: None)
 
 
 def test_fine_tuning_starts_from_the_given_checkpoint(toy, tmp_path):
