@@ -12,8 +12,8 @@ import pytest
 
 from anim3d.audio import Audio
 from anim3d.data.phones import Phone
-from anim3d.data.shards import (INDEX_NAME, choose_val_voices, ShardDataset, ShardError, Utterance, describe, read_shard, write_index,
-                                write_shard)
+from anim3d.data.shards import (INDEX_NAME, ShardDataset, ShardError, Utterance, choose_val_voices, describe, read_shard,
+                                write_index, write_shard)
 from anim3d.errors import Anim3dError, InputError
 from anim3d.motion import Motion
 

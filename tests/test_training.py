@@ -217,6 +217,7 @@ def test_gain_envelope_moves_every_band_and_the_energy_together():
     assert shift.std(dim=1).min() > 0.05  # it varies over time
     assert (diff[..., 64] - shift).abs().median() < 0.05  # energy moves with the bands
 
+
 def test_closure_rate_uses_phone_middles():
     bs = np.zeros((30, 52), np.float32)
     from anim3d.channels import INDEX
