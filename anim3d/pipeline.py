@@ -268,9 +268,8 @@ def sample_window_from_noise(gen: MotionGenerator, cond: dict, noise, steps: int
         raise ConditionError(f"unknown sampler {sampler!r}; choose from {', '.join(SAMPLERS)}")
     sigmas = get_sigmas_karras(steps, cfg.sigma_min, cfg.sigma_max, device=gen.device)
     masks = guidance_masks(cfg, gen.device)
-    encode = getattr(gen.model, "encode_audio", None)  # (a plain callable model has none)
-    if encode is not None and "audio_tokens" not in cond:  # the same for every step and guidance branch: once
-        cond = dict(cond, audio_tokens=encode(cond["audio"]))
+    if "audio_tokens" not in cond:  # the same for every step and guidance branch (they differ in masks): once
+        cond = dict(cond, audio_tokens=gen.model.encode_audio(cond["audio"]))
     denoiser = GuidedDenoiser(gen.model, cond, guidance, masks)
     kept = {name: k for name, k in check_group_steps(group_steps, cfg).items() if k > 0}
     if kept:

@@ -246,12 +246,13 @@ def random_dropout(cond: dict, tcfg: TrainConfig, generator) -> dict:
     return cond
 
 
-def phone_loss(model, head, audio, phone_ids):
-    """Cross-entropy of a linear phone head on the model's audio tokens. audio: B x L x A (normalised features),
-    phone_ids: B x L (-100 = no audio). Teaches the audio encoder which phone it hears, not only how loud."""
+def phone_loss(head, audio_tokens, phone_ids):
+    """Cross-entropy of a linear phone head on the model's audio tokens. audio_tokens: B x L x C
+    (``MotionTransformer.encode_audio``), phone_ids: B x L (-100 = no audio). Teaches the audio encoder which
+    phone it hears, not only how loud."""
     import torch.nn.functional as F
 
-    logits = head(model.encode_audio(audio))  # B x L x P
+    logits = head(audio_tokens)  # B x L x P
     return F.cross_entropy(logits.flatten(0, 1).float(), phone_ids.flatten(), ignore_index=-100)
 
 
@@ -333,9 +334,13 @@ def _save_state(folder, model, ema, opt, step, epoch, tcfg, head=None):
 def _load_state(folder, model, ema, opt, head=None):
     from safetensors.torch import load_file
 
-    t = load_file(os.path.join(folder, "state.safetensors"))
     with open(os.path.join(folder, "state.json")) as f:
         meta = json.load(f)
+    was = float(meta.get("train", {}).get("phone_weight", 0.0))
+    if (was > 0) != (head is not None):  # the phone head's parameters are in the optimizer state or not
+        raise Anim3dError(f"{folder}: trained {'with' if was > 0 else 'without'} --phone-weight; resume it "
+                          f"{'with' if was > 0 else 'without'} one too")
+    t = load_file(os.path.join(folder, "state.safetensors"))
     model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
     ema.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("ema.")})
     if head is not None:
@@ -368,11 +373,6 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     state_dir = os.path.join(out_dir, "state")
     if resume and os.path.isfile(os.path.join(state_dir, "state.json")):
         cfg, _ = read_config(out_dir)
-        with open(os.path.join(state_dir, "state.json")) as f:
-            was = float(json.load(f).get("train", {}).get("phone_weight", 0.0))
-        if (was > 0) != (tcfg.phone_weight > 0):  # the phone head's parameters are in the optimizer state or not
-            raise Anim3dError(f"{out_dir}: trained {'with' if was > 0 else 'without'} --phone-weight; resume it "
-                              f"{'with' if was > 0 else 'without'} one too")
     elif tcfg.init:
         resume = False
         init_model, cfg, _ = load_checkpoint(tcfg.init)
@@ -432,14 +432,15 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
             for g in opt.param_groups:
                 g["lr"] = lr
             x0, mask, cond, phone_ids = sampler.batch(tcfg.batch_size, with_phones=True)
-            audio = cond["audio"].to(device)  # before condition dropout: the phone head always hears the audio
             cond = random_dropout(cond, tcfg, gen)
             x0, mask = x0.to(device), mask.to(device)
             cond = {k: v.to(device) for k, v in cond.items()}
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
+                if head is not None:  # one encoding of the audio for both losses (dropout changes masks only)
+                    cond["audio_tokens"] = model.encode_audio(cond["audio"])
                 loss, mse = diffusion_loss(model, x0, mask, cond, tcfg, gen, lip_w)
                 if head is not None:
-                    ce = phone_loss(model, head, audio, phone_ids.to(device))
+                    ce = phone_loss(head, cond["audio_tokens"], phone_ids.to(device))
                     loss = loss + tcfg.phone_weight * ce
                     phone_ces.append(float(ce.detach()))
             opt.zero_grad(set_to_none=True)

@@ -120,13 +120,13 @@ def test_kept_channels_start_from_zero_noise(gen, speech, monkeypatch):
     from models.config import CHANNEL_GROUPS
 
     seen = []
-    real = gen.model
+    real = gen.model.forward
 
     def spy(x, sigma, cond):
         seen.append(x.clone())
         return real(x, sigma, cond)
 
-    monkeypatch.setattr(gen, "model", spy)
+    monkeypatch.setattr(gen.model, "forward", spy)
     cond = window_conditions(gen, gen.features(speech), 0, None, check_controls(gen.cfg), 1)
     noise = torch.randn(1, gen.cfg.window, gen.cfg.motion_dim, generator=torch.Generator().manual_seed(0))
     mouth = list(CHANNEL_GROUPS["mouth"])
