@@ -49,6 +49,7 @@ class TrainConfig:
     velocity_weight: float = 1.0
     lip_weight: float = 2.0
     bilabial_weight: float = 0.0  # extra loss weight on the frames around each p/b/m's middle (where lips must meet)
+    consonant_weight: float = 0.0  # extra loss weight around the middle of every other consonant (balances the above)
     p_sigma_max: float = 0.0  # share of samples trained at the sampler's first noise level (the estimate the mouth keeps)
     val_utterances: int = 24
     val_steps: int = 4
@@ -68,6 +69,7 @@ class Example:
     norm: np.ndarray | None = None  # T x 58 normalised (filled by prepare)
     style: np.ndarray | None = None  # (116,)
     frame_weight: np.ndarray | None = None  # T: 1 on the frames around p/b/m middles (filled by prepare)
+    consonant_mask: np.ndarray | None = None  # T: 1 around the middles of the other consonants (filled by prepare)
     phone_ids: np.ndarray | None = None  # T: index into anim3d.phonetic.PHONE_SET at each frame (filled by prepare)
 
 
@@ -90,16 +92,35 @@ def lip_error(pred: np.ndarray, target: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------- data
-def bilabial_frames(phones: list, num_frames: int, fps: float = 30.0, tolerance: int = 1) -> np.ndarray:
-    """(T,) bool: the frames within ``tolerance`` of each P/B/M phone's middle frame (the evaluation's window)."""
+def _middle_frames(phones: list, num_frames: int, fps: float, tolerance: int, keep) -> np.ndarray:
+    """(T,) bool: the frames within ``tolerance`` of the middle frame of each phone whose label ``keep`` accepts."""
     from anim3d.eval.metrics import middle_frame
 
     out = np.zeros(num_frames, bool)
     for label, start, end in phones:
-        if label in ("P", "B", "M"):
+        if keep(label):
             m = middle_frame(start, end, fps)
             out[max(0, m - tolerance) : max(0, m + tolerance + 1)] = True
     return out
+
+
+def bilabial_frames(phones: list, num_frames: int, fps: float = 30.0, tolerance: int = 1) -> np.ndarray:
+    """(T,) bool: the frames within ``tolerance`` of each P/B/M phone's middle frame (the evaluation's window)."""
+    from anim3d.eval.metrics import BILABIALS
+
+    return _middle_frames(phones, num_frames, fps, tolerance, lambda label: label in BILABIALS)
+
+
+def consonant_frames(phones: list, num_frames: int, fps: float = 30.0, tolerance: int = 1) -> np.ndarray:
+    """(T,) bool: the frames within ``tolerance`` of the middle of every consonant other than P/B/M.
+
+    Weighting only the p/b/m frames makes a closed mouth the cheapest guess wherever the audio might be a
+    p/b/m (a velar or alveolar stop's silent closure, a nasal's murmur); the same weight on these frames
+    keeps that guess unbiased, so the weight buys discrimination instead of closure everywhere."""
+    from anim3d.data.phones import VOWELS
+    from anim3d.eval.metrics import BILABIALS
+
+    return _middle_frames(phones, num_frames, fps, tolerance, lambda label: label not in VOWELS and label not in BILABIALS and label != "SIL")
 
 
 def prepare(examples: list[Example], mean, std) -> None:
@@ -109,6 +130,7 @@ def prepare(examples: list[Example], mean, std) -> None:
         ex.norm = normalize(ex.motion, mean, std)
         ex.style = style_vector(ex.norm)
         ex.frame_weight = bilabial_frames(ex.phones, ex.norm.shape[0]).astype(np.float32)
+        ex.consonant_mask = consonant_frames(ex.phones, ex.norm.shape[0]).astype(np.float32)
         ex.phone_ids = frame_phone_ids(ex.phones, ex.norm.shape[0])
 
 
@@ -187,7 +209,7 @@ class WindowSampler:
             n = min(W, T - s)
             x0[b, :n] = e.norm[s : s + n]
             x0[b, n:] = e.norm[T - 1]
-            loss_mask[b, :n] = 1 + t.bilabial_weight * e.frame_weight[s : s + n]
+            loss_mask[b, :n] = 1 + t.bilabial_weight * e.frame_weight[s : s + n] + t.consonant_weight * e.consonant_mask[s : s + n]
             if s >= K:
                 prev[b] = e.norm[s - K : s]
                 prev_mask[b] = True

@@ -1,5 +1,6 @@
 """Training: a tiny model overfits a tiny dataset in seconds; resume; augmentation; batches."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -158,6 +159,24 @@ def test_bilabial_frames_get_the_extra_loss_weight(toy):
     heavy = weighted > plain
     assert heavy.any() and torch.allclose(weighted[heavy], torch.full_like(weighted[heavy], 4.0))
     assert torch.equal(weighted[~heavy], plain[~heavy])
+
+def test_consonant_weight_covers_the_other_consonants_only(toy):
+    """--consonant-weight: the same kind of extra weight around every consonant middle except p/b/m
+    (vowels and pauses keep weight 1), added to the bilabial weight's frames where both apply."""
+    from anim3d.training import consonant_frames
+
+    phones = [("SIL", 0.0, 0.2), ("B", 0.2, 0.3), ("AA", 0.3, 0.5), ("T", 0.5, 0.6), ("S", 0.6, 0.8), ("M", 0.8, 0.9)]
+    f = consonant_frames(phones, 30)
+    assert list(np.nonzero(f)[0]) == [16, 17, 18, 20, 21, 22]  # middles: T 17 (0.55 s rounds up), S 21 (0.7 s); +/- 1
+    # the toy utterances speak only P: label each with a P, a T and an S (the weights only read the labels)
+    tr = [dataclasses.replace(e, phones=[("P", 0.2, 0.3), ("T", 0.5, 0.6), ("S", 1.0, 1.2)]) for e in toy[0]]
+    cfg = get_config("tiny", audio_dim=tr[0].feats.shape[1])
+    prepare(tr, cfg.motion_mean, cfg.motion_std)
+    _, plain, _ = WindowSampler(tr, cfg, TrainConfig(p_start=1.0, bilabial_weight=3.0), seed=0).batch(8)
+    _, both, _ = WindowSampler(tr, cfg, TrainConfig(p_start=1.0, bilabial_weight=3.0, consonant_weight=2.0), seed=0).batch(8)
+    extra = both - plain
+    assert set(torch.unique(extra).tolist()) == {0.0, 2.0}  # consonant frames +2, everything else unchanged
+    assert (plain == 4.0).any() and torch.equal(both[plain == 4.0], plain[plain == 4.0])  # p/b/m frames: unchanged
 
 
 def test_p_sigma_max_trains_at_the_first_sampler_level(toy):

@@ -40,6 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--p-sigma-max", type=float, default=0.0,
                    help="share of training samples at the highest noise level, whose estimate the sampler keeps for the mouth (default 0)")
     p.add_argument("--bilabial-weight", type=float, default=0.0, help="extra loss weight on the frames around each p/b/m's middle (default 0)")
+    p.add_argument("--consonant-weight", type=float, default=0.0,
+                   help="extra loss weight around the middle of every other consonant, so the p/b/m weight does not teach closing on every stop and nasal (default 0)")
     p.add_argument("--audio-encoder", help="a local Wav2Vec2/HuBERT folder to use instead of log-mel")
     p.add_argument("--resume", action="store_true", help="continue from RUN/state")
     p.add_argument("--init", metavar="CHECKPOINT", help="fine-tune: start from this checkpoint folder ('default' = the shipped model); its config wins over --config")
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.config, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
         lr=args.lr, ema=args.ema, seed=args.seed, augment=not args.no_augment, gain_envelope=args.gain_envelope, phone_weight=args.phone_weight, val_utterances=args.val_utterances,
         max_minutes=args.max_minutes, model_overrides=overrides, init=init, bilabial_weight=args.bilabial_weight,
-        p_sigma_max=args.p_sigma_max,
+        consonant_weight=args.consonant_weight, p_sigma_max=args.p_sigma_max,
     )
     tr = load_examples(args.data, "train", fe, cfg.fps, limit=args.limit)
     va = load_examples(args.data, "val", fe, cfg.fps, limit=args.val_utterances)

@@ -1,0 +1,122 @@
+"""Where a motion model's mouth departs from the teacher's on the real speakers, and what that costs.
+
+    python scripts/mouth_gap.py [CHECKPOINT] [--videos /work/shared/evaldata/video] [--seconds 30]
+
+Uses the tracked mouths, recognised phones and audio-video offsets of ``scripts/calibrate_teacher.py``
+(same cache). Every correlation is at each clip's audio-video offset, seed 0, on the mouth opening the
+evaluation scores (``anim3d.eval.mouth.mouth_opening``). Prints, per clip and as the mean:
+- the model and the teacher on recognised phones (``anim3d eval``'s "phones+teacher" method);
+- the teacher with phone identity taken away: every vowel spoken as AH, or every consonant other than
+  P/B/M, F/V and W as T (what knowing the vowels and the consonants is worth);
+- the model with its mean opening per recognised phone moved to the teacher's (a diagnostic bound:
+  what a model without per-phone bias against the teacher would score; it reads the phones, so it is
+  not a method);
+- the slow part of each curve (Gaussian, sigma 0.5 s) against the real one's;
+then the per-phone mean openings (relative to each clip's 95th percentile) of real, teacher and model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from calibrate_teacher import _measure  # noqa: E402  (a sibling script: the same cache and clips)
+
+from anim3d.paths import evaldata_dir  # noqa: E402
+
+VOWELS = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
+KEEP_CONSONANTS = {"P", "B", "M", "F", "V", "W", "SIL"}
+SLOW_SIGMA = 15  # frames (0.5 s at 30 fps)
+
+
+def frame_labels(phones, n: int, fps: float) -> np.ndarray:
+    """(n,) the recognised phone at each frame (audio time), SIL outside every phone."""
+    lab = np.array(["SIL"] * n, dtype=object)
+    for p in phones:
+        lab[int(round(p.start * fps)) : int(round(p.end * fps))] = p.label
+    return lab
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint", nargs="?", default=None, help="model folder (default: the shipped model)")
+    ap.add_argument("--videos", default=str(evaldata_dir() / "video"))
+    ap.add_argument("--seconds", type=float, default=30.0, help="at most this much of each clip")
+    ap.add_argument("--cache", default="/tmp/anim3d-calibration", help="calibrate_teacher.py's cache folder")
+    args = ap.parse_args()
+
+    import glob
+
+    from scipy.ndimage import gaussian_filter1d
+
+    from anim3d.data.phones import Phone
+    from anim3d.data.teacher import phones_to_motion
+    from anim3d.eval.metrics import lagged_pearson
+    from anim3d.eval.mouth import mouth_opening
+    from anim3d.pipeline import _load, animate, load_default_model
+
+    gen = _load(args.checkpoint) if args.checkpoint else load_default_model()
+    coarse = {
+        "vowels as AH": lambda lab: "AH" if lab in VOWELS else lab,
+        "consonants as T": lambda lab: lab if lab in VOWELS or lab in KEEP_CONSONANTS else "T",
+    }
+    rows, curves = [], []
+    for path in sorted(glob.glob(os.path.join(args.videos, "*.mp4"))):
+        real, fps, phones, lag, audio = _measure(path, args.seconds, args.cache)
+        dur = len(real) / fps
+
+        def teacher(ph):
+            m = phones_to_motion(ph, dur, fps=fps, audio=audio, seed=0)
+            return mouth_opening(m)[0][: len(real)]
+
+        motion = animate(audio, checkpoint=gen, seed=0)
+        if abs(motion.fps - fps) > 1e-6:
+            motion = motion.resample(fps)
+        model = mouth_opening(motion)[0][: len(real)]
+        tch = teacher(phones)
+        row = {"model": lagged_pearson(model, real, lag), "teacher": lagged_pearson(tch, real, lag)}
+        for name, f in coarse.items():
+            row["teacher, " + name] = lagged_pearson(teacher([Phone(f(p.label), p.start, p.end) for p in phones]), real, lag)
+        n = min(len(model), len(tch))
+        labels = frame_labels(phones, n, fps)
+        curves.append((os.path.basename(path), real, lag, model[:n] / np.percentile(model, 95), tch[:n] / np.percentile(tch, 95), labels))
+        slow = lambda x: gaussian_filter1d(np.asarray(x, np.float64), SLOW_SIGMA)  # noqa: E731
+        row["model, slow part"] = lagged_pearson(slow(model), slow(real), lag)
+        row["teacher, slow part"] = lagged_pearson(slow(tch), slow(real), lag)
+        rows.append(row)
+
+    # per-phone means over all clips (relative openings), then the per-phone shift of the model
+    mean_of = lambda which: {lab: np.mean(np.concatenate([c[which][c[5] == lab] for c in curves]))  # noqa: E731
+                             for lab in set(np.concatenate([c[5] for c in curves]))}
+    model_mean, teacher_mean = mean_of(3), mean_of(4)
+    for row, (name, real, lag, model, tch, labels) in zip(rows, curves):
+        shifted = model + np.array([teacher_mean[lab] - model_mean[lab] for lab in labels])
+        row["model, per-phone shift (bound)"] = lagged_pearson(shifted, real, lag)
+
+    keys = list(rows[0])
+    print(f"{'correlation with the real mouth':34s} " + " ".join(f"{c[0][:12]:>12s}" for c in curves) + f" {'mean':>8s}")
+    for k in keys:
+        vals = [r[k] for r in rows]
+        print(f"{k:34s} " + " ".join(f"{v:12.3f}" for v in vals) + f" {np.mean(vals):8.3f}")
+
+    real_at = {}
+    for name, real, lag, model, tch, labels in curves:
+        rn = real / np.percentile(real, 95)
+        for k, lab in enumerate(labels):
+            if 0 <= k - lag < len(rn):
+                real_at.setdefault(lab, []).append(rn[k - lag])
+    common = sorted((lab for lab in real_at if len(real_at[lab]) >= 15), key=lambda lab: -np.mean(real_at[lab]))
+    print("\nper-phone mean opening, all frames of the phone (real / teacher / model; 95th percentile = 1):")
+    print(", ".join(f"{lab} {np.mean(real_at[lab]):.2f}/{teacher_mean[lab]:.2f}/{model_mean[lab]:.2f}" for lab in common))
+    for group, sel in (("vowels", [x for x in common if x in VOWELS]), ("consonants", [x for x in common if x not in VOWELS])):
+        rr = [np.mean(real_at[x]) for x in sel]
+        print(f"between-phone r with real, {group:10s}: teacher {np.corrcoef(rr, [teacher_mean[x] for x in sel])[0, 1]:.3f}, "
+              f"model {np.corrcoef(rr, [model_mean[x] for x in sel])[0, 1]:.3f}")
+
+
+if __name__ == "__main__":
+    main()
