@@ -160,9 +160,10 @@ def test_bilabial_frames_get_the_extra_loss_weight(toy):
     assert heavy.any() and torch.allclose(weighted[heavy], torch.full_like(weighted[heavy], 4.0))
     assert torch.equal(weighted[~heavy], plain[~heavy])
 
+
 def test_consonant_weight_covers_the_other_consonants_only(toy):
-    """--consonant-weight: the same kind of extra weight around every consonant middle except p/b/m
-    (vowels and pauses keep weight 1), added to the bilabial weight's frames where both apply."""
+    """--consonant-weight: the same kind of extra weight around every consonant middle except p/b/m's
+    (the frames of vowels, pauses and p/b/m keep the weights they had)."""
     from anim3d.training import consonant_frames
 
     phones = [("SIL", 0.0, 0.2), ("B", 0.2, 0.3), ("AA", 0.3, 0.5), ("T", 0.5, 0.6), ("S", 0.6, 0.8), ("M", 0.8, 0.9)]
