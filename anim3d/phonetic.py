@@ -53,6 +53,7 @@ except ImportError:  # same shape, so callers never see a difference
 PHONE_SET: tuple[str, ...] = tuple(_DATA_PHONE_SET) if _DATA_PHONE_SET else ("SIL", *ARPABET)
 PHONE_INDEX = {p: i for i, p in enumerate(PHONE_SET)}
 SILENCE = "SIL"
+MODES = ("words", "allphone", "frames")
 
 SAMPLE_RATE = 16000  # the en-us acoustic model's rate
 FRAME_RATE = 100  # pocketsphinx frames per second (10 ms)
@@ -67,6 +68,7 @@ class RecognizerConfig:
     beam: float = 1e-20
     phone_beam: float = 1e-20
     silence_ratio: float = 0.03  # phones never louder than 3% of the loud-frame RMS (-30 dB) -> SIL
+    phone_change_penalty: float = 12.0  # "frames" mode: log-likelihood cost of each phone change (lowest PER, below)
 
 
 def _model_paths() -> tuple[str, str, str]:
@@ -170,12 +172,14 @@ def recognize_phones(audio: Audio, config: RecognizerConfig | None = None, *, mo
     Returns contiguous phones covering the whole clip (silence merged), times in seconds.
     Raises AudioError for empty audio, ValueError for an unknown mode.
     """
-    if mode not in ("words", "allphone"):
-        raise ValueError(f"unknown phone recognition mode {mode!r} (words or allphone)")
+    if mode not in MODES:
+        raise ValueError(f"unknown phone recognition mode {mode!r} ({', '.join(MODES)})")
     config = config or RecognizerConfig()
     pcm, x = _pcm16k(audio)
     duration = x.size / SAMPLE_RATE
     segs = None
+    if mode == "frames":
+        segs = _frame_phones(x, config.phone_change_penalty)
     if mode == "words":
         words = recognize_words(audio)
         if not words:
@@ -184,12 +188,28 @@ def recognize_phones(audio: Audio, config: RecognizerConfig | None = None, *, mo
             segs = _align_phones(pcm, words)
         except RuntimeError:  # pocketsphinx could not align: use the phone loop instead
             segs = None
-    if segs is None:
+    if segs is None:  # allphone, or words that could not be aligned
         dec = _decoder(config)
         _decode(dec, pcm)
         segs = [(normalize_label(s.word), s.start_frame / FRAME_RATE, (s.end_frame + 1) / FRAME_RATE) for s in dec.seg()]
     segs = _silence_quiet(segs, x, config.silence_ratio)
     return _tidy(segs, duration)
+
+
+def _frame_phones(x: np.ndarray, penalty: float) -> list[tuple[str, float, float]]:
+    """16 kHz samples -> (label, start s, end s) from the acoustic model scored frame by frame
+    (``anim3d.sphinx_acoustic``) and a phone loop without language model."""
+    from anim3d import sphinx_acoustic as sa
+
+    model = sa.load_model()
+    path = sa.phone_loop(sa.ci_phone_loglik(sa.features(x), model), penalty)
+    labels = [normalize_label(model.phones[i]) for i in path]
+    segs, start = [], 0
+    for t in range(1, len(labels) + 1):
+        if t == len(labels) or labels[t] != labels[start]:
+            segs.append((labels[start], start / sa.FRAME_RATE, t / sa.FRAME_RATE))
+            start = t
+    return segs
 
 
 def _silence_quiet(segs, x: np.ndarray, ratio: float):

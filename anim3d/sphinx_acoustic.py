@@ -1,0 +1,188 @@
+"""pocketsphinx's US-English acoustic model, scored frame by frame in our own code.
+
+The model in the pocketsphinx wheel (``en-us/en-us``) was trained on recordings of real speakers. It is a
+phonetically tied mixture model (``feat.params``: ``-model ptm``): one codebook of 128 diagonal Gaussians
+per context-independent (CI) phone and feature stream, and per senone a set of mixture weights. Three
+streams: 13 MFCC, their deltas and their double deltas.
+
+Why our own reader: pocketsphinx's Python bindings decode (words, phone loop, alignment) but return no
+acoustic scores, and their decoders run at 0.1-2x real time here. Scoring only the 126 CI senones (3
+states x 42 CI phones) is a few matrix products per frame:
+- ``ci_phone_loglik`` gives T x 42 log-likelihoods at 100 frames per second;
+- ``phone_loop`` turns them into phones with a Viterbi pass (one penalty per phone change, no language
+  model).
+
+The MFCC front end follows ``feat.params`` and sphinxbase's defaults:
+- 0.97 pre-emphasis, 410-sample Hamming windows every 160 samples, 512-point FFT;
+- 25 mel filters 130-6800 Hz, natural log, orthonormal DCT-II, sinusoidal lifter 22, 13 coefficients;
+- the utterance's mean removed (batch CMN);
+- deltas c[t+2] - c[t-2] and double deltas d[t+1] - d[t-1].
+Its noise removal (``-remove_noise yes``) is not reproduced. The filters' exact heights do not matter:
+per-filter gains become a constant cepstral offset, which CMN removes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from anim3d.optional import require
+
+SAMPLE_RATE = 16000
+FRAME_RATE = 100  # frames per second (160-sample hop)
+WINDOW = 410  # samples (25.625 ms, sphinxbase's default)
+N_FFT = 512
+N_FILTERS, LOWER_HZ, UPPER_HZ = 25, 130.0, 6800.0
+N_CEP, LIFTER = 13, 22
+BYTE_ORDER_MAGIC = 0x11223344
+LOG_BASE = 1.0001  # sphinx's log base; mixture weights are stored as -log_b(w) >> 10 in 8 bits
+SENSCR_SHIFT = 10
+VAR_FLOOR = 1e-4
+
+
+@dataclass(frozen=True)
+class AcousticModel:
+    phones: tuple[str, ...]  # the CI phones, in the model's order ("+NSN+", "+SPN+", "AA", ..., "SIL", ...)
+    means: np.ndarray  # P x 3 x K x 13 (CI phone, stream, Gaussian, dimension)
+    variances: np.ndarray  # P x 3 x K x 13, floored at VAR_FLOOR
+    log_weights: np.ndarray  # 3 x K x (3P): natural-log mixture weights of the CI senones (phone p: 3p..3p+2)
+
+
+def model_dir() -> str:
+    get_model_path = require("pocketsphinx", "the speech acoustic model").get_model_path
+    return os.path.join(get_model_path(), "en-us", "en-us")
+
+
+def read_gaussians(path: str) -> np.ndarray:
+    """A sphinx-3 Gaussian parameter file (``means`` / ``variances``) -> n_mgau x n_feat x n_density x veclen."""
+    b = open(path, "rb").read()
+    i = b.index(b"endhdr\n") + len(b"endhdr\n")
+    magic, n_mgau, n_feat, n_den = (int(v) for v in np.frombuffer(b[i : i + 16], "<i4"))
+    if magic != BYTE_ORDER_MAGIC:
+        raise ValueError(f"{path}: not a little-endian sphinx-3 Gaussian file")
+    veclen = np.frombuffer(b[i + 16 : i + 16 + 4 * n_feat], "<i4")
+    if len(set(veclen.tolist())) != 1:
+        raise ValueError(f"{path}: streams of different lengths are not supported")
+    o = i + 16 + 4 * n_feat
+    n = int(np.frombuffer(b[o : o + 4], "<i4")[0])
+    x = np.frombuffer(b[o + 4 : o + 4 + 4 * n], "<f4")
+    return x.reshape(n_mgau, n_feat, n_den, int(veclen[0]))
+
+
+def read_mixture_weights(path: str) -> np.ndarray:
+    """``sendump`` (8-bit quantised mixture weights, no clustering) -> natural-log weights n_feat x K x n_senones."""
+    b = open(path, "rb").read()
+    o, n_feat = 0, 0
+    while True:  # header: length-prefixed strings, ended by a zero length
+        n = int(np.frombuffer(b[o : o + 4], "<i4")[0])
+        o += 4
+        if n == 0:
+            break
+        line = b[o : o + n].rstrip(b"\0").decode("ascii", "replace")
+        if line.startswith("feature_count"):
+            n_feat = int(line.split()[1])
+        elif line.startswith("cluster_count") and int(line.split()[1]) != 0:
+            raise ValueError(f"{path}: clustered mixture weights are not supported")
+        o += n
+    n_den, n_sen = (int(v) for v in np.frombuffer(b[o : o + 8], "<i4"))
+    q = np.frombuffer(b[o + 8 : o + 8 + n_feat * n_den * n_sen], np.uint8).reshape(n_feat, n_den, n_sen)
+    return -(q.astype(np.float64) * (1 << SENSCR_SHIFT) * np.log(LOG_BASE))
+
+
+def read_ci_phones(path: str) -> tuple[str, ...]:
+    """The CI phone names of a binary model definition (``mdef``, BMDF)."""
+    b = open(path, "rb").read()
+    i = b.index(b"END FILE FORMAT DESCRIPTION\n") + len(b"END FILE FORMAT DESCRIPTION\n")
+    i = (i + 3) // 4 * 4  # the header is padded to a 4-byte boundary
+    n_ci = int(np.frombuffer(b[i : i + 4], "<i4")[0])
+    j = i + 4 * 10  # ten int32 counts, then the names, null-separated
+    names = b[j:].split(b"\0")[:n_ci]
+    return tuple(n.decode("ascii") for n in names)
+
+
+@lru_cache(maxsize=1)
+def load_model() -> AcousticModel:
+    d = model_dir()
+    phones = read_ci_phones(os.path.join(d, "mdef"))
+    means = read_gaussians(os.path.join(d, "means"))
+    variances = np.maximum(read_gaussians(os.path.join(d, "variances")), VAR_FLOOR)
+    weights = read_mixture_weights(os.path.join(d, "sendump"))[:, :, : 3 * len(phones)]
+    if means.shape[0] != len(phones) or weights.shape[1] != means.shape[2]:
+        raise ValueError(f"{d}: unexpected model shapes {means.shape} / {weights.shape} for {len(phones)} phones")
+    return AcousticModel(phones, means, variances, weights)
+
+
+def mel_filters(sr: int = SAMPLE_RATE) -> np.ndarray:
+    """N_FILTERS x (N_FFT // 2 + 1) triangular filters equally spaced on the mel scale."""
+    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
+    edges = 700.0 * (10 ** (np.linspace(mel(LOWER_HZ), mel(UPPER_HZ), N_FILTERS + 2) / 2595.0) - 1.0)
+    f = np.arange(N_FFT // 2 + 1) * sr / N_FFT
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    return np.clip(np.minimum((f - lo) / (mid - lo), (hi - f) / (hi - mid)), 0.0, None)
+
+
+def features(samples: np.ndarray) -> np.ndarray:
+    """16 kHz mono float samples in [-1, 1] -> T x 39 (MFCC, deltas, double deltas), T = frames at 100 Hz."""
+    from scipy.fft import dct
+
+    x = np.asarray(samples, np.float64).reshape(-1) * 32768.0
+    if x.size == 0:
+        return np.zeros((0, 3 * N_CEP), np.float32)
+    x = np.append(x[0], x[1:] - 0.97 * x[:-1])
+    hop = SAMPLE_RATE // FRAME_RATE
+    n = 1 + max(0, (x.size - WINDOW) // hop)
+    frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, (0, WINDOW)), WINDOW)[::hop][:n]  # n x WINDOW
+    power = np.abs(np.fft.rfft(frames * np.hamming(WINDOW), N_FFT)) ** 2  # n x 257
+    logmel = np.log(np.maximum(power @ mel_filters().T, 1e-5))  # n x 25
+    c = dct(logmel, type=2, norm="ortho", axis=1)[:, :N_CEP]
+    c *= 1.0 + 0.5 * LIFTER * np.sin(np.pi * np.arange(N_CEP) / LIFTER)
+    c -= c.mean(axis=0)
+    p = np.pad(c, ((3, 3), (0, 0)), mode="edge")
+    d = p[4:] - p[:-4]  # c[t+2] - c[t-2] for t = -1 .. n
+    dd = d[2:] - d[:-2]  # d[t+1] - d[t-1] for t = 0 .. n-1
+    return np.concatenate([c, d[1:-1], dd], axis=1).astype(np.float32)
+
+
+def ci_phone_loglik(feats: np.ndarray, model: AcousticModel | None = None) -> np.ndarray:
+    """T x 39 features -> T x P log-likelihoods of the CI phones (each phone's best of its 3 states)."""
+    import torch
+
+    m = model or load_model()
+    P, S, K, D = m.means.shape
+    f = torch.from_numpy(np.ascontiguousarray(feats, np.float32))  # T x 39
+    T = f.shape[0]
+    codebook = torch.arange(3 * P) // 3  # senone -> its phone's codebook
+    total = torch.zeros(T, 3 * P)
+    for s in range(S):
+        x = f[:, s * D : (s + 1) * D]  # T x 13
+        mu = torch.from_numpy(m.means[:, s].reshape(P * K, D)).float()  # PK x 13
+        iv = 1.0 / torch.from_numpy(m.variances[:, s].reshape(P * K, D)).float()
+        const = -0.5 * ((mu * mu * iv).sum(1) + torch.log(2.0 * np.pi / iv).sum(1))  # PK
+        ll = (-0.5 * (x * x) @ iv.T + x @ (mu * iv).T + const).view(T, P, K)  # T x P x K
+        w = torch.from_numpy(m.log_weights[s]).float().T  # 3P x K
+        total += torch.logsumexp(ll[:, codebook, :] + w[None], dim=2)  # T x 3P
+    return total.view(T, P, 3).amax(dim=2).numpy()
+
+
+def phone_loop(loglik: np.ndarray, penalty: float) -> np.ndarray:
+    """Viterbi over a loop of all phones: T x P log-likelihoods -> (T,) best phone index per frame, where
+    changing phone costs ``penalty`` (log units). A larger penalty gives fewer, longer phones."""
+    T, P = loglik.shape
+    if T == 0:
+        return np.zeros(0, np.int64)
+    back = np.zeros((T, P), np.int64)
+    score = loglik[0].astype(np.float64)
+    stay_idx = np.arange(P)
+    for t in range(1, T):
+        best = int(score.argmax())
+        jump = score[best] - penalty
+        back[t] = np.where(score >= jump, stay_idx, best)
+        score = np.maximum(score, jump) + loglik[t]
+    path = np.zeros(T, np.int64)
+    path[-1] = int(score.argmax())
+    for t in range(T - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
