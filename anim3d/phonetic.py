@@ -6,12 +6,14 @@ recognition runs offline with no downloads. Its "allphone" search decodes a phon
 sequence with frame times (10 ms frames), which we map to the project's ARPAbet set
 (stress-free ARPAbet, 39 phones + ``SIL``, the same labels as ``anim3d.data.phones``).
 
-Two modes: "words" (default) recognises words with the en-us language model and
+Three modes: "words" (default) recognises words with the en-us language model and
 force-aligns their dictionary phones, as Rhubarb Lip Sync does; "allphone" decodes a
-phone loop (faster, less accurate).
+phone loop (faster, less accurate); "frames" scores the same acoustic model frame by frame
+in our own code (``anim3d.sphinx_acoustic``) and runs a phone loop without language model
+(fastest, about as accurate as "allphone").
 
 Public API:
-    recognize_phones(audio, mode="words"|"allphone") -> list[Phone]
+    recognize_phones(audio, mode="words"|"allphone"|"frames") -> list[Phone]
     recognize_words(audio) -> list[str]
     phone_frames(phones, n_frames, fps=30) -> (n_frames,) int  indices into PHONE_SET
     phone_onehot(phones, n_frames, fps=30) -> (n_frames, 40) float32
@@ -62,7 +64,9 @@ FRAME_RATE = 100  # pocketsphinx frames per second (10 ms)
 @dataclass(frozen=True)
 class RecognizerConfig:
     """Allphone decoder settings. lw=2, beams 1e-20 gave the lowest mean phone error rate (0.56)
-    on the four evaldata speech clips among lw in {1, 1.5, 2, 2.5, 3, 5, 10} x beams {1e-5, 1e-20, 1e-30}."""
+    on the four evaldata speech clips among lw in {1, 1.5, 2, 2.5, 3, 5, 10} x beams {1e-5, 1e-20, 1e-30}.
+    The "frames" mode's phone change penalty: 12 gave the lowest phone error rate among {3, 5, 8, 12, 20}
+    on held-out synthetic speech (0.727) and on the B08 sentence (0.519) (docs/model.md)."""
 
     language_weight: float = 2.0
     beam: float = 1e-20
@@ -168,6 +172,9 @@ def recognize_phones(audio: Audio, config: RecognizerConfig | None = None, *, mo
     "allphone" when the alignment fails.
     mode "allphone": phone-loop decoding with a phone bigram; ~0.1-0.3x real time, phone
     error rate 0.4-0.7.
+    mode "frames": the acoustic model's context-independent phones scored frame by frame
+    (``anim3d.sphinx_acoustic``) and a Viterbi phone loop (``config.phone_change_penalty``);
+    ~0.06x real time, phone error rate 0.52 on the B08 sentence, 0.73 on held-out synthetic speech.
 
     Returns contiguous phones covering the whole clip (silence merged), times in seconds.
     Raises AudioError for empty audio, ValueError for an unknown mode.
