@@ -8,6 +8,8 @@ evaluation scores (``anim3d.eval.mouth.mouth_opening``). Prints, per clip and as
 - the model and the teacher on recognised phones (``anim3d eval``'s "phones+teacher" method);
 - the teacher with phone identity taken away: every vowel spoken as AH, or every consonant other than
   P/B/M, F/V and W as T (what knowing the vowels and the consonants is worth);
+- the teacher on the phones of ``recognize_phones(mode="frames")`` (the acoustic model scored frame by
+  frame, ``anim3d.sphinx_acoustic``: a tenth of the words mode's cost);
 - the model with its mean opening per recognised phone moved to the teacher's (a diagnostic bound:
   what a model without per-phone bias against the teacher would score; it reads the phones, so it is
   not a method);
@@ -57,6 +59,7 @@ def main() -> None:
     from anim3d.data.teacher import phones_to_motion
     from anim3d.eval.metrics import lagged_pearson
     from anim3d.eval.mouth import mouth_opening
+    from anim3d.phonetic import recognize_phones
     from anim3d.pipeline import _load, animate, load_default_model
 
     gen = _load(args.checkpoint) if args.checkpoint else load_default_model()
@@ -81,6 +84,7 @@ def main() -> None:
         row = {"model": lagged_pearson(model, real, lag), "teacher": lagged_pearson(tch, real, lag)}
         for name, f in coarse.items():
             row["teacher, " + name] = lagged_pearson(teacher([Phone(f(p.label), p.start, p.end) for p in phones]), real, lag)
+        row["teacher, frames-mode phones"] = lagged_pearson(teacher(recognize_phones(audio, mode="frames")), real, lag)
         n = min(len(model), len(tch))
         labels = frame_labels(phones, n, fps)
         curves.append((os.path.basename(path), real, lag, model[:n] / np.percentile(model, 95), tch[:n] / np.percentile(tch, 95), labels))
