@@ -154,17 +154,18 @@ def ci_phone_loglik(feats: np.ndarray, model: AcousticModel | None = None) -> np
     P, S, K, D = m.means.shape
     f = torch.from_numpy(np.ascontiguousarray(feats, np.float32))  # T x 39
     T = f.shape[0]
-    codebook = torch.arange(3 * P) // 3  # senone -> its phone's codebook
-    total = torch.zeros(T, 3 * P)
+    total = torch.zeros(T, P, 3)
     for s in range(S):
         x = f[:, s * D : (s + 1) * D]  # T x 13
         mu = torch.from_numpy(m.means[:, s].reshape(P * K, D)).float()  # PK x 13
         iv = 1.0 / torch.from_numpy(m.variances[:, s].reshape(P * K, D)).float()
         const = -0.5 * ((mu * mu * iv).sum(1) + torch.log(2.0 * np.pi / iv).sum(1))  # PK
         ll = (-0.5 * (x * x) @ iv.T + x @ (mu * iv).T + const).view(T, P, K)  # T x P x K
-        w = torch.from_numpy(m.log_weights[s]).float().T  # 3P x K
-        total += torch.logsumexp(ll[:, codebook, :] + w[None], dim=2)  # T x 3P
-    return total.view(T, P, 3).amax(dim=2).numpy()
+        # log sum_k w_k N_k for the 3 senones of each phone's codebook: one exp per Gaussian, then a product
+        top = ll.amax(dim=2, keepdim=True)  # T x P x 1
+        w = torch.from_numpy(np.exp(m.log_weights[s])).float().view(K, P, 3).transpose(0, 1)  # P x K x 3
+        total += torch.log(torch.einsum("tpk,pks->tps", torch.exp(ll - top), w)) + top  # T x P x 3
+    return total.amax(dim=2).numpy()
 
 
 def phone_loop(loglik: np.ndarray, penalty: float) -> np.ndarray:
