@@ -72,7 +72,7 @@ class RecognizerConfig:
     beam: float = 1e-20
     phone_beam: float = 1e-20
     silence_ratio: float = 0.03  # phones never louder than 3% of the loud-frame RMS (-30 dB) -> SIL
-    phone_change_penalty: float = 12.0  # "frames" mode: log-likelihood cost of each phone change (lowest PER, below)
+    phone_change_penalty: float = 12.0  # "frames" mode: log-likelihood cost of each phone change (lowest PER, above)
 
 
 def _model_paths() -> tuple[str, str, str]:
