@@ -28,9 +28,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from calibrate_teacher import _measure  # noqa: E402  (a sibling script: the same cache and clips)
 
+from anim3d.data.phones import VOWELS  # noqa: E402
 from anim3d.paths import evaldata_dir  # noqa: E402
 
-VOWELS = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
 KEEP_CONSONANTS = {"P", "B", "M", "F", "V", "W", "SIL"}
 SLOW_SIGMA = 15  # frames (0.5 s at 30 fps)
 

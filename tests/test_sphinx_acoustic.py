@@ -49,6 +49,7 @@ def test_speech_scores_like_its_phones(evaldata):
     """On real speech (a Harvard sentence), vowel frames score a vowel and the pause frames silence
     more often than chance (1 in 42) would allow."""
     from anim3d.audio import load_audio
+    from anim3d.data.phones import VOWELS
     from anim3d.phonetic import recognize_phones
 
     audio = load_audio(evaldata / "audio" / "B08_sb_example1.wav")
@@ -60,6 +61,5 @@ def test_speech_scores_like_its_phones(evaldata):
     m = sa.load_model()
     best = np.array(m.phones)[sa.ci_phone_loglik(sa.features(x)).argmax(axis=1)]
     words = recognize_phones(audio, mode="words")  # the slow, accurate recogniser as the reference
-    vowels = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
-    hits = [best[t] in vowels for p in words if p.label in vowels for t in range(int(p.start * 100) + 1, int(p.end * 100) - 1) if t < len(best)]
+    hits = [best[t] in VOWELS for p in words if p.label in VOWELS for t in range(int(p.start * 100) + 1, int(p.end * 100) - 1) if t < len(best)]
     assert len(hits) > 50 and np.mean(hits) > 0.6  # vowels are 15 of the 42 phones
