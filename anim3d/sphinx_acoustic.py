@@ -41,6 +41,9 @@ BYTE_ORDER_MAGIC = 0x11223344
 LOG_BASE = 1.0001  # sphinx's log base; mixture weights are stored as -log_b(w) >> 10 in 8 bits
 SENSCR_SHIFT = 10
 VAR_FLOOR = 1e-4
+DITHER_RMS = 1.0  # 16-bit LSB; sphinx's -dither option. Digital silence (synthetic voices pause in it) then
+# scores as silence (SIL) as a recording's quiet does, instead of as a flat, fricative-like spectrum.
+DITHER_PERIOD = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -124,14 +127,28 @@ def mel_filters(sr: int = SAMPLE_RATE) -> np.ndarray:
     return np.clip(np.minimum((f - lo) / (mid - lo), (hi - f) / (hi - mid)), 0.0, None)
 
 
-def features(samples: np.ndarray) -> np.ndarray:
-    """16 kHz mono float samples in [-1, 1] -> T x 39 (MFCC, deltas, double deltas), T = frames at 100 Hz."""
+@lru_cache(maxsize=1)
+def _dither_table() -> np.ndarray:
+    return np.random.default_rng(0).normal(scale=DITHER_RMS, size=DITHER_PERIOD)
+
+
+def dither(start: int, n: int) -> np.ndarray:
+    """The fixed dither of stream samples start .. start + n - 1 (the same numbers whichever way a stream is cut)."""
+    return _dither_table()[(start + np.arange(n)) % DITHER_PERIOD]
+
+
+def cepstra(samples: np.ndarray, start: int = 0, previous: float | None = None) -> np.ndarray:
+    """16 kHz mono float samples in [-1, 1] -> T x 13 liftered MFCC before any mean removal (T frames at 100 Hz;
+    frame t covers samples [160 t, 160 t + WINDOW)). ``start``: the stream index of ``samples[0]`` (for the
+    dither); ``previous``: the sample before it (None: the stream starts here)."""
     from scipy.fft import dct
 
     x = np.asarray(samples, np.float64).reshape(-1) * 32768.0
     if x.size == 0:
-        return np.zeros((0, 3 * N_CEP), np.float32)
-    x = np.append(x[0], x[1:] - 0.97 * x[:-1])
+        return np.zeros((0, N_CEP), np.float32)
+    x = x + dither(start, x.size)
+    first = x[0] if previous is None else x[0] - 0.97 * (float(previous) * 32768.0 + dither(start - 1, 1)[0])
+    x = np.append(first, x[1:] - 0.97 * x[:-1])
     hop = SAMPLE_RATE // FRAME_RATE
     n = 1 + max(0, (x.size - WINDOW) // hop)
     frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, (0, WINDOW)), WINDOW)[::hop][:n]  # n x WINDOW
@@ -139,11 +156,25 @@ def features(samples: np.ndarray) -> np.ndarray:
     logmel = np.log(np.maximum(power @ mel_filters().T, 1e-5))  # n x 25
     c = dct(logmel, type=2, norm="ortho", axis=1)[:, :N_CEP]
     c *= 1.0 + 0.5 * LIFTER * np.sin(np.pi * np.arange(N_CEP) / LIFTER)
-    c -= c.mean(axis=0)
+    return c
+
+
+def with_deltas(c: np.ndarray) -> np.ndarray:
+    """T x 13 mean-removed cepstra -> T x 39: with deltas c[t+2] - c[t-2] and double deltas d[t+1] - d[t-1]
+    (edges repeated, so frame t needs frames up to t + 3)."""
     p = np.pad(c, ((3, 3), (0, 0)), mode="edge")
     d = p[4:] - p[:-4]  # c[t+2] - c[t-2] for t = -1 .. n
     dd = d[2:] - d[:-2]  # d[t+1] - d[t-1] for t = 0 .. n-1
     return np.concatenate([c, d[1:-1], dd], axis=1).astype(np.float32)
+
+
+def features(samples: np.ndarray) -> np.ndarray:
+    """16 kHz mono float samples in [-1, 1] -> T x 39 (MFCC with the utterance's mean removed, deltas,
+    double deltas), T = frames at 100 Hz."""
+    c = cepstra(samples)
+    if len(c) == 0:
+        return np.zeros((0, 3 * N_CEP), np.float32)
+    return with_deltas(c - c.mean(axis=0))
 
 
 def ci_phone_loglik(feats: np.ndarray, model: AcousticModel | None = None) -> np.ndarray:

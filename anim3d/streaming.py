@@ -86,7 +86,8 @@ class StreamingAnimator:
         self.in_rate = int(sample_rate or cfg.sample_rate)
         self.noise = FrameNoise(seed, cfg.motion_dim)
         keep_frames = cfg.prev + cfg.window + 2 * self.hop
-        self.keep_samples = int(keep_frames / cfg.fps * cfg.sample_rate) + 1024
+        # plus what the front end reads before a frame (the phone front end's running cepstral mean)
+        self.keep_samples = int(keep_frames / cfg.fps * cfg.sample_rate) + 1024 + getattr(self.gen.front_end, "history_samples", 0)
         self.buf = np.zeros(0, np.float32)  # the last received samples, at cfg.sample_rate
         self.buf_start = 0  # stream index of buf[0]
         self.received = 0
@@ -132,8 +133,9 @@ class StreamingAnimator:
             return int(np.ceil(self.received / cfg.sample_rate * cfg.fps - 1e-9))
         from models.audio_features import N_FFT
 
-        # frame i needs samples up to its last analysis instant + N_FFT/2
-        last = (self.received - N_FFT // 2) / cfg.sample_rate * cfg.fps - (cfg.subframes - 0.5) / cfg.subframes
+        # frame i needs samples up to its last analysis instant + the front end's reach (log-mel: N_FFT/2)
+        reach = getattr(self.gen.front_end, "lookahead_samples", N_FFT // 2)
+        last = (self.received - reach) / cfg.sample_rate * cfg.fps - (cfg.subframes - 0.5) / cfg.subframes
         return max(0, int(np.floor(last)) + 1)
 
     def _features(self, start: int, stop: int) -> np.ndarray:

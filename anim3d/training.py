@@ -398,6 +398,7 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     elif tcfg.init:
         resume = False
         init_model, cfg, _ = load_checkpoint(tcfg.init)
+        init_audio = (cfg.audio_encoder, cfg.audio_dim)
         cfg = dataclasses.replace(cfg, **tcfg.model_overrides)  # e.g. audio_conv_layers added to a trained model
         if cfg.audio_dim != int(train_examples[0].feats.shape[1]):
             raise Anim3dError(f"{tcfg.init}: the checkpoint takes {cfg.audio_dim} audio features per frame, the corpus gives {train_examples[0].feats.shape[1]}")
@@ -409,11 +410,16 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     prepare(val_examples, cfg.motion_mean, cfg.motion_std)
     model = MotionTransformer(cfg).to(device)
     if tcfg.init and not resume:
-        missing, unexpected = model.load_state_dict(init_model.state_dict(), strict=False)
-        new_blocks = [k for k in missing if not k.startswith("audio_blocks.")]
+        state = init_model.state_dict()
+        fresh = []
+        if init_audio != (cfg.audio_encoder, cfg.audio_dim):  # another audio front end: its input layer starts at its init
+            fresh = [k for k in state if k.startswith("in_audio.0.")]
+            state = {k: v for k, v in state.items() if k not in fresh}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        new_blocks = [k for k in missing if not k.startswith("audio_blocks.") and k not in fresh]
         if new_blocks or unexpected:
             raise Anim3dError(f"{tcfg.init}: the checkpoint does not fit the model (missing {new_blocks[:3]}, unexpected {unexpected[:3]})")
-        log(f"initialised from {tcfg.init}" + (f" ({len(missing)} new audio-block tensors start at their init)" if missing else ""))
+        log(f"initialised from {tcfg.init}" + (f" ({len(missing)} new tensors start at their init)" if missing else ""))
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)

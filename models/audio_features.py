@@ -118,7 +118,12 @@ def build_front_end(cfg, device="cpu"):
     """The front end a model config asks for."""
     if cfg.audio_encoder in ("", "logmel", None):
         return LogMelFrontEnd(cfg.sample_rate, cfg.n_mels, cfg.subframes, cfg.fps)
-    fe = TransformersFrontEnd(cfg.audio_encoder, cfg.sample_rate, cfg.fps, device=device)
+    if cfg.audio_encoder == "phones":
+        from models.phone_features import PhoneFrontEnd
+
+        fe = PhoneFrontEnd(cfg.sample_rate, cfg.subframes, cfg.fps)
+    else:
+        fe = TransformersFrontEnd(cfg.audio_encoder, cfg.sample_rate, cfg.fps, device=device)
     if fe.dim != cfg.audio_dim:
         raise Anim3dError(f"audio encoder {cfg.audio_encoder} gives {fe.dim}-d features but the model expects {cfg.audio_dim}")
     return fe
@@ -128,6 +133,10 @@ def front_end_dim(audio_encoder: str, n_mels: int = 64, subframes: int = 3) -> i
     """Feature size of a front end without loading weights (reads the encoder's config.json)."""
     if audio_encoder in ("", "logmel", None):
         return subframes * (n_mels + 1)
+    if audio_encoder == "phones":
+        from models.phone_features import N_FEATURES
+
+        return subframes * N_FEATURES
     from transformers import AutoConfig
 
     try:

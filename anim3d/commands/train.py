@@ -42,13 +42,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bilabial-weight", type=float, default=0.0, help="extra loss weight on the frames around each p/b/m's middle (default 0)")
     p.add_argument("--consonant-weight", type=float, default=0.0,
                    help="extra loss weight around the middle of every other consonant, so the p/b/m weight does not teach closing on every stop and nasal (default 0)")
-    p.add_argument("--audio-encoder", help="a local Wav2Vec2/HuBERT folder to use instead of log-mel")
+    p.add_argument("--audio-encoder", help="'phones' (posteriors of pocketsphinx's real-speech acoustic model) or a local "
+                   "Wav2Vec2/HuBERT folder, instead of log-mel; with --init, the audio input layer starts afresh")
     p.add_argument("--resume", action="store_true", help="continue from RUN/state")
     p.add_argument("--init", metavar="CHECKPOINT", help="fine-tune: start from this checkpoint folder ('default' = the shipped model); its config wins over --config")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1: on a busy 2-core machine more threads thrash)")
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
     import os
 
     import torch
@@ -65,10 +67,10 @@ def run(args: argparse.Namespace) -> int:
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
     enc = args.audio_encoder or "logmel"
-    overrides = {"audio_encoder": enc} if args.audio_encoder else {}
+    overrides = {"audio_encoder": enc, "audio_dim": front_end_dim(enc)} if args.audio_encoder else {}
     if args.audio_conv_layers is not None:
         overrides["audio_conv_layers"] = args.audio_conv_layers
-    cfg = get_config(args.config, audio_dim=front_end_dim(enc), **overrides)
+    cfg = get_config(args.config, **({"audio_dim": front_end_dim(enc)} | overrides))
     init = None
     if args.init:
         from anim3d.pipeline import DEFAULT_CHECKPOINT
@@ -76,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
         init = str(DEFAULT_CHECKPOINT) if args.init == "default" else args.init
         cfg, _ = read_config(init)  # a clear error when it is not a checkpoint folder
+        cfg = dataclasses.replace(cfg, **overrides)
     fe = build_front_end(cfg, device=device)
     tcfg = TrainConfig(
         model=args.config, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
