@@ -46,7 +46,7 @@ DITHER_RMS = 1.0  # 16-bit LSB; sphinx's -dither option. Digital silence (synthe
 DITHER_PERIOD = 1 << 16
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity (for the cached scoring tensors)
 class AcousticModel:
     phones: tuple[str, ...]  # the CI phones, in the model's order ("+NSN+", "+SPN+", "AA", ..., "SIL", ...)
     means: np.ndarray  # P x 3 x K x 13 (CI phone, stream, Gaussian, dimension)
@@ -177,8 +177,28 @@ def features(samples: np.ndarray) -> np.ndarray:
     return with_deltas(c - c.mean(axis=0))
 
 
-def ci_phone_loglik(feats: np.ndarray, model: AcousticModel | None = None) -> np.ndarray:
-    """T x 39 features -> T x P log-likelihoods of the CI phones (each phone's best of its 3 states)."""
+@lru_cache(maxsize=2)
+def _scoring_tensors(m: AcousticModel) -> list:
+    """Per stream: A (2D x PK) and const (PK) so that [x*x, x] @ A + const are the Gaussians' log densities,
+    and the CI senones' mixture weights W (P x K x 3)."""
+    import torch
+
+    P, S, K, D = m.means.shape
+    out = []
+    for s in range(S):
+        mu = torch.from_numpy(m.means[:, s].reshape(P * K, D)).float()  # PK x D
+        iv = 1.0 / torch.from_numpy(m.variances[:, s].reshape(P * K, D)).float()
+        const = -0.5 * ((mu * mu * iv).sum(1) + torch.log(2.0 * np.pi / iv).sum(1))  # PK
+        A = torch.cat([-0.5 * iv, mu * iv], dim=1).T.contiguous()  # 2D x PK
+        W = torch.from_numpy(np.exp(m.log_weights[s])).float().view(K, P, 3).transpose(0, 1).contiguous()  # P x K x 3
+        out.append((A, const, W))
+    return out
+
+
+def ci_phone_loglik(feats: np.ndarray, model: AcousticModel | None = None, chunk: int = 128) -> np.ndarray:
+    """T x 39 features -> T x P log-likelihoods of the CI phones (each phone's best of its 3 states).
+
+    Frames go in chunks of ``chunk`` so the T x P x K densities stay in cache (5x faster than all at once)."""
     import torch
 
     m = model or load_model()
@@ -186,16 +206,17 @@ def ci_phone_loglik(feats: np.ndarray, model: AcousticModel | None = None) -> np
     f = torch.from_numpy(np.ascontiguousarray(feats, np.float32))  # T x 39
     T = f.shape[0]
     total = torch.zeros(T, P, 3)
-    for s in range(S):
-        x = f[:, s * D : (s + 1) * D]  # T x 13
-        mu = torch.from_numpy(m.means[:, s].reshape(P * K, D)).float()  # PK x 13
-        iv = 1.0 / torch.from_numpy(m.variances[:, s].reshape(P * K, D)).float()
-        const = -0.5 * ((mu * mu * iv).sum(1) + torch.log(2.0 * np.pi / iv).sum(1))  # PK
-        ll = (-0.5 * (x * x) @ iv.T + x @ (mu * iv).T + const).view(T, P, K)  # T x P x K
-        # log sum_k w_k N_k for the 3 senones of each phone's codebook: one exp per Gaussian, then a product
-        top = ll.amax(dim=2, keepdim=True)  # T x P x 1
-        w = torch.from_numpy(np.exp(m.log_weights[s])).float().view(K, P, 3).transpose(0, 1)  # P x K x 3
-        total += torch.log(torch.einsum("tpk,pks->tps", torch.exp(ll - top), w)) + top  # T x P x 3
+    with torch.inference_mode():
+        for t0 in range(0, T, chunk):
+            fc = f[t0 : t0 + chunk]
+            n = fc.shape[0]
+            for s, (A, const, W) in enumerate(_scoring_tensors(m)):
+                x = fc[:, s * D : (s + 1) * D]  # n x D
+                ll = torch.addmm(const, torch.cat([x * x, x], dim=1), A).view(n, P, K)  # n x P x K
+                # log sum_k w_k N_k for the 3 senones of each phone's codebook: one exp per Gaussian, then a product
+                top = ll.amax(dim=2, keepdim=True)  # n x P x 1
+                dens = ll.sub_(top).exp_()
+                total[t0 : t0 + n] += torch.bmm(dens.transpose(0, 1), W).transpose(0, 1).log_() + top  # n x P x 3
     return total.amax(dim=2).numpy()
 
 
