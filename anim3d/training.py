@@ -405,7 +405,8 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     else:
         resume = False
         mean, std = compute_stats([e.motion for e in train_examples])
-        cfg = get_config(tcfg.model, audio_dim=int(train_examples[0].feats.shape[1]), motion_mean=mean.tolist(), motion_std=std.tolist(), **tcfg.model_overrides)
+        cfg = get_config(tcfg.model, **{"audio_dim": int(train_examples[0].feats.shape[1]), **tcfg.model_overrides},
+                         motion_mean=mean.tolist(), motion_std=std.tolist())
     prepare(train_examples, cfg.motion_mean, cfg.motion_std)
     prepare(val_examples, cfg.motion_mean, cfg.motion_std)
     model = MotionTransformer(cfg).to(device)

@@ -21,7 +21,7 @@ def phone_gen(tmp_path_factory):
     tr, _ = toy_examples(6, seed=0, front_end=PhoneFrontEnd())
     torch.manual_seed(0)
     train(tr, [], str(out), TrainConfig(model="tiny", epochs=1, steps_per_epoch=40, batch_size=16, lr=2e-3, warmup=10,
-                                        model_overrides={"audio_encoder": "phones"}), log=lambda s: None)
+                                        model_overrides={"audio_encoder": "phones", "audio_dim": 129}), log=lambda s: None)  # as `anim3d train --audio-encoder phones` asks
     return MotionGenerator.load(out)
 
 
