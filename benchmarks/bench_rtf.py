@@ -5,7 +5,7 @@ row also shows its ratio to the baseline measured in the same run: the weight-fr
 log-mel feature extraction alone on the same audio.
 
 Rows (a row whose component is missing prints "skipped: <reason>"):
-- baselines: log-mel features, loudness -> jaw, pocketsphinx phone recognition, phones -> teacher;
+- baselines: log-mel features, phone-posterior features, loudness -> jaw, pocketsphinx phone recognition, phones -> teacher;
 - the model, per configuration (models.config.CONFIG_NAMES, randomly initialised: speed does
   not depend on trained weights) and per sampler step count, plus the shipped default
   checkpoint when it exists;
@@ -199,6 +199,15 @@ def main(argv=None) -> int:
         # without the model's front end, the loudness baseline becomes the reference
         t.add("log-mel features (baseline)", None, dur, note=f"skipped: {e}")
         t.baseline_name = "loudness"
+    try:
+        from models.phone_features import PhoneFrontEnd
+
+        fe = PhoneFrontEnd()
+        n = int(round(dur * 30))
+        sec, cpu, _ = timed(lambda: fe(audio.samples, n), args.repeats)
+        t.add("phone-posterior features (audio_encoder phones)", sec, dur, cpu)
+    except ImportError as e:
+        t.add("phone-posterior features", None, dur, note=f"skipped: {e}")
     sec, cpu, motion = timed(lambda: loudness_motion(audio), args.repeats)
     t.add("loudness -> jaw", sec, dur, cpu)
     try:
