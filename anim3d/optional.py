@@ -12,7 +12,7 @@ _EXTRAS = {
     "mediapipe": ("mediapipe==0.10.14", "video"),
     "cv2": ("opencv-contrib-python", "video"),
     "skimage": ("scikit-image", "video"),
-    "pocketsphinx": ("pocketsphinx", "data"),
+    "pocketsphinx": ("pocketsphinx", "core"),  # a core dependency since the default model hears its phones
     "matplotlib": ("matplotlib", "eval"),
 }
 
@@ -24,6 +24,8 @@ def require(module: str, purpose: str) -> ModuleType:
     except ImportError:
         top = module.split(".")[0]
         dist, extra = _EXTRAS.get(top, (top, "all"))
+        if extra == "core":
+            raise Anim3dError(f"{purpose} needs the package {dist}, which is not installed; install it with: pip install {dist}") from None
         raise Anim3dError(
             f"{purpose} needs the optional package {dist}, which is not installed; "
             f"install it with: pip install 'anim3d[{extra}]'"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the shipped default motion model (models/default/): six stages on one CPU thread.
+# Reproduce the shipped default motion model (models/default/): seven stages on one CPU thread.
 #
 # Stage 1, from scratch: the "fast" config (4 layers, width 128, 4 heads, windows of 90 frames + 8
 #   previous frames) on one hour of synthetic speech (seed 0). The shipped model's stage 1 ran on a
@@ -20,11 +20,14 @@
 # Stage 6, fine-tune on two hours made with 40 % Piper (neural voice) utterances and the teacher's second
 #   per-phone calibration (commit 79bb543, seed 6), lr 3e-4, p/b/m weight x17, for a 30-minute budget
 #   (the shipped run: 15 epochs, 3750 steps).
+# Stage 7, fine-tune on the same corpus with the phone-posterior front end (--audio-encoder phones: pocketsphinx's
+#   real-speech acoustic model's CI-phone posteriors + log energy instead of log-mel; the audio input layer starts
+#   afresh, every other weight from stage 6), lr 3e-4, p/b/m weight x17, 24 epochs (6000 steps, 50 min).
 # Batch 24, AdamW, EMA 0.998; one CPU thread (on a busy 2-core machine a second thread made each step
 # slower, not faster). Time budgets make the step counts machine-dependent: the shipped model's own
 # count is in models/default/config.json ("metadata" -> "metrics" -> "step").
 #
-#   scripts/train_default.sh     # corpora in $CORPUS1..$CORPUS4, runs in $RUN/stage{1,...,6}, then models/default
+#   scripts/train_default.sh     # corpora in $CORPUS1..$CORPUS4, runs in $RUN/stage{1,...,7}, then models/default
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CORPUS1=${CORPUS1:-/work/corpus/h3_synth_1h}
@@ -51,9 +54,11 @@ anim3d train --data "$CORPUS3" --init "$RUN/stage4" --out "$RUN/stage5" --epochs
   --bilabial-weight 16 --seed 7 "${COMMON[@]}"
 anim3d train --data "$CORPUS4" --init "$RUN/stage5" --out "$RUN/stage6" --epochs 40 --lr 3e-4 --max-minutes 30 \
   --bilabial-weight 16 --seed 10 "${COMMON[@]}"
+anim3d train --data "$CORPUS4" --init "$RUN/stage6" --audio-encoder phones --out "$RUN/stage7" --epochs 24 --lr 3e-4 \
+  --bilabial-weight 16 --seed 10 "${COMMON[@]}"
 
 mkdir -p models/default
-cp "$RUN/stage6/config.json" "$RUN/stage6/model.safetensors" models/default/
+cp "$RUN/stage7/config.json" "$RUN/stage7/model.safetensors" models/default/
 # inference settings chosen on held-out voices (see docs/model.md): DPM-Solver++(2M) 4 steps, window
 # overlap 12 frames, classifier-free guidance 2 on the audio acting on the mouth and jaw channels only,
 # and 2 on the gaze request acting on the eyes and head; the mouth keeps the first sampler step's estimate
@@ -66,4 +71,4 @@ d["model"].update(overlap=12, default_sampler="dpmpp_2m", default_guidance={"aud
                   guidance_channels={"audio": ["mouth"], "gaze": ["eyes", "head"]}, group_steps={"mouth": 1})
 json.dump(d, open(p, "w"), indent=1)
 EOF
-echo "models/default updated from $RUN/stage6"
+echo "models/default updated from $RUN/stage7"
