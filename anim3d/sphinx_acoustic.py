@@ -153,7 +153,8 @@ def cepstra(samples: np.ndarray, start: int = 0, previous: float | None = None) 
     n = 1 + max(0, (x.size - WINDOW) // hop)
     frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, (0, WINDOW)), WINDOW)[::hop][:n]  # n x WINDOW
     power = np.abs(np.fft.rfft(frames * np.hamming(WINDOW), N_FFT)) ** 2  # n x 257
-    logmel = np.log(np.maximum(power @ mel_filters().T, 1e-5))  # n x 25
+    # einsum, not @: numpy hands @ to a multithreaded BLAS, whose idle threads spin on a busy machine
+    logmel = np.log(np.maximum(np.einsum("nf,mf->nm", power, mel_filters()), 1e-5))  # n x 25
     c = dct(logmel, type=2, norm="ortho", axis=1)[:, :N_CEP]
     c *= 1.0 + 0.5 * LIFTER * np.sin(np.pi * np.arange(N_CEP) / LIFTER)
     return c

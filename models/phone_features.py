@@ -86,7 +86,10 @@ class PhoneFrontEnd:
         c = sa.cepstra(seg, first * HOP, x[a - 1] if a > 0 else None)[: need_hi - first + 1]  # frames first .. need_hi
         c = (c - running_mean(c))[need_lo - first :]  # frames need_lo .. need_hi
         feats = sa.with_deltas(c)
-        ll = sa.ci_phone_loglik(feats[t_lo - need_lo : t_hi - need_lo + 1], self.model)  # (t_hi - t_lo + 1) x P
+        from anim3d.pipeline import cpu_threads
+
+        with cpu_threads("cpu"):  # as the model's: a second OpenMP thread spin-waits whenever the other core is busy
+            ll = sa.ci_phone_loglik(feats[t_lo - need_lo : t_hi - need_lo + 1], self.model)  # (t_hi - t_lo + 1) x P
         post = np.exp(ll - ll.max(axis=1, keepdims=True))
         post /= post.sum(axis=1, keepdims=True)
         per_frame = np.concatenate([POSTERIOR_SCALE * post, ENERGY_SCALE * c[t_lo - need_lo : t_hi - need_lo + 1, :1]], axis=1)
