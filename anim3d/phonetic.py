@@ -66,7 +66,8 @@ class RecognizerConfig:
     """Allphone decoder settings. lw=2, beams 1e-20 gave the lowest mean phone error rate (0.56)
     on the four evaldata speech clips among lw in {1, 1.5, 2, 2.5, 3, 5, 10} x beams {1e-5, 1e-20, 1e-30}.
     The "frames" mode's phone change penalty: 12 gave the lowest phone error rate among {3, 5, 8, 12, 20}
-    on held-out synthetic speech (0.727) and on the B08 sentence (0.519) (docs/model.md)."""
+    on held-out synthetic speech (0.727) and on the B08 sentence (0.519); with the acoustic front end's
+    dither, added later, 0.698 / 0.556 (penalty 8: 0.748 / 0.667) (docs/model.md)."""
 
     language_weight: float = 2.0
     beam: float = 1e-20
@@ -174,7 +175,7 @@ def recognize_phones(audio: Audio, config: RecognizerConfig | None = None, *, mo
     error rate 0.4-0.7.
     mode "frames": the acoustic model's context-independent phones scored frame by frame
     (``anim3d.sphinx_acoustic``) and a Viterbi phone loop (``config.phone_change_penalty``);
-    ~0.06x real time, phone error rate 0.52 on the B08 sentence, 0.73 on held-out synthetic speech.
+    ~0.06x real time, phone error rate 0.56 on the B08 sentence, 0.70 on held-out synthetic speech.
 
     Returns contiguous phones covering the whole clip (silence merged), times in seconds.
     Raises AudioError for empty audio, ValueError for an unknown mode.

@@ -22,6 +22,7 @@ Rows (a row whose component is missing prints "skipped: <reason>"):
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import tempfile
@@ -187,27 +188,23 @@ def main(argv=None) -> int:
         print("torch missing")
 
     t = Table("log-mel")
-    # ---- baseline: log-mel features alone
-    try:
-        from models.audio_features import LogMelFrontEnd
 
-        fe = LogMelFrontEnd()
+    def front_end_row(name: str, module: str, cls: str) -> bool:
+        """Time one audio front end on the audio (30 fps); a skipped row and False when it cannot be imported."""
+        try:
+            fe = getattr(importlib.import_module(module), cls)()
+        except ImportError as e:
+            t.add(name, None, dur, note=f"skipped: {e}")
+            return False
         n = int(round(dur * 30))
         sec, cpu, _ = timed(lambda: fe(audio.samples, n), args.repeats)
-        t.add("log-mel features (baseline)", sec, dur, cpu)
-    except ImportError as e:
-        # without the model's front end, the loudness baseline becomes the reference
-        t.add("log-mel features (baseline)", None, dur, note=f"skipped: {e}")
+        t.add(name, sec, dur, cpu)
+        return True
+
+    # ---- baseline: log-mel features alone; without the model's front end, loudness becomes the reference
+    if not front_end_row("log-mel features (baseline)", "models.audio_features", "LogMelFrontEnd"):
         t.baseline_name = "loudness"
-    try:
-        from models.phone_features import PhoneFrontEnd
-
-        fe = PhoneFrontEnd()
-        n = int(round(dur * 30))
-        sec, cpu, _ = timed(lambda: fe(audio.samples, n), args.repeats)
-        t.add("phone-posterior features (audio_encoder phones)", sec, dur, cpu)
-    except ImportError as e:
-        t.add("phone-posterior features", None, dur, note=f"skipped: {e}")
+    front_end_row("phone-posterior features (audio_encoder phones)", "models.phone_features", "PhoneFrontEnd")
     sec, cpu, motion = timed(lambda: loudness_motion(audio), args.repeats)
     t.add("loudness -> jaw", sec, dur, cpu)
     try:

@@ -72,7 +72,7 @@ class PhoneFrontEnd:
         x = np.asarray(samples, np.float32).reshape(-1)
         centers = subframe_centers(start_frame, num_frames, self.fps, self.sample_rate, self.subframes)  # N
         total = sample_offset + len(x)
-        n_frames = max(1, 1 + (total - sa.WINDOW) // HOP) if total >= sa.WINDOW else 1  # cepstral frames of the stream
+        n_frames = 1 + max(0, (total - sa.WINDOW) // HOP)  # cepstral frames of the stream (sa.cepstra's count)
         pos = np.clip((centers - sa.WINDOW / 2) / HOP, 0, n_frames - 1)  # N fractional cepstral frames
         t_lo, t_hi = int(np.floor(pos.min())), int(np.ceil(pos.max()))
         need_lo, need_hi = max(0, t_lo - DELTA_REACH), min(n_frames - 1, t_hi + DELTA_REACH)

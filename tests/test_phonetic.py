@@ -72,7 +72,7 @@ def test_real_speech_phone_error_rate(evaldata, mode, limit):
     assert phones[0].start == 0.0 and phones[-1].end == pytest.approx(audio.duration)
     ref = text_to_phones("The birch canoe slid on the smooth planks")
     per = phone_error_rate(ref, [p.label for p in phones])
-    # measured: words 0.148, allphone 0.63, frames 0.519; random labels score ~1.0
+    # measured: words 0.148, allphone 0.63, frames 0.556; random labels score ~1.0
     assert per < limit
     # the bilabials of "birch", "smooth", "planks" are found
     labels = [p.label for p in phones]

@@ -67,10 +67,11 @@ def run(args: argparse.Namespace) -> int:
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
     enc = args.audio_encoder or "logmel"
-    overrides = {"audio_encoder": enc, "audio_dim": front_end_dim(enc)} if args.audio_encoder else {}
+    dim = front_end_dim(enc)
+    overrides = {"audio_encoder": enc, "audio_dim": dim} if args.audio_encoder else {}
     if args.audio_conv_layers is not None:
         overrides["audio_conv_layers"] = args.audio_conv_layers
-    cfg = get_config(args.config, **({"audio_dim": front_end_dim(enc)} | overrides))
+    cfg = get_config(args.config, **{"audio_dim": dim, **overrides})
     init = None
     if args.init:
         from anim3d.pipeline import DEFAULT_CHECKPOINT
