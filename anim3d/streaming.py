@@ -94,6 +94,9 @@ class StreamingAnimator:
         self.sent = 0  # frames sent so far
         self.history = np.zeros((0, cfg.motion_dim), np.float32)  # last K sent frames, normalised
         self.feat_cache: dict[int, np.ndarray] = {}
+        # the front end's own cache for this stream, if it keeps one (the phone front end's cepstra)
+        make_cache = getattr(self.gen.front_end, "stream_cache", None)
+        self.front_end_kw = {"cache": make_cache()} if make_cache else {}
         if warmup:
             self.warmup()
 
@@ -143,7 +146,7 @@ class StreamingAnimator:
         missing = [f for f in range(start, stop) if f not in self.feat_cache]
         if missing:
             a, b = missing[0], missing[-1] + 1
-            feats = self.gen.front_end(self.buf, b - a, start_frame=a, sample_offset=self.buf_start)
+            feats = self.gen.front_end(self.buf, b - a, start_frame=a, sample_offset=self.buf_start, **self.front_end_kw)
             for i, f in enumerate(range(a, b)):
                 self.feat_cache[f] = feats[i]
         for f in [f for f in self.feat_cache if f < start - self.cfg.prev]:

@@ -51,6 +51,37 @@ def running_mean(c: np.ndarray, prior: np.ndarray = CMN_PRIOR) -> np.ndarray:
     return ((cs[t + 1] - cs[lo] + fill * prior[None]) / (n + fill)).astype(np.float32)
 
 
+def stream_cepstra(x: np.ndarray, sample_offset: int, lo: int, hi: int) -> np.ndarray:
+    """Raw cepstra (``sa.cepstra``) of the stream's frames lo .. hi, from ``x`` = the stream's samples from
+    ``sample_offset`` on: (hi - lo + 1) x 13."""
+    a = lo * HOP - sample_offset  # index in x of frame lo's first sample
+    seg = x[a : (hi * HOP + sa.WINDOW) - sample_offset]
+    if len(seg) < sa.WINDOW:
+        seg = np.pad(seg, (0, sa.WINDOW - len(seg)))
+    return sa.cepstra(seg, lo * HOP, x[a - 1] if a > 0 else None)[: hi - lo + 1]
+
+
+class CepstraCache:
+    """The last computed raw cepstra of one stream, by frame index. A cepstral frame depends only on its own
+    samples (and the one before, for pre-emphasis), so a frame computed once is final: a call reuses the
+    cached frames it needs and computes only the new ones. One cache per stream; frames before the oldest one
+    a call asks for are dropped."""
+
+    def __init__(self):
+        self.start = 0  # stream frame index of c[0]
+        self.c = np.zeros((0, sa.N_CEP))  # cached frames start .. start + len(c) - 1
+
+    def frames(self, x: np.ndarray, sample_offset: int, lo: int, hi: int) -> np.ndarray:
+        """Frames lo .. hi of the stream, as ``stream_cepstra`` gives them: (hi - lo + 1) x 13."""
+        end = self.start + len(self.c)  # first frame not cached
+        if not (self.start <= lo <= end):  # nothing to reuse (a gap, or earlier frames than cached)
+            self.start, self.c, end = lo, self.c[:0], lo
+        if hi >= end:
+            self.c = np.concatenate([self.c, stream_cepstra(x, sample_offset, end, hi)])
+        self.c, self.start = self.c[lo - self.start :], lo
+        return self.c[: hi - lo + 1]
+
+
 class PhoneFrontEnd:
     """num_frames x subframes * 43 phone posteriors and log energy (see the module docstring)."""
 
@@ -66,9 +97,15 @@ class PhoneFrontEnd:
         self.lookahead_samples = (DELTA_REACH + 1) * HOP + sa.WINDOW // 2
         self.history_samples = (CMN_FRAMES + DELTA_REACH + 1) * HOP + sa.WINDOW
 
-    def __call__(self, samples: np.ndarray, num_frames: int, start_frame: int = 0, sample_offset: int = 0) -> np.ndarray:
+    def stream_cache(self) -> "CepstraCache":
+        """A cache of one stream's cepstra, to pass to every call on that stream (``StreamingAnimator`` does)."""
+        return CepstraCache()
+
+    def __call__(self, samples: np.ndarray, num_frames: int, start_frame: int = 0, sample_offset: int = 0,
+                 cache: "CepstraCache | None" = None) -> np.ndarray:
         """Features of frames [start_frame, start_frame + num_frames); ``samples[0]`` is sample ``sample_offset``
-        of the stream, which ends with ``samples[-1]``."""
+        of the stream, which ends with ``samples[-1]``. ``cache``: this stream's ``stream_cache()``, so that
+        successive calls compute each cepstral frame once instead of the running mean's 3 s every time."""
         x = np.asarray(samples, np.float32).reshape(-1)
         centers = subframe_centers(start_frame, num_frames, self.fps, self.sample_rate, self.subframes)  # N
         total = sample_offset + len(x)
@@ -79,11 +116,10 @@ class PhoneFrontEnd:
         first = max(0, need_lo - CMN_FRAMES + 1, -(-sample_offset // HOP))  # first frame whose samples are all here
         if need_lo < first:
             raise ValueError(f"the samples start at {sample_offset}, after the audio of frame {start_frame}")
-        a = first * HOP - sample_offset  # index in x of the first frame's first sample
-        seg = x[a : (need_hi * HOP + sa.WINDOW) - sample_offset]
-        if len(seg) < sa.WINDOW:
-            seg = np.pad(seg, (0, sa.WINDOW - len(seg)))
-        c = sa.cepstra(seg, first * HOP, x[a - 1] if a > 0 else None)[: need_hi - first + 1]  # frames first .. need_hi
+        if cache is not None and total >= sa.WINDOW:  # (a shorter stream's one frame is zero-padded: not final)
+            c = cache.frames(x, sample_offset, first, need_hi)
+        else:
+            c = stream_cepstra(x, sample_offset, first, need_hi)
         c = (c - running_mean(c))[need_lo - first :]  # frames need_lo .. need_hi
         feats = sa.with_deltas(c)
         from anim3d.pipeline import cpu_threads

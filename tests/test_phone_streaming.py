@@ -58,6 +58,7 @@ def test_streaming_sees_the_offline_features(phone_gen):
     live = Motion.concatenate(parts)
     offline = phone_gen.features(speech)
     assert live.num_frames == len(offline) == 150
+    assert "cache" in st.front_end_kw  # the stream reuses its cepstra (tests/test_phone_features.py checks how)
     assert len(seen) == len(offline)
     assert max(np.abs(seen[f] - offline[f]).max() for f in seen) < 1e-3
     assert first_at is not None and first_at <= 0.1  # the deltas' 30 ms look-ahead still leaves the first frame early
