@@ -1,10 +1,28 @@
-"""Training-time augmentation of log-mel features (``models.audio_features.LogMelFrontEnd`` output), done on
-whole batches in torch so that every window sees a different channel and speaker: frequency warp, spectral
-tilt, gain (optionally drifting within the window), a noise floor and a masked band. Waveform augmentation
+"""Training-time augmentation of audio features, done on whole batches in torch so that every window sees a
+different channel and speaker. Log-mel features (``models.audio_features.LogMelFrontEnd`` output): frequency
+warp, spectral tilt, gain (optionally drifting within the window), a noise floor and a masked band. Phone
+features (``models.phone_features.PhoneFrontEnd``): a slowly drifting loudness on their log energy. Waveform augmentation
 (noise, reverb, codecs) happens earlier, in the data engine (``anim3d.data.augment``).
 """
 
 from __future__ import annotations
+
+
+def augment_features(feats, cfg, gain_envelope: float, rng):
+    """The training augmentation for the model config's front end (``cfg.audio_encoder``) of B x L x F
+    features: ``augment_logmel`` for log-mel, ``augment_phones`` for phones when ``gain_envelope`` > 0, none
+    otherwise. ``rng`` (numpy) seeds the draw, and is drawn from only when something is augmented."""
+    import torch
+
+    if cfg.audio_encoder == "logmel":
+        g = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        return augment_logmel(feats, cfg.n_mels, cfg.subframes, g, gain_envelope=gain_envelope)
+    if cfg.audio_encoder == "phones" and gain_envelope > 0:
+        from models.phone_features import ENERGY_PER_NAT, N_FEATURES
+
+        g = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        return augment_phones(feats, cfg.subframes, N_FEATURES, ENERGY_PER_NAT, g, gain_envelope)
+    return feats
 
 
 def loudness_envelope(batch: int, length: int, knot_every: int, max_std: float, generator):
@@ -57,3 +75,20 @@ def augment_logmel(feats, n_mels: int, subframes: int, generator, gain_envelope:
     band = (torch.arange(n_mels)[None] >= band_lo[:, None]) & (torch.arange(n_mels)[None] < band_lo[:, None] + torch.randint(0, 8, (B,), generator=g)[:, None])
     mel = torch.where(band[:, None], mel.mean(dim=2, keepdim=True), mel)
     return torch.cat([mel, energy], dim=2).reshape(B, L, subframes * (n_mels + 1))
+
+
+def augment_phones(feats, subframes: int, n_features: int, energy_per_nat: float, generator, gain_envelope: float):
+    """Loudness augmentation of B x L x (S * n_features) phone features (log energy is the last of each
+    n_features): a slow random loudness curve (``loudness_envelope``, std up to ``gain_envelope`` nats, knots
+    every 0.3 s) is added to the energy, ``energy_per_nat`` feature units per nat. The posteriors are left
+    alone (they come from mean-removed cepstra).
+
+    Why: a model trained on the synthetic voices lets its mouth follow phrase-level loudness, which real
+    speakers' mouths do not (see docs/model.md, "Stage 8")."""
+    import torch
+
+    B, L, _ = feats.shape
+    x = feats.reshape(B, L * subframes, n_features)
+    env = loudness_envelope(B, L * subframes, 9 * subframes, gain_envelope, generator)  # B x L*S x 1
+    x = torch.cat([x[..., :-1], x[..., -1:] + energy_per_nat * env], dim=2)
+    return x.reshape(B, L, subframes * n_features)

@@ -44,7 +44,7 @@ class TrainConfig:
     p_truncate: float = 0.3
     p_start: float = 0.15  # windows that start an utterance (no X_pre)
     augment: bool = True
-    gain_envelope: float = 0.0  # log-mel augmentation: largest std (nats) of a slow random loudness curve (0: none)
+    gain_envelope: float = 0.0  # log-mel or phones augmentation: largest std (nats) of a slow random loudness curve (0: none)
     phone_weight: float = 0.0  # auxiliary loss: a linear head on the audio tokens names each frame's phone (0: off)
     velocity_weight: float = 1.0
     lip_weight: float = 2.0
@@ -228,11 +228,10 @@ class WindowSampler:
             style[b] = e.style
         audio_t = torch.from_numpy(audio)
         amask_t = torch.from_numpy(amask)
-        if t.augment and cfg.audio_encoder == "logmel":
-            from anim3d.feature_augment import augment_logmel
+        if t.augment:
+            from anim3d.feature_augment import augment_features
 
-            audio_t = augment_logmel(audio_t, cfg.n_mels, cfg.subframes, torch.Generator().manual_seed(int(rng.integers(2**31))),
-                                     gain_envelope=t.gain_envelope)
+            audio_t = augment_features(audio_t, cfg, t.gain_envelope, rng)
         from models.audio_features import normalize_window
 
         cond = {

@@ -31,6 +31,9 @@ CMN_PRIOR_FRAMES = 100  # below 1 s of audio the prior fills the window
 DELTA_REACH = 3  # frames of cepstra on each side that frame t's deltas and double deltas read
 N_PHONES = 42  # CI phones of pocketsphinx's en-us model
 N_FEATURES = N_PHONES + 1  # per subframe: posteriors and log energy
+# the energy feature's change when every mel band gains 1 nat: c0 is the orthonormal DCT's first coefficient,
+# sum / sqrt(N_FILTERS), unliftered
+ENERGY_PER_NAT = ENERGY_SCALE * float(np.sqrt(sa.N_FILTERS))
 HOP = sa.SAMPLE_RATE // sa.FRAME_RATE
 # Mean raw cepstrum (sphinx_acoustic.cepstra) of the training split of corpus h8_piper_2h, speech and pauses
 # together (300 utterances), measured by ``measure_cmn_prior``. Recordings differ by much more than the

@@ -238,6 +238,31 @@ def test_gain_envelope_moves_every_band_and_the_energy_together():
     assert (diff[..., 64] - shift).abs().median() < 0.05  # energy moves with the bands
 
 
+def test_phone_loudness_augmentation_drifts_only_the_energy():
+    from anim3d.feature_augment import augment_phones, loudness_envelope
+    from models.phone_features import ENERGY_PER_NAT, N_FEATURES
+
+    feats = torch.rand(2, 98, 3 * N_FEATURES)
+    out = augment_phones(feats, 3, N_FEATURES, ENERGY_PER_NAT, torch.Generator().manual_seed(3), 2.0)
+    diff = (out - feats).view(2, 294, N_FEATURES)
+    assert diff[..., :-1].abs().max() == 0  # the posteriors are untouched
+    env = loudness_envelope(2, 294, 27, 2.0, torch.Generator().manual_seed(3))[..., 0]
+    assert torch.allclose(diff[..., -1], ENERGY_PER_NAT * env, atol=1e-6)
+    assert diff[..., -1].std(dim=1).min() > 0.05  # it varies over time
+
+
+def test_phone_windows_get_the_loudness_augmentation_only_when_asked(toy):
+    tr, _ = toy
+    tr = [dataclasses.replace(e, feats=np.random.default_rng(i).random((len(e.feats), 129)).astype(np.float32))
+          for i, e in enumerate(tr)]
+    cfg = get_config("tiny", audio_dim=129, audio_encoder="phones")
+    prepare(tr, cfg.motion_mean, cfg.motion_std)
+    batch = lambda env: WindowSampler(tr, cfg, TrainConfig(gain_envelope=env), seed=0).batch(8)[2]["audio"]  # noqa: E731
+    plain, again, drift = batch(0.0), batch(0.0), batch(2.0)
+    assert torch.equal(plain, again)
+    assert (drift - plain).abs().max() > 0.05
+
+
 def test_closure_rate_uses_phone_middles():
     bs = np.zeros((30, 52), np.float32)
     from anim3d.channels import INDEX

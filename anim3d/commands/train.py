@@ -31,11 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-minutes", type=float, help="stop after this much training time (the checkpoint is saved)")
     p.add_argument("--val-utterances", type=int, default=24, help="held-out utterances sampled at every validation")
     p.add_argument("--limit", type=int, help="use at most this many training utterances")
-    p.add_argument("--no-augment", action="store_true", help="turn off log-mel augmentation")
+    p.add_argument("--no-augment", action="store_true", help="turn off feature augmentation")
     p.add_argument("--phone-weight", type=float, default=0.0,
                    help="auxiliary loss weight: a linear head on the audio tokens names each frame's phone (default 0: off)")
     p.add_argument("--gain-envelope", type=float, default=0.0,
-                   help="log-mel augmentation: largest std in nats of a slow random loudness drift within a window (default 0: none)")
+                   help="augmentation (log-mel or phones): largest std in nats of a slow random loudness drift within a window (default 0: none)")
     p.add_argument("--audio-conv-layers", type=int, help="residual temporal conv blocks over the audio before the transformer (default: the config's; may be added to an --init model)")
     p.add_argument("--p-sigma-max", type=float, default=0.0,
                    help="share of training samples at the highest noise level, whose estimate the sampler keeps for the mouth (default 0)")
