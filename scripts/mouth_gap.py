@@ -13,7 +13,11 @@ evaluation scores (``anim3d.eval.mouth.mouth_opening``). Prints, per clip and as
 - the model with its mean opening per recognised phone moved to the teacher's (a diagnostic bound:
   what a model without per-phone bias against the teacher would score; it reads the phones, so it is
   not a method);
-- the slow part of each curve (Gaussian, sigma 0.5 s) against the real one's;
+- the slow part of each curve (Gaussian, sigma 0.5 s) against the real one's, and the fast part (the
+  curve minus its slow part);
+- the share of frames with the lips shut (opening under 0.1 mm) in model and teacher;
+- the model and the frames-mode teacher averaged (each curve standardised first; a diagnostic: whether
+  the two err differently, not a method), and how the two correlate with each other;
 then the per-phone mean openings (relative to each clip's 95th percentile) of real, teacher and model.
 """
 
@@ -33,6 +37,7 @@ from anim3d.paths import evaldata_dir  # noqa: E402
 
 KEEP_CONSONANTS = {"P", "B", "M", "F", "V", "W", "SIL"}
 SLOW_SIGMA = 15  # frames (0.5 s at 30 fps)
+SHUT_BELOW = 1e-4  # metres of inner-lip gap: the lips count as shut below this
 
 
 def frame_labels(phones, n: int, fps: float) -> np.ndarray:
@@ -84,13 +89,22 @@ def main() -> None:
         row = {"model": lagged_pearson(model, real, lag), "teacher": lagged_pearson(tch, real, lag)}
         for name, f in coarse.items():
             row["teacher, " + name] = lagged_pearson(teacher([Phone(f(p.label), p.start, p.end) for p in phones]), real, lag)
-        row["teacher, frames-mode phones"] = lagged_pearson(teacher(recognize_phones(audio, mode="frames")), real, lag)
-        n = min(len(model), len(tch))
+        frames_tch = teacher(recognize_phones(audio, mode="frames"))
+        row["teacher, frames-mode phones"] = lagged_pearson(frames_tch, real, lag)
+        n = min(len(model), len(tch), len(frames_tch))
         labels = frame_labels(phones, n, fps)
         curves.append((os.path.basename(path), real, lag, model[:n] / np.percentile(model, 95), tch[:n] / np.percentile(tch, 95), labels))
         slow = lambda x: gaussian_filter1d(np.asarray(x, np.float64), SLOW_SIGMA)  # noqa: E731
         row["model, slow part"] = lagged_pearson(slow(model), slow(real), lag)
         row["teacher, slow part"] = lagged_pearson(slow(tch), slow(real), lag)
+        fast = lambda x: np.asarray(x, np.float64) - slow(x)  # noqa: E731
+        row["model, fast part"] = lagged_pearson(fast(model), fast(real), lag)
+        row["teacher, fast part"] = lagged_pearson(fast(tch), fast(real), lag)
+        row["model, share of frames shut"] = float(np.mean(model[:n] < SHUT_BELOW))
+        row["teacher, share of frames shut"] = float(np.mean(tch[:n] < SHUT_BELOW))
+        z = lambda x: (x[:n] - x[:n].mean()) / (x[:n].std() + 1e-12)  # noqa: E731
+        row["model + frames teacher (z mean)"] = lagged_pearson(z(model) + z(frames_tch), real, lag)
+        row["model vs frames-mode teacher"] = lagged_pearson(model[:n], frames_tch[:n], 0)
         rows.append(row)
 
     # per-phone means over all clips (relative openings), then the per-phone shift of the model
