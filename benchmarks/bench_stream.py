@@ -141,6 +141,8 @@ def run_live(audio_path: str, seconds: float, fps: float, mode: str = "process",
     last_t = (stats.frames - stats.held + stats.skipped - 1) / fps
     behind = (stats.send_times[-1] - clock["t0"]) - last_t if stats.send_times else float("nan")
     t = animator.timings[0] if animator.timings else {}
+    per_window = {k: np.percentile([w[k] for w in animator.timings], [50, 99]) * 1000
+                  for k in ("features_cpu_s", "sampling_cpu_s")} if animator.timings else {}
     return {
         "mode": {"process": "sending process", "thread": "sending thread", "one": "one thread"}[mode]
         + (f" ({stats.scheduling})" if stats.scheduling else ""),
@@ -150,6 +152,8 @@ def run_live(audio_path: str, seconds: float, fps: float, mode: str = "process",
         "sp50": stats.interval_percentile(50), "sp99": stats.interval_percentile(99),
         "cpu": stats.cpu_percent, "behind_ms": behind * 1000,
         "first_window": t,
+        "windows": len(animator.timings),
+        "per_window": per_window,
     }
 
 
@@ -246,6 +250,10 @@ def main_live(args) -> None:
             print(f"{r['mode']}: first window: audio received {1000 * t['audio_s']:.0f} ms, {t['window']} frames x {t['steps']} steps, "
                   f"features {1000 * t['features_s']:.1f} ms wall / {1000 * t['features_cpu_s']:.1f} ms CPU, "
                   f"sampling {1000 * t['sampling_s']:.1f} ms wall / {1000 * t['sampling_cpu_s']:.1f} ms CPU")
+        w = r.get("per_window")
+        if w:
+            print(f"{r['mode']}: {r['windows']} windows, CPU per window p50 / p99: features {w['features_cpu_s'][0]:.1f} / "
+                  f"{w['features_cpu_s'][1]:.1f} ms, sampling {w['sampling_cpu_s'][0]:.1f} / {w['sampling_cpu_s'][1]:.1f} ms")
 
 
 if __name__ == "__main__":
