@@ -1,8 +1,8 @@
 """Training-time augmentation of audio features, done on whole batches in torch so that every window sees a
 different channel and speaker. Log-mel features (``models.audio_features.LogMelFrontEnd`` output): frequency
 warp, spectral tilt, gain (optionally drifting within the window), a noise floor and a masked band. Phone
-features (``models.phone_features.PhoneFrontEnd``): a slowly drifting loudness on their log energy. Waveform augmentation
-(noise, reverb, codecs) happens earlier, in the data engine (``anim3d.data.augment``).
+features (``models.phone_features.PhoneFrontEnd``): a slowly drifting loudness on their log energy.
+Waveform augmentation (noise, reverb, codecs) happens earlier, in the data engine (``anim3d.data.augment``).
 """
 
 from __future__ import annotations
@@ -83,8 +83,9 @@ def augment_phones(feats, subframes: int, n_features: int, energy_per_nat: float
     every 0.3 s) is added to the energy, ``energy_per_nat`` feature units per nat. The posteriors are left
     alone (they come from mean-removed cepstra).
 
-    Why: a model trained on the synthetic voices lets its mouth follow phrase-level loudness, which real
-    speakers' mouths do not (see docs/model.md, "Stage 8")."""
+    Why: on the real clips, the slow part of stage 7's mouth follows the energy feature's more closely than
+    its teacher's does (r 0.85 against 0.74). Training with this drift did not raise real r there
+    (docs/model.md, "Ninth session")."""
     import torch
 
     B, L, _ = feats.shape
