@@ -139,21 +139,6 @@ def test_mouth_at_rest_in_pauses(performed):
     assert n >= 5
 
 
-def test_lips_parted_in_a_breath_pause_and_closed_in_a_long_silence():
-    # "AA" then a pause then "AA": a 0.6 s pause keeps the speaker's resting opening, a 3 s one closes
-    sp = SpeakerStyle(rest_open=0.15, loudness_jaw=0.0)
-    for pause, parted in ((0.6, True), (3.0, False)):
-        phones = [Phone("AA", 0.2, 0.5), Phone(SIL, 0.5, 0.5 + pause), Phone("AA", 0.5 + pause, 0.8 + pause)]
-        m = phones_to_motion(phones, 1.0 + pause, speaker=sp, seed=0)
-        k = int(round((0.5 + 0.5 * pause + sp.lead) * m.fps))  # the pause's middle
-        gap = lip_gap(m.blendshapes)[k]
-        assert (gap > 0.08) if parted else (gap < 0.01), (pause, gap)
-    # without a resting opening the breath pause closes too
-    m = phones_to_motion([Phone("AA", 0.2, 0.5), Phone(SIL, 0.5, 1.1), Phone("AA", 1.1, 1.4)], 1.6,
-                         speaker=SpeakerStyle(rest_open=0.0, loudness_jaw=0.0), seed=0)
-    assert lip_gap(m.blendshapes)[int(round(0.81 * m.fps))] < 0.01
-
-
 def test_blinks_at_a_natural_rate():
     # 2 minutes of phones (speech with pauses) without audio
     rng = np.random.default_rng(0)

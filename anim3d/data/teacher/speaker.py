@@ -20,7 +20,7 @@ class SpeakerStyle:
     brows: float = 0.5  # brow raises on accents (0 = none)
     smile_bias: float = 0.0  # resting smile
     gaze_spread: float = 1.0  # scale of gaze wander around the main direction
-    rest_open: float = 0.0  # jaw opening of the relaxed mouth in breath pauses (visemes.rest_fade: closed in long ones)
+    rest_open: float = 0.0  # jaw opening of the relaxed mouth in pauses (lips slightly parted)
     loudness_jaw: float = 1.0  # how much the jaw follows vocal effort (0: not at all; see visemes.loudness_gain)
 
     @classmethod
@@ -40,9 +40,7 @@ class SpeakerStyle:
             brows=u(0.0, 1.0),
             smile_bias=u(0.0, 0.08),
             gaze_spread=u(0.5, 1.5),
-            # lips parted in breath pauses (speech breathing is oral); the range was chosen on the tracked
-            # real speakers (scripts/calibrate_teacher.py; docs/data.md, "Resting mouth in pauses")
-            rest_open=u(0.05, 0.2),
+            rest_open=u(0.0, 0.05) if rng.random() < 0.5 else 0.0,
             loudness_jaw=u(0.5, 1.5),
         )
 

@@ -140,17 +140,6 @@ def _segments(phones: list[Phone]) -> list[_Seg]:
     return segs
 
 
-REST_HOLD = 1.0  # s: a pause up to this long keeps the speaker's resting opening (a breath between phrases)
-REST_CLOSE = 2.0  # s: a pause this long or longer closes the lips (rest_fade falls linearly in between)
-
-
-def rest_fade(duration: np.ndarray) -> np.ndarray:
-    """(P,) share of the speaker's resting opening a pause of ``duration`` s (P,) keeps: 1 up to
-    ``REST_HOLD``, 0 from ``REST_CLOSE``. Speech breathing is oral (the mouth stays parted for the quick
-    in-breath between phrases); in a long silence the lips close."""
-    return np.clip((REST_CLOSE - np.asarray(duration, np.float64)) / (REST_CLOSE - REST_HOLD), 0.0, 1.0)
-
-
 def blend(phones: list[Phone], times: np.ndarray, scale: np.ndarray, chunk: int = 256, rest: float = 0.0) -> np.ndarray:
     """(T, 52) dominance-blended articulation at ``times`` (only articulation channels are non-zero).
 
@@ -165,9 +154,8 @@ def blend(phones: list[Phone], times: np.ndarray, scale: np.ndarray, chunk: int 
     ends = np.array([s.end for s in segs])
     targets = np.stack([_TARGETS[s.key] for s in segs]) * scale[None]  # P x 52
     sil = np.array([s.key == SIL for s in segs])
-    rest_at = rest * rest_fade(ends[sil] - starts[sil])  # lips parted in a breath pause, closed in long silence
-    targets[sil, INDEX["jawOpen"]] = rest_at
-    targets[np.ix_(sil, [INDEX["mouthLowerDownLeft"], INDEX["mouthLowerDownRight"]])] = 0.5 * rest_at[:, None]
+    targets[sil, INDEX["jawOpen"]] = rest
+    targets[np.ix_(sil, [INDEX["mouthLowerDownLeft"], INDEX["mouthLowerDownRight"]])] = 0.5 * rest
     alpha = np.array([_DOM[s.cls].alpha for s in segs], np.float64)  # P x G
     # short pauses (between words) barely pull the mouth to rest; long ones do
     alpha[sil] *= np.clip((ends[sil] - starts[sil] - 0.08) / 0.25, 0.05, 1.0)[:, None]
