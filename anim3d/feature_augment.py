@@ -1,7 +1,8 @@
 """Training-time augmentation of audio features, done on whole batches in torch so that every window sees a
 different channel and speaker. Log-mel features (``models.audio_features.LogMelFrontEnd`` output): frequency
 warp, spectral tilt, gain (optionally drifting within the window), a noise floor and a masked band. Phone
-features (``models.phone_features.PhoneFrontEnd``): a slowly drifting loudness on their log energy.
+features (``models.phone_features.PhoneFrontEnd``): a slowly drifting loudness on their log energy, and
+(``pick_features``) windows drawn from copies made through warped filterbanks (``--vtln-copies``).
 Waveform augmentation (noise, reverb, codecs) happens earlier, in the data engine (``anim3d.data.augment``).
 """
 
@@ -93,3 +94,12 @@ def augment_phones(feats, subframes: int, n_features: int, energy_per_nat: float
     env = loudness_envelope(B, L * subframes, 9 * subframes, gain_envelope, generator)  # B x L*S x 1
     x = torch.cat([x[..., :-1], x[..., -1:] + energy_per_nat * env], dim=2)
     return x.reshape(B, L, subframes * n_features)
+
+
+def pick_features(example, rng):
+    """A training example's features (T x F) or, with ``--vtln-copies``, one of its warped copies
+    (``Example.feats_warped``), all equally likely; draws nothing from ``rng`` when there are no copies
+    (training without them stays as it was)."""
+    if not example.feats_warped:
+        return example.feats
+    return ([example.feats] + example.feats_warped)[int(rng.integers(1 + len(example.feats_warped)))]

@@ -119,13 +119,18 @@ def load_model() -> AcousticModel:
     return AcousticModel(phones, means, variances, weights)
 
 
-def mel_filters(sr: int = SAMPLE_RATE) -> np.ndarray:
-    """N_FILTERS x (N_FFT // 2 + 1) triangular filters equally spaced on the mel scale."""
+@lru_cache(maxsize=16)
+def mel_filters(sr: int = SAMPLE_RATE, warp: float = 1.0) -> np.ndarray:
+    """N_FILTERS x (N_FFT // 2 + 1) triangular filters equally spaced on the mel scale. ``warp`` multiplies
+    every filter's frequencies (a linear vocal-tract-length warp: > 1 reads the spectrum as a longer vocal
+    tract's, with lower formants, would give; training's ``--vtln-copies`` augmentation)."""
     mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
-    edges = 700.0 * (10 ** (np.linspace(mel(LOWER_HZ), mel(UPPER_HZ), N_FILTERS + 2) / 2595.0) - 1.0)
+    edges = 700.0 * (10 ** (np.linspace(mel(LOWER_HZ), mel(UPPER_HZ), N_FILTERS + 2) / 2595.0) - 1.0) * warp
     f = np.arange(N_FFT // 2 + 1) * sr / N_FFT
     lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    return np.clip(np.minimum((f - lo) / (mid - lo), (hi - f) / (hi - mid)), 0.0, None)
+    w = np.clip(np.minimum((f - lo) / (mid - lo), (hi - f) / (hi - mid)), 0.0, None)
+    w.flags.writeable = False  # cached: shared by every caller
+    return w
 
 
 @lru_cache(maxsize=1)
@@ -138,10 +143,10 @@ def dither(start: int, n: int) -> np.ndarray:
     return _dither_table()[(start + np.arange(n)) % DITHER_PERIOD]
 
 
-def cepstra(samples: np.ndarray, start: int = 0, previous: float | None = None) -> np.ndarray:
+def cepstra(samples: np.ndarray, start: int = 0, previous: float | None = None, warp: float = 1.0) -> np.ndarray:
     """16 kHz mono float samples in [-1, 1] -> T x 13 liftered MFCC before any mean removal (T frames at 100 Hz;
     frame t covers samples [160 t, 160 t + WINDOW)). ``start``: the stream index of ``samples[0]`` (for the
-    dither); ``previous``: the sample before it (None: the stream starts here)."""
+    dither); ``previous``: the sample before it (None: the stream starts here); ``warp``: ``mel_filters``'."""
     from scipy.fft import dct
 
     x = np.asarray(samples, np.float64).reshape(-1) * 32768.0
@@ -155,7 +160,7 @@ def cepstra(samples: np.ndarray, start: int = 0, previous: float | None = None) 
     frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, (0, WINDOW)), WINDOW)[::hop][:n]  # n x WINDOW
     power = np.abs(np.fft.rfft(frames * np.hamming(WINDOW), N_FFT)) ** 2  # n x 257
     # einsum, not @: numpy hands @ to a multithreaded BLAS, whose idle threads spin on a busy machine
-    logmel = np.log(np.maximum(np.einsum("nf,mf->nm", power, mel_filters()), 1e-5))  # n x 25
+    logmel = np.log(np.maximum(np.einsum("nf,mf->nm", power, mel_filters(SAMPLE_RATE, warp)), 1e-5))  # n x 25
     c = dct(logmel, type=2, norm="ortho", axis=1)[:, :N_CEP]
     c *= 1.0 + 0.5 * LIFTER * np.sin(np.pi * np.arange(N_CEP) / LIFTER)
     return c

@@ -45,6 +45,8 @@ class TrainConfig:
     p_start: float = 0.15  # windows that start an utterance (no X_pre)
     augment: bool = True
     gain_envelope: float = 0.0  # log-mel or phones augmentation: largest std (nats) of a slow random loudness curve (0: none)
+    vtln_copies: int = 0  # phones augmentation: extra feature copies per utterance with a warped filterbank (0: none)
+    vtln_range: float = 0.1  # their warps are drawn uniformly in 1 +- this
     phone_weight: float = 0.0  # auxiliary loss: a linear head on the audio tokens names each frame's phone (0: off)
     velocity_weight: float = 1.0
     lip_weight: float = 2.0
@@ -71,6 +73,7 @@ class Example:
     frame_weight: np.ndarray | None = None  # T: 1 on the frames around p/b/m middles (filled by prepare)
     consonant_mask: np.ndarray | None = None  # T: 1 around the middles of the other consonants (filled by prepare)
     phone_ids: np.ndarray | None = None  # T: index into anim3d.phonetic.PHONE_SET at each frame (filled by prepare)
+    feats_warped: list = field(default_factory=list)  # [T x F]: the same audio through warped filterbanks (--vtln-copies)
 
 
 # ---------------------------------------------------------------- metrics
@@ -142,8 +145,14 @@ def frame_phone_ids(phones: list, num_frames: int, fps: float = 30.0) -> np.ndar
     return phone_frames([Phone(lab, s, e) for lab, s, e in phones], num_frames, fps)
 
 
-def load_examples(root: str, split: str, front_end, fps: float = 30.0, limit: int | None = None) -> list[Example]:
-    """Examples from the data engine's shards (``anim3d.data.shards.ShardDataset(root, split)``; val = held-out voices)."""
+def load_examples(root: str, split: str, front_end, fps: float = 30.0, limit: int | None = None,
+                  vtln_copies: int = 0, vtln_range: float = 0.1, seed: int = 0) -> list[Example]:
+    """Examples from the data engine's shards (``anim3d.data.shards.ShardDataset(root, split)``; val = held-out voices).
+    ``vtln_copies`` > 0 (a front end with ``warped``, the phones one) adds that many feature copies per utterance,
+    each through a filterbank warped by a factor drawn uniformly in 1 +- ``vtln_range`` (seeded by ``seed``)."""
+    if vtln_copies and not hasattr(front_end, "warped"):
+        raise Anim3dError("--vtln-copies needs the phone front end (log-mel training warps its features itself)")
+    warp_rng = np.random.default_rng(seed)
     from anim3d.audio import resample
     from anim3d.motion_codec import motion_to_array
     from anim3d.progress import progress
@@ -167,8 +176,9 @@ def load_examples(root: str, split: str, front_end, fps: float = 30.0, limit: in
         feats = front_end(x, motion.num_frames)
         phones = [(p.label, float(p.start), float(p.end)) for p in u.phones]
         emo = str(u.labels.get("emotion", "neutral"))
+        warped = [front_end.warped(w)(x, motion.num_frames) for w in warp_rng.uniform(1 - vtln_range, 1 + vtln_range, vtln_copies)]
         out.append(Example(feats, motion_to_array(motion), EMOTIONS.index(emo) if emo in EMOTIONS else 0,
-                           float(u.labels.get("intensity", 0.0) or 0.0), u.voice, phones))
+                           float(u.labels.get("intensity", 0.0) or 0.0), u.voice, phones, feats_warped=warped))
     return out
 
 
@@ -186,6 +196,7 @@ class WindowSampler:
         frames (-100 where the audio is absent: cross-entropy's ignore index)."""
         import torch
 
+        from anim3d.feature_augment import pick_features
         from anim3d.motion_codec import distance_condition, gaze_condition
 
         cfg, rng, t = self.cfg, self.rng, self.t
@@ -204,6 +215,7 @@ class WindowSampler:
         style = np.zeros((B, cfg.style_dim), np.float32)
         for b in range(B):
             e = self.ex[rng.choice(len(self.ex), p=self.p)]
+            feats = pick_features(e, rng)  # T x F: the utterance's features or a warped copy
             T = e.norm.shape[0]
             s = 0 if (rng.random() < t.p_start or T <= K + 1) else int(rng.integers(K, max(K + 1, T - W // 2)))
             n = min(W, T - s)
@@ -213,10 +225,10 @@ class WindowSampler:
             if s >= K:
                 prev[b] = e.norm[s - K : s]
                 prev_mask[b] = True
-                audio[b, :K] = e.feats[s - K : s]
+                audio[b, :K] = feats[s - K : s]
                 amask[b, :K] = True
                 phone_ids[b, :K] = e.phone_ids[s - K : s]
-            audio[b, K : K + n] = e.feats[s : s + n]
+            audio[b, K : K + n] = feats[s : s + n]
             amask[b, K : K + n] = True
             phone_ids[b, K : K + n] = e.phone_ids[s : s + n]
             if rng.random() < t.p_truncate:  # the audio tail is not there yet (as in streaming)

@@ -19,6 +19,8 @@ whole utterance:
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from anim3d import sphinx_acoustic as sa
@@ -54,14 +56,14 @@ def running_mean(c: np.ndarray, prior: np.ndarray = CMN_PRIOR) -> np.ndarray:
     return ((cs[t + 1] - cs[lo] + fill * prior[None]) / (n + fill)).astype(np.float32)
 
 
-def stream_cepstra(x: np.ndarray, sample_offset: int, lo: int, hi: int) -> np.ndarray:
-    """Raw cepstra (``sa.cepstra``) of the stream's frames lo .. hi, from ``x`` = the stream's samples from
-    ``sample_offset`` on: (hi - lo + 1) x 13."""
+def stream_cepstra(x: np.ndarray, sample_offset: int, lo: int, hi: int, warp: float = 1.0) -> np.ndarray:
+    """Raw cepstra (``sa.cepstra``, filterbank ``warp``) of the stream's frames lo .. hi, from ``x`` = the
+    stream's samples from ``sample_offset`` on: (hi - lo + 1) x 13."""
     a = lo * HOP - sample_offset  # index in x of frame lo's first sample
     seg = x[a : (hi * HOP + sa.WINDOW) - sample_offset]
     if len(seg) < sa.WINDOW:
         seg = np.pad(seg, (0, sa.WINDOW - len(seg)))
-    return sa.cepstra(seg, lo * HOP, x[a - 1] if a > 0 else None)[: hi - lo + 1]
+    return sa.cepstra(seg, lo * HOP, x[a - 1] if a > 0 else None, warp)[: hi - lo + 1]
 
 
 class CepstraCache:
@@ -70,7 +72,8 @@ class CepstraCache:
     cached frames it needs and computes only the new ones. One cache per stream; frames before the oldest one
     a call asks for are dropped."""
 
-    def __init__(self):
+    def __init__(self, warp: float = 1.0):
+        self.warp = warp  # the front end's filterbank warp
         self.start = 0  # stream frame index of c[0]
         self.c = np.zeros((0, sa.N_CEP))  # cached frames start .. start + len(c) - 1
 
@@ -80,7 +83,7 @@ class CepstraCache:
         if not (self.start <= lo <= end):  # nothing to reuse (a gap, or earlier frames than cached)
             self.start, self.c, end = lo, self.c[:0], lo
         if hi >= end:
-            self.c = np.concatenate([self.c, stream_cepstra(x, sample_offset, end, hi)])
+            self.c = np.concatenate([self.c, stream_cepstra(x, sample_offset, end, hi, self.warp)])
         self.c, self.start = self.c[lo - self.start :], lo
         return self.c[: hi - lo + 1]
 
@@ -88,10 +91,11 @@ class CepstraCache:
 class PhoneFrontEnd:
     """num_frames x subframes * 43 phone posteriors and log energy (see the module docstring)."""
 
-    def __init__(self, sample_rate: int = 16000, subframes: int = 3, fps: float = 30.0):
+    def __init__(self, sample_rate: int = 16000, subframes: int = 3, fps: float = 30.0, warp: float = 1.0):
         if sample_rate != sa.SAMPLE_RATE:
             raise ValueError(f"the phone front end works at {sa.SAMPLE_RATE} Hz, not {sample_rate}")
         self.sample_rate, self.subframes, self.fps = sample_rate, subframes, fps
+        self.warp = float(warp)  # filterbank warp (sa.mel_filters): 1 at inference, others for training copies
         self.model = sa.load_model()
         if len(self.model.phones) != N_PHONES:
             raise ValueError(f"the acoustic model has {len(self.model.phones)} CI phones, expected {N_PHONES}")
@@ -102,7 +106,13 @@ class PhoneFrontEnd:
 
     def stream_cache(self) -> "CepstraCache":
         """A cache of one stream's cepstra, to pass to every call on that stream (``StreamingAnimator`` does)."""
-        return CepstraCache()
+        return CepstraCache(self.warp)
+
+    def warped(self, warp: float) -> "PhoneFrontEnd":
+        """The same front end reading the spectrum through a filterbank warped by ``warp`` (shares the model)."""
+        fe = copy.copy(self)
+        fe.warp = float(warp)
+        return fe
 
     def __call__(self, samples: np.ndarray, num_frames: int, start_frame: int = 0, sample_offset: int = 0,
                  cache: "CepstraCache | None" = None) -> np.ndarray:
@@ -122,7 +132,7 @@ class PhoneFrontEnd:
         if cache is not None and total >= sa.WINDOW:  # (a shorter stream's one frame is zero-padded: not final)
             c = cache.frames(x, sample_offset, first, need_hi)
         else:
-            c = stream_cepstra(x, sample_offset, first, need_hi)
+            c = stream_cepstra(x, sample_offset, first, need_hi, self.warp)
         c = (c - running_mean(c))[need_lo - first :]  # frames need_lo .. need_hi
         feats = sa.with_deltas(c)
         from anim3d.pipeline import cpu_threads

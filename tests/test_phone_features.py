@@ -104,3 +104,27 @@ def test_a_stream_cache_gives_the_same_numbers_and_computes_each_frame_once(spee
     assert without > 5 * stream_frames
     # only the running mean's window is kept
     assert len(cache.c) <= pf.CMN_FRAMES + 2 * pf.DELTA_REACH + 40
+
+
+def test_a_warped_filterbank_moves_every_filter_by_the_warp():
+    sa = pf.sa
+    hz = np.arange(sa.N_FFT // 2 + 1) * sa.SAMPLE_RATE / sa.N_FFT
+    centre = lambda w: (w * hz).sum(axis=1) / w.sum(axis=1)  # noqa: E731  (each filter's centre of mass, Hz)
+    plain, up, down = (sa.mel_filters(sa.SAMPLE_RATE, a) for a in (1.0, 1.1, 0.9))
+    assert np.allclose(centre(up) / centre(plain), 1.1, atol=0.02)
+    assert np.allclose(centre(down) / centre(plain), 0.9, atol=0.02)
+    assert not plain.flags.writeable  # cached and shared: nobody may change it
+
+
+def test_a_warped_front_end_streams_like_its_whole_file_and_unwarped_is_unchanged(speech):
+    fe = pf.PhoneFrontEnd()
+    x = speech[: 4 * 16000]
+    total = int(round(len(x) / 16000 * 30))
+    whole = fe(x, total)
+    assert np.array_equal(fe.warped(1.0)(x, total), whole)
+    warped = fe.warped(0.9)
+    assert warped.model is fe.model and fe.warp == 1.0
+    w_whole = warped(x, total)
+    assert np.abs(w_whole - whole).max() > 0.5  # another spectrum, other posteriors
+    cache = warped.stream_cache()
+    assert np.abs(_stream(warped, x, total, cache) - w_whole).max() < 1e-3  # the cache keeps the warp

@@ -9,9 +9,9 @@ import torch
 
 from anim3d import progress
 from anim3d.errors import Anim3dError
-from anim3d.feature_augment import augment_logmel
+from anim3d.feature_augment import augment_logmel, pick_features
 from anim3d.toy_corpus import toy_examples
-from anim3d.training import TrainConfig, WindowSampler, closure_rate, prepare, train, validate
+from anim3d.training import Example, TrainConfig, WindowSampler, closure_rate, load_examples, prepare, train, validate
 from models.checkpoint import load_checkpoint
 from models.config import get_config
 
@@ -294,3 +294,23 @@ def test_fine_tuning_onto_another_front_end_starts_only_the_audio_input_layer_af
     for k, v in old.items():
         if not k.startswith("in_audio.0."):
             assert torch.equal(v, new[k]), k
+
+
+
+def test_windows_come_from_the_features_and_every_warped_copy():
+    e = Example(np.zeros((40, 129), np.float32), np.zeros((40, 58), np.float32),
+                feats_warped=[np.full((40, 129), k + 1.0, np.float32) for k in range(2)])
+    rng = np.random.default_rng(0)
+    picked = [float(pick_features(e, rng)[0, 0]) for _ in range(300)]
+    assert {x: picked.count(x) for x in (0.0, 1.0, 2.0)} == pytest.approx({0.0: 100, 1.0: 100, 2.0: 100}, abs=30)
+    # without copies: the features themselves, and no random number drawn (training stays as before)
+    plain = dataclasses.replace(e, feats_warped=[])
+    state = rng.bit_generator.state
+    assert pick_features(plain, rng) is plain.feats and rng.bit_generator.state == state
+
+
+def test_warped_copies_need_the_phone_front_end(tmp_path):
+    from models.audio_features import LogMelFrontEnd
+
+    with pytest.raises(Anim3dError, match="--vtln-copies needs the phone front end"):
+        load_examples(str(tmp_path), "train", LogMelFrontEnd(), vtln_copies=1)

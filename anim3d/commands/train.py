@@ -36,6 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="auxiliary loss weight: a linear head on the audio tokens names each frame's phone (default 0: off)")
     p.add_argument("--gain-envelope", type=float, default=0.0,
                    help="augmentation (log-mel or phones): largest std in nats of a slow random loudness drift within a window (default 0: none)")
+    p.add_argument("--vtln-copies", type=int, default=0,
+                   help="augmentation (phones): this many extra feature copies of each training utterance, each through a "
+                        "mel filterbank warped as for another vocal-tract length (default 0: none)")
+    p.add_argument("--vtln-range", type=float, default=0.1, help="the copies' warps are drawn uniformly in 1 +- this (default 0.1)")
     p.add_argument("--audio-conv-layers", type=int, help="residual temporal conv blocks over the audio before the transformer (default: the config's; may be added to an --init model)")
     p.add_argument("--p-sigma-max", type=float, default=0.0,
                    help="share of training samples at the highest noise level, whose estimate the sampler keeps for the mouth (default 0)")
@@ -83,11 +87,13 @@ def run(args: argparse.Namespace) -> int:
     fe = build_front_end(cfg, device=device)
     tcfg = TrainConfig(
         model=args.config, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
-        lr=args.lr, ema=args.ema, seed=args.seed, augment=not args.no_augment, gain_envelope=args.gain_envelope, phone_weight=args.phone_weight, val_utterances=args.val_utterances,
+        lr=args.lr, ema=args.ema, seed=args.seed, augment=not args.no_augment, gain_envelope=args.gain_envelope,
+        vtln_copies=args.vtln_copies, vtln_range=args.vtln_range, phone_weight=args.phone_weight, val_utterances=args.val_utterances,
         max_minutes=args.max_minutes, model_overrides=overrides, init=init, bilabial_weight=args.bilabial_weight,
         consonant_weight=args.consonant_weight, p_sigma_max=args.p_sigma_max,
     )
-    tr = load_examples(args.data, "train", fe, cfg.fps, limit=args.limit)
+    tr = load_examples(args.data, "train", fe, cfg.fps, limit=args.limit, vtln_copies=args.vtln_copies,
+                       vtln_range=args.vtln_range, seed=args.seed)
     va = load_examples(args.data, "val", fe, cfg.fps, limit=args.val_utterances)
     print(f"{len(tr)} training utterances ({sum(e.motion.shape[0] for e in tr) / cfg.fps / 60:.1f} min), {len(va)} held-out")
     train(tr, va, args.out, tcfg, device=device, resume=args.resume)
