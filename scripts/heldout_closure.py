@@ -19,7 +19,8 @@ from anim3d.eval.metrics import bilabial_closure_rate, blink_rate_from_closure
 from anim3d.eval.mouth import CLOSED_BELOW, mesh_opening
 from anim3d.motion_codec import array_to_motion
 from anim3d.pipeline import MotionGenerator, generate_windows
-from anim3d.training import example_controls, lip_error, load_examples
+from anim3d.training import example_controls, lip_error
+from anim3d.training_data import load_examples
 
 
 def score(gen: MotionGenerator, examples, guidance: dict, steps: int | None, group_steps: dict | None = None) -> str:

@@ -11,7 +11,8 @@ from anim3d import progress
 from anim3d.errors import Anim3dError
 from anim3d.feature_augment import augment_logmel, pick_features
 from anim3d.toy_corpus import toy_examples
-from anim3d.training import Example, TrainConfig, WindowSampler, closure_rate, load_examples, prepare, train, validate
+from anim3d.training import TrainConfig, closure_rate, train, validate
+from anim3d.training_data import Example, WindowSampler, load_examples, prepare
 from models.checkpoint import load_checkpoint
 from models.config import get_config
 
@@ -58,7 +59,7 @@ def test_resume_continues_from_the_saved_state(toy, tmp_path):
 
 def test_phone_ids_follow_the_audio_frames_of_each_window(toy):
     from anim3d.phonetic import PHONE_INDEX
-    from anim3d.training import frame_phone_ids
+    from anim3d.training_data import frame_phone_ids
 
     ids = frame_phone_ids([("P", 0.1, 0.2), ("AA", 0.2, 0.4)], 15)
     assert ids[3] == ids[4] == PHONE_INDEX["P"] and ids[6] == ids[11] == PHONE_INDEX["AA"]
@@ -147,7 +148,7 @@ def test_batches_have_the_right_shapes_and_masks(toy):
 
 
 def test_bilabial_frames_get_the_extra_loss_weight(toy):
-    from anim3d.training import bilabial_frames
+    from anim3d.training_data import bilabial_frames
 
     f = bilabial_frames([("P", 1.0, 1.1), ("AA", 1.1, 1.3), ("M", 0.0, 0.02)], 60)
     assert list(np.nonzero(f)[0]) == [0, 1, 31, 32, 33]  # middles 0 and 32 (1.05 s), +/- 1 frame
@@ -164,7 +165,7 @@ def test_bilabial_frames_get_the_extra_loss_weight(toy):
 def test_consonant_weight_covers_the_other_consonants_only(toy):
     """--consonant-weight: the same kind of extra weight around every consonant middle except p/b/m's
     (the frames of vowels, pauses and p/b/m keep the weights they had)."""
-    from anim3d.training import consonant_frames
+    from anim3d.training_data import consonant_frames
 
     phones = [("SIL", 0.0, 0.2), ("B", 0.2, 0.3), ("AA", 0.3, 0.5), ("T", 0.5, 0.6), ("S", 0.6, 0.8), ("M", 0.8, 0.9)]
     f = consonant_frames(phones, 30)
