@@ -12,6 +12,8 @@ Prints per clip:
   lag 0 instead, the lead would absorb the clip's muxing offset;
 - the same correlation for several depths of the jaw's loudness gain (SpeakerStyle.loudness_jaw,
   the teacher driven with the clip's audio);
+- the same for several resting openings in breath pauses (SpeakerStyle.rest_open), each the mean over
+  six random virtual speakers;
 - per phone class, the real inner-lip gap at phone centres (relative to the clip's 95th
   percentile) next to the teacher's, and the rank correlation of the per-phone means.
 """
@@ -127,6 +129,25 @@ def main() -> None:
         table.append(corrs)
         print(f"{os.path.basename(path)[:18]:18s} " + " ".join(f"{c:12.3f}" for c in corrs))
     print(f"{'mean':18s} " + " ".join(f"{c:12.3f}" for c in np.mean(table, axis=0)))
+
+    # the resting opening in breath pauses (SpeakerStyle.rest_open), over six random virtual speakers
+    # (teacher seeds 0-5) with only their rest opening replaced
+    rests = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
+    print(f"\n{'clip':18s} " + " ".join(f"{'rest ' + format(x, '.2f'):>10s}" for x in rests) + "   (mean of teacher seeds 0-5, with audio)")
+    table = []
+    for path, real, fps, phones, av_lag, audio in clips:
+        corrs = []
+        for rest in rests:
+            rs = []
+            for seed in range(6):
+                sp = SpeakerStyle.random(np.random.default_rng(seed))
+                sp.rest_open = rest
+                m = phones_to_motion(phones, len(real) / fps, fps=fps, audio=audio, speaker=sp, seed=seed)
+                rs.append(lagged_pearson(lip_gap(m.blendshapes)[: len(real)], real, av_lag))
+            corrs.append(float(np.mean(rs)))
+        table.append(corrs)
+        print(f"{os.path.basename(path)[:18]:18s} " + " ".join(f"{c:10.3f}" for c in corrs))
+    print(f"{'mean':18s} " + " ".join(f"{c:10.3f}" for c in np.mean(table, axis=0)))
 
     print(f"\n{'phone class':14s} {'n':>5s} {'real gap':>9s} {'teacher':>9s}   (relative to each clip's 95th percentile)")
     for name, members in CLASSES.items():
