@@ -122,8 +122,9 @@ def load_model() -> AcousticModel:
 @lru_cache(maxsize=16)
 def mel_filters(sr: int = SAMPLE_RATE, warp: float = 1.0) -> np.ndarray:
     """N_FILTERS x (N_FFT // 2 + 1) triangular filters equally spaced on the mel scale. ``warp`` multiplies
-    every filter's frequencies (a linear vocal-tract-length warp: > 1 reads the spectrum as a longer vocal
-    tract's, with lower formants, would give; training's ``--vtln-copies`` augmentation)."""
+    every filter's frequencies (a linear vocal-tract-length warp for training's ``--vtln-copies``): above 1 the
+    filters move up, so the features look like a voice's whose formants are lower by that factor (a longer
+    vocal tract)."""
     mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
     edges = 700.0 * (10 ** (np.linspace(mel(LOWER_HZ), mel(UPPER_HZ), N_FILTERS + 2) / 2595.0) - 1.0) * warp
     f = np.arange(N_FFT // 2 + 1) * sr / N_FFT
@@ -146,7 +147,8 @@ def dither(start: int, n: int) -> np.ndarray:
 def cepstra(samples: np.ndarray, start: int = 0, previous: float | None = None, warp: float = 1.0) -> np.ndarray:
     """16 kHz mono float samples in [-1, 1] -> T x 13 liftered MFCC before any mean removal (T frames at 100 Hz;
     frame t covers samples [160 t, 160 t + WINDOW)). ``start``: the stream index of ``samples[0]`` (for the
-    dither); ``previous``: the sample before it (None: the stream starts here); ``warp``: ``mel_filters``'."""
+    dither); ``previous``: the sample before it (None: the stream starts here); ``warp``: the filterbank's
+    (``mel_filters``)."""
     from scipy.fft import dct
 
     x = np.asarray(samples, np.float64).reshape(-1) * 32768.0
