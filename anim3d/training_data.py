@@ -32,8 +32,6 @@ class Example:
     feats_warped: list = field(default_factory=list)  # [T x F]: the same audio through warped filterbanks (--vtln-copies)
 
 
-
-
 def _middle_frames(phones: list, num_frames: int, fps: float, tolerance: int, keep) -> np.ndarray:
     """(T,) bool: the frames within ``tolerance`` of the middle frame of each phone whose label ``keep`` accepts."""
     from anim3d.eval.metrics import middle_frame
