@@ -87,6 +87,8 @@ def load_examples(root: str, split: str, front_end, fps: float = 30.0, limit: in
     """Examples from the data engine's shards (``anim3d.data.shards.ShardDataset(root, split)``; val = held-out voices).
     ``vtln_copies`` > 0 (a front end with ``warped``, the phones one) adds that many feature copies per utterance,
     each through a filterbank warped by a factor drawn uniformly in 1 +- ``vtln_range`` (seeded by ``seed``)."""
+    if vtln_copies < 0 or not 0 <= vtln_range < 1:
+        raise Anim3dError(f"--vtln-copies must be >= 0 and --vtln-range in [0, 1), got {vtln_copies} and {vtln_range}")
     if vtln_copies and not hasattr(front_end, "warped"):
         raise Anim3dError("--vtln-copies needs the phone front end (log-mel training warps its features itself)")
     warp_rng = np.random.default_rng(seed)

@@ -297,7 +297,6 @@ def test_fine_tuning_onto_another_front_end_starts_only_the_audio_input_layer_af
             assert torch.equal(v, new[k]), k
 
 
-
 def test_windows_come_from_the_features_and_every_warped_copy():
     e = Example(np.zeros((40, 129), np.float32), np.zeros((40, 58), np.float32),
                 feats_warped=[np.full((40, 129), k + 1.0, np.float32) for k in range(2)])
@@ -315,3 +314,5 @@ def test_warped_copies_need_the_phone_front_end(tmp_path):
 
     with pytest.raises(Anim3dError, match="--vtln-copies needs the phone front end"):
         load_examples(str(tmp_path), "train", LogMelFrontEnd(), vtln_copies=1)
+    with pytest.raises(Anim3dError, match="--vtln-range in"):
+        load_examples(str(tmp_path), "train", LogMelFrontEnd(), vtln_copies=1, vtln_range=1.5)
