@@ -78,6 +78,16 @@ def _measure(path: str, seconds: float, cache: str):
     return real, fps, phones, lag, audio
 
 
+def _sweep(clips, values, heading, width: int, note: str, score) -> None:
+    """Print one row per clip of ``score(clip, value)`` for each value (columns ``heading(value)``), then the mean row."""
+    print(f"\n{'clip':18s} " + " ".join(f"{heading(x):>{width}s}" for x in values) + "   " + note)
+    table = []
+    for clip in clips:
+        table.append([score(clip, x) for x in values])
+        print(f"{os.path.basename(clip[0])[:18]:18s} " + " ".join(f"{c:{width}.3f}" for c in table[-1]))
+    print(f"{'mean':18s} " + " ".join(f"{c:{width}.3f}" for c in np.mean(table, axis=0)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--videos", default=str(evaldata_dir() / "video"))
@@ -117,37 +127,27 @@ def main() -> None:
                 per_phone_teacher.setdefault(p.label, []).append(float(g_norm[k]))
     print(f"{'mean':18s} {'':5s} {'':6s} " + " ".join(f"{c:11.3f}" for c in np.mean(table, axis=0)))
 
-    # the jaw following the sound's loudness (SpeakerStyle.loudness_jaw), at the middle of the drawn leads
-    depths = (0.0, 0.5, 1.0, 1.5, 2.0)
-    print(f"\n{'clip':18s} " + " ".join(f"{'loud.jaw ' + format(x, '.1f'):>12s}" for x in depths) + "   (lead 0.01 s, with audio)")
-    table = []
-    for path, real, fps, phones, av_lag, audio in clips:
-        corrs = []
-        for depth in depths:
-            m = phones_to_motion(phones, len(real) / fps, fps=fps, audio=audio, speaker=SpeakerStyle(lead=0.01, loudness_jaw=depth), seed=0)
-            corrs.append(lagged_pearson(lip_gap(m.blendshapes)[: len(real)], real, av_lag))
-        table.append(corrs)
-        print(f"{os.path.basename(path)[:18]:18s} " + " ".join(f"{c:12.3f}" for c in corrs))
-    print(f"{'mean':18s} " + " ".join(f"{c:12.3f}" for c in np.mean(table, axis=0)))
+    def gap_r(clip, speaker, seed: int = 0) -> float:
+        """r of the teacher's lip gap (this speaker, with the clip's audio) with the real gap at the AV offset."""
+        _, real, fps, phones, av_lag, audio = clip
+        m = phones_to_motion(phones, len(real) / fps, fps=fps, audio=audio, speaker=speaker, seed=seed)
+        return lagged_pearson(lip_gap(m.blendshapes)[: len(real)], real, av_lag)
 
-    # the resting opening in breath pauses (SpeakerStyle.rest_open), over six random virtual speakers
-    # (teacher seeds 0-5) with only their rest opening replaced
-    rests = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
-    print(f"\n{'clip':18s} " + " ".join(f"{'rest ' + format(x, '.2f'):>10s}" for x in rests) + "   (mean of teacher seeds 0-5, with audio)")
-    table = []
-    for path, real, fps, phones, av_lag, audio in clips:
-        corrs = []
-        for rest in rests:
-            rs = []
-            for seed in range(6):
-                sp = SpeakerStyle.random(np.random.default_rng(seed))
-                sp.rest_open = rest
-                m = phones_to_motion(phones, len(real) / fps, fps=fps, audio=audio, speaker=sp, seed=seed)
-                rs.append(lagged_pearson(lip_gap(m.blendshapes)[: len(real)], real, av_lag))
-            corrs.append(float(np.mean(rs)))
-        table.append(corrs)
-        print(f"{os.path.basename(path)[:18]:18s} " + " ".join(f"{c:10.3f}" for c in corrs))
-    print(f"{'mean':18s} " + " ".join(f"{c:10.3f}" for c in np.mean(table, axis=0)))
+    def rest_r(clip, rest: float) -> float:
+        """Mean over six random virtual speakers (teacher seeds 0-5) with only their rest opening replaced."""
+        rs = []
+        for seed in range(6):
+            sp = SpeakerStyle.random(np.random.default_rng(seed))
+            sp.rest_open = rest
+            rs.append(gap_r(clip, sp, seed))
+        return float(np.mean(rs))
+
+    # the jaw following the sound's loudness (SpeakerStyle.loudness_jaw), at the middle of the drawn leads
+    _sweep(clips, (0.0, 0.5, 1.0, 1.5, 2.0), lambda x: "loud.jaw " + format(x, ".1f"), 12, "(lead 0.01 s, with audio)",
+           lambda clip, depth: gap_r(clip, SpeakerStyle(lead=0.01, loudness_jaw=depth)))
+    # the resting opening in breath pauses (SpeakerStyle.rest_open)
+    _sweep(clips, (0.0, 0.05, 0.1, 0.15, 0.2, 0.3), lambda x: "rest " + format(x, ".2f"), 10,
+           "(mean of teacher seeds 0-5, with audio)", rest_r)
 
     print(f"\n{'phone class':14s} {'n':>5s} {'real gap':>9s} {'teacher':>9s}   (relative to each clip's 95th percentile)")
     for name, members in CLASSES.items():
