@@ -3,10 +3,11 @@
 Data: a list of ``anim3d.training_data.Example`` (audio features per frame, normalised motion, emotion label,
 intensity, voice, the frames of p/b/m phones). ``load_examples`` there builds them from the data engine's
 shards; tests build them directly. Training draws random windows, drops conditions (p = 0.1 each, 0.5 for
-X_pre/A_pre together), truncates the audio tail at random, augments the log-mel features (``anim3d.feature_augment``), and keeps
-an EMA copy of the weights. Optionally (``phone_weight``) a linear head on the model's audio tokens learns
-each frame's phone as an auxiliary loss; the head is not part of the checkpoint. Validation each epoch
-samples whole held-out utterances with the EMA weights and reports bilabial closure and lip error.
+X_pre/A_pre together), truncates the audio tail at random, augments the features (``anim3d.feature_augment``,
+the front end's own augmentation), and keeps an EMA copy of the weights. Optionally (``phone_weight``) a
+linear head on the model's audio tokens learns each frame's phone as an auxiliary loss; the head is not part
+of the checkpoint. Validation each epoch samples whole held-out utterances with the EMA weights and reports
+bilabial closure and lip error.
 """
 
 from __future__ import annotations
