@@ -121,7 +121,7 @@ def build_front_end(cfg, device="cpu"):
     if cfg.audio_encoder == "phones":
         from models.phone_features import PhoneFrontEnd
 
-        fe = PhoneFrontEnd(cfg.sample_rate, cfg.subframes, cfg.fps)
+        fe = PhoneFrontEnd(cfg.sample_rate, cfg.subframes, cfg.fps, smoothing=getattr(cfg, "phone_smoothing", 0.0))
     else:
         fe = TransformersFrontEnd(cfg.audio_encoder, cfg.sample_rate, cfg.fps, device=device)
     if fe.dim != cfg.audio_dim:

@@ -61,6 +61,7 @@ class ModelConfig:
     subframes: int = 3  # audio feature vectors per motion frame (log-mel at 90 Hz for 30 fps)
     audio_dim: int = 3 * (64 + 1)  # subframes x (mels + log energy) for logmel; hidden size for an encoder
     audio_conv_layers: int = 0  # residual temporal conv blocks (kernel 5) over the audio tokens before the transformer
+    phone_smoothing: float = 0.0  # "phones": stay probability of the phone-loop forward filter over the posteriors (0: off)
     # motion
     motion_dim: int = MOTION_DIM
     style_dim: int = STYLE_DIM

@@ -62,10 +62,12 @@ def _stream(fe, x, total, cache=None):
     return np.concatenate(got)
 
 
-def test_streamed_features_equal_the_whole_file(speech):
+@pytest.mark.parametrize("smoothing", [0.0, 0.9])
+def test_streamed_features_equal_the_whole_file(speech, smoothing):
     """Fed in 100 ms chunks, with the buffer the streaming animator keeps, every frame whose audio has arrived
-    gets the numbers the whole file gives (the running mean and the deltas' look-ahead see the same samples)."""
-    fe = pf.PhoneFrontEnd()
+    gets the numbers the whole file gives (the running mean and the deltas' look-ahead see the same samples;
+    the forward filter forgets where it started)."""
+    fe = pf.PhoneFrontEnd(smoothing=smoothing)
     x = speech[: 8 * 16000]
     total = int(round(len(x) / 16000 * 30))
     whole = fe(x, total)
@@ -128,3 +130,31 @@ def test_a_warped_front_end_streams_like_its_whole_file_and_unwarped_is_unchange
     assert np.abs(w_whole - whole).max() > 0.5  # another spectrum, other posteriors
     cache = warped.stream_cache()
     assert np.abs(_stream(warped, x, total, cache) - w_whole).max() < 1e-3  # the cache keeps the warp
+
+
+def test_forward_filter_keeps_a_phone_through_a_one_frame_blip_and_is_the_identity_without_memory():
+    P = pf.N_PHONES
+    post = np.full((20, P), 0.2 / (P - 1))
+    post[:, 3] = 0.8  # phone 3 throughout ...
+    post[10] = 0.2 / (P - 1)
+    post[10, 7] = 0.8  # ... but for one frame that looks like phone 7
+    out = pf.forward_filter(post, 0.9)
+    assert np.allclose(out.sum(axis=1), 1.0)
+    assert out[10].argmax() == 3 and post[10].argmax() == 7
+    assert out[12:].argmax(axis=1).tolist() == [3] * 8
+    # staying is no likelier than moving (stay = 1 / P): every frame stands alone
+    assert np.allclose(pf.forward_filter(post, 1.0 / P), post / post.sum(axis=1, keepdims=True))
+    # a real change of phone gets through after a few frames
+    post[12:] = post[10]
+    assert pf.forward_filter(post, 0.9)[16].argmax() == 7
+
+
+def test_the_config_asks_for_the_smoothing_and_a_bad_value_is_refused():
+    from models.audio_features import build_front_end
+    from models.config import get_config
+
+    cfg = get_config("tiny", audio_encoder="phones", audio_dim=3 * pf.N_FEATURES, phone_smoothing=0.9)
+    fe = build_front_end(cfg)
+    assert fe.smoothing == 0.9 and fe.history_samples > pf.PhoneFrontEnd().history_samples
+    with pytest.raises(ValueError, match="stay probability"):
+        pf.PhoneFrontEnd(smoothing=1.0)

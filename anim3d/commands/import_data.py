@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 NAME = "import"
-HELP = "import real recordings (talking-face videos, Live Link Face takes, FLAME sequences) as training shards"
+HELP = "import real recordings (talking-face videos, Live Link Face takes, FLAME sequences, transcribed speech) as training shards"
 DESCRIPTION = """Turn real recordings into shards in the same format as `anim3d data synth`.
 
   video     talking-face videos with sound: MediaPipe Face Mesh tracks each frame, ARKit
@@ -13,16 +13,23 @@ DESCRIPTION = """Turn real recordings into shards in the same format as `anim3d 
             .wav/.mov/...) or given with --audio (one per CSV, same order)
   flame     FLAME parameter sequences (.npz with expression, jaw_pose, neck_pose,
             global_orient, fps) with their audio (--audio, or the same name beside them)
+  transcribed
+            real speech with a transcript ('name: text' or LJSpeech's 'name|text' lines;
+            the audio files under --audio-root, default the transcript's folder): the words
+            are force-aligned with pocketsphinx and the teacher makes the motion, so the
+            model hears real voices in training; --copies N imports each recording N times
+            with its own virtual speaker, labels and audio augmentation
 
 examples:
   anim3d import video talk1.mp4 talk2.mp4 --out data/real
   anim3d import livelink take_1.csv --audio take_1.mov --out data/real
+  anim3d import transcribed core-sounds-en.txt --audio-root sounds/en --copies 3 --out data/prompts
 """
 ORDER = 45
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("kind", choices=("video", "livelink", "flame"), help="what the inputs are")
+    parser.add_argument("kind", choices=("video", "livelink", "flame", "transcribed"), help="what the inputs are")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="input files")
     parser.add_argument("--out", required=True, help="output folder for the shard(s)")
     parser.add_argument("--audio", nargs="+", default=None, help="audio file for each input (livelink, flame), in the same order")
@@ -32,6 +39,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--flame-model", default=None, help="flame: the FLAME model file the sequences were made with "
                         "(smplx layout), or 'open' for the open head in FLAME form")
     parser.add_argument("--flame-map", default=None, help="flame: a saved ARKit->FLAME map instead of --flame-model")
+    parser.add_argument("--audio-root", default=None, help="transcribed: the folder the transcript's names are relative to "
+                        "(default: the transcript's folder)")
+    parser.add_argument("--copies", type=int, default=1, help="transcribed: utterances made from each recording (default 1)")
+    parser.add_argument("--limit", type=int, default=None, help="transcribed: import at most this many recordings")
 
 
 def run(args) -> int:
@@ -44,6 +55,8 @@ def run(args) -> int:
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise InputError(args.out, "--out must be a folder")
 
+    if args.kind == "transcribed":
+        return _run_transcribed(args)
     utterances = []
     amap = None
     for k, path in enumerate(args.inputs):
@@ -76,6 +89,37 @@ def run(args) -> int:
     write_shard(out, utterances)
     write_index(args.out)  # (re)scan the folder's shards; keeps its held-out voices
     print(f"wrote {out} ({len(utterances)} utterance(s)) and {os.path.join(args.out, 'index.json')}")
+    return 0
+
+
+SHARD_UTTERANCES = 200  # transcribed recordings are short: a few minutes of audio per shard
+
+
+def _run_transcribed(args) -> int:
+    import os
+
+    from anim3d.data.importers.transcribed import import_folder
+    from anim3d.data.shards import write_index, write_shard
+    from anim3d.errors import InputError
+
+    if args.copies < 1:
+        raise InputError(None, f"--copies must be at least 1, got {args.copies}")
+    utterances = []
+    for path in args.inputs:
+        utts, skipped = import_folder(path, args.audio_root, copies=args.copies, seed=args.seed, speaker=args.speaker,
+                                      limit=args.limit, show_progress=not args.quiet)
+        secs = sum(u.duration for u in utts) / max(1, args.copies)
+        print(f"{path}: {len(utts) // args.copies} recordings ({secs / 60:.1f} min) x {args.copies}, {len(skipped)} skipped")
+        utterances += utts
+    if not utterances:
+        raise InputError(args.inputs[0], "no recording could be imported")
+    os.makedirs(args.out, exist_ok=True)  # only now: a failed import leaves no folder behind
+    prefix = args.name or _next_name(args.out, "import-transcribed")
+    for k in range(0, len(utterances), SHARD_UTTERANCES):
+        write_shard(os.path.join(args.out, f"{prefix}-{k // SHARD_UTTERANCES:03d}.npz"), utterances[k: k + SHARD_UTTERANCES])
+    write_index(args.out)
+    n = (len(utterances) + SHARD_UTTERANCES - 1) // SHARD_UTTERANCES
+    print(f"wrote {n} shard(s), {len(utterances)} utterances, and {os.path.join(args.out, 'index.json')}")
     return 0
 
 

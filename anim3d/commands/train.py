@@ -14,13 +14,15 @@ voices (bilabial closure rate, lip error) and writes the EMA weights to RUN as a
 
   anim3d train --data corpus/ --config fast --out runs/fast
   anim3d train --data corpus/ --config fast --out runs/fast --resume --epochs 20
-  anim3d train --data my_takes/ --init default --out runs/mine   # fine-tune the shipped model"""
+  anim3d train --data my_takes/ --init default --out runs/mine   # fine-tune the shipped model
+  anim3d train --data corpus/ --data prompts/ --init default --out runs/mix   # several corpora"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from models.config import CONFIG_NAMES
 
-    p.add_argument("--data", required=True, help="corpus folder (anim3d data synth --out)")
+    p.add_argument("--data", required=True, action="append",
+                   help="corpus folder (anim3d data synth --out, anim3d import --out); repeat to train on several")
     p.add_argument("--config", default="fast", choices=CONFIG_NAMES, help="model size (default fast; vasa = 8 layers, width 512)")
     p.add_argument("--out", required=True, help="run folder (checkpoint + training state)")
     p.add_argument("--epochs", type=int, default=10)
@@ -48,6 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="extra loss weight around the middle of every other consonant, so the p/b/m weight does not teach closing on every stop and nasal (default 0)")
     p.add_argument("--audio-encoder", help="'phones' (posteriors of pocketsphinx's real-speech acoustic model) or a local "
                    "Wav2Vec2/HuBERT folder, instead of log-mel; with --init, the audio input layer starts afresh")
+    p.add_argument("--phone-smoothing", type=float, default=None,
+                   help="phone front end: the posteriors through a phone loop's forward filter with this stay probability "
+                        "(e.g. 0.9; 0 = off; default: the config's, or the --init checkpoint's)")
     p.add_argument("--resume", action="store_true", help="continue from RUN/state")
     p.add_argument("--init", metavar="CHECKPOINT", help="fine-tune: start from this checkpoint folder ('default' = the shipped model); its config wins over --config")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1: on a busy 2-core machine more threads thrash)")
@@ -66,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
     from models.audio_features import build_front_end, front_end_dim
     from models.config import get_config
 
-    if not os.path.isdir(args.data):
-        raise Anim3dError(f"{args.data}: corpus folder not found")
+    for root in args.data:
+        if not os.path.isdir(root):
+            raise Anim3dError(f"{root}: corpus folder not found")
     device = resolve_device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
@@ -76,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"audio_encoder": enc, "audio_dim": dim} if args.audio_encoder else {}
     if args.audio_conv_layers is not None:
         overrides["audio_conv_layers"] = args.audio_conv_layers
+    if args.phone_smoothing is not None:
+        if not 0.0 <= args.phone_smoothing < 1.0:
+            raise Anim3dError(f"--phone-smoothing is a stay probability in [0, 1), got {args.phone_smoothing}")
+        overrides["phone_smoothing"] = args.phone_smoothing
     cfg = get_config(args.config, **{"audio_dim": dim, **overrides})
     init = None
     if args.init:
@@ -85,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         init = str(DEFAULT_CHECKPOINT) if args.init == "default" else args.init
         cfg, _ = read_config(init)  # a clear error when it is not a checkpoint folder
         cfg = dataclasses.replace(cfg, **overrides)
+    if cfg.phone_smoothing and cfg.audio_encoder != "phones":
+        raise Anim3dError(f"--phone-smoothing needs the phone front end (this model's is {cfg.audio_encoder})")
     fe = build_front_end(cfg, device=device)
     tcfg = TrainConfig(
         model=args.config, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
@@ -93,9 +105,11 @@ def run(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes, model_overrides=overrides, init=init, bilabial_weight=args.bilabial_weight,
         consonant_weight=args.consonant_weight, p_sigma_max=args.p_sigma_max,
     )
-    tr = load_examples(args.data, "train", fe, cfg.fps, limit=args.limit, vtln_copies=args.vtln_copies,
-                       vtln_range=args.vtln_range, seed=args.seed)
-    va = load_examples(args.data, "val", fe, cfg.fps, limit=args.val_utterances)
+    tr, va = [], []
+    for root in args.data:  # each corpus's train split trains, each one's held-out voices validate
+        tr += load_examples(root, "train", fe, cfg.fps, limit=args.limit, vtln_copies=args.vtln_copies,
+                            vtln_range=args.vtln_range, seed=args.seed)
+        va += load_examples(root, "val", fe, cfg.fps, limit=args.val_utterances)
     print(f"{len(tr)} training utterances ({sum(e.motion.shape[0] for e in tr) / cfg.fps / 60:.1f} min), {len(va)} held-out")
     train(tr, va, args.out, tcfg, device=device, resume=args.resume)
     print(f"checkpoint: {args.out} (use: anim3d animate speech.wav -o out.glb --checkpoint {args.out})")

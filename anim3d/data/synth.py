@@ -75,8 +75,10 @@ def _plan_shard(cfg: SynthConfig, seconds: float, rng: np.random.Generator, voic
     return plans
 
 
-def _draw_labels(cfg: SynthConfig, rng: np.random.Generator) -> dict:
-    if rng.random() < cfg.neutral_share:
+def draw_labels(rng: np.random.Generator, neutral_share: float = 0.3) -> dict:
+    """Emotion (neutral with probability ``neutral_share``, else one of the other 7 at intensity
+    0.2-1), gaze (yaw, pitch: near straight ahead half the time) and head distance for one utterance."""
+    if rng.random() < neutral_share:
         emotion, intensity = "neutral", 0.0
     else:
         emotion = str(EMOTIONS[1 + int(rng.integers(len(EMOTIONS) - 1))])
@@ -136,7 +138,7 @@ def make_shard(cfg: SynthConfig, k: int, out_dir: str | os.PathLike) -> dict:
         # each utterance draws from its own stream: noise draws follow the audio length, and a TTS engine
         # whose output length wavers (espeak-ng, by a few samples) must not shift the next utterance's draws
         urng = np.random.default_rng([cfg.seed, k, i])
-        labels = _draw_labels(cfg, urng)
+        labels = draw_labels(urng, cfg.neutral_share)
         steps = []
         if urng.random() < cfg.speed_prob:
             factor = float(urng.uniform(0.9, 1.1))
