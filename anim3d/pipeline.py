@@ -165,7 +165,7 @@ def window_conditions(gen: MotionGenerator, feats: np.ndarray, start: int, prev:
     """
     import torch
 
-    from models.audio_features import normalize_window
+    from models.audio_features import window_features
 
     cfg, dev = gen.cfg, gen.device
     K, W = cfg.prev, cfg.window
@@ -178,7 +178,7 @@ def window_conditions(gen: MotionGenerator, feats: np.ndarray, start: int, prev:
     a[present] = feats[idx[present]]
     a_t = torch.from_numpy(a)[None]
     m_t = torch.from_numpy(present)[None]
-    a_t = normalize_window(a_t, m_t)
+    a_t = window_features(a_t, m_t, cfg)
     gaze = controls.gaze if controls.gaze is not None else (0.0, 0.0)
     dist = controls.distance if controls.distance is not None else 0.0
     from anim3d.motion_codec import DISTANCE_SCALE

@@ -183,10 +183,10 @@ class WindowSampler:
             from anim3d.feature_augment import augment_features
 
             audio_t = augment_features(audio_t, cfg, t.gain_envelope, rng)
-        from models.audio_features import normalize_window
+        from models.audio_features import window_features
 
         cond = {
-            "audio": normalize_window(audio_t, amask_t),
+            "audio": window_features(audio_t, amask_t, cfg),
             "audio_mask": amask_t,
             "prev": torch.from_numpy(prev),
             "prev_mask": torch.from_numpy(prev_mask),

@@ -145,6 +145,14 @@ def front_end_dim(audio_encoder: str, n_mels: int = 64, subframes: int = 3) -> i
         raise InputError(audio_encoder, f"not a usable transformers audio encoder ({e})") from None
 
 
+def window_features(feats, mask, cfg):
+    """A window's audio features as the model takes them: standardised (``normalize_window``) when the config
+    says ``window_norm``, else as the front end gave them (absent frames -> 0). B x L x F, mask B x L."""
+    if getattr(cfg, "window_norm", True):
+        return normalize_window(feats, mask)
+    return feats * mask[..., None].to(feats.dtype)
+
+
 def normalize_window(feats, mask):
     """Standardise each window: B x L x F features, B x L bool mask (True = audio present).
 

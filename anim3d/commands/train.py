@@ -53,6 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--phone-smoothing", type=float, default=None,
                    help="phone front end: the posteriors through a phone loop's forward filter with this stay probability "
                         "(e.g. 0.9; 0 = off; default: the config's, or the --init checkpoint's)")
+    p.add_argument("--no-window-norm", action="store_true",
+                   help="give the model each window's audio features as the front end makes them, without removing the "
+                        "window's per-channel mean (the phone front end's are already normalised: posteriors, running CMN)")
     p.add_argument("--resume", action="store_true", help="continue from RUN/state")
     p.add_argument("--init", metavar="CHECKPOINT", help="fine-tune: start from this checkpoint folder ('default' = the shipped model); its config wins over --config")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1: on a busy 2-core machine more threads thrash)")
@@ -82,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"audio_encoder": enc, "audio_dim": dim} if args.audio_encoder else {}
     if args.audio_conv_layers is not None:
         overrides["audio_conv_layers"] = args.audio_conv_layers
+    if args.no_window_norm:
+        overrides["window_norm"] = False
     if args.phone_smoothing is not None:
         if not 0.0 <= args.phone_smoothing < 1.0:
             raise Anim3dError(f"--phone-smoothing is a stay probability in [0, 1), got {args.phone_smoothing}")
