@@ -66,9 +66,10 @@ def forward_filter(post: np.ndarray, stay: float) -> np.ndarray:
     state per phone, stay with probability ``stay``, else move to any other phone alike; the emission
     likelihoods are proportional to ``post`` and the filter starts from a uniform prior at row 0.
 
-    On 60 held-out utterances of Asterisk's recorded prompts (a real voice, phones force-aligned), the argmax
-    of the frame posteriors names the aligned phone on 0.357 of the speech frames, this filter with stay 0.8 /
-    0.9 on 0.408 / 0.407 (held-out synthetic voices: 0.269 -> 0.323 / 0.328; docs/model.md)."""
+    On 100 of Asterisk's recorded prompts (a real voice, phones force-aligned, audio augmented as in training),
+    the argmax of the frame posteriors names the known phone on 0.296 of the speech frames, this filter with
+    stay 0.8 / 0.9 on 0.344 / 0.345; on 50 held-out synthetic utterances 0.223 -> 0.271 / 0.275
+    (``python scripts/known_phones_check.py``; docs/model.md, eleventh session)."""
     T, P = post.shape
     q = (1.0 - stay) / (P - 1)  # probability of moving to one given other phone
     out = np.empty_like(post, dtype=np.float64)
