@@ -5,7 +5,7 @@ row also shows its ratio to the baseline measured in the same run: the weight-fr
 log-mel feature extraction alone on the same audio.
 
 Rows (a row whose component is missing prints "skipped: <reason>"):
-- baselines: log-mel features, phone-posterior features, loudness -> jaw, pocketsphinx phone recognition, phones -> teacher;
+- baselines: log-mel features, phone-posterior features (also through the forward filter), loudness -> jaw, pocketsphinx phone recognition, phones -> teacher;
 - the model, per configuration (models.config.CONFIG_NAMES, randomly initialised: speed does
   not depend on trained weights) and per sampler step count, plus the shipped default
   checkpoint when it exists;
@@ -189,10 +189,10 @@ def main(argv=None) -> int:
 
     t = Table("log-mel")
 
-    def front_end_row(name: str, module: str, cls: str) -> bool:
+    def front_end_row(name: str, module: str, cls: str, **kwargs) -> bool:
         """Time one audio front end on the audio (30 fps); a skipped row and False when it cannot be imported."""
         try:
-            fe = getattr(importlib.import_module(module), cls)()
+            fe = getattr(importlib.import_module(module), cls)(**kwargs)
         except ImportError as e:
             t.add(name, None, dur, note=f"skipped: {e}")
             return False
@@ -205,6 +205,8 @@ def main(argv=None) -> int:
     if not front_end_row("log-mel features (baseline)", "models.audio_features", "LogMelFrontEnd"):
         t.baseline_name = "loudness"
     front_end_row("phone-posterior features (audio_encoder phones)", "models.phone_features", "PhoneFrontEnd")
+    front_end_row("phone-posterior features, forward filter 0.9 (--phone-smoothing)", "models.phone_features", "PhoneFrontEnd",
+                  smoothing=0.9)
     sec, cpu, motion = timed(lambda: loudness_motion(audio), args.repeats)
     t.add("loudness -> jaw", sec, dur, cpu)
     try:
