@@ -70,9 +70,7 @@ def test_alignment_finds_the_spoken_phones_where_they_are(spoken):
     speech = [p for p in utts[0].phones if p.label != "SIL"]
     assert [p.label for p in speech][:4] == ["P", "L", "IY", "Z"]
     # each aligned phone's middle lies within the same phone of espeak's own timing (its label matches), mostly
-    true_speech = [p for p in truth if p.label != "SIL"]
-    hits = sum(any(t.label == p.label and t.start - 0.03 <= p.center <= t.end + 0.03 for t in true_speech) for p in speech)
-    assert hits / len(speech) > 0.7
+    assert _hits(utts[0].phones, truth) > 0.7
     # the teacher closes the lips at the aligned p/b/m and the copies are different virtual speakers
     from anim3d.eval.metrics import bilabial_closure_rate
     from anim3d.eval.mouth import CLOSED_BELOW, mesh_opening
@@ -82,6 +80,38 @@ def test_alignment_finds_the_spoken_phones_where_they_are(spoken):
     assert utts[0].labels["style"] != utts[1].labels["style"]
     assert {u.labels["source"] for u in utts} == {"transcribed"}
     assert utts[0].motion.num_frames == pytest.approx(audio.duration * 30.0, abs=2)
+
+
+def _hits(phones, truth) -> float:
+    """Share of aligned speech phones whose middle lies in a phone of the same label in ``truth`` (+-30 ms)."""
+    speech = [p for p in phones if p.label != "SIL"]
+    true_speech = [p for p in truth if p.label != "SIL"]
+    return sum(any(t.label == p.label and t.start - 0.03 <= p.center <= t.end + 0.03 for t in true_speech)
+               for p in speech) / len(speech)
+
+
+@needs_espeak
+@pytest.mark.parametrize("rate", [1.2, 1.35])
+def test_fast_speech_aligns(rate):
+    """At 100 frames per second a phone needs 30 ms; fast speech is aligned at 200 if need be."""
+    voice = tts.Voice("espeak", "en-us", "m3")
+    audio, truth = tts.synthesize(SENTENCE.replace("1", "one"), voice, rate)
+    phones = tr.align(audio, tr.text_to_words(SENTENCE))
+    assert _hits(phones, truth) > 0.7
+
+
+@needs_espeak
+def test_the_fast_aligner_agrees_with_the_usual_one(spoken):
+    from anim3d.phonetic import _align_phones
+
+    _, audio, _ = spoken
+    pcm, _ = tr.dithered_pcm(audio)
+    words = tr.text_to_words(SENTENCE)
+    speech = lambda segs: [s for s in segs if s[0] != "SIL"]  # noqa: E731  (either may put a pause between words)
+    slow, fast = speech(_align_phones(pcm, words)), speech(tr._align_fast(pcm, words))
+    assert [s[0] for s in slow] == [f[0] for f in fast]
+    middles = np.abs([(s[1] + s[2] - f[1] - f[2]) / 2 for s, f in zip(slow, fast)])
+    assert np.median(middles) < 0.02
 
 
 @needs_espeak
