@@ -12,7 +12,8 @@ synthetic corpus draws them (``anim3d.data.synth``).
 Transcripts: one line per recording, ``name: text`` (Asterisk's ``core-sounds-en.txt``)
 or ``name|text[|normalised text]`` (LJSpeech's ``metadata.csv``); ``;`` and ``#`` start a
 comment line. ``name`` is the audio file's path relative to the transcript's folder (or
-to ``audio_root``) without extension. Bracketed text (``[beep tone]``) is not speech.
+to ``audio_root``) without extension. Notes in square or angle brackets (``[beep tone]``, ``<beep>``), and a line that is
+only a note in parentheses (``(1 second of silence)``), are not speech.
 """
 
 from __future__ import annotations
@@ -101,11 +102,13 @@ def _number_words(token: str) -> list[str]:
 
 
 def text_to_words(text: str) -> list[str]:
-    """Spoken words of a transcript line: bracketed notes dropped, numbers and the keypad symbols
+    """Spoken words of a transcript line: notes in brackets dropped, numbers and the keypad symbols
     spelled out, lower case. Raises ValueError naming the words the pronouncing dictionary lacks."""
     from anim3d.phonetic import _cmudict
 
-    text = re.sub(r"\[[^\]]*\]", " ", text)
+    text = re.sub(r"\[[^\]]*\]|<[^>]*>", " ", text).strip()  # notes: [beep tone], <beep ascending>
+    if re.fullmatch(r"\([^)]*\)\W*", text):  # a line that is one note in parentheses: (1 second of silence)
+        return []
     words: list[str] = []
     for tok in re.findall(r"\d+|[A-Za-z']+|[#*&%+@]", text):
         if tok.isdigit():
