@@ -12,12 +12,14 @@ synthetic corpus draws them (``anim3d.data.synth``).
 Transcripts: one line per recording, ``name: text`` (Asterisk's ``core-sounds-en.txt``)
 or ``name|text[|normalised text]`` (LJSpeech's ``metadata.csv``); ``;`` and ``#`` start a
 comment line. ``name`` is the audio file's path relative to the transcript's folder (or
-to ``audio_root``) without extension. Notes in square or angle brackets (``[beep tone]``, ``<beep>``), and a line that is
-only a note in parentheses (``(1 second of silence)``), are not speech.
+to ``audio_root``) without extension. Notes in square or angle brackets (``[beep tone]``,
+``<beep>``), and a line that is only a note in parentheses (``(1 second of silence)``), are
+not speech.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import warnings
@@ -47,7 +49,7 @@ def read_transcript(path: str | os.PathLike) -> dict[str, str]:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise InputError(path, "transcript not found")
-    opener = __import__("gzip").open if path.endswith(".gz") else open
+    opener = gzip.open if path.endswith(".gz") else open
     out: dict[str, str] = {}
     try:
         with opener(path, "rt", encoding="utf-8", errors="replace") as f:
