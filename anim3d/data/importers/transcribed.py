@@ -24,7 +24,6 @@ import os
 import re
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -127,45 +126,19 @@ def text_to_words(text: str) -> list[str]:
     return words
 
 
-FAST_FRAME_RATE = 200  # frames per second of the fallback aligner
-
-
-@lru_cache(maxsize=1)
-def _fast_aligner():
-    """A pocketsphinx forced aligner that analyses 200 frames per second instead of 100: each phone's HMM needs
-    at least 3 frames, so at 100 fps phones shorter than 30 ms (fast speech) cannot be aligned at all ("Failed to
-    set up sub-word alignment": 47 of 150 espeak-ng readings of one sentence at rates 1.1-1.3, 2 of them at
-    200 fps). Same model, dictionary and settings as ``anim3d.phonetic``'s aligner."""
-    from anim3d.phonetic import _model_paths
-    from anim3d.optional import require
-
-    hmm, _, dict_path = _model_paths()
-    return require("pocketsphinx", "forced alignment").Decoder(hmm=hmm, lm=None, dict=dict_path, bestpath=False,
-                                                               loglevel="FATAL", frate=FAST_FRAME_RATE)
-
-
-def _align_fast(pcm: bytes, words: list[str]) -> list[tuple[str, float, float]]:
-    from anim3d.phonetic import _decode, normalize_label
-
-    dec = _fast_aligner()
-    dec.set_align_text(" ".join(words))
-    _decode(dec, pcm)
-    dec.set_alignment()
-    _decode(dec, pcm)
-    return [(normalize_label(ph.name), ph.start / FAST_FRAME_RATE, (ph.start + ph.duration) / FAST_FRAME_RATE)
-            for word in dec.get_alignment() for ph in word]
+FAST_FRAME_RATE = 200  # frames per second of the fallback aligner, for fast speech (anim3d.phonetic._aligner)
 
 
 def align(audio, words: list[str]):
     """Forced alignment of ``words`` to ``audio`` -> contiguous ``Phone`` list covering the clip: pocketsphinx's
     aligner at 100 frames per second, else at 200 (fast speech). Raises ValueError when neither aligns them."""
-    from anim3d.phonetic import _align_phones, _tidy
+    from anim3d.phonetic import FRAME_RATE, _align_phones, _tidy
 
     pcm, duration = dithered_pcm(audio)
     error = None
-    for aligner in (_align_phones, _align_fast):
+    for frame_rate in (FRAME_RATE, FAST_FRAME_RATE):
         try:
-            segs = aligner(pcm, words)
+            segs = _align_phones(pcm, words, frame_rate)
         except RuntimeError as e:
             error = e
             continue
