@@ -154,15 +154,11 @@ def dithered_pcm(audio) -> tuple[bytes, float]:
     silence, as in TTS output or gated recordings, otherwise make the aligner's second pass fail), and its
     duration in seconds."""
     from anim3d.audio import Audio
-    from anim3d.phonetic import _pcm16k
+    from anim3d.phonetic import SAMPLE_RATE, _pcm16k
 
-    x = np.asarray(audio.samples, np.float32)
-    if audio.sample_rate != 16000:
-        from anim3d.audio import resample
-
-        x = resample(x, audio.sample_rate, 16000)
+    _, x = _pcm16k(audio)  # (resampled to 16 kHz; an empty file is a clear error)
     x = x + (2.0 / 32768.0) * np.random.default_rng(0).standard_normal(x.size).astype(np.float32)
-    return _pcm16k(Audio(x, 16000, audio.path))[0], x.size / 16000.0
+    return _pcm16k(Audio(x, SAMPLE_RATE, audio.path))[0], x.size / SAMPLE_RATE
 
 
 def import_transcribed(rec: Transcribed, *, copies: int = 1, seed: int = 0, speaker: str | None = None,
@@ -187,10 +183,11 @@ def import_transcribed(rec: Transcribed, *, copies: int = 1, seed: int = 0, spea
     except ValueError as e:
         raise InputError(rec.audio_path, str(e)) from None
     voice = speaker or f"transcribed:{Path(rec.audio_path).parent.name}"
+    key = _stable_hash(rec.name)
     out = []
     for c in range(copies):
-        rng = np.random.default_rng([seed, c, _stable_hash(rec.name)])
-        labels = draw_labels(rng, neutral_share=0.3)
+        rng = np.random.default_rng([seed, c, key])
+        labels = draw_labels(rng)
         style = SpeakerStyle.random(rng)
         motion = phones_to_motion(
             phones, audio.duration, fps=fps, emotion=labels["emotion"], intensity=labels["intensity"],
@@ -201,7 +198,7 @@ def import_transcribed(rec: Transcribed, *, copies: int = 1, seed: int = 0, spea
         if rng.random() < augment_prob:
             a, desc = augment.random_augment(audio, rng)
         labels.update({"augment": desc, "source": "transcribed", "style": style.to_dict(), "copy": c})
-        uid = f"tr-{_stable_hash(rec.name):08x}-{c}"
+        uid = f"tr-{key:08x}-{c}"
         out.append(Utterance(uid, a, motion, phones, rec.text, voice, f"{voice}#{c}", labels))
     return out
 
