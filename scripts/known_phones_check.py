@@ -23,8 +23,10 @@ import argparse
 
 import numpy as np
 
-SHUT_BELOW = 1e-4  # metres of inner-lip gap
-OTHER_CLOSURES = {"T", "D", "K", "G", "N", "NG", "DH", "TH"}
+from anim3d.eval.mouth import SHUT_BELOW
+
+BILABIALS = {"P", "B", "M"}
+OTHER_CLOSURES = {"T", "D", "K", "G", "N", "NG", "DH", "TH"}  # the other stops and nasals
 
 
 def auc(pos, neg) -> float:
@@ -55,7 +57,7 @@ def main() -> None:
 
     gen = load_default_model() if args.checkpoint == "default" else _load(args.checkpoint)
     labels = [normalize_label(p) for p in sa.load_model().phones]
-    bilabial = [i for i, lab in enumerate(labels) if lab in ("P", "B", "M")]
+    bilabial = [i for i, lab in enumerate(labels) if lab in BILABIALS]
     seen, rs, shut, per_phone = set(), [], [], {}
     hits = {"frame posteriors": [], "forward filter 0.8": [], "forward filter 0.9": []}
     pbm_scores: tuple[list, list] = ([], [])
@@ -95,8 +97,8 @@ def main() -> None:
         mass = post[:, bilabial].sum(axis=1)
         for lab, s, e in phones:
             a, b = int(s * sa.FRAME_RATE), int(e * sa.FRAME_RATE)
-            if b > a and b <= len(mass) and (lab in ("P", "B", "M") or lab in OTHER_CLOSURES):
-                pbm_scores[0 if lab in ("P", "B", "M") else 1].append(float(mass[a:b].max()))
+            if b > a and b <= len(mass) and (lab in BILABIALS or lab in OTHER_CLOSURES):
+                pbm_scores[0 if lab in BILABIALS else 1].append(float(mass[a:b].max()))
 
     shut_a = np.array(shut)
     print(f"{args.checkpoint} on {args.corpus} ({len(rs)} utterances): mouth r with the teacher {np.mean(rs):.3f}; "

@@ -33,11 +33,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from calibrate_teacher import _measure  # noqa: E402  (a sibling script: the same cache and clips)
 
 from anim3d.data.phones import VOWELS  # noqa: E402
+from anim3d.eval.mouth import SHUT_BELOW  # noqa: E402
 from anim3d.paths import evaldata_dir  # noqa: E402
 
 KEEP_CONSONANTS = {"P", "B", "M", "F", "V", "W", "SIL"}
 SLOW_SIGMA = 15  # frames (0.5 s at 30 fps)
-SHUT_BELOW = 1e-4  # metres of inner-lip gap: the lips count as shut below this
 
 
 def frame_labels(phones, n: int, fps: float) -> np.ndarray:

@@ -14,11 +14,14 @@ learn from them.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 import numpy as np
 
-OTHER_CLOSURES = {"T", "D", "K", "G", "N", "NG", "DH", "TH"}
-BILABIALS = {"P", "B", "M"}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from known_phones_check import BILABIALS, OTHER_CLOSURES, auc  # noqa: E402  (a sibling script)
+
 HALF = 3  # frames on each side of the middle
 
 
@@ -48,11 +51,6 @@ def collect(root: str, split: str, front_ends: dict, max_segments: int):
     return {k: np.array(v, np.float32) for k, v in X.items()}, np.array(y)
 
 
-def auc(score: np.ndarray, y: np.ndarray) -> float:
-    pos, neg = score[y][:, None], score[~y][None, :]
-    return float(np.mean(pos > neg) + 0.5 * np.mean(pos == neg))
-
-
 def probe(Xtr, ytr, tests, steps: int = 400, l2: float = 1e-2, seed: int = 0) -> list[float]:
     """Train a logistic regression on standardised features; AUC on the training set and on each test set."""
     import torch
@@ -70,7 +68,8 @@ def probe(Xtr, ytr, tests, steps: int = 400, l2: float = 1e-2, seed: int = 0) ->
         loss.backward()
         opt.step()
     with torch.no_grad():
-        return [auc((std(X) @ w + b).numpy(), y) for X, y in [(Xtr, ytr), *tests]]
+        scores = [((std(X) @ w + b).numpy(), y) for X, y in [(Xtr, ytr), *tests]]
+    return [auc(s[y], s[~y]) for s, y in scores]
 
 
 def main() -> None:

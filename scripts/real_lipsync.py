@@ -5,7 +5,7 @@
 For each checkpoint ('default' = the shipped model): the Pearson r between the generated mouth opening (open-head
 inner-lip gap) and the speaker's MediaPipe-tracked one at each clip's audio-video offset, per clip and as the mean
 over the clips and seeds (what ``anim3d eval`` reports as "r (AV offset)" for one seed), and the share of frames
-with the lips shut (opening under 0.1 mm). Tracking is cached (``anim3d.eval.real``), so a checkpoint takes
+with the lips shut (opening under ``anim3d.eval.mouth.SHUT_BELOW``, 0.1 mm). Tracking is cached (``anim3d.eval.real``), so a checkpoint takes
 about 20 s per seed for the 4 evaldata clips once the cache holds them.
 """
 
@@ -15,9 +15,9 @@ import argparse
 
 import numpy as np
 
+from anim3d.eval.mouth import SHUT_BELOW
 from anim3d.paths import evaldata_dir
 
-SHUT_BELOW = 1e-4  # metres of inner-lip gap (as scripts/mouth_gap.py)
 
 
 def main() -> None:

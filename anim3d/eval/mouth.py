@@ -19,6 +19,7 @@ from anim3d.motion import Motion
 # closure threshold per source: lips count as closed at or below this opening
 CLOSED_BELOW = {"mesh": 0.002, "blendshapes": 0.05}  # metres (2 mm) / proxy units
 OPEN_ABOVE = {"mesh": 0.006, "blendshapes": 0.2}  # an "open" vowel: >= 6 mm (about half the teacher's widest opening) / proxy 0.2
+SHUT_BELOW = 1e-4  # metres of mesh inner-lip gap: the lips count as shut (touching), for shares of shut frames
 
 
 def blendshape_opening(motion: Motion) -> np.ndarray:
