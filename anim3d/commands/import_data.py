@@ -115,11 +115,11 @@ def _run_transcribed(args) -> int:
         raise InputError(args.inputs[0], "no recording could be imported")
     os.makedirs(args.out, exist_ok=True)  # only now: a failed import leaves no folder behind
     prefix = args.name or _next_name(args.out, "import-transcribed")
-    for k in range(0, len(utterances), SHARD_UTTERANCES):
-        write_shard(os.path.join(args.out, f"{prefix}-{k // SHARD_UTTERANCES:03d}.npz"), utterances[k: k + SHARD_UTTERANCES])
+    starts = range(0, len(utterances), SHARD_UTTERANCES)
+    for n, k in enumerate(starts):
+        write_shard(os.path.join(args.out, f"{prefix}-{n:03d}.npz"), utterances[k : k + SHARD_UTTERANCES])
     write_index(args.out)
-    n = (len(utterances) + SHARD_UTTERANCES - 1) // SHARD_UTTERANCES
-    print(f"wrote {n} shard(s), {len(utterances)} utterances, and {os.path.join(args.out, 'index.json')}")
+    print(f"wrote {len(starts)} shard(s), {len(utterances)} utterances, and {os.path.join(args.out, 'index.json')}")
     return 0
 
 
