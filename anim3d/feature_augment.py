@@ -22,7 +22,9 @@ def augment_features(feats, cfg, gain_envelope: float, rng):
         from models.phone_features import ENERGY_PER_NAT, N_FEATURES
 
         g = torch.Generator().manual_seed(int(rng.integers(2**31)))
-        return augment_phones(feats, cfg.subframes, N_FEATURES, ENERGY_PER_NAT, g, gain_envelope)
+        n = cfg.subframes * N_FEATURES  # the phone context, when there, follows: loudness does not touch it
+        drifted = augment_phones(feats[..., :n], cfg.subframes, N_FEATURES, ENERGY_PER_NAT, g, gain_envelope)
+        return torch.cat([drifted, feats[..., n:]], dim=-1)
     return feats
 
 

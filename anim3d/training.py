@@ -201,6 +201,18 @@ def _load_state(folder, model, ema, opt, head=None):
     return meta["step"], meta["epoch"]
 
 
+def widen_input(weight, dim: int):
+    """An input layer's C x F weight -> C x dim: the F features it knows keep their columns (the front end puts
+    the new ones after them, as the phone context does), the new ones start at zero, so the model computes what
+    it did before until training finds a use for them."""
+    import torch
+
+    C, F = weight.shape
+    if dim < F:
+        raise Anim3dError(f"cannot widen an input layer of {F} features to {dim}")
+    return torch.cat([weight, weight.new_zeros(C, dim - F)], dim=1)
+
+
 def train(train_examples: list[Example], val_examples: list[Example], out_dir: str, tcfg: TrainConfig,
           device="cpu", resume: bool = False, log=print) -> dict:
     """Train and write ``out_dir`` (the EMA checkpoint: config.json + model.safetensors, plus ``state/`` for resume
@@ -223,7 +235,7 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     elif tcfg.init:
         resume = False
         init_model, cfg, _ = load_checkpoint(tcfg.init)
-        init_audio = (cfg.audio_encoder, cfg.audio_dim)
+        init_audio = (cfg.audio_encoder, cfg.audio_dim, getattr(cfg, "phone_context", False))
         cfg = dataclasses.replace(cfg, **tcfg.model_overrides)  # e.g. audio_conv_layers added to a trained model
         if cfg.audio_dim != int(train_examples[0].feats.shape[1]):
             raise Anim3dError(f"{tcfg.init}: the checkpoint takes {cfg.audio_dim} audio features per frame, the corpus gives {train_examples[0].feats.shape[1]}")
@@ -238,7 +250,11 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     if tcfg.init and not resume:
         state = init_model.state_dict()
         fresh = []
-        if init_audio != (cfg.audio_encoder, cfg.audio_dim):  # another audio front end: its input layer starts at its init
+        if init_audio[:2] == (cfg.audio_encoder, cfg.audio_dim):
+            pass
+        elif init_audio[0] == cfg.audio_encoder == "phones" and not init_audio[2] and cfg.phone_context:
+            state = dict(state, **{"in_audio.0.weight": widen_input(state["in_audio.0.weight"], cfg.audio_dim)})
+        else:  # another audio front end: its input layer starts at its init
             fresh = [k for k in state if k.startswith("in_audio.0.")]
             state = {k: v for k, v in state.items() if k not in fresh}
         missing, unexpected = model.load_state_dict(state, strict=False)

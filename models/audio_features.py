@@ -121,7 +121,8 @@ def build_front_end(cfg, device="cpu"):
     if cfg.audio_encoder == "phones":
         from models.phone_features import PhoneFrontEnd
 
-        fe = PhoneFrontEnd(cfg.sample_rate, cfg.subframes, cfg.fps, smoothing=getattr(cfg, "phone_smoothing", 0.0))
+        fe = PhoneFrontEnd(cfg.sample_rate, cfg.subframes, cfg.fps, smoothing=getattr(cfg, "phone_smoothing", 0.0),
+                           context=getattr(cfg, "phone_context", False))
     else:
         fe = TransformersFrontEnd(cfg.audio_encoder, cfg.sample_rate, cfg.fps, device=device)
     if fe.dim != cfg.audio_dim:
@@ -129,14 +130,14 @@ def build_front_end(cfg, device="cpu"):
     return fe
 
 
-def front_end_dim(audio_encoder: str, n_mels: int = 64, subframes: int = 3) -> int:
+def front_end_dim(audio_encoder: str, n_mels: int = 64, subframes: int = 3, phone_context: bool = False) -> int:
     """Feature size of a front end without loading weights (reads the encoder's config.json)."""
     if audio_encoder in ("", "logmel", None):
         return subframes * (n_mels + 1)
     if audio_encoder == "phones":
-        from models.phone_features import N_FEATURES
+        from models.phone_features import N_CONTEXT, N_FEATURES
 
-        return subframes * N_FEATURES
+        return subframes * N_FEATURES + (N_CONTEXT if phone_context else 0)
     from transformers import AutoConfig
 
     try:

@@ -62,6 +62,7 @@ class ModelConfig:
     audio_dim: int = 3 * (64 + 1)  # subframes x (mels + log energy) for logmel; hidden size for an encoder
     audio_conv_layers: int = 0  # residual temporal conv blocks (kernel 5) over the audio tokens before the transformer
     phone_smoothing: float = 0.0  # "phones": stay probability of the phone-loop forward filter over the posteriors (0: off)
+    phone_context: bool = False  # "phones": per frame also the left and right neighbours of its likely triphones (84 more)
     window_norm: bool = True  # standardise each window's audio features (models.audio_features.normalize_window)
     # motion
     motion_dim: int = MOTION_DIM

@@ -18,7 +18,11 @@ whole utterance:
 - with ``smoothing`` > 0 the posteriors are those of a phone loop's forward filter (``forward_filter``: one
   state per phone, stay probability ``smoothing``), started ``SMOOTH_HISTORY`` frames before the first frame a
   call returns. The filter is causal (no look-ahead), and it forgets its start within a few frames, so a
-  stream's numbers match the whole file's (``tests/test_phone_features.py``).
+  stream's numbers match the whole file's (``tests/test_phone_features.py``);
+- with ``context``, each model frame also gets ``sa.context_posteriors`` at its middle subframe: which left and
+  right neighbours the senones likely at that instant stand for (42 + 42, x ``POSTERIOR_SCALE``), after the
+  subframes' numbers. They depend only on that cepstral frame's features, so they stream like the rest.
+  Scored at one instant per model frame (30 Hz), not three: the neighbours change at the pace of phones.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ CMN_PRIOR_FRAMES = 100  # below 1 s of audio the prior fills the window
 DELTA_REACH = 3  # frames of cepstra on each side that frame t's deltas and double deltas read
 N_PHONES = 42  # CI phones of pocketsphinx's en-us model
 N_FEATURES = N_PHONES + 1  # per subframe: posteriors and log energy
+N_CONTEXT = 2 * N_PHONES  # per model frame with ``context``: left and right neighbours
 # the energy feature's change when every mel band gains 1 nat: c0 is the orthonormal DCT's first coefficient,
 # sum / sqrt(N_FILTERS), unliftered
 ENERGY_PER_NAT = ENERGY_SCALE * float(np.sqrt(sa.N_FILTERS))
@@ -118,7 +123,7 @@ class PhoneFrontEnd:
     """num_frames x subframes * 43 phone posteriors and log energy (see the module docstring)."""
 
     def __init__(self, sample_rate: int = 16000, subframes: int = 3, fps: float = 30.0, warp: float = 1.0,
-                 smoothing: float = 0.0):
+                 smoothing: float = 0.0, context: bool = False):
         if sample_rate != sa.SAMPLE_RATE:
             raise ValueError(f"the phone front end works at {sa.SAMPLE_RATE} Hz, not {sample_rate}")
         self.sample_rate, self.subframes, self.fps = sample_rate, subframes, fps
@@ -130,7 +135,9 @@ class PhoneFrontEnd:
         self.model = sa.load_model()
         if len(self.model.phones) != N_PHONES:
             raise ValueError(f"the acoustic model has {len(self.model.phones)} CI phones, expected {N_PHONES}")
-        self.dim = subframes * N_FEATURES
+        self.context = bool(context)
+        self.context_model = sa.load_context_model() if self.context else None
+        self.dim = subframes * N_FEATURES + (N_CONTEXT if self.context else 0)
         # a model frame's last subframe at sample s reads cepstral frames up to ceil((s - WINDOW/2) / HOP) + 3
         self.lookahead_samples = (DELTA_REACH + 1) * HOP + sa.WINDOW // 2
         self.history_samples = (CMN_FRAMES + self.smooth_history + DELTA_REACH + 1) * HOP + sa.WINDOW
@@ -180,8 +187,13 @@ class PhoneFrontEnd:
         i0 = np.floor(pos).astype(np.int64) - t_lo
         i1 = np.minimum(i0 + 1, len(per_frame) - 1)
         w = (pos - np.floor(pos))[:, None]
-        out = (1 - w) * per_frame[i0] + w * per_frame[i1]  # N x (P + 1)
-        return out.reshape(num_frames, self.dim).astype(np.float32)
+        out = ((1 - w) * per_frame[i0] + w * per_frame[i1]).reshape(num_frames, -1)  # num_frames x subframes * (P + 1)
+        if self.context:
+            mid = np.rint(pos.reshape(num_frames, self.subframes)[:, self.subframes // 2]).astype(np.int64)  # num_frames
+            with cpu_threads("cpu"):
+                ctx = sa.context_posteriors(feats[mid - need_lo], self.model, self.context_model)  # num_frames x 2P
+            out = np.concatenate([out, POSTERIOR_SCALE * ctx], axis=1)
+        return out.astype(np.float32)
 
 
 def measure_cmn_prior(signals) -> np.ndarray:

@@ -158,3 +158,19 @@ def test_the_config_asks_for_the_smoothing_and_a_bad_value_is_refused():
     assert fe.smoothing == 0.9 and fe.history_samples > pf.PhoneFrontEnd().history_samples
     with pytest.raises(ValueError, match="stay probability"):
         pf.PhoneFrontEnd(smoothing=1.0)
+
+
+def test_the_phone_context_follows_the_subframes_and_streams_like_the_whole_file(speech):
+    """With ``context`` the 129 numbers per frame are unchanged and 84 follow (left and right neighbours, each
+    a distribution x POSTERIOR_SCALE), and a stream gets the whole file's numbers."""
+    fe = pf.PhoneFrontEnd(context=True)
+    x = speech[: 8 * 16000]
+    total = int(round(len(x) / 16000 * 30))
+    whole = fe(x, total)
+    assert whole.shape == (total, 3 * pf.N_FEATURES + pf.N_CONTEXT) == (total, fe.dim)
+    assert np.array_equal(whole[:, : 3 * pf.N_FEATURES], pf.PhoneFrontEnd()(x, total))
+    ctx = whole[:, 3 * pf.N_FEATURES :]
+    assert np.allclose(ctx[:, : pf.N_PHONES].sum(axis=1), pf.POSTERIOR_SCALE, atol=1e-3)
+    assert np.allclose(ctx[:, pf.N_PHONES :].sum(axis=1), pf.POSTERIOR_SCALE, atol=1e-3)
+    streamed = _stream(fe, x, total, cache=fe.stream_cache())
+    assert np.abs(streamed - whole).max() < 1e-3

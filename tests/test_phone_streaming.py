@@ -62,3 +62,43 @@ def test_streaming_sees_the_offline_features(phone_gen):
     assert len(seen) == len(offline)
     assert max(np.abs(seen[f] - offline[f]).max() for f in seen) < 1e-3
     assert first_at is not None and first_at <= 0.1  # the deltas' 30 ms look-ahead still leaves the first frame early
+
+
+def test_phone_context_widens_a_phones_model_without_changing_what_it_does(phone_gen, tmp_path):
+    """Fine-tuning a phones checkpoint with the phone context (`anim3d train --init RUN --phone-context`) starts
+    from the same model: the input layer keeps its weights for the 129 features and starts at zero for the 84
+    new ones, so before any step the widened model gives the checkpoint's output whatever the context says;
+    training then moves the new weights, and the run's checkpoint loads with the context front end."""
+    from anim3d.training import widen_input
+    from models.checkpoint import save_checkpoint
+    from models.motion_transformer import MotionTransformer
+
+    import dataclasses
+
+    init = tmp_path / "init"
+    save_checkpoint(str(init), phone_gen.model, phone_gen.cfg)
+    wide_cfg = dataclasses.replace(phone_gen.cfg, phone_context=True, audio_dim=129 + 84)
+    wide = MotionTransformer(wide_cfg).eval()
+    state = dict(phone_gen.model.state_dict())
+    state["in_audio.0.weight"] = widen_input(state["in_audio.0.weight"], 213)
+    wide.load_state_dict(state)
+    g = torch.Generator().manual_seed(0)
+    B, L = 2, wide_cfg.prev + wide_cfg.window
+    audio = torch.randn(B, L, 129, generator=g)
+    with torch.no_grad():  # the audio tokens: all the denoiser sees of the audio
+        want = phone_gen.model.eval().encode_audio(audio)
+        got = wide.encode_audio(torch.cat([audio, 5 * torch.randn(B, L, 84, generator=g)], dim=2))
+    assert torch.allclose(got, want, atol=1e-5)
+    with pytest.raises(Exception, match="widen"):
+        widen_input(state["in_audio.0.weight"], 100)
+
+    out = tmp_path / "ctx"
+    tr, _ = toy_examples(4, seed=0, front_end=PhoneFrontEnd(context=True))
+    train(tr, [], str(out), TrainConfig(model="tiny", epochs=1, steps_per_epoch=5, batch_size=4, lr=2e-3, warmup=2, init=str(init),
+                                        model_overrides={"phone_context": True, "audio_dim": 213}), log=lambda s: None)
+    gen = MotionGenerator.load(out)
+    assert gen.cfg.phone_context and gen.front_end.context and gen.front_end.dim == gen.cfg.audio_dim == 213
+    w = gen.model.in_audio[0].weight
+    assert w[:, 129:].abs().max() > 0  # the new columns learnt something
+    _, auds = toy_examples(1, seconds=2.0, seed=3)
+    assert np.isfinite(animate(auds[0], checkpoint=gen, seed=0).blendshapes).all()

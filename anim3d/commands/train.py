@@ -53,6 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--phone-smoothing", type=float, default=None,
                    help="phone front end: the posteriors through a phone loop's forward filter with this stay probability "
                         "(e.g. 0.9; 0 = off; default: the config's, or the --init checkpoint's)")
+    p.add_argument("--phone-context", action="store_true",
+                   help="phone front end: per frame also the left and right neighbours of its likely context-dependent "
+                        "senones (84 more features; with --init from a phones model, their input weights start at zero)")
     p.add_argument("--no-window-norm", action="store_true",
                    help="give the model each window's audio features as the front end makes them, without removing the "
                         "window's per-channel mean (the phone front end's are already normalised: posteriors, running CMN)")
@@ -102,6 +105,11 @@ def run(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, **overrides)
     if cfg.phone_smoothing and cfg.audio_encoder != "phones":
         raise Anim3dError(f"--phone-smoothing needs the phone front end (this model's is {cfg.audio_encoder})")
+    if args.phone_context:
+        if cfg.audio_encoder != "phones":
+            raise Anim3dError(f"--phone-context needs the phone front end (this model's is {cfg.audio_encoder}; add --audio-encoder phones)")
+        overrides.update(phone_context=True, audio_dim=front_end_dim("phones", subframes=cfg.subframes, phone_context=True))
+        cfg = dataclasses.replace(cfg, **overrides)
     fe = build_front_end(cfg, device=device)
     tcfg = TrainConfig(
         model=args.config, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
