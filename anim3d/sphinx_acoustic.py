@@ -183,19 +183,23 @@ def _context_tensors(m: AcousticModel, ctx: ContextModel) -> tuple:
 
 
 def context_posteriors(feats: np.ndarray, model: AcousticModel | None = None, ctx: ContextModel | None = None,
-                       top_phones: int = 6, chunk: int = 256) -> np.ndarray:
+                       top_phones: int = 6, ci_loglik: np.ndarray | None = None, chunk: int = 512) -> np.ndarray:
     """T x 39 features -> T x 2P: the posterior over the senones (softmax of their log-likelihoods), summed
     into the left neighbours (first P columns) and the right neighbours (last P) of the triphones behind
     them. Each half of a row sums to 1.
 
-    Only the senones of each frame's ``top_phones`` likeliest CI phones are scored (the rest count as
-    impossible): scoring all 5126 for every frame cost 0.45 s per minute of audio at 30 frames per second
-    on one thread, more than the rest of the phone features. ``top_phones=P`` scores them all."""
+    Only the senones of each frame's ``top_phones`` likeliest CI phones (by ``ci_loglik``, T x P, computed
+    here when not given) are scored, the rest count as impossible, so only those phones' Gaussians are
+    evaluated. Scoring all 5126 senones cost 0.45 s per minute of audio at 30 frames per second on one
+    thread, as much as the CI posteriors at 100; ``top_phones=P`` scores them all."""
     import torch
 
     m, c = model or load_model(), ctx or load_context_model()
     P, S_, K, D = m.means.shape
+    if ci_loglik is None:
+        ci_loglik = ci_phone_loglik(feats, m)
     W, table = _context_tensors(m, c)
+    scoring = _scoring_tensors(m)
     f = torch.from_numpy(np.ascontiguousarray(feats, np.float32))  # T x 39
     T = f.shape[0]
     out = torch.empty(T, table.shape[1])
@@ -204,23 +208,20 @@ def context_posteriors(feats: np.ndarray, model: AcousticModel | None = None, ct
         for t0 in range(0, T, chunk):
             fc = f[t0 : t0 + chunk]
             n = fc.shape[0]
-            dens, tops, ci = [], [], torch.zeros(n, P, 3)
-            for s, (A, const, Wci) in enumerate(_scoring_tensors(m)):
-                x = fc[:, s * D : (s + 1) * D]
-                g = torch.addmm(const, torch.cat([x * x, x], dim=1), A).view(n, P, K)  # n x P x K Gaussian log densities
-                top = g.amax(dim=2, keepdim=True)  # n x P x 1
-                d = g.sub_(top).exp_()
-                ci += torch.bmm(d.transpose(0, 1), Wci).transpose(0, 1).log_() + top  # n x P x 3 CI senones
-                dens.append(d.transpose(0, 1))  # P x n x K
-                tops.append(top[..., 0].T)  # P x n
             keep = torch.zeros(n, P, dtype=torch.bool)
-            keep.scatter_(1, ci.amax(dim=2).topk(min(top_phones, P), dim=1).indices, True)  # n x P
+            best = torch.from_numpy(np.ascontiguousarray(ci_loglik[t0 : t0 + n], np.float32)).topk(min(top_phones, P), dim=1).indices
+            keep.scatter_(1, best, True)  # n x P: the phones whose senones are scored
             ll = torch.full((n, int(c.bounds[-1])), -torch.inf)  # n x S senone log-likelihoods
             for p in keep.any(dim=0).nonzero()[:, 0].tolist():
                 rows = keep[:, p].nonzero()[:, 0]
+                xr = fc[rows]  # r x 39
                 a, b = spans[p]
-                acc = sum(torch.mm(dens[s][p, rows], W[s][p]).clamp_min_(1e-30).log_().add_(tops[s][p, rows, None])
-                          for s in range(S_))  # len(rows) x (b - a)
+                acc = 0.0
+                for s, (A, const, _) in enumerate(scoring):
+                    x = xr[:, s * D : (s + 1) * D]
+                    g = torch.addmm(const[p * K : (p + 1) * K], torch.cat([x * x, x], dim=1), A[:, p * K : (p + 1) * K])  # r x K
+                    top = g.amax(dim=1, keepdim=True)
+                    acc = acc + torch.mm(g.sub_(top).exp_(), W[s][p]).clamp_min_(1e-30).log_().add_(top)  # r x (b - a)
                 ll[rows, a:b] = acc
             out[t0 : t0 + n] = torch.softmax(ll, dim=1) @ table
     return out.numpy()

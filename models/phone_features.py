@@ -191,7 +191,7 @@ class PhoneFrontEnd:
         if self.context:
             mid = np.rint(pos.reshape(num_frames, self.subframes)[:, self.subframes // 2]).astype(np.int64)  # num_frames
             with cpu_threads("cpu"):
-                ctx = sa.context_posteriors(feats[mid - need_lo], self.model, self.context_model)  # num_frames x 2P
+                ctx = sa.context_posteriors(feats[mid - need_lo], self.model, self.context_model, ci_loglik=ll[mid - s_lo])  # num_frames x 2P
             out = np.concatenate([out, POSTERIOR_SCALE * ctx], axis=1)
         return out.astype(np.float32)
 
