@@ -59,6 +59,7 @@ class TrainConfig:
     val_steps: int = 4
     max_minutes: float | None = None  # stop (after saving) when the time budget is used up
     init: str | None = None  # fine-tune: start from this checkpoint folder (its config and motion statistics)
+    fresh_audio_input: bool = False  # with init: the audio input layer starts at its init even when the features are the same
     model_overrides: dict = field(default_factory=dict)
 
 
@@ -250,9 +251,9 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     if tcfg.init and not resume:
         state = init_model.state_dict()
         fresh = []
-        if init_audio[:2] == (cfg.audio_encoder, cfg.audio_dim):
+        if init_audio[:2] == (cfg.audio_encoder, cfg.audio_dim) and not tcfg.fresh_audio_input:
             pass
-        elif init_audio[0] == cfg.audio_encoder == "phones" and not init_audio[2] and cfg.phone_context:
+        elif init_audio[0] == cfg.audio_encoder == "phones" and not init_audio[2] and cfg.phone_context and not tcfg.fresh_audio_input:
             state = dict(state, **{"in_audio.0.weight": widen_input(state["in_audio.0.weight"], cfg.audio_dim)})
         else:  # another audio front end: its input layer starts at its init
             fresh = [k for k in state if k.startswith("in_audio.0.")]

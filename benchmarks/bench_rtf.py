@@ -5,7 +5,7 @@ row also shows its ratio to the baseline measured in the same run: the weight-fr
 log-mel feature extraction alone on the same audio.
 
 Rows (a row whose component is missing prints "skipped: <reason>"):
-- baselines: log-mel features, phone-posterior features (also through the forward filter), loudness -> jaw, pocketsphinx phone recognition, phones -> teacher;
+- baselines: log-mel features, phone-posterior features (also through the forward filter, and with the phone context), loudness -> jaw, pocketsphinx phone recognition, phones -> teacher;
 - the model, per configuration (models.config.CONFIG_NAMES, randomly initialised: speed does
   not depend on trained weights) and per sampler step count, plus the shipped default
   checkpoint when it exists;
@@ -207,6 +207,8 @@ def main(argv=None) -> int:
     front_end_row("phone-posterior features (audio_encoder phones)", "models.phone_features", "PhoneFrontEnd")
     front_end_row("phone-posterior features, forward filter 0.9 (--phone-smoothing)", "models.phone_features", "PhoneFrontEnd",
                   smoothing=0.9)
+    front_end_row("phone-posterior features + context (--phone-context)", "models.phone_features", "PhoneFrontEnd",
+                  context=True)
     sec, cpu, motion = timed(lambda: loudness_motion(audio), args.repeats)
     t.add("loudness -> jaw", sec, dur, cpu)
     try:

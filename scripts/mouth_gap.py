@@ -18,6 +18,8 @@ evaluation scores (``anim3d.eval.mouth.mouth_opening``). Prints, per clip and as
 - the share of frames with the lips shut (opening under 0.1 mm) in model and teacher;
 - the model and the frames-mode teacher averaged (each curve standardised first; a diagnostic: whether
   the two err differently, not a method), and how the two correlate with each other;
+- model and teacher with mouthFunnel held at its mean over the clip (a diagnostic: the open head's funnel
+  target parts the lips, 5.4 mm at full funnel with the jaw shut);
 then the per-phone mean openings (relative to each clip's 95th percentile) of real, teacher and model.
 """
 
@@ -46,6 +48,19 @@ def frame_labels(phones, n: int, fps: float) -> np.ndarray:
     for p in phones:
         lab[int(round(p.start * fps)) : int(round(p.end * fps))] = p.label
     return lab
+
+
+def held_at_mean(motion, channel: str):
+    """A copy of ``motion`` with one blendshape channel held at its mean over the clip (a diagnostic: what that
+    channel's movement adds to the correlation; not a method, it takes a shape away from the face)."""
+    import copy
+
+    from anim3d.channels import INDEX
+
+    m = copy.deepcopy(motion)
+    i = INDEX[channel]
+    m.blendshapes[:, i] = m.blendshapes[:, i].mean()
+    return m
 
 
 def main() -> None:
@@ -105,6 +120,8 @@ def main() -> None:
         z = lambda x: (x[:n] - x[:n].mean()) / (x[:n].std() + 1e-12)  # noqa: E731
         row["model + frames teacher (z mean)"] = lagged_pearson(z(model) + z(frames_tch), real, lag)
         row["model vs frames-mode teacher"] = lagged_pearson(model[:n], frames_tch[:n], 0)
+        for name, mo in (("model", motion), ("teacher", phones_to_motion(phones, dur, fps=fps, audio=audio, seed=0))):
+            row[f"{name}, mouthFunnel held at its mean"] = lagged_pearson(mouth_opening(held_at_mean(mo, "mouthFunnel"))[0][: len(real)], real, lag)
         rows.append(row)
 
     # per-phone means over all clips (relative openings), then the per-phone shift of the model

@@ -102,3 +102,20 @@ def test_phone_context_widens_a_phones_model_without_changing_what_it_does(phone
     assert w[:, 129:].abs().max() > 0  # the new columns learnt something
     _, auds = toy_examples(1, seconds=2.0, seed=3)
     assert np.isfinite(animate(auds[0], checkpoint=gen, seed=0).blendshapes).all()
+
+
+def test_fresh_audio_input_restarts_only_the_input_layer(phone_gen, tmp_path):
+    """`--fresh-audio-input`: the audio input layer starts at its init although the features are the
+    checkpoint's, and every other weight starts from the checkpoint."""
+    from models.checkpoint import load_checkpoint, save_checkpoint
+
+    init = tmp_path / "init"
+    save_checkpoint(str(init), phone_gen.model, phone_gen.cfg)
+    out = tmp_path / "fresh"
+    tr, _ = toy_examples(2, seed=0, front_end=PhoneFrontEnd())
+    train(tr, [], str(out), TrainConfig(model="tiny", epochs=1, steps_per_epoch=1, batch_size=2, lr=1e-6, warmup=1, init=str(init),
+                                        fresh_audio_input=True), log=lambda s: None)
+    before, after = phone_gen.model.state_dict(), load_checkpoint(str(out))[0].state_dict()
+    assert not torch.allclose(after["in_audio.0.weight"], before["in_audio.0.weight"], atol=1e-3)
+    same = [k for k in before if not k.startswith("in_audio.0.") and torch.allclose(after[k], before[k], atol=1e-3)]
+    assert len(same) == len(before) - 2  # weight and bias of the input layer are the only ones restarted

@@ -56,6 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--phone-context", action="store_true",
                    help="phone front end: per frame also the left and right neighbours of its likely context-dependent "
                         "senones (84 more features; with --init from a phones model, their input weights start at zero)")
+    p.add_argument("--fresh-audio-input", action="store_true",
+                   help="with --init: the audio input layer starts afresh even when the features are the checkpoint's "
+                        "(as it does for another front end), so the model relearns how to read all of them")
     p.add_argument("--no-window-norm", action="store_true",
                    help="give the model each window's audio features as the front end makes them, without removing the "
                         "window's per-channel mean (the phone front end's are already normalised: posteriors, running CMN)")
@@ -103,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
         init = str(DEFAULT_CHECKPOINT) if args.init == "default" else args.init
         cfg, _ = read_config(init)  # a clear error when it is not a checkpoint folder
         cfg = dataclasses.replace(cfg, **overrides)
+    if args.fresh_audio_input and not args.init:
+        raise Anim3dError("--fresh-audio-input starts the audio input layer of an --init checkpoint afresh; give --init")
     if cfg.phone_smoothing and cfg.audio_encoder != "phones":
         raise Anim3dError(f"--phone-smoothing needs the phone front end (this model's is {cfg.audio_encoder})")
     if args.phone_context:
@@ -116,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr, ema=args.ema, seed=args.seed, augment=not args.no_augment, gain_envelope=args.gain_envelope,
         vtln_copies=args.vtln_copies, vtln_range=args.vtln_range, phone_weight=args.phone_weight, val_utterances=args.val_utterances,
         max_minutes=args.max_minutes, model_overrides=overrides, init=init, bilabial_weight=args.bilabial_weight,
-        consonant_weight=args.consonant_weight, p_sigma_max=args.p_sigma_max,
+        consonant_weight=args.consonant_weight, p_sigma_max=args.p_sigma_max, fresh_audio_input=args.fresh_audio_input,
     )
     tr, va = [], []
     for root in args.data:  # each corpus's train split trains, each one's held-out voices validate
