@@ -7,7 +7,8 @@ For every such consonant, the features of the 7 frames (233 ms) around its middl
 removed) feed a logistic regression (torch, L2) trained on the synthetic corpus's train split; the script
 prints its ROC AUC on that split, on the corpus's held-out voices and on the real voice (a corpus made by
 ``anim3d import transcribed``; one copy of each sentence), for the phone front end (the default model's
-input), log-mel, and both. A linear probe: what the features carry in plain view, not what a model could
+input), log-mel, both, and the phone front end with its context (``--phone-context``: the neighbours of the
+frame's likely context-dependent senones). A linear probe: what the features carry in plain view, not what a model could
 learn from them.
 """
 
@@ -82,14 +83,14 @@ def main() -> None:
     from models.audio_features import LogMelFrontEnd
     from models.phone_features import PhoneFrontEnd
 
-    fes = {"phones": PhoneFrontEnd(), "log-mel": LogMelFrontEnd(16000, 64, 3, 30.0)}
+    fes = {"phones": PhoneFrontEnd(), "log-mel": LogMelFrontEnd(16000, 64, 3, 30.0), "phones + context": PhoneFrontEnd(context=True)}
     tr = collect(args.train, "train", fes, args.segments)
     va = collect(args.train, "val", fes, args.segments)
     rv = collect(args.real, "all", fes, args.segments)
     print(f"segments (p/b/m + others): train {len(tr[1])}, held-out synthetic {len(va[1])}, real voice {len(rv[1])}")
     print(f"{'features':22s} {'train':>8s} {'held-out synthetic':>20s} {'real voice':>12s}")
-    for name in ("phones", "log-mel", "phones + log-mel"):
-        pick = (lambda d: np.concatenate([d[0]["phones"], d[0]["log-mel"]], axis=1)) if "+" in name else (lambda d, n=name: d[0][n])
+    for name in ("phones", "log-mel", "phones + log-mel", "phones + context"):
+        pick = (lambda d: np.concatenate([d[0]["phones"], d[0]["log-mel"]], axis=1)) if name == "phones + log-mel" else (lambda d, n=name: d[0][n])
         a = probe(pick(tr), tr[1], [(pick(va), va[1]), (pick(rv), rv[1])])
         print(f"{name:22s} {a[0]:8.3f} {a[1]:20.3f} {a[2]:12.3f}")
 
