@@ -81,10 +81,10 @@ def test_the_model_definition_gives_every_senone_one_phone_and_its_neighbours():
     S = ctx.log_weights.shape[2]
     assert ctx.bounds[0] == 0 and ctx.bounds[-1] == S == tri[:, 3:].max() + 1
     assert np.allclose(ctx.left.sum(axis=1), 1) and np.allclose(ctx.right.sum(axis=1), 1)
-    # the senones of "P before a vowel" stand for right neighbours that are mostly vowels
+    # P has senones of its own beyond the CI ones (its contexts are told apart)
     p = phones.index("P")
     a, b = ctx.bounds[p], ctx.bounds[p + 1]
-    assert b - a > 3  # P has CD senones beside its 3 CI ones
+    assert b - a > 3
 
 
 def test_context_posteriors_are_distributions_and_the_top_phone_shortcut_is_close(evaldata):
