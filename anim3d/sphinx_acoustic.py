@@ -101,21 +101,27 @@ def read_mixture_weights(path: str) -> np.ndarray:
     return -(q.astype(np.float64) * (1 << SENSCR_SHIFT) * np.log(LOG_BASE))
 
 
+def _mdef_head(b: bytes) -> tuple[list[int], tuple[str, ...], int]:
+    """A binary model definition's (``mdef``, BMDF; its header describes the layout) ten int32 counts, CI phone
+    names, and the offset of what follows the names."""
+    i = b.index(b"END FILE FORMAT DESCRIPTION\n") + len(b"END FILE FORMAT DESCRIPTION\n")
+    i = (i + 3) // 4 * 4  # the header is padded to a 4-byte boundary
+    counts = [int(v) for v in np.frombuffer(b[i : i + 40], "<i4")]
+    j = i + 40  # ten int32 counts, then the names, null-terminated
+    names = b[j:].split(b"\0", counts[0])[: counts[0]]
+    return counts, tuple(n.decode("ascii") for n in names), j + sum(len(n) + 1 for n in names)
+
+
 def read_ci_phones(path: str) -> tuple[str, ...]:
     """The CI phone names of a binary model definition (``mdef``, BMDF)."""
-    return read_mdef(path)[0]
+    return _mdef_head(open(path, "rb").read())[1]
 
 
 def read_mdef(path: str) -> tuple[tuple[str, ...], np.ndarray]:
-    """A binary model definition (``mdef``, BMDF; its header describes the layout) -> (CI phone names,
-    N x 6 int64 triphones: base, left, right CI phone and the senones of states 0, 1, 2)."""
+    """A binary model definition (``mdef``, BMDF) -> (CI phone names, N x 6 int64 triphones: base, left, right
+    CI phone and the senones of states 0, 1, 2)."""
     b = open(path, "rb").read()
-    i = b.index(b"END FILE FORMAT DESCRIPTION\n") + len(b"END FILE FORMAT DESCRIPTION\n")
-    i = (i + 3) // 4 * 4  # the header is padded to a 4-byte boundary
-    n_ci, n_phone, n_emit, _, _, _, n_sseq, _, n_cd_tree, _ = (int(v) for v in np.frombuffer(b[i : i + 40], "<i4"))
-    j = i + 40  # ten int32 counts, then the names, null-terminated
-    names = b[j:].split(b"\0")[:n_ci]
-    j += sum(len(n) + 1 for n in names)
+    (n_ci, n_phone, n_emit, _, _, _, n_sseq, _, n_cd_tree, _), names, j = _mdef_head(b)
     j = (j + 3) // 4 * 4 + 8 * n_cd_tree  # padding, then the CD tree (int16 ctx, int16 n_down, int32 child)
     phone = np.dtype([("ssid", "<i4"), ("tmat", "<i4"), ("wpos", "u1"), ("ctx", "u1", 3)])
     ph = np.frombuffer(b[j : j + phone.itemsize * n_phone], phone)
@@ -125,7 +131,7 @@ def read_mdef(path: str) -> tuple[tuple[str, ...], np.ndarray]:
     sseq = np.frombuffer(b[j + 4 : j + 4 + 2 * n_sseq * n_emit], "<i2").reshape(n_sseq, n_emit)
     cd = ph[n_ci:]  # the triphones (CI phones first); ctx = base, left, right
     tri = np.concatenate([cd["ctx"].astype(np.int64), sseq[cd["ssid"]].astype(np.int64)], axis=1)
-    return tuple(n.decode("ascii") for n in names), tri
+    return names, tri
 
 
 @lru_cache(maxsize=1)
@@ -173,7 +179,7 @@ def load_context_model() -> ContextModel:
 
 
 @lru_cache(maxsize=2)
-def _context_tensors(m: AcousticModel, ctx: ContextModel) -> tuple:
+def _context_tensors(ctx: ContextModel) -> tuple:
     """Per stream and phone the mixture weights of its senones (K x n_p), and the S x 2P neighbour table."""
     import torch
 
@@ -198,7 +204,7 @@ def context_posteriors(feats: np.ndarray, model: AcousticModel | None = None, ct
     P, S_, K, D = m.means.shape
     if ci_loglik is None:
         ci_loglik = ci_phone_loglik(feats, m)
-    W, table = _context_tensors(m, c)
+    W, table = _context_tensors(c)
     scoring = _scoring_tensors(m)
     f = torch.from_numpy(np.ascontiguousarray(feats, np.float32))  # T x 39
     T = f.shape[0]

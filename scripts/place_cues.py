@@ -81,12 +81,14 @@ def main() -> None:
     args = ap.parse_args()
 
     from models.audio_features import LogMelFrontEnd
-    from models.phone_features import PhoneFrontEnd
+    from models.phone_features import N_FEATURES, PhoneFrontEnd
 
-    fes = {"phones": PhoneFrontEnd(), "log-mel": LogMelFrontEnd(16000, 64, 3, 30.0), "phones + context": PhoneFrontEnd(context=True)}
-    tr = collect(args.train, "train", fes, args.segments)
-    va = collect(args.train, "val", fes, args.segments)
-    rv = collect(args.real, "all", fes, args.segments)
+    with_context = PhoneFrontEnd(context=True)  # its first subframes * N_FEATURES numbers per frame are the plain front end's
+    fes = {"log-mel": LogMelFrontEnd(16000, 64, 3, 30.0), "phones + context": with_context}
+    tr, va, rv = (collect(root, split, fes, args.segments) for root, split in ((args.train, "train"), (args.train, "val"), (args.real, "all")))
+    for X, _ in (tr, va, rv):  # the plain phone features: the context's columns dropped from each of the 2 HALF + 1 frames
+        ctx = X["phones + context"]
+        X["phones"] = ctx.reshape(len(ctx), 2 * HALF + 1, with_context.dim)[:, :, : with_context.subframes * N_FEATURES].reshape(len(ctx), -1)
     print(f"segments (p/b/m + others): train {len(tr[1])}, held-out synthetic {len(va[1])}, real voice {len(rv[1])}")
     print(f"{'features':22s} {'train':>8s} {'held-out synthetic':>20s} {'real voice':>12s}")
     for name in ("phones", "log-mel", "phones + log-mel", "phones + context"):
