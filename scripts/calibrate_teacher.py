@@ -16,6 +16,13 @@ Prints per clip:
   six random virtual speakers;
 - per phone class, the real inner-lip gap at phone centres (relative to the clip's 95th
   percentile) next to the teacher's, and the rank correlation of the per-phone means.
+
+With ``--rounding``, instead: how real speakers round their lips. The videos' mouthFunnel and
+mouthPucker are decoded per frame (``anim3d.data.importers.decoder``: the least-squares solve does
+not see a funnel at all, the decoder does; both are first checked on a render of the open head with
+known funnel and pucker), their means per recognised phone (minus the clip's mean in pauses, the
+decoder's floor on a real face) printed next to the teacher's, and the teacher's r for several shares
+of its table's funnel kept as funnel (the rest moved into pucker, ``visemes.split_rounding``).
 """
 
 from __future__ import annotations
@@ -93,12 +100,18 @@ def main() -> None:
     ap.add_argument("--videos", default=str(evaldata_dir() / "video"))
     ap.add_argument("--seconds", type=float, default=30.0, help="at most this much of each clip")
     ap.add_argument("--cache", default="/tmp/anim3d-calibration", help="folder for tracked mouths and phones (outside the repo)")
+    ap.add_argument("--rounding", action="store_true", help="how real speakers round their lips (funnel vs pucker) instead")
     args = ap.parse_args()
 
     from anim3d.data.teacher import SpeakerStyle, lip_gap, phones_to_motion
     from anim3d.eval.metrics import lagged_pearson
 
     clips = [(path, *_measure(path, args.seconds, args.cache)) for path in sorted(glob.glob(os.path.join(args.videos, "*.mp4")))]
+    if args.rounding:
+        from calibrate_rounding import rounding_report
+
+        rounding_report(clips, args.seconds, args.cache)
+        return
 
     leads = np.round(np.arange(-2, 7) / 60.0, 3)  # half-frame steps at 30 fps
     per_phone_real: dict[str, list[float]] = {}

@@ -105,6 +105,24 @@ def test_rounding_with_anticipation(performed):
     assert len(antic) >= 5 and np.median(antic) > 0.5
 
 
+def test_rounding_protrudes_the_lips_more_than_it_parts_them(performed):
+    """The table's funnel is mostly moved into pucker (real speakers' funnel stays at its pause level,
+    scripts/calibrate_teacher.py --rounding): the total rounding is kept, the funnel is a quarter of it."""
+    from anim3d.data.teacher.visemes import _TABLE, FUNNEL_SHARE, T, split_rounding
+
+    assert split_rounding(_TABLE, 1.0) == _TABLE
+    for key in ("SH", "OW", "UW", "ER", "UH"):
+        full = _TABLE[key]
+        assert T[key]["mouthFunnel"] == pytest.approx(FUNNEL_SHARE * full["mouthFunnel"])
+        assert T[key]["mouthPucker"] + T[key]["mouthFunnel"] == pytest.approx(full["mouthPucker"] + full["mouthFunnel"])
+    assert split_rounding({"X": {"mouthFunnel": 0.8, "mouthPucker": 0.7}}, 0.0)["X"] == {"mouthFunnel": 0.0, "mouthPucker": 1.0}
+    for m, phones, sp in performed:
+        for p in phones:
+            if p.label in ("SH", "OW", "UW"):
+                k = _frame(p.center, sp, m.num_frames)
+                assert m.channel("mouthPucker")[k] > 2 * m.channel("mouthFunnel")[k], p
+
+
 def test_no_closure_in_open_vowels_and_jaw_graded_by_height(performed):
     jaw = {"open": [], "mid": [], "high": []}
     for m, phones, sp in performed:
