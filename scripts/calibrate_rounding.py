@@ -5,8 +5,8 @@ is its second half; see that script's docstring).
    bumps (rendered, H.264, tracked, solved): r and slope (fitted / known) of each channel for the
    importer's least-squares solve and for the shipped decoder.
 2. Per recognised phone, the decoded funnel and pucker of each real clip (minus the clip's mean in
-   pauses) next to the seed-0 teacher's with the table's full funnel (share 1) at the same frames (audio time; the video read at the clip's
-   audio-video offset).
+   pauses) next to the seed-0 teacher's with the table's full funnel (share 1) at the same frames
+   (audio time; the video read at the clip's audio-video offset).
 3. The teacher's r with the real lip gap for several shares of the table's funnel kept as funnel.
 """
 
