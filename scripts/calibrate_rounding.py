@@ -105,7 +105,7 @@ def rounding_report(clips, seconds: float, cache: str) -> None:
         print(f"  {solve:14s} {name:12s} r {r:6.3f}  slope {slope:5.2f}")
 
     names = [os.path.basename(c[0])[:14] for c in clips]
-    table: dict[tuple[str, str], list[float]] = {}
+    table: dict[tuple[str, str], list[tuple[float, float] | None]] = {}  # (channel, phone) -> per clip (real, teacher)
     for path, real, fps, phones, av_lag, audio in clips:
         dec = decoded_weights(path, seconds, cache)
         n = min(len(real), len(dec))
