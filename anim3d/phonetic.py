@@ -222,29 +222,72 @@ def _frame_phones(x: np.ndarray, penalty: float) -> list[tuple[str, float, float
     (``anim3d.sphinx_acoustic``) and a phone loop without language model."""
     from anim3d import sphinx_acoustic as sa
 
-    model = sa.load_model()
-    path = sa.phone_loop(sa.ci_phone_loglik(sa.features(x), model), penalty)
-    labels = [normalize_label(model.phones[i]) for i in path]
+    return _loop_segments(sa.ci_phone_loglik(sa.features(x), sa.load_model()), penalty)
+
+
+def _loop_segments(loglik: np.ndarray, penalty: float) -> list[tuple[str, float, float]]:
+    """T x P CI phone log-likelihoods of 100 Hz frames -> (label, start s, end s) along the phone loop's best path."""
+    from anim3d import sphinx_acoustic as sa
+
+    return _path_segments(sa.phone_loop(loglik, penalty), 0)
+
+
+def _path_segments(path: np.ndarray, first_frame: int) -> list[tuple[str, float, float]]:
+    from anim3d import sphinx_acoustic as sa
+
+    names = sa.load_model().phones
+    labels = [normalize_label(names[i]) for i in path]
     segs, start = [], 0
     for t in range(1, len(labels) + 1):
         if t == len(labels) or labels[t] != labels[start]:
-            segs.append((labels[start], start / sa.FRAME_RATE, t / sa.FRAME_RATE))
+            segs.append((labels[start], (first_frame + start) / sa.FRAME_RATE, (first_frame + t) / sa.FRAME_RATE))
             start = t
     return segs
 
 
-def _silence_quiet(segs, x: np.ndarray, ratio: float):
+def phones_from_loglik(loglik: np.ndarray, samples16k: np.ndarray, first_frame: int = 0,
+                       config: RecognizerConfig | None = None) -> list[Phone]:
+    """The "frames" mode's phones from CI phone log-likelihoods already scored (L x 42 at 100 Hz, row 0 =
+    frame ``first_frame``; e.g. ``PhoneFrontEnd.features_and_loglik``'s) and the 16 kHz samples they came
+    from (quiet phones become silence); contiguous phones covering the samples' whole duration."""
+    from anim3d import sphinx_acoustic as sa
+
+    config = config or RecognizerConfig()
+    x = np.asarray(samples16k, np.float32).reshape(-1)
+    path = sa.phone_loop(np.asarray(loglik), config.phone_change_penalty)
+    return path_phones(path, first_frame, x, 0, x.size / SAMPLE_RATE, config)
+
+
+def path_phones(path: np.ndarray, first_frame: int, samples16k: np.ndarray, sample_offset: int, duration: float,
+                config: RecognizerConfig | None = None) -> list[Phone]:
+    """A phone loop's path ((L,) CI phone index per 100 Hz frame from ``first_frame``) -> contiguous phones over
+    [0, duration]; phones quieter than the samples' loud frames by ``config.silence_ratio`` become silence
+    (``samples16k[0]`` is sample ``sample_offset`` of the audio)."""
+    config = config or RecognizerConfig()
+    segs = _path_segments(path, first_frame)
+    return _tidy(_silence_quiet(segs, np.asarray(samples16k, np.float32).reshape(-1), config.silence_ratio, sample_offset),
+                 duration)
+
+
+def _silence_quiet(segs, x: np.ndarray, ratio: float, sample_offset: int = 0):
     """Relabel phones whose RMS is below ``ratio`` x the loud (95th percentile) frame RMS
-    as SIL: the allphone search always emits phones, even on digital silence."""
+    as SIL: the allphone search always emits phones, even on digital silence. ``x[0]`` is
+    sample ``sample_offset`` of the audio the phone times count from."""
     hop = SAMPLE_RATE // FRAME_RATE
-    n = x.size // hop
-    if n == 0:
+    skip = -sample_offset % hop  # x's first whole 10 ms frame
+    n = (x.size - skip) // hop
+    if n <= 0:
         return segs
-    rms = np.sqrt(np.mean(x[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12)  # frames
+    rms = np.sqrt(np.mean(x[skip : skip + n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12)  # frames
+    first = (sample_offset + skip) // hop  # audio frame index of rms[0]
     floor = max(1e-4, ratio * float(np.percentile(rms, 95)))
     out = []
     for lab, s, e in segs:
-        a, b = int(s * FRAME_RATE), max(int(s * FRAME_RATE) + 1, int(e * FRAME_RATE))
+        a, b = int(s * FRAME_RATE) - first, max(int(s * FRAME_RATE) + 1, int(e * FRAME_RATE)) - first
+        if b <= 0:  # before the samples: nothing to judge it by
+            out.append((lab, s, e))
+            continue
+        a = max(a, 0)
         quiet = rms[a:b].size == 0 or float(rms[a:b].max()) < floor
         out.append((SILENCE if quiet else lab, s, e))
     return out
@@ -266,7 +309,10 @@ def _tidy(segs: list[tuple[str, float, float]], duration: float) -> list[Phone]:
     if not out:
         return [Phone(SILENCE, 0.0, duration)]
     if out[0][1] > 0:
-        out.insert(0, [SILENCE, 0.0, out[0][1]])
+        if out[0][0] == SILENCE:
+            out[0][1] = 0.0
+        else:
+            out.insert(0, [SILENCE, 0.0, out[0][1]])
     if out[-1][2] < duration:
         if out[-1][0] == SILENCE:
             out[-1][2] = duration

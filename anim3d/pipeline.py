@@ -62,6 +62,16 @@ def check_controls(cfg, emotion="neutral", intensity=1.0, gaze=(0.0, 0.0), dista
     return Controls(names.index(key), intensity, gaze, distance, style)
 
 
+def check_teacher_blend(cfg, share: float | None) -> float:
+    """The teacher blend share to use: ``share``, or the checkpoint's when None; a ConditionError outside [0, 1]."""
+    from anim3d.mouth_blend import check_share
+
+    try:
+        return check_share(getattr(cfg, "teacher_blend", 0.0) if share is None else share)
+    except (TypeError, ValueError) as e:
+        raise ConditionError(str(e)) from None
+
+
 def check_guidance(guidance: dict | None, cfg) -> dict:
     from models.config import CONDITIONS
 
@@ -98,14 +108,35 @@ class MotionGenerator:
         return cls(model, cfg, device, meta, audio_encoder)
 
     # ----------------------------------------------------------- features
-    def features(self, audio: Audio, num_frames: int | None = None) -> np.ndarray:
-        """T x F audio features at the model's frame rate (T defaults to the audio's duration)."""
+    def _samples(self, audio: Audio, num_frames: int | None) -> tuple[np.ndarray, int]:
         x = audio.samples
         if audio.sample_rate != self.cfg.sample_rate:
             x = resample(x, audio.sample_rate, self.cfg.sample_rate)
         if num_frames is None:
             num_frames = max(1, int(round(len(x) / self.cfg.sample_rate * self.cfg.fps)))
+        return x, num_frames
+
+    def features(self, audio: Audio, num_frames: int | None = None) -> np.ndarray:
+        """T x F audio features at the model's frame rate (T defaults to the audio's duration)."""
+        x, num_frames = self._samples(audio, num_frames)
         return self.front_end(x, num_frames)
+
+    def features_and_rule_mouth(self, audio: Audio, num_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``features`` and the T x 52 rule-based mouth to blend with the generated one (``anim3d.mouth_blend``);
+        with the phone front end, its phone log-likelihoods are reused rather than scored again."""
+        from anim3d.mouth_blend import rule_mouth, scored_loglik
+        from anim3d.phonetic import SAMPLE_RATE
+
+        x, num_frames = self._samples(audio, num_frames)
+        if hasattr(self.front_end, "features_and_loglik") and self.cfg.sample_rate == SAMPLE_RATE:
+            feats, loglik, first = self.front_end.features_and_loglik(x, num_frames)
+            x16 = x
+        else:
+            feats = self.front_end(x, num_frames)
+            x16 = resample(x, self.cfg.sample_rate, SAMPLE_RATE) if self.cfg.sample_rate != SAMPLE_RATE else x
+            with cpu_threads(self.device):
+                loglik, first = scored_loglik(x16), 0
+        return feats, rule_mouth(loglik, first, x16, num_frames, self.cfg.fps)
 
     def style_from(self, style) -> np.ndarray | None:
         """A Motion, a Motion NPZ or a Live Link Face CSV -> (116,) style vector."""
@@ -384,7 +415,8 @@ def _load(folder: str, device="cpu", audio_encoder: str | None = None) -> Motion
 def animate(audio: Audio, *, emotion: str = "neutral", intensity: float = 1.0, gaze=(0.0, 0.0), distance: float = 0.0,
             style=None, seed: int = 0, steps: int | None = None, guidance: dict | None = None, num_samples: int = 1,
             checkpoint=None, device="cpu", sampler: str | None = None, audio_encoder: str | None = None,
-            show_progress: bool = False, group_steps: dict | None = None) -> Motion | list[Motion]:
+            show_progress: bool = False, group_steps: dict | None = None,
+            teacher_blend: float | None = None) -> Motion | list[Motion]:
     """Speech -> Motion (30 fps, one frame per 1/30 s of audio).
 
     emotion: one of models.config.EMOTIONS; intensity in [0, 1]; gaze (yaw toward the subject's left, pitch down)
@@ -394,8 +426,10 @@ def animate(audio: Audio, *, emotion: str = "neutral", intensity: float = 1.0, g
     {"audio": 2.0, "emotion": 1.5} (default: the checkpoint's); sampler: ddim, dpmpp_2m or euler_ancestral
     (default: the checkpoint's); group_steps: channel group -> the sampler step whose estimate it keeps, e.g.
     {"mouth": 0} to sample the mouth with every step like the rest (default: the checkpoint's, {"mouth": 1} for
-    the shipped model); num_samples > 1 returns a list (all samples are generated in one batch);
-    checkpoint: None (the shipped default), a checkpoint folder, or a MotionGenerator.
+    the shipped model); teacher_blend: share in [0, 1] of the rule-based mouth (the teacher's visemes on the
+    audio's recognised phones) blended into the generated articulation channels (``anim3d.mouth_blend``; default:
+    the checkpoint's, 0 = the model's mouth alone); num_samples > 1 returns a list (all samples are generated in
+    one batch); checkpoint: None (the shipped default), a checkpoint folder, or a MotionGenerator.
     """
     if not isinstance(audio, Audio):
         raise InputError(None, f"animate() needs an anim3d.audio.Audio, got {type(audio).__name__}")
@@ -409,9 +443,15 @@ def animate(audio: Audio, *, emotion: str = "neutral", intensity: float = 1.0, g
         gen = _load(str(checkpoint or DEFAULT_CHECKPOINT), device, audio_encoder)
     controls = check_controls(gen.cfg, emotion, intensity, gaze, distance)
     controls.style = gen.style_from(style)
-    feats = gen.features(audio)
+    share = check_teacher_blend(gen.cfg, teacher_blend)
+    feats, rule = gen.features_and_rule_mouth(audio) if share > 0 else (gen.features(audio), None)
     seeds = [int(seed) + i for i in range(int(num_samples))]
     with cpu_threads(gen.device):
         raw = gen.generate(feats, controls, seeds, steps, guidance, sampler, show_progress, group_steps)
     motions = [gen.to_motion(r) for r in raw]
+    if rule is not None:
+        from anim3d.mouth_blend import blend_mouth
+
+        for m in motions:
+            m.blendshapes = blend_mouth(m.blendshapes, rule, share)
     return motions if num_samples > 1 else motions[0]

@@ -346,19 +346,44 @@ def ci_phone_loglik(feats: np.ndarray, model: AcousticModel | None = None, chunk
 def phone_loop(loglik: np.ndarray, penalty: float) -> np.ndarray:
     """Viterbi over a loop of all phones: T x P log-likelihoods -> (T,) best phone index per frame, where
     changing phone costs ``penalty`` (log units). A larger penalty gives fewer, longer phones."""
-    T, P = loglik.shape
-    if T == 0:
-        return np.zeros(0, np.int64)
-    back = np.zeros((T, P), np.int64)
-    score = loglik[0].astype(np.float64)
-    stay_idx = np.arange(P)
-    for t in range(1, T):
-        best = int(score.argmax())
-        jump = score[best] - penalty
-        back[t] = np.where(score >= jump, stay_idx, best)
-        score = np.maximum(score, jump) + loglik[t]
-    path = np.zeros(T, np.int64)
-    path[-1] = int(score.argmax())
-    for t in range(T - 1, 0, -1):
-        path[t - 1] = back[t, path[t]]
-    return path
+    dec = PhoneLoopDecoder(penalty)
+    dec.push(loglik)
+    return dec.best_path()[1]
+
+
+class PhoneLoopDecoder:
+    """``phone_loop`` a block of frames at a time, for streams: ``push`` the next frames' log-likelihoods,
+    ``best_path`` traces back from the best phone now. With ``keep``, only the back pointers of the last
+    ``keep`` frames are kept (the path then covers those frames)."""
+
+    def __init__(self, penalty: float, keep: int | None = None):
+        self.penalty, self.keep = float(penalty), keep
+        self.score: np.ndarray | None = None  # (P,) best log score of a path ending in each phone
+        self.back: list[np.ndarray] = []  # per kept frame: (P,) the phone the best path to it came from
+        self.frames = 0  # frames pushed so far
+
+    def push(self, loglik: np.ndarray) -> None:
+        loglik = np.asarray(loglik, np.float64)
+        for row in loglik:
+            if self.score is None:
+                self.score = row.copy()
+                self.back.append(np.arange(len(row)))
+            else:
+                best = int(self.score.argmax())
+                jump = self.score[best] - self.penalty
+                self.back.append(np.where(self.score >= jump, np.arange(len(row)), best))
+                self.score = np.maximum(self.score, jump) + row
+            self.frames += 1
+        if self.keep is not None and len(self.back) > self.keep:
+            del self.back[: len(self.back) - self.keep]
+
+    def best_path(self) -> tuple[int, np.ndarray]:
+        """(index of the path's first frame, (L,) phone index per frame) for the kept frames."""
+        if self.score is None:
+            return 0, np.zeros(0, np.int64)
+        L = len(self.back)
+        path = np.zeros(L, np.int64)
+        path[-1] = int(self.score.argmax())
+        for t in range(L - 1, 0, -1):
+            path[t - 1] = self.back[t][path[t]]
+        return self.frames - L, path

@@ -67,8 +67,8 @@ class StreamingAnimator:
                  distance: float = 0.0, style=None, seed: int = 0, steps: int | None = None,
                  guidance: dict | None = None, hop: int = 4, lookahead: int = 1, sample_rate: int | None = None,
                  warmup: bool = True, first_window: int | None = 30, first_steps: int | None = 2,
-                 first_lookahead: int = 0):
-        from anim3d.pipeline import check_controls, check_guidance, load_default_model
+                 first_lookahead: int = 0, teacher_blend: float | None = None):
+        from anim3d.pipeline import check_controls, check_guidance, check_teacher_blend, load_default_model
 
         self.gen = gen if gen is not None else load_default_model()
         cfg = self.gen.cfg
@@ -85,9 +85,16 @@ class StreamingAnimator:
         self.timings: list[dict] = []  # per window: start frame, audio received (s), features / sampling seconds
         self.in_rate = int(sample_rate or cfg.sample_rate)
         self.noise = FrameNoise(seed, cfg.motion_dim)
+        # the rule-based mouth blended into the generated one (anim3d.mouth_blend), from the phone log-likelihoods
+        # the phone front end scores anyway (another front end: a phone front end of its own beside it)
+        self.blend_share = check_teacher_blend(cfg, teacher_blend)
+        self.rule = self.rule_front_end = None
+        if self.blend_share > 0:
+            self.rule, self.rule_front_end = self._rule_mouth()
         keep_frames = cfg.prev + cfg.window + 2 * self.hop
         # plus what the front end reads before a frame (the phone front end's running cepstral mean)
-        self.keep_samples = int(keep_frames / cfg.fps * cfg.sample_rate) + 1024 + getattr(self.gen.front_end, "history_samples", 0)
+        history = max(getattr(fe, "history_samples", 0) for fe in (self.gen.front_end, self.rule_front_end) if fe is not None)
+        self.keep_samples = int(keep_frames / cfg.fps * cfg.sample_rate) + 1024 + history
         self.buf = np.zeros(0, np.float32)  # the last received samples, at cfg.sample_rate
         self.buf_start = 0  # stream index of buf[0]
         self.received = 0
@@ -97,6 +104,7 @@ class StreamingAnimator:
         # the front end's own cache for this stream, if it keeps one (the phone front end's cepstra)
         make_cache = getattr(self.gen.front_end, "stream_cache", None)
         self.front_end_kw = {"cache": make_cache()} if make_cache else {}
+        self.rule_cache = self.rule_front_end.stream_cache() if self.rule_front_end is not None else None
         if warmup:
             self.warmup()
 
@@ -114,6 +122,20 @@ class StreamingAnimator:
                 c = _shorten(cond, self.cfg.prev + W)
                 sample_window_from_noise(self.gen, c, torch.zeros(1, W, self.cfg.motion_dim), steps, self.guidance, self.sampler)
         Motion.neutral(2, self.cfg.fps).sample(np.array([0.0, 0.01])).eye_rotations()  # what the sender does per tick
+
+    def _rule_mouth(self):
+        from anim3d.mouth_blend import StreamingRuleMouth
+        from anim3d.phonetic import SAMPLE_RATE
+        from anim3d.pipeline import ConditionError
+
+        if self.cfg.sample_rate != SAMPLE_RATE:
+            raise ConditionError(f"a teacher blend needs {SAMPLE_RATE} Hz audio features; this model reads {self.cfg.sample_rate} Hz")
+        own = None
+        if not hasattr(self.gen.front_end, "features_and_loglik"):
+            from models.phone_features import PhoneFrontEnd
+
+            own = PhoneFrontEnd(fps=self.cfg.fps)
+        return StreamingRuleMouth(self.cfg.fps), own
 
     # ------------------------------------------------------------------ audio
     def _append(self, samples: np.ndarray) -> None:
@@ -146,7 +168,16 @@ class StreamingAnimator:
         missing = [f for f in range(start, stop) if f not in self.feat_cache]
         if missing:
             a, b = missing[0], missing[-1] + 1
-            feats = self.gen.front_end(self.buf, b - a, start_frame=a, sample_offset=self.buf_start, **self.front_end_kw)
+            where = dict(start_frame=a, sample_offset=self.buf_start)
+            if self.rule is None:
+                feats = self.gen.front_end(self.buf, b - a, **where, **self.front_end_kw)
+            elif self.rule_front_end is None:  # the model's phone front end scores the phones
+                feats, loglik, first = self.gen.front_end.features_and_loglik(self.buf, b - a, **where, **self.front_end_kw)
+                self.rule.push_loglik(loglik, first)
+            else:
+                feats = self.gen.front_end(self.buf, b - a, **where, **self.front_end_kw)
+                _, loglik, first = self.rule_front_end.features_and_loglik(self.buf, b - a, **where, cache=self.rule_cache)
+                self.rule.push_loglik(loglik, first)
             for i, f in enumerate(range(a, b)):
                 self.feat_cache[f] = feats[i]
         for f in [f for f in self.feat_cache if f < start - self.cfg.prev]:
@@ -183,7 +214,13 @@ class StreamingAnimator:
         new = x[:n]
         self.history = np.concatenate([self.history, new])[-K:]
         self.sent += n
-        return self.gen.to_motion(denormalize(new, self.gen.mean, self.gen.std))
+        motion = self.gen.to_motion(denormalize(new, self.gen.mean, self.gen.std))
+        if self.rule is not None:
+            from anim3d.mouth_blend import blend_mouth
+
+            rule = self.rule.mouth(s, s + n, self.buf, self.buf_start)
+            motion.blendshapes = blend_mouth(motion.blendshapes, rule, self.blend_share)
+        return motion
 
     def push(self, samples: np.ndarray) -> Motion:
         """Add an audio chunk (float32 mono at ``sample_rate``); returns the frames now ready (maybe none)."""
@@ -297,6 +334,8 @@ def add_live_arguments(p) -> None:
     g.add_argument("--emotion", default="neutral", help="emotion label (default neutral)")
     g.add_argument("--intensity", type=float, default=1.0, help="emotion intensity 0..1")
     g.add_argument("--steps", type=int, help="sampler steps (default: the checkpoint's)")
+    g.add_argument("--teacher-blend", type=float, metavar="SHARE",
+                   help="share 0..1 of the rule-based mouth blended into the generated lips and jaw (default: the checkpoint's)")
     g.add_argument("--checkpoint", help="motion model checkpoint folder (default: the shipped model)")
     g.add_argument("--pcm-rate", type=int, default=PCM_SAMPLE_RATE, help="sample rate of stdin PCM (s16le mono; default 16000)")
     g.add_argument("--chunk-ms", type=float, default=20.0, help="audio chunk size (default 20 ms)")
@@ -308,4 +347,5 @@ def live_chunks_from_args(args) -> Iterator[Motion]:
     check_source(args.input)
     return live_chunks(args.input, realtime=not args.no_pace, chunk_ms=args.chunk_ms, pcm_rate=args.pcm_rate,
                        checkpoint=args.checkpoint, device=getattr(args, "device", "cpu"), emotion=args.emotion,
-                       intensity=args.intensity, steps=args.steps, seed=getattr(args, "seed", 0))
+                       intensity=args.intensity, steps=args.steps, seed=getattr(args, "seed", 0),
+                       teacher_blend=getattr(args, "teacher_blend", None))

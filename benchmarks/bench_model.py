@@ -44,16 +44,16 @@ def make_generator(name: str):
     return MotionGenerator(MotionTransformer(cfg).eval(), cfg), "random weights"
 
 
-def bench_offline(gen, audio, steps, repeats=2):
+def bench_offline(gen, audio, steps, repeats=2, **options):
     """-> (best wall seconds, CPU seconds of that run). On a shared machine the CPU time is what the
     same run takes on an idle core; the wall time includes waiting for other processes."""
     from anim3d.pipeline import animate
 
-    animate(audio, checkpoint=gen, steps=steps)  # warm-up
+    animate(audio, checkpoint=gen, steps=steps, **options)  # warm-up
     best = (float("inf"), float("inf"))
     for _ in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
-        animate(audio, checkpoint=gen, steps=steps)
+        animate(audio, checkpoint=gen, steps=steps, **options)
         best = min(best, (time.perf_counter() - t0, time.process_time() - c0))
     return best
 
@@ -145,6 +145,11 @@ def main() -> None:
               f"{t:.2f} s wall ({audio.duration / t:.1f}x real time), {cpu:.2f} CPU s ({audio.duration / cpu:.1f}x) |", flush=True)
     if "fast" in args.configs.split(","):
         gen, what = make_generator("fast")
+        share = gen.cfg.teacher_blend
+        if share > 0:  # what the rule-based mouth costs (anim3d.mouth_blend), against the model alone in this run
+            on, off = bench_offline(gen, audio, args.steps)[1], bench_offline(gen, audio, args.steps, teacher_blend=0.0)[1]
+            print(f"| fast ({what}): teacher blend {share} vs the model's mouth alone (same run) | {on:.2f} vs {off:.2f} CPU s "
+                  f"for {audio.duration:.0f} s of speech | ratio {on / off:.3f} |", flush=True)
         cached, per_call, ratio = audio_cache_ratio(gen, audio)
         print(f"| fast ({what}): audio encoded once per window vs in every forward pass (same run, 3 rounds) | "
               f"{cached:.2f} vs {per_call:.2f} CPU s for {audio.duration:.0f} s of speech | ratio {ratio:.3f} |", flush=True)
@@ -155,6 +160,8 @@ def main() -> None:
             ("first window 30 frames, all steps, no lookahead", dict(first_steps=None)),
             ("first window 30 frames, 2 steps, no lookahead (default)", {}),
         ]
+        if gen.cfg.teacher_blend > 0:
+            variants.append(("the default without the teacher blend", dict(teacher_blend=0.0)))
         for label, opts in variants:
             first, cpu, frames, first_cpu, first_audio, t = bench_stream(gen, audio.samples[: int(args.stream_seconds * 16000)], 16000, **opts)
             print(f"| streaming fast ({what}): {label} | 20 ms chunks | first frame {first * 1000:.0f} ms after the first chunk arrived = "

@@ -82,6 +82,9 @@ class ModelConfig:
     # refine the other groups (``models.diffusion.KeepEstimate``); absent = refined by every step.
     # {"mouth": 1}: the mouth is the first step's estimate, the expected mouth for the audio
     group_steps: dict = field(default_factory=dict)
+    # share of the rule-based mouth (the teacher's visemes on the audio's phones) blended into the generated
+    # articulation channels at inference (``anim3d.mouth_blend``); 0: the model's mouth alone
+    teacher_blend: float = 0.0
     # motion normalisation (filled from the training data; identity until then)
     motion_mean: list = field(default_factory=lambda: [0.0] * MOTION_DIM)
     motion_std: list = field(default_factory=lambda: [1.0] * MOTION_DIM)

@@ -157,6 +157,13 @@ class PhoneFrontEnd:
         """Features of frames [start_frame, start_frame + num_frames); ``samples[0]`` is sample ``sample_offset``
         of the stream, which ends with ``samples[-1]``. ``cache``: this stream's ``stream_cache()``, so that
         successive calls compute each cepstral frame once instead of the running mean's 3 s every time."""
+        return self.features_and_loglik(samples, num_frames, start_frame, sample_offset, cache)[0]
+
+    def features_and_loglik(self, samples: np.ndarray, num_frames: int, start_frame: int = 0, sample_offset: int = 0,
+                            cache: "CepstraCache | None" = None) -> tuple[np.ndarray, np.ndarray, int]:
+        """``__call__``'s features, the CI phones' log-likelihoods of the cepstral frames they were read from
+        (L x 42, 100 Hz) and the stream index of that first cepstral frame (``anim3d.phonetic.phones_from_loglik``
+        decodes phones from them without scoring the acoustic model again)."""
         x = np.asarray(samples, np.float32).reshape(-1)
         centers = subframe_centers(start_frame, num_frames, self.fps, self.sample_rate, self.subframes)  # N
         total = sample_offset + len(x)
@@ -193,7 +200,7 @@ class PhoneFrontEnd:
             with cpu_threads("cpu"):
                 ctx = sa.context_posteriors(feats[mid - need_lo], self.model, self.context_model, ci_loglik=ll[mid - s_lo])  # num_frames x 2P
             out = np.concatenate([out, POSTERIOR_SCALE * ctx], axis=1)
-        return out.astype(np.float32)
+        return out.astype(np.float32), ll, s_lo
 
 
 def measure_cmn_prior(signals) -> np.ndarray:

@@ -72,13 +72,15 @@ cp "$RUN/stage8/config.json" "$RUN/stage8/model.safetensors" models/default/
 # inference settings chosen on held-out voices (see docs/model.md): DPM-Solver++(2M) 4 steps, window
 # overlap 12 frames, classifier-free guidance 2 on the audio acting on the mouth and jaw channels only,
 # and 2 on the gaze request acting on the eyes and head; the mouth keeps the first sampler step's estimate
-# (chosen on the real speakers, see docs/model.md)
+# (chosen on the real speakers, see docs/model.md); 0.3 of the rule-based mouth blended into the lips and jaw
+# (anim3d.mouth_blend; the share with the lowest held-out lip error whose closure stays >= 0.95, docs/model.md)
 python - <<'EOF'
 import json
 p = "models/default/config.json"
 d = json.load(open(p))
 d["model"].update(overlap=12, default_sampler="dpmpp_2m", default_guidance={"audio": 2.0, "gaze": 2.0},
-                  guidance_channels={"audio": ["mouth"], "gaze": ["eyes", "head"]}, group_steps={"mouth": 1})
+                  guidance_channels={"audio": ["mouth"], "gaze": ["eyes", "head"]}, group_steps={"mouth": 1},
+                  teacher_blend=0.3)
 json.dump(d, open(p, "w"), indent=1)
 EOF
 echo "models/default updated from $RUN/stage8"

@@ -61,6 +61,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mouth-steps", type=int, metavar="K",
                    help="the mouth keeps the estimate of sampler step K while later steps refine the rest; "
                         "0 samples it with every step like the rest (default: the checkpoint's)")
+    g.add_argument("--teacher-blend", type=float, metavar="SHARE",
+                   help="share 0..1 of the rule-based mouth (visemes on the audio's recognised phones) blended into "
+                        "the generated lips and jaw; 0 = the model's mouth alone (default: the checkpoint's)")
     g.add_argument("--num-samples", type=int, default=1, help="N different takes (seeds seed..seed+N-1), generated in one batch")
     g = p.add_argument_group("model")
     g.add_argument("--checkpoint", help="a checkpoint folder (config.json + model.safetensors); default: the shipped model")
@@ -125,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         audio, emotion=args.emotion, intensity=args.intensity, gaze=gaze, distance=args.distance, style=args.style,
         seed=args.seed, steps=args.steps, guidance=args.guidance, num_samples=args.num_samples,
         checkpoint=gen, sampler=args.sampler, show_progress=not args.quiet,
-        group_steps=None if args.mouth_steps is None else {"mouth": args.mouth_steps},
+        group_steps=None if args.mouth_steps is None else {"mouth": args.mouth_steps}, teacher_blend=args.teacher_blend,
     )
     took = time.perf_counter() - t0
     motions = motions if isinstance(motions, list) else [motions]

@@ -113,3 +113,23 @@ def phones_to_motion(
         b[:, ir] *= 1.0 - a
     b = np.clip(b, 0.0, 1.0)
     return Motion(b.astype(np.float32), rot, trans, fps)
+
+
+def speech_mouth(phones: list[Phone], num_frames: int, *, fps: float = 30.0, energy: np.ndarray | None = None,
+                 speaker: SpeakerStyle | None = None, first_frame: int = 0) -> np.ndarray:
+    """num_frames x 52 blendshapes of frames first_frame.. with only the speech articulation of
+    ``phones_to_motion``: visemes blended by dominance, the jaw following ``energy`` ((num_frames,) dB
+    relative to the loud frames, as ``head.energy_db`` gives it; None: no loudness gain) and the hard lip
+    guarantees; no emotion, eyes, brows or asymmetry. ``speaker`` None: the average virtual speaker."""
+    speaker = speaker if speaker is not None else SpeakerStyle()
+    duration = (first_frame + num_frames) / fps
+    labels = [normalize_label(p.label) for p in phones]
+    phones = fill_gaps([Phone(lab if lab in PHONE_SET else SIL, p.start, p.end) for lab, p in zip(labels, phones)], duration)
+    times = (first_frame + np.arange(num_frames)) / fps
+    shifted = times + speaker.lead  # the mouth leads the sound
+    b = blend(phones, shifted, _scale(speaker), rest=speaker.rest_open)  # T x 52
+    if energy is not None:
+        effort = np.interp(shifted, times, np.asarray(energy, np.float64))  # T, dB
+        b[:, JAW_CHANNELS] *= loudness_gain(effort, speaker.loudness_jaw)[:, None]
+    b = np.clip(b, 0.0, 1.0)
+    return np.clip(enforce(b, phones, shifted, strength=speaker.articulation, lead=speaker.lead), 0.0, 1.0).astype(np.float32)

@@ -20,17 +20,32 @@ class Prosody:
     voiced: np.ndarray  # (T,) bool
 
 
-def prosody_from_audio(samples: np.ndarray, sample_rate: int, num_frames: int, fps: float) -> Prosody:
-    """Frame energy and autocorrelation pitch (70-400 Hz) at the motion's frame times."""
+def _analysis_frames(samples: np.ndarray, sample_rate: int, num_frames: int, fps: float, first_frame: int = 0,
+                     sample_offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """T x W mean-removed 40 ms frames centred on the times of motion frames first_frame.. (``samples[0]`` is
+    sample ``sample_offset`` of the audio), and their dB relative to the loud (95th percentile) frames."""
     x = np.asarray(samples, np.float64)
     win = int(0.04 * sample_rate)
-    centers = (np.arange(num_frames) / fps * sample_rate).astype(np.int64)
+    centers = ((first_frame + np.arange(num_frames)) / fps * sample_rate).astype(np.int64) - sample_offset
     idx = centers[:, None] + np.arange(-win // 2, win - win // 2)[None]  # T x W
     frames = np.where((idx >= 0) & (idx < len(x)), x[np.clip(idx, 0, len(x) - 1)], 0.0)
     frames = frames - frames.mean(axis=1, keepdims=True)
     rms = np.sqrt((frames ** 2).mean(axis=1) + 1e-10)
     db = 20 * np.log10(rms + 1e-8)
-    db = db - np.percentile(db, 95)
+    return frames, db - np.percentile(db, 95)
+
+
+def energy_db(samples: np.ndarray, sample_rate: int, num_frames: int, fps: float, first_frame: int = 0,
+              sample_offset: int = 0) -> np.ndarray:
+    """(T,) float32 loudness at the times of motion frames first_frame.., dB relative to their loud frames
+    (``Prosody.energy``); ``samples[0]`` is sample ``sample_offset`` of the audio."""
+    return _analysis_frames(samples, sample_rate, num_frames, fps, first_frame, sample_offset)[1].astype(np.float32)
+
+
+def prosody_from_audio(samples: np.ndarray, sample_rate: int, num_frames: int, fps: float) -> Prosody:
+    """Frame energy and autocorrelation pitch (70-400 Hz) at the motion's frame times."""
+    frames, db = _analysis_frames(samples, sample_rate, num_frames, fps)
+    win = frames.shape[1]
     frames = frames * np.hanning(win)[None]
     n = 1 << int(np.ceil(np.log2(2 * win)))
     spec = np.fft.rfft(frames, n=n, axis=1)
