@@ -5,7 +5,9 @@ voices but not all their utterances, so pooling two gives more p/b/m (195 in the
 one corpus: a standard error of about 1.7 points on a closure rate near 0.94); utterances found in both
 are counted once.
 
-    python scripts/heldout_closure.py CHECKPOINT CORPUS[,CORPUS...] N ['[[guidance, guidance_channels, steps, group_steps, teacher_blend], ...]']
+    python scripts/heldout_closure.py CHECKPOINT CORPUS[,CORPUS...] N ['[[guidance, guidance_channels, steps, group_steps, teacher_blend], ...]'] [SEEDS]
+
+Utterance i is sampled with seed i + s for each s in SEEDS (comma-separated, default 0): one line per setting and s.
     python scripts/heldout_closure.py models/default /work/corpus/h4_synth_2h 33 '[[{"audio": 2.0}, {"audio": ["mouth"]}]]'
 """
 
@@ -25,13 +27,13 @@ from anim3d.training_data import load_examples
 
 
 def score(gen: MotionGenerator, examples, guidance: dict, steps: int | None, group_steps: dict | None = None,
-          share: float = 0.0, rules: list | None = None) -> str:
+          share: float = 0.0, rules: list | None = None, seed: int = 0) -> str:
     """One line: pooled closure over the examples' p/b/m, mean blinks per minute, mean lip error; ``share`` of
     each example's rule-based mouth (``rules``) blended in as ``animate`` does."""
     hits = n = 0
     blinks, errors = [], []
     for i, ex in enumerate(examples):
-        out = generate_windows(gen, ex.feats, example_controls(ex), [i], steps, guidance, gen.cfg.default_sampler,
+        out = generate_windows(gen, ex.feats, example_controls(ex), [i + seed], steps, guidance, gen.cfg.default_sampler,
                                group_steps=group_steps)[0]
         if share > 0:
             out[:, :52] = blend_mouth(np.clip(out[:, :52], 0, 1), rules[i], share)
@@ -65,6 +67,7 @@ def main(argv: list[str]) -> None:
     torch.set_num_threads(1)
     checkpoint, corpus, limit = argv[0], argv[1], int(argv[2])
     settings = json.loads(argv[3]) if len(argv) > 3 else [[{"audio": 1.5}, {}]]
+    seeds = [int(v) for v in argv[4].split(",")] if len(argv) > 4 else [0]
     gen = MotionGenerator.load(checkpoint, "cpu")
     # features once; several corpora (comma-separated) pool their val splits, N utterances from each,
     # an utterance that is in an earlier corpus too (same voice and phones) counted once
@@ -85,8 +88,9 @@ def main(argv: list[str]) -> None:
         group_steps = setting[3] if len(setting) > 3 else None  # None: the checkpoint's
         share = setting[4] if len(setting) > 4 else gen.cfg.teacher_blend  # the checkpoint's unless given
         gen.cfg.guidance_channels = channels
-        print(f"steps {steps} guidance {guidance} channels {channels} group_steps {group_steps} teacher_blend {share}: "
-              f"{score(gen, examples, guidance, steps, group_steps, share, rules)}", flush=True)
+        for seed in seeds:
+            print(f"steps {steps} guidance {guidance} channels {channels} group_steps {group_steps} teacher_blend {share} "
+                  f"seed +{seed}: {score(gen, examples, guidance, steps, group_steps, share, rules, seed)}", flush=True)
 
 
 if __name__ == "__main__":

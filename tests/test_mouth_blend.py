@@ -66,7 +66,8 @@ def test_blend_mouth_mixes_only_the_articulation_channels():
     assert np.allclose(full[:, list(BLEND_CHANNELS)], rule[:10, list(BLEND_CHANNELS)])
     assert np.array_equal(full[:, other], gen[:, other])
     assert np.allclose(blend_mouth(gen, rule, 0.25), 0.75 * gen + 0.25 * full)
-    assert INDEX["jawOpen"] in BLEND_CHANNELS and INDEX["mouthSmileLeft"] not in BLEND_CHANNELS
+    assert INDEX["jawOpen"] in BLEND_CHANNELS and INDEX["mouthClose"] in BLEND_CHANNELS
+    assert INDEX["mouthSmileLeft"] not in BLEND_CHANNELS and INDEX["mouthPressLeft"] not in BLEND_CHANNELS
     for bad in (-0.1, 1.5, float("nan")):
         with pytest.raises(ValueError, match="teacher blend"):
             check_share(bad)
