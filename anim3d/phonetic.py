@@ -222,17 +222,11 @@ def _frame_phones(x: np.ndarray, penalty: float) -> list[tuple[str, float, float
     (``anim3d.sphinx_acoustic``) and a phone loop without language model."""
     from anim3d import sphinx_acoustic as sa
 
-    return _loop_segments(sa.ci_phone_loglik(sa.features(x), sa.load_model()), penalty)
-
-
-def _loop_segments(loglik: np.ndarray, penalty: float) -> list[tuple[str, float, float]]:
-    """T x P CI phone log-likelihoods of 100 Hz frames -> (label, start s, end s) along the phone loop's best path."""
-    from anim3d import sphinx_acoustic as sa
-
-    return _path_segments(sa.phone_loop(loglik, penalty), 0)
+    return _path_segments(sa.phone_loop(sa.ci_phone_loglik(sa.features(x), sa.load_model()), penalty), 0)
 
 
 def _path_segments(path: np.ndarray, first_frame: int) -> list[tuple[str, float, float]]:
+    """A phone loop's path ((L,) CI phone index per 100 Hz frame from ``first_frame``) -> (label, start s, end s)."""
     from anim3d import sphinx_acoustic as sa
 
     names = sa.load_model().phones

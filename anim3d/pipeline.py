@@ -128,7 +128,7 @@ class MotionGenerator:
         from anim3d.phonetic import SAMPLE_RATE
 
         x, num_frames = self._samples(audio, num_frames)
-        if hasattr(self.front_end, "features_and_loglik") and self.cfg.sample_rate == SAMPLE_RATE:
+        if hasattr(self.front_end, "features_and_loglik"):  # the phone front end (16 kHz, as the phone loop)
             feats, loglik, first = self.front_end.features_and_loglik(x, num_frames)
             x16 = x
         else:

@@ -364,14 +364,15 @@ class PhoneLoopDecoder:
 
     def push(self, loglik: np.ndarray) -> None:
         loglik = np.asarray(loglik, np.float64)
+        stay = np.arange(loglik.shape[1])  # a back pointer to the same phone
         for row in loglik:
             if self.score is None:
                 self.score = row.copy()
-                self.back.append(np.arange(len(row)))
+                self.back.append(stay)
             else:
                 best = int(self.score.argmax())
                 jump = self.score[best] - self.penalty
-                self.back.append(np.where(self.score >= jump, np.arange(len(row)), best))
+                self.back.append(np.where(self.score >= jump, stay, best))
                 self.score = np.maximum(self.score, jump) + row
             self.frames += 1
         if self.keep is not None and len(self.back) > self.keep:

@@ -169,13 +169,12 @@ class StreamingAnimator:
         if missing:
             a, b = missing[0], missing[-1] + 1
             where = dict(start_frame=a, sample_offset=self.buf_start)
-            if self.rule is None:
-                feats = self.gen.front_end(self.buf, b - a, **where, **self.front_end_kw)
-            elif self.rule_front_end is None:  # the model's phone front end scores the phones
+            if self.rule is not None and self.rule_front_end is None:  # the model's phone front end scores the phones
                 feats, loglik, first = self.gen.front_end.features_and_loglik(self.buf, b - a, **where, **self.front_end_kw)
                 self.rule.push_loglik(loglik, first)
             else:
                 feats = self.gen.front_end(self.buf, b - a, **where, **self.front_end_kw)
+            if self.rule_front_end is not None:
                 _, loglik, first = self.rule_front_end.features_and_loglik(self.buf, b - a, **where, cache=self.rule_cache)
                 self.rule.push_loglik(loglik, first)
             for i, f in enumerate(range(a, b)):

@@ -29,6 +29,24 @@ def _scale(speaker: SpeakerStyle) -> np.ndarray:
     return s
 
 
+def _known_phones(phones: list[Phone], duration: float) -> list[Phone]:
+    """The phones relabelled ("aa1" -> "AA"; unknown labels count as silence) and covering [0, duration)."""
+    labels = [normalize_label(p.label) for p in phones]
+    return fill_gaps([Phone(lab if lab in PHONE_SET else SIL, p.start, p.end) for lab, p in zip(labels, phones)], duration)
+
+
+def _articulation(phones: list[Phone], times: np.ndarray, speaker: SpeakerStyle, energy: np.ndarray | None) -> np.ndarray:
+    """T x 52 speech articulation at ``times`` (dominance blending, evaluated ``speaker.lead`` early: the
+    mouth leads the sound); with ``energy`` ((T,) dB at ``times``), the jaw follows the loudness of the
+    sound it is shaping (vocal effort)."""
+    shifted = times + speaker.lead
+    b = blend(phones, shifted, _scale(speaker), rest=speaker.rest_open)  # T x 52
+    if energy is not None:
+        effort = np.interp(shifted, times, np.asarray(energy, np.float64))  # T, dB
+        b[:, JAW_CHANNELS] *= loudness_gain(effort, speaker.loudness_jaw)[:, None]
+    return b
+
+
 def phones_to_motion(
     phones: list[Phone],
     duration: float,
@@ -56,8 +74,7 @@ def phones_to_motion(
         raise Anim3dError(f"duration must be positive, got {duration}")
     rng = np.random.default_rng(seed)
     speaker = speaker if speaker is not None else SpeakerStyle.random(rng)
-    labels = [normalize_label(p.label) for p in phones]  # "aa1" -> "AA"; unknown labels count as silence
-    phones = fill_gaps([Phone(lab if lab in PHONE_SET else SIL, p.start, p.end) for lab, p in zip(labels, phones)], duration)
+    phones = _known_phones(phones, duration)
     n = max(1, int(round(duration * fps)))
     times = np.arange(n) / fps
     shifted = times + speaker.lead  # the mouth leads the sound
@@ -65,12 +82,9 @@ def phones_to_motion(
     # prosody (loudness, pitch) of the sound at each frame
     pro = prosody_from_audio(audio.samples, audio.sample_rate, n, fps) if audio is not None else prosody_from_phones(phones, n, fps)
 
-    # speech articulation (dominance blending); with audio, the jaw follows the loudness of the
-    # sound it is shaping (vocal effort; the phones-only stand-in loudness does not drive it)
-    b = blend(phones, shifted, _scale(speaker), rest=speaker.rest_open)  # T x 52
-    if audio is not None:
-        effort = np.interp(shifted, times, pro.energy)  # T, dB
-        b[:, JAW_CHANNELS] *= loudness_gain(effort, speaker.loudness_jaw)[:, None]
+    # speech articulation; with audio, the jaw follows its loudness (the phones-only stand-in
+    # loudness does not drive it)
+    b = _articulation(phones, times, speaker, pro.energy if audio is not None else None)
 
     # emotion overlay; a smile gives way to rounding
     side = "Left" if speaker.asymmetry >= 0 else "Right"
@@ -122,14 +136,7 @@ def speech_mouth(phones: list[Phone], num_frames: int, *, fps: float = 30.0, ene
     relative to the loud frames, as ``head.energy_db`` gives it; None: no loudness gain) and the hard lip
     guarantees; no emotion, eyes, brows or asymmetry. ``speaker`` None: the average virtual speaker."""
     speaker = speaker if speaker is not None else SpeakerStyle()
-    duration = (first_frame + num_frames) / fps
-    labels = [normalize_label(p.label) for p in phones]
-    phones = fill_gaps([Phone(lab if lab in PHONE_SET else SIL, p.start, p.end) for lab, p in zip(labels, phones)], duration)
+    phones = _known_phones(phones, (first_frame + num_frames) / fps)
     times = (first_frame + np.arange(num_frames)) / fps
-    shifted = times + speaker.lead  # the mouth leads the sound
-    b = blend(phones, shifted, _scale(speaker), rest=speaker.rest_open)  # T x 52
-    if energy is not None:
-        effort = np.interp(shifted, times, np.asarray(energy, np.float64))  # T, dB
-        b[:, JAW_CHANNELS] *= loudness_gain(effort, speaker.loudness_jaw)[:, None]
-    b = np.clip(b, 0.0, 1.0)
-    return np.clip(enforce(b, phones, shifted, strength=speaker.articulation, lead=speaker.lead), 0.0, 1.0).astype(np.float32)
+    b = np.clip(_articulation(phones, times, speaker, energy), 0.0, 1.0)
+    return np.clip(enforce(b, phones, times + speaker.lead, strength=speaker.articulation, lead=speaker.lead), 0.0, 1.0).astype(np.float32)
