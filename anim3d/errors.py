@@ -24,3 +24,16 @@ class AudioError(InputError):
 
 class MotionError(InputError):
     """A Motion that is malformed (wrong shapes, NaN, missing channels...)."""
+
+
+def show_warnings_as_lines(prefix: str):
+    """Print every ``warnings.warn`` of this process as one line on stderr: ``<prefix>: warning: <message>``.
+    Returns the previous ``warnings.showwarning``."""
+    import sys
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{prefix}: warning: {message}", file=file or sys.stderr)
+
+    previous, warnings.showwarning = warnings.showwarning, show
+    return previous

@@ -161,9 +161,9 @@ def _save_state(folder, model, ema, opt, step, epoch, tcfg, head=None):
     """Resumable training state without pickle: tensors in safetensors, counters in JSON."""
     from safetensors.torch import save_file
 
-    from anim3d.fileio import atomic_output
+    from anim3d.fileio import atomic_output, make_output_folder
 
-    os.makedirs(folder, exist_ok=True)
+    make_output_folder(folder)
     tensors = {f"model.{k}": v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
     tensors.update({f"ema.{k}": v.detach().float().cpu().contiguous() for k, v in ema.state_dict().items()})
     if head is not None:

@@ -190,9 +190,9 @@ def retarget(motion: Motion, avatar: str | os.PathLike, out: str | os.PathLike, 
         raise MotionError(out, "the motion has no frames")
     if out.suffix.lower() not in (".glb", ".vrm"):
         raise InputError(out, "an avatar with animation is written as .glb or .vrm")
-    from exporters.gltf import _resolve_audio
+    from exporters.gltf import _resolve_audio, sidecar_path
 
-    snd = _resolve_audio(audio)
+    _resolve_audio(audio)  # fail on bad audio before writing anything
     gltf, blob = load_glb(avatar)
     raw = read_json(avatar)
     n_views, n_acc = len(gltf.bufferViews), len(gltf.accessors)
@@ -261,11 +261,14 @@ def retarget(motion: Motion, avatar: str | os.PathLike, out: str | os.PathLike, 
     for key in ("bufferViews", "accessors", "animations"):
         raw.setdefault(key, []).extend(added.get(key, []))
     raw["buffers"] = [{"byteLength": len(new_blob)}] + raw.get("buffers", [])[1:]
-    if snd is not None:
-        raw.setdefault("asset", {}).setdefault("extras", {})["audio"] = out.with_suffix(".wav").name
-    write_glb_raw(raw, new_blob, out)
-    if snd is not None:
-        from anim3d.audio import save_wav
+    if audio is not None:
+        raw.setdefault("asset", {}).setdefault("extras", {})["audio"] = sidecar_path(out).name
+    from anim3d.fileio import output_group
 
-        save_wav(out.with_suffix(".wav"), snd)
+    with output_group():
+        write_glb_raw(raw, new_blob, out)
+        if audio is not None:
+            from anim3d.audio import save_sidecar_wav
+
+            save_sidecar_wav(sidecar_path(out), audio)
     return report

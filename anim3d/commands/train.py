@@ -80,9 +80,12 @@ def run(args: argparse.Namespace) -> int:
     from models.audio_features import build_front_end, front_end_dim
     from models.config import get_config
 
+    from anim3d.fileio import check_output_folder
+
     for root in args.data:
         if not os.path.isdir(root):
             raise Anim3dError(f"{root}: corpus folder not found")
+    check_output_folder(args.out)
     device = resolve_device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
