@@ -244,3 +244,14 @@ def test_render_is_quiet_with_q(tmp_path):
                                    "-o", str(tmp_path / "w.mp4"), "-q"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2
     _one_line_error(bad.stderr, "m.npz")
+
+
+def test_training_never_writes_over_the_checkpoint_it_starts_from(tmp_path, capsys):
+    from anim3d.pipeline import DEFAULT_CHECKPOINT
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    before = {p.name: p.read_bytes() for p in DEFAULT_CHECKPOINT.iterdir() if p.is_file()}
+    assert main(["train", "--data", str(corpus), "--init", "default", "--out", str(DEFAULT_CHECKPOINT), "-q"]) == 2
+    _one_line_error(capsys.readouterr().err, "is the --init checkpoint")
+    assert {p.name: p.read_bytes() for p in DEFAULT_CHECKPOINT.iterdir() if p.is_file()} == before

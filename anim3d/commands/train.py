@@ -107,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         from models.checkpoint import read_config
 
         init = str(DEFAULT_CHECKPOINT) if args.init == "default" else args.init
+        if os.path.realpath(init) == os.path.realpath(args.out):
+            raise Anim3dError(f"{args.out}: is the --init checkpoint; training writes a new run folder and never over the model it reads")
         cfg, _ = read_config(init)  # a clear error when it is not a checkpoint folder
         cfg = dataclasses.replace(cfg, **overrides)
     if args.fresh_audio_input and not args.init:
