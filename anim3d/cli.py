@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"anim3d {args.command}: interrupted", file=sys.stderr)
         return 128 + signal.SIGINT
     finally:
-        warnings.showwarning = shown
+        warnings.formatwarning = shown
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

@@ -27,13 +27,13 @@ class MotionError(InputError):
 
 
 def show_warnings_as_lines(prefix: str):
-    """Print every ``warnings.warn`` of this process as one line on stderr: ``<prefix>: warning: <message>``.
-    Returns the previous ``warnings.showwarning``."""
-    import sys
+    """Format every ``warnings.warn`` of this process as one line, ``<prefix>: warning: <message>`` (shown on
+    stderr as usual; a test runner that records warnings still records them). Returns the previous
+    ``warnings.formatwarning``."""
     import warnings
 
-    def show(message, category, filename, lineno, file=None, line=None):
-        print(f"{prefix}: warning: {message}", file=file or sys.stderr)
+    def one_line(message, category, filename, lineno, line=None):
+        return f"{prefix}: warning: {message}\n"
 
-    previous, warnings.showwarning = warnings.showwarning, show
+    previous, warnings.formatwarning = warnings.formatwarning, one_line
     return previous

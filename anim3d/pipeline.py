@@ -7,7 +7,6 @@ sliding-window sampler shared with training validation and streaming.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from anim3d.audio import Audio, resample
+from anim3d.device import cpu_threads
 from anim3d.errors import Anim3dError, InputError
 from anim3d.motion import Motion
 
@@ -197,7 +197,7 @@ def window_conditions(gen: MotionGenerator, feats: np.ndarray, start: int, prev:
     """
     import torch
 
-    from models.audio_features import window_features
+    from models.audio_features import normalize_window
 
     cfg, dev = gen.cfg, gen.device
     K, W = cfg.prev, cfg.window
@@ -210,7 +210,7 @@ def window_conditions(gen: MotionGenerator, feats: np.ndarray, start: int, prev:
     a[present] = feats[idx[present]]
     a_t = torch.from_numpy(a)[None]
     m_t = torch.from_numpy(present)[None]
-    a_t = window_features(a_t, m_t, cfg)
+    a_t = normalize_window(a_t, m_t)
     gaze = controls.gaze if controls.gaze is not None else (0.0, 0.0)
     dist = controls.distance if controls.distance is not None else 0.0
     from anim3d.motion_codec import DISTANCE_SCALE
@@ -374,27 +374,6 @@ def window_starts(T: int, W: int, O: int) -> list[int]:
     while starts[-1] + W < T:
         starts.append(starts[-1] + hop)
     return starts
-
-
-@contextlib.contextmanager
-def cpu_threads(device, n: int | None = None):
-    """Run torch CPU ops on ``n`` threads (default ANIM3D_THREADS or 1) and restore the setting after.
-
-    One thread is the default because the model's matrices are small: on this 2-core machine a second
-    thread made a transformer block 18x slower whenever the other core was busy (OpenMP spin-waits).
-    """
-    import torch
-
-    if getattr(device, "type", str(device)) != "cpu":
-        yield
-        return
-    n = n or int(os.environ.get("ANIM3D_THREADS", "1"))
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 # ---------------------------------------------------------------- public API

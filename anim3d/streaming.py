@@ -113,7 +113,8 @@ class StreamingAnimator:
         first interpolation imports scipy's Slerp: 0.4 s), keeping no state."""
         import torch
 
-        from anim3d.pipeline import cpu_threads, sample_window_from_noise, window_conditions
+        from anim3d.device import cpu_threads
+        from anim3d.pipeline import sample_window_from_noise, window_conditions
 
         feats = self.gen.front_end(np.zeros(1600, np.float32), 2)
         cond = window_conditions(self.gen, feats, 0, None, self.controls, 1, audio_frames=2)
@@ -189,7 +190,8 @@ class StreamingAnimator:
         import torch
 
         from anim3d.motion_codec import denormalize
-        from anim3d.pipeline import cpu_threads, sample_window_from_noise, window_conditions
+        from anim3d.device import cpu_threads
+        from anim3d.pipeline import sample_window_from_noise, window_conditions
 
         cfg = self.cfg
         K, s = cfg.prev, self.sent
