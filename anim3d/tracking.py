@@ -244,11 +244,6 @@ def _dist(p: np.ndarray, i: int, j: int) -> np.ndarray:
     return np.linalg.norm(p[..., i, :] - p[..., j, :], axis=-1)
 
 
-def interocular(landmarks: np.ndarray, aspect: float = 1.0) -> np.ndarray:
-    """T -> distance between the outer eye corners (33, 263) in 3D image units."""
-    return _dist(to_metric_image(landmarks, aspect), RIGHT_EYE_OUTER, LEFT_EYE_OUTER)
-
-
 def mouth_opening(landmarks: np.ndarray, aspect: float = 1.0) -> np.ndarray:
     """T x 478 x 3 -> T: inner-lip gap (13-14) over the inter-ocular distance (33-263), 3D."""
     p = to_metric_image(landmarks, aspect)
