@@ -22,6 +22,7 @@ import numpy as np
 
 from anim3d.channels import INDEX
 from anim3d.errors import Anim3dError
+from anim3d.phones import BILABIALS
 from anim3d.training_data import Example, WindowSampler, prepare
 
 LIP_CHANNELS = [i for n, i in INDEX.items() if n.startswith(("jaw", "mouth"))]
@@ -51,6 +52,9 @@ class TrainConfig:
     val_steps: int = 4
     max_minutes: float | None = None  # stop (after saving) when the time budget is used up
     init: str | None = None  # fine-tune: start from this checkpoint folder (its config and motion statistics)
+    # inference settings written into the checkpoint (models.config.InferenceConfig fields), over those of the
+    # init checkpoint (or the defaults)
+    inference: dict = field(default_factory=dict)
     model_overrides: dict = field(default_factory=dict)
 
 
@@ -103,27 +107,29 @@ def diffusion_loss(model, x0, loss_mask, cond, tcfg: TrainConfig, generator, lip
     return loss + tcfg.velocity_weight * vloss, loss.detach()
 
 
-def example_controls(ex: Example):
+def example_conditions(ex: Example):
     """The conditions an example was made with (its emotion label and intensity, the gaze and head distance
     of its motion): what sampling it again should be asked for."""
+    from anim3d.inference.settings import Conditions
     from anim3d.motion_codec import DISTANCE_SCALE, distance_condition, gaze_condition
-    from anim3d.pipeline import Controls
 
-    return Controls(ex.emotion, ex.intensity, tuple(gaze_condition(ex.motion)), float(distance_condition(ex.motion)[0] / DISTANCE_SCALE), None)
+    return Conditions(ex.emotion, ex.intensity, tuple(gaze_condition(ex.motion)), float(distance_condition(ex.motion)[0] / DISTANCE_SCALE))
 
 
-def validate(model, cfg, examples: list[Example], tcfg: TrainConfig, device) -> dict:
-    """Whole-utterance sampling on held-out examples -> closure rate, lip error (and the teacher's closure rate)."""
-    from anim3d.pipeline import MotionGenerator, generate_windows
+def validate(model, cfg, examples: list[Example], tcfg: TrainConfig, device, inference=None) -> dict:
+    """Whole-utterance sampling on held-out examples -> closure rate, lip error (and the teacher's closure rate),
+    with the checkpoint's ``inference`` settings (sampler, guidance) and ``tcfg.val_steps`` steps."""
+    from anim3d.inference.generator import MotionGenerator
+    from anim3d.inference.settings import MotionSettings, resolve_sampling
+    from anim3d.inference.windows import generate_windows
 
-    gen = MotionGenerator.__new__(MotionGenerator)
-    gen.model, gen.cfg, gen.device, gen.metadata = model, cfg, device, {}
-    gen.mean, gen.std = np.asarray(cfg.motion_mean, np.float32), np.asarray(cfg.motion_std, np.float32)
+    gen = MotionGenerator(model, cfg, inference, device, front_end=False)
+    sampling = resolve_sampling(MotionSettings(steps=tcfg.val_steps), gen.inference)
     closures, teacher, errors = [], [], []
     for i, ex in enumerate(examples[: tcfg.val_utterances]):
-        raw = generate_windows(gen, ex.feats, example_controls(ex), [i], tcfg.val_steps, dict(cfg.default_guidance), cfg.default_sampler)[0]
+        raw = generate_windows(gen, ex.feats, example_conditions(ex), [i], sampling)[0]
         pred = np.clip(raw[:, :52], 0, 1)
-        if any(p[0] in ("P", "B", "M") for p in ex.phones):
+        if any(p[0] in BILABIALS for p in ex.phones):
             closures.append(closure_rate(pred, ex.phones, cfg.fps))
             teacher.append(closure_rate(ex.motion[:, :52], ex.phones, cfg.fps))
         errors.append(lip_error(pred, ex.motion[:, :52]))
@@ -180,8 +186,8 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
 
     from anim3d.motion_codec import compute_stats
     from anim3d.progress import progress
-    from models.checkpoint import load_checkpoint, read_config, save_checkpoint
-    from models.config import get_config
+    from models.checkpoint import load_checkpoint, read_config, read_inference, save_checkpoint
+    from models.config import InferenceConfig, get_config
     from models.motion_transformer import MotionTransformer
 
     if not train_examples:
@@ -191,18 +197,25 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     state_dir = os.path.join(out_dir, "state")
     if resume and os.path.isfile(os.path.join(state_dir, "state.json")):
         cfg, _ = read_config(out_dir)
+        inference = read_inference(out_dir)
     elif tcfg.init:
         resume = False
         init_model, cfg, _ = load_checkpoint(tcfg.init)
+        inference = read_inference(tcfg.init)
         init_audio = (cfg.audio_encoder, cfg.audio_dim)
         cfg = dataclasses.replace(cfg, **tcfg.model_overrides)  # e.g. audio_conv_layers added to a trained model
         if cfg.audio_dim != int(train_examples[0].feats.shape[1]):
             raise Anim3dError(f"{tcfg.init}: the checkpoint takes {cfg.audio_dim} audio features per frame, the corpus gives {train_examples[0].feats.shape[1]}")
     else:
         resume = False
+        inference = InferenceConfig()
         mean, std = compute_stats([e.motion for e in train_examples])
         cfg = get_config(tcfg.model, **{"audio_dim": int(train_examples[0].feats.shape[1]), **tcfg.model_overrides},
                          motion_mean=mean.tolist(), motion_std=std.tolist())
+    try:
+        inference = InferenceConfig.from_dict({**inference.to_dict(), **tcfg.inference})
+    except (TypeError, ValueError) as e:
+        raise Anim3dError(f"inference settings: {e}") from None
     prepare(train_examples, cfg.motion_mean, cfg.motion_std)
     prepare(val_examples, cfg.motion_mean, cfg.motion_std)
     model = MotionTransformer(cfg).to(device)
@@ -274,9 +287,9 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
                 break
         metrics = {"epoch": epoch + 1, "step": step, "loss": float(np.mean(losses)), "minutes": (time.time() - t_start) / 60}
         if val_examples:
-            metrics.update(validate(ema, cfg, val_examples, tcfg, device))
+            metrics.update(validate(ema, cfg, val_examples, tcfg, device, inference))
         log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
-        save_checkpoint(out_dir, ema, cfg, {"train": dataclasses.asdict(tcfg), "metrics": metrics})
+        save_checkpoint(out_dir, ema, cfg, {"train": dataclasses.asdict(tcfg), "metrics": metrics}, inference)
         _save_state(state_dir, model, ema, opt, step, epoch + 1, tcfg)
         with open(os.path.join(out_dir, "metrics.jsonl"), "a") as f:
             f.write(json.dumps(metrics) + "\n")

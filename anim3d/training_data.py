@@ -29,7 +29,8 @@ class Example:
 
 def bilabial_frames(phones: list, num_frames: int, fps: float = 30.0, tolerance: int = 1) -> np.ndarray:
     """(T,) bool: the frames within ``tolerance`` of each P/B/M phone's middle frame (the evaluation's window)."""
-    from anim3d.eval.metrics import BILABIALS, middle_frame
+    from anim3d.eval.metrics import middle_frame
+    from anim3d.phones import BILABIALS
 
     out = np.zeros(num_frames, bool)
     for label, start, end in phones:
@@ -54,7 +55,7 @@ def load_examples(root: str, split: str, front_end, fps: float = 30.0, limit: in
     from anim3d.data.shards import ShardDataset
     from anim3d.motion_codec import motion_to_array
     from anim3d.progress import progress
-    from models.config import EMOTIONS
+    from anim3d.emotions import EMOTIONS
 
     ds = ShardDataset(root, split)
     n = len(ds) if limit is None else min(limit, len(ds))

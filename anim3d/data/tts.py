@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from anim3d.audio import Audio, audio_from_array, load_audio
-from anim3d.data.phones import SIL, Phone, fill_gaps, from_festival, from_ipa, from_ipa_timed, merge_silences
+from anim3d.phones import SIL, Phone, fill_gaps, from_festival, from_ipa, from_ipa_timed, merge_silences
 from anim3d.errors import Anim3dError
 
 SAMPLE_RATE = 16000

@@ -15,7 +15,7 @@ finds the landmark directions that carry each shape and are quiet under sway.
 It is a calibration for one rendering domain (this head, this texture, this renderer): the
 round trip of tests/test_roundtrip_tracking.py uses it (r 0.915-0.986 on its 7 channels,
 against 0.33-0.95 for the least-squares solve); on the real evaldata videos its jawOpen
-follows the tracked lip gap less well than the solve's (scripts/plot_tracked_jaw.py
+follows the tracked lip gap less well than the solve's (research/plot_tracked_jaw.py
 --decoder: r 0.36-0.64 against 0.49-0.64), so the least-squares solve stays the importer's
 default on real videos.
 

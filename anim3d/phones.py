@@ -1,4 +1,5 @@
-"""Phones: the ARPAbet phone set, viseme classes, and conversions from TTS engines' phones.
+"""Phones, the one vocabulary every part uses: the ARPAbet phone set, phone classes (vowels, bilabials,
+open vowels), viseme classes, label normalisation, and conversions from TTS engines' phones.
 
 A ``Phone`` is a label (ARPAbet without stress digits, upper case, or ``"SIL"`` for
 silence and pauses) with start and end times in seconds.
@@ -6,11 +7,11 @@ silence and pauses) with start and end times in seconds.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-import numpy as np
 
 SIL = "SIL"
 
@@ -22,9 +23,15 @@ PHONE_SET: tuple[str, ...] = (
     "SH", "T", "TH", "UH", "UW", "V", "W", "Y", "Z", "ZH",
 )
 assert len(PHONE_SET) == 40
-_PHONE_INDEX = {p: i for i, p in enumerate(PHONE_SET)}
+PHONE_INDEX = {p: i for i, p in enumerate(PHONE_SET)}
 
 VOWELS = frozenset({"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"})
+BILABIALS = frozenset({"P", "B", "M"})  # the lips must meet
+OPEN_VOWELS = frozenset({"AA", "AE", "AO", "AW", "AY"})  # the jaw must open
+MID_VOWELS = frozenset({"EH", "AH", "ER", "OW", "EY"})
+HIGH_VOWELS = frozenset({"IY", "IH", "UW", "UH"})
+# the spellings of silence and pauses in the engines and dictionaries anim3d reads
+_PAUSES = frozenset({"", "PAU", "SIL", "SP", "H#", "BRTH", "#", "_", "<SIL>", "SILENCE"})
 
 # Viseme classes (what the lips/jaw do), used by the teacher and by evaluation.
 VISEME_OF: dict[str, str] = {
@@ -60,39 +67,26 @@ class Phone:
 
 
 def phone_index(label: str) -> int:
-    """Index of ``label`` in PHONE_SET (stress digits and case are ignored)."""
+    """Index of ``label`` in PHONE_SET (stress digits and case are ignored); KeyError for a label that is not a phone."""
     key = normalize_label(label)
-    if key not in _PHONE_INDEX:
+    if key not in PHONE_INDEX:
         raise KeyError(f"not an ARPAbet phone: {label!r}")
-    return _PHONE_INDEX[key]
+    return PHONE_INDEX[key]
 
 
 def normalize_label(label: str) -> str:
-    """``'aa1'`` -> ``'AA'``; pause spellings -> ``'SIL'``."""
-    key = label.strip().upper().rstrip("012")
-    if key in ("", "PAU", "SIL", "SP", "H#", "BRTH", "#", "_"):
+    """``'aa1'`` -> ``'AA'``: upper case without stress digits; pause spellings and fillers (``+SPN+``) -> ``'SIL'``.
+    Other labels are kept as they are (``known_label`` maps them to SIL)."""
+    key = re.sub(r"\d", "", label.strip().upper())
+    if key in _PAUSES or key.startswith("+"):
         return SIL
     return key
 
 
-def phones_to_frames(phones: Sequence[Phone], num_frames: int, fps: float) -> np.ndarray:
-    """(T,) int phone id (index into PHONE_SET) of the phone covering each frame time i / fps.
-
-    Frames not covered by any phone get SIL.
-    """
-    out = np.zeros(num_frames, dtype=np.int64)
-    if not phones or num_frames <= 0:
-        return out
-    t = np.arange(num_frames) / float(fps)
-    starts = np.array([p.start for p in phones])
-    ends = np.array([p.end for p in phones])
-    ids = np.array([phone_index(p.label) for p in phones])
-    order = np.argsort(starts, kind="stable")
-    starts, ends, ids = starts[order], ends[order], ids[order]
-    k = np.searchsorted(starts, t, side="right") - 1  # last phone starting at or before t
-    valid = (k >= 0) & (t < ends[np.clip(k, 0, None)])
-    out[valid] = ids[k[valid]]
-    return out
+def known_label(label: str) -> str:
+    """``normalize_label``, and SIL for anything that is not in PHONE_SET."""
+    key = normalize_label(label)
+    return key if key in PHONE_INDEX else SIL
 
 
 def merge_silences(phones: Iterable[Phone]) -> list[Phone]:
@@ -136,7 +130,7 @@ def from_festival(label: str) -> str | None:
     if low in _FESTIVAL_EXTRA:
         return _FESTIVAL_EXTRA[low]
     key = normalize_label(low)
-    return key if key in _PHONE_INDEX else None
+    return key if key in PHONE_INDEX else None
 
 
 # IPA segments that espeak-ng reports (phoneme events in IPA mode) -> ARPAbet.

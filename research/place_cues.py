@@ -1,7 +1,7 @@
 """Which audio features tell a p/b/m from the other closures (t d k g n ng dh th), learnt on synthetic voices
 and tested on held-out synthetic voices and on a real voice with known phones?
 
-    python scripts/place_cues.py [--train /work/corpus/h8_piper_2h] [--real /work/corpus/ast3]
+    python research/place_cues.py [--train /work/corpus/h8_piper_2h] [--real /work/corpus/ast3]
 
 For every such consonant, the features of the 7 frames (233 ms) around its middle (each utterance's mean
 removed) feed a logistic regression (torch, L2) trained on the synthetic corpus's train split; the script

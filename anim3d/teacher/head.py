@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from anim3d.data.phones import SIL, VOWELS, Phone
+from anim3d.phones import SIL, VOWELS, Phone
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """A contact sheet of rendered portrait frames: one row per portrait, one column per expression/pose.
 
-    python scripts/render_contact_sheet.py -o sheet.png [--warp-only] [--renderer models/renderer_default]
+    python research/render_contact_sheet.py -o sheet.png [--warp-only] [--renderer models/renderer_default]
 
 Portraits: the evaldata Einstein portrait, scikit-image's astronaut, and the first frame of the
 held-out evaldata clip Obama_clip3 (read from ../shared/evaldata, never copied).

@@ -31,7 +31,7 @@ class SpeakerStyle:
             jaw=u(0.8, 1.25),
             rounding=u(0.8, 1.2),
             # measured on the tracked real speakers at each clip's audio-video offset
-            # (scripts/calibrate_teacher.py): best leads -0.017 to +0.017 s, worse beyond 0.03 s
+            # (research/calibrate_teacher.py): best leads -0.017 to +0.017 s, worse beyond 0.03 s
             lead=u(0.0, 0.02),
             head_energy=float(np.exp(rng.normal(0.0, 0.4))),
             sway_speed=u(0.7, 1.4),

@@ -1,7 +1,7 @@
 """Compare the motion teacher with real mouths: MediaPipe-tracked evaldata videos, phones
 recognised by pocketsphinx in their audio.
 
-    python scripts/calibrate_teacher.py [--videos /work/shared/evaldata/video] [--seconds 30]
+    python research/calibrate_teacher.py [--videos /work/shared/evaldata/video] [--seconds 30]
 
 Prints per clip:
 - the clip's audio-video offset (``anim3d.eval.avsync``, estimated from the audio and the
@@ -59,7 +59,7 @@ def _measure(path: str, seconds: float, cache: str):
     import json
 
     from anim3d.audio import load_audio
-    from anim3d.data.phones import Phone
+    from anim3d.phones import Phone
     from anim3d.eval.avsync import estimate_av_offset
     from anim3d.phonetic import recognize_phones
     from anim3d.tracking import mouth_opening, track_video
@@ -103,7 +103,7 @@ def main() -> None:
     ap.add_argument("--rounding", action="store_true", help="how real speakers round their lips (funnel vs pucker) instead")
     args = ap.parse_args()
 
-    from anim3d.data.teacher import SpeakerStyle, lip_gap, phones_to_motion
+    from anim3d.teacher import SpeakerStyle, lip_gap, phones_to_motion
     from anim3d.eval.metrics import lagged_pearson
 
     clips = [(path, *_measure(path, args.seconds, args.cache)) for path in sorted(glob.glob(os.path.join(args.videos, "*.mp4")))]

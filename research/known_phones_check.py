@@ -1,7 +1,7 @@
 """How a motion model and the phone front end do on speech whose phones are known: a corpus's held-out split
 (synthetic voices) or a real voice imported with ``anim3d import transcribed`` (force-aligned phones).
 
-    python scripts/known_phones_check.py CHECKPOINT CORPUS [--split val] [--n 100] [--all-split]
+    python research/known_phones_check.py CHECKPOINT CORPUS [--split val] [--n 100] [--all-split]
 
 Per corpus, on the first N utterances with distinct sentences (augmented audio included, as in training):
 - the Pearson r between the model's mouth opening (open-head inner-lip gap; seed 0, the checkpoint's sampler

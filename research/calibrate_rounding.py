@@ -1,4 +1,4 @@
-"""How real speakers round their lips: ``python scripts/calibrate_teacher.py --rounding`` (this module
+"""How real speakers round their lips: ``python research/calibrate_teacher.py --rounding`` (this module
 is its second half; see that script's docstring).
 
 1. The measurement itself, on a render of the open head with known jawOpen, mouthFunnel and mouthPucker
@@ -80,7 +80,7 @@ def decoded_weights(path: str, seconds: float, cache: str) -> np.ndarray:
 def funnel_share(share: float):
     """The teacher with ``share`` of its table's funnel kept as funnel (a calibration sweep: swaps the module's
     targets for the duration)."""
-    from anim3d.data.teacher import visemes
+    from anim3d.teacher import visemes
 
     saved = visemes.T, visemes._TARGETS
     visemes.T = visemes.split_rounding(visemes._TABLE, share)
@@ -96,7 +96,7 @@ def rounding_report(clips, seconds: float, cache: str) -> None:
     from mouth_gap import frame_labels
 
     from anim3d.channels import INDEX
-    from anim3d.data.teacher import phones_to_motion
+    from anim3d.teacher import phones_to_motion
     from anim3d.eval.metrics import lagged_pearson
     from anim3d.eval.mouth import mouth_opening
 

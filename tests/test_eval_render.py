@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from anim3d.render.evaluate import _align_rms, frame_jitter, stillest_window_jitter
+from anim3d.eval.render import align_rms, frame_jitter, stillest_window_jitter
 
 
 def test_identity_distance_ignores_similarity_but_not_shape():
@@ -11,9 +11,9 @@ def test_identity_distance_ignores_similarity_but_not_shape():
     ang = 0.2
     r = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
     b = 1.3 * a @ r.T + [10, -5]
-    assert _align_rms(a, b) < 1e-9
+    assert align_rms(a, b) < 1e-9
     c = b + rng.normal(size=b.shape) * 2.0
-    assert _align_rms(a, c) > 0.01
+    assert align_rms(a, c) > 0.01
 
 
 def test_jitter_and_the_stillest_window():

@@ -6,12 +6,12 @@ import numpy as np
 
 from anim3d.audio import Audio
 from anim3d.channels import ARKIT_NAMES, INDEX, NUM_BLENDSHAPES
-from anim3d.data.phones import PHONE_SET, SIL, Phone, fill_gaps, normalize_label
-from anim3d.data.teacher import emotion as emo
-from anim3d.data.teacher.eyes import blink_curve, blink_times, gaze_channels, gaze_track
-from anim3d.data.teacher.head import _pulse, head_motion, prosody_from_audio, prosody_from_phones
-from anim3d.data.teacher.speaker import SpeakerStyle
-from anim3d.data.teacher.visemes import ARTIC_CHANNELS, JAW_CHANNELS, blend, enforce, loudness_gain
+from anim3d.phones import Phone, fill_gaps, known_label
+from anim3d.teacher import emotion as emo
+from anim3d.teacher.eyes import blink_curve, blink_times, gaze_channels, gaze_track
+from anim3d.teacher.head import _pulse, head_motion, prosody_from_audio, prosody_from_phones
+from anim3d.teacher.speaker import SpeakerStyle
+from anim3d.teacher.visemes import ARTIC_CHANNELS, JAW_CHANNELS, blend, enforce, loudness_gain
 from anim3d.errors import Anim3dError
 from anim3d.motion import Motion
 
@@ -31,8 +31,7 @@ def _scale(speaker: SpeakerStyle) -> np.ndarray:
 
 def _known_phones(phones: list[Phone], duration: float) -> list[Phone]:
     """The phones relabelled ("aa1" -> "AA"; unknown labels count as silence) and covering [0, duration)."""
-    labels = [normalize_label(p.label) for p in phones]
-    return fill_gaps([Phone(lab if lab in PHONE_SET else SIL, p.start, p.end) for lab, p in zip(labels, phones)], duration)
+    return fill_gaps([Phone(known_label(p.label), p.start, p.end) for p in phones], duration)
 
 
 def _articulation(phones: list[Phone], times: np.ndarray, speaker: SpeakerStyle, energy: np.ndarray | None) -> np.ndarray:

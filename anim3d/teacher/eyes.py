@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from anim3d.channels import EYE_MAX_DOWN, EYE_MAX_UP, EYE_MAX_YAW, INDEX
-from anim3d.data.phones import SIL, Phone
+from anim3d.phones import SIL, Phone
 
 
 def blink_times(phones: list[Phone], duration: float, rate_per_min: float, rng: np.random.Generator) -> np.ndarray:

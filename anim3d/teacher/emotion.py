@@ -12,9 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from anim3d.channels import INDEX, NUM_BLENDSHAPES
-from anim3d.errors import Anim3dError
-
-EMOTIONS = ("neutral", "happy", "sad", "surprised", "fear", "disgusted", "angry", "contempt")
+from anim3d.emotions import check_emotion
 
 
 @dataclass(frozen=True)
@@ -45,12 +43,6 @@ SPECS = {
                              "eyeSquintLeft": 0.1, "browDownLeft": 0.05},
                             posture=(-0.05, 0.0, 0.04), energy=0.8, one_sided=True),
 }
-
-
-def check_emotion(emotion: str) -> str:
-    if emotion not in SPECS:
-        raise Anim3dError(f"unknown emotion {emotion!r}; choose one of: {', '.join(EMOTIONS)}")
-    return emotion
 
 
 def _mirror(name: str) -> str:

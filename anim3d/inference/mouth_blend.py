@@ -2,7 +2,7 @@
 
 The model learned its mouth from the teacher on synthetic voices; on real speakers its consonants are softer and
 its slow opening and closing follow the tracked lips less well than the teacher's rules on recognised phones do
-(``scripts/mouth_gap.py``). Blending a share of the rule-based mouth into the generated one moves the
+(``research/mouth_gap.py``). Blending a share of the rule-based mouth into the generated one moves the
 generated lip gap toward the real one while the model keeps the rest (emotion, eyes, brows, head, the
 variety between seeds). docs/model.md ("Teacher blend") has the measurements behind the shipped share.
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from anim3d.channels import INDEX
-from anim3d.data.teacher.visemes import ARTIC_CHANNELS
+from anim3d.teacher.visemes import ARTIC_CHANNELS
 
 _EMOTION_TOO = ("mouthPressLeft", "mouthPressRight", "mouthStretchLeft", "mouthStretchRight")
 BLEND_CHANNELS = tuple(INDEX[c] for c in ARTIC_CHANNELS if c not in _EMOTION_TOO)
@@ -52,8 +52,8 @@ def rule_mouth(loglik: np.ndarray, first_frame: int, samples16k: np.ndarray, num
     """num_frames x 52 rule-based mouth of the average virtual speaker: phones decoded from the CI phone
     log-likelihoods (L x 42, 100 Hz, row 0 = frame ``first_frame``) of the 16 kHz ``samples16k``, the jaw
     following their loudness."""
-    from anim3d.data.teacher.core import speech_mouth
-    from anim3d.data.teacher.head import energy_db
+    from anim3d.teacher.core import speech_mouth
+    from anim3d.teacher.head import energy_db
     from anim3d.phonetic import SAMPLE_RATE, phones_from_loglik
 
     x = np.asarray(samples16k, np.float32).reshape(-1)
@@ -107,9 +107,9 @@ class StreamingRuleMouth:
     def mouth(self, start: int, stop: int, samples16k: np.ndarray, sample_offset: int) -> np.ndarray:
         """(stop - start) x 52 rule-based mouth of motion frames start..stop-1; ``samples16k`` are the last
         samples received (``samples16k[0]`` is sample ``sample_offset`` of the stream)."""
-        from anim3d.data.phones import Phone
-        from anim3d.data.teacher.core import speech_mouth
-        from anim3d.data.teacher.head import energy_db
+        from anim3d.phones import Phone
+        from anim3d.teacher.core import speech_mouth
+        from anim3d.teacher.head import energy_db
         from anim3d.phonetic import SAMPLE_RATE, path_phones
 
         x = np.asarray(samples16k, np.float32).reshape(-1)

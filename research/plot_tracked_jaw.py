@@ -1,6 +1,6 @@
 """Plot the video importer's jawOpen against the audio envelope for each evaldata clip.
 
-    python scripts/plot_tracked_jaw.py [--videos DIR] [--out /tmp/tracked_jaw.png] [--seconds 12] [--decoder]
+    python research/plot_tracked_jaw.py [--videos DIR] [--out /tmp/tracked_jaw.png] [--seconds 12] [--decoder]
 
 For each ``*.mp4``: track + solve (anim3d.data.importers.video), decode its audio, and draw
 jawOpen, the tracked inner-lip gap (MediaPipe 13/14 over the eye distance, scaled to the

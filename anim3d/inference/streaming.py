@@ -15,22 +15,20 @@ absent either way) with ``first_steps`` sampler steps (2: only frame 0 of it is 
 frame 1 measured within the usual frame-to-frame change on real speech). ``timings`` records, per window, when it
 started (in received-audio seconds), its feature and sampling wall and CPU times.
 
-``live_chunks(...)`` turns an audio file (played in real time) or raw PCM on stdin into Motion chunks for
-``unity_bridge.stream.stream_motion``.
+``anim3d.inference.sources`` turns an audio file (played in real time) or raw PCM on stdin into the audio
+chunks a stream pushes.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Iterable, Iterator
 
 import numpy as np
 
-from anim3d.errors import Anim3dError, AudioError
+from anim3d.device import cpu_threads
+from anim3d.inference.settings import ConditionError, MotionSettings, check_conditions, check_seed, resolve_sampling
 from anim3d.motion import Motion
-
-PCM_SAMPLE_RATE = 16000
 
 
 class FrameNoise:
@@ -63,31 +61,35 @@ class FrameNoise:
 class StreamingAnimator:
     """Incremental speech -> Motion with a MotionGenerator (see the module docstring)."""
 
-    def __init__(self, gen=None, *, emotion: str = "neutral", intensity: float = 1.0, gaze=(0.0, 0.0),
-                 distance: float = 0.0, style=None, seed: int = 0, steps: int | None = None,
-                 guidance: dict | None = None, hop: int = 4, lookahead: int = 1, sample_rate: int | None = None,
-                 warmup: bool = True, first_window: int | None = 30, first_steps: int | None = 2,
-                 first_lookahead: int = 0, teacher_blend: float | None = None):
-        from anim3d.pipeline import check_controls, check_guidance, check_teacher_blend, load_default_model
+    def __init__(self, gen=None, settings: MotionSettings | None = None, *, hop: int = 4, lookahead: int = 1,
+                 sample_rate: int | None = None, warmup: bool = True, first_window: int | None = 30,
+                 first_steps: int | None = 2, first_lookahead: int = 0, **controls):
+        """``gen``: a MotionGenerator (None: the shipped model); ``settings`` / keyword ``controls``: the motion
+        controls as for ``animate`` (gaze in radians); ``sample_rate``: of the pushed audio (default the model's)."""
+        from anim3d.inference.generator import load_model
 
-        self.gen = gen if gen is not None else load_default_model()
+        self.gen = gen if gen is not None else load_model()
         cfg = self.gen.cfg
         self.cfg = cfg
-        self.controls = check_controls(cfg, emotion, intensity, gaze, distance)
-        self.controls.style = self.gen.style_from(style)
-        self.guidance = check_guidance(guidance, cfg)
-        self.steps = steps or cfg.default_steps
-        self.sampler = getattr(cfg, "default_sampler", "ddim")
-        self.hop, self.lookahead = max(1, int(hop)), max(0, int(lookahead))
-        self.first_lookahead = max(0, int(first_lookahead))
+        try:
+            settings = (settings or MotionSettings()).replace(**controls)
+        except TypeError as e:
+            raise ConditionError(str(e)) from None
+        self.controls = check_conditions(settings, cfg.emotions)
+        self.sampling = resolve_sampling(settings, self.gen.inference)
+        self.controls.style = self.gen.style_from(settings.style)
+        self.steps = self.sampling.steps
+        if not (hop >= 1 and lookahead >= 0 and first_lookahead >= 0):
+            raise ValueError(f"hop must be >= 1 and the lookaheads >= 0, got {hop}, {lookahead}, {first_lookahead}")
+        self.hop, self.lookahead, self.first_lookahead = int(hop), int(lookahead), int(first_lookahead)
         self.first_window = cfg.window if first_window is None else int(np.clip(first_window, 1, cfg.window))
         self.first_steps = min(int(first_steps), self.steps) if first_steps else self.steps
         self.timings: list[dict] = []  # per window: start frame, audio received (s), features / sampling seconds
         self.in_rate = int(sample_rate or cfg.sample_rate)
-        self.noise = FrameNoise(seed, cfg.motion_dim)
-        # the rule-based mouth blended into the generated one (anim3d.mouth_blend), from the phone log-likelihoods
-        # the phone front end scores anyway (another front end: a phone front end of its own beside it)
-        self.blend_share = check_teacher_blend(cfg, teacher_blend)
+        self.noise = FrameNoise(check_seed(settings.seed), cfg.motion_dim)
+        # the rule-based mouth blended into the generated one (anim3d.inference.mouth_blend), from the phone
+        # log-likelihoods the phone front end scores anyway (another front end: a phone front end of its own beside it)
+        self.blend_share = self.sampling.teacher_blend
         self.rule = self.rule_front_end = None
         if self.blend_share > 0:
             self.rule, self.rule_front_end = self._rule_mouth()
@@ -113,21 +115,19 @@ class StreamingAnimator:
         first interpolation imports scipy's Slerp: 0.4 s), keeping no state."""
         import torch
 
-        from anim3d.device import cpu_threads
-        from anim3d.pipeline import sample_window_from_noise, window_conditions
+        from anim3d.inference.windows import sample_window_from_noise, window_conditions
 
         feats = self.gen.front_end(np.zeros(1600, np.float32), 2)
         cond = window_conditions(self.gen, feats, 0, None, self.controls, 1, audio_frames=2)
         with cpu_threads(self.gen.device), torch.inference_mode():
             for W, steps in ((self.cfg.window, self.steps), (self.first_window, self.first_steps)):
                 c = _shorten(cond, self.cfg.prev + W)
-                sample_window_from_noise(self.gen, c, torch.zeros(1, W, self.cfg.motion_dim), steps, self.guidance, self.sampler)
+                sample_window_from_noise(self.gen, c, torch.zeros(1, W, self.cfg.motion_dim), self.sampling, steps=steps)
         Motion.neutral(2, self.cfg.fps).sample(np.array([0.0, 0.01])).eye_rotations()  # what the sender does per tick
 
     def _rule_mouth(self):
-        from anim3d.mouth_blend import StreamingRuleMouth
+        from anim3d.inference.mouth_blend import StreamingRuleMouth
         from anim3d.phonetic import SAMPLE_RATE
-        from anim3d.pipeline import ConditionError
 
         if self.cfg.sample_rate != SAMPLE_RATE:
             raise ConditionError(f"a teacher blend needs {SAMPLE_RATE} Hz audio features; this model reads {self.cfg.sample_rate} Hz")
@@ -189,9 +189,8 @@ class StreamingAnimator:
         """Sample one window at ``self.sent`` with audio for frames < ``available``; send frames < ``upto``."""
         import torch
 
+        from anim3d.inference.windows import sample_window_from_noise, window_conditions
         from anim3d.motion_codec import denormalize
-        from anim3d.device import cpu_threads
-        from anim3d.pipeline import sample_window_from_noise, window_conditions
 
         cfg = self.cfg
         K, s = cfg.prev, self.sent
@@ -207,7 +206,7 @@ class StreamingAnimator:
         noise = torch.from_numpy(self.noise(s, W))[None]
         t1, c1 = time.perf_counter(), time.thread_time()
         with cpu_threads(self.gen.device), torch.inference_mode():
-            x = sample_window_from_noise(self.gen, cond, noise, steps, self.guidance, self.sampler)[0].float().cpu().numpy()
+            x = sample_window_from_noise(self.gen, cond, noise, self.sampling, steps=steps)[0].float().cpu().numpy()
         self.timings.append({"frame": s, "audio_s": self.received / cfg.sample_rate, "window": W, "steps": steps,
                              "features_s": t1 - t0, "sampling_s": time.perf_counter() - t1,  # wall
                              "features_cpu_s": c1 - c0, "sampling_cpu_s": time.thread_time() - c1})  # this thread's CPU
@@ -217,7 +216,7 @@ class StreamingAnimator:
         self.sent += n
         motion = self.gen.to_motion(denormalize(new, self.gen.mean, self.gen.std))
         if self.rule is not None:
-            from anim3d.mouth_blend import blend_mouth
+            from anim3d.inference.mouth_blend import blend_mouth
 
             rule = self.rule.mouth(s, s + n, self.buf, self.buf_start)
             motion.blendshapes = blend_mouth(motion.blendshapes, rule, self.blend_share)
@@ -258,98 +257,3 @@ class StreamingAnimator:
 def _shorten(cond: dict, length: int) -> dict:
     """Window conditions cut to the first ``length`` (= K + W) audio tokens (a shorter window)."""
     return {k: (v[:, :length] if k in ("audio", "audio_mask") else v) for k, v in cond.items()}
-
-
-# ---------------------------------------------------------------- audio sources
-def file_chunks(path: str, chunk_ms: float = 20.0, realtime: bool = True, sample_rate: int = PCM_SAMPLE_RATE) -> Iterator[np.ndarray]:
-    """An audio file cut into chunks, released at the pace of real time when ``realtime``."""
-    from anim3d.audio import load_audio
-
-    audio = load_audio(path, sample_rate)
-    n = max(1, int(sample_rate * chunk_ms / 1000))
-    t0 = time.monotonic()
-    for i in range(0, len(audio.samples), n):
-        if realtime:
-            due = t0 + (i + n) / sample_rate  # a chunk exists once all its samples were "spoken"
-            wait = due - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-        yield audio.samples[i : i + n]
-
-
-def pcm_chunks(stream=None, chunk_ms: float = 20.0, sample_rate: int = PCM_SAMPLE_RATE) -> Iterator[np.ndarray]:
-    """Raw signed 16-bit little-endian mono PCM (e.g. from a TTS or chatbot) read from ``stream`` (stdin)."""
-    stream = stream if stream is not None else sys.stdin.buffer
-    n = max(1, int(sample_rate * chunk_ms / 1000)) * 2
-    pending = b""
-    got_any = False
-    while True:
-        data = stream.read1(n) if hasattr(stream, "read1") else stream.read(n)
-        if not data:
-            break
-        got_any = True
-        data = pending + data
-        cut = len(data) - len(data) % 2
-        pending = data[cut:]
-        if cut:
-            yield np.frombuffer(data[:cut], "<i2").astype(np.float32) / 32768.0
-    if not got_any:
-        raise AudioError("<stdin>", "no PCM audio arrived (expected raw s16le mono at 16 kHz)")
-
-
-def live_chunks(source: str, *, realtime: bool = True, chunk_ms: float = 20.0, pcm_rate: int = PCM_SAMPLE_RATE,
-                checkpoint=None, device="cpu", **controls) -> Iterator[Motion]:
-    """Motion chunks generated live from ``source``: an audio file path, or ``-`` for raw PCM on stdin."""
-    from anim3d.pipeline import DEFAULT_CHECKPOINT, _load
-
-    gen = _load(str(checkpoint or DEFAULT_CHECKPOINT), device)
-    if source == "-":
-        animator = StreamingAnimator(gen, sample_rate=pcm_rate, **controls)
-        chunks = pcm_chunks(chunk_ms=chunk_ms, sample_rate=pcm_rate)
-    else:
-        animator = StreamingAnimator(gen, **controls)
-        chunks = file_chunks(source, chunk_ms, realtime)
-    return animator.run(chunks)
-
-
-def is_audio_source(path: str) -> bool:
-    """True for ``-`` (stdin PCM) and audio/video file names that ``anim3d stream`` should animate live."""
-    import os
-
-    return path == "-" or os.path.splitext(path)[1].lower() in (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus", ".mp4", ".mov", ".mkv", ".webm")
-
-
-def check_source(path: str) -> None:
-    import os
-
-    if path != "-" and not os.path.isfile(path):
-        raise AudioError(path, "file not found")
-    if path == "-" and sys.stdin.isatty():
-        raise Anim3dError("reading raw PCM from stdin, but stdin is a terminal: pipe audio in, e.g. tts | anim3d stream -")
-
-
-# ---------------------------------------------------------------- CLI hook (used by anim3d stream)
-def add_live_arguments(p) -> None:
-    """Options of ``anim3d stream`` for live generation from audio (file in real time, or ``-`` = PCM on stdin)."""
-    from anim3d.commands import options
-
-    g = p.add_argument_group("live generation (when the input is audio, or - for raw PCM on stdin)")
-    g.add_argument("--emotion", default="neutral", help="emotion label (default neutral)")
-    g.add_argument("--intensity", type=options.unit_interval, default=1.0, help="emotion intensity 0..1")
-    g.add_argument("--steps", type=options.int_range(1, 200), help="sampler steps (default: the checkpoint's)")
-    g.add_argument("--teacher-blend", type=options.unit_interval, metavar="SHARE",
-                   help="share 0..1 of the rule-based mouth blended into the generated lips and jaw (default: the checkpoint's)")
-    g.add_argument("--checkpoint", help="motion model checkpoint folder (default: the shipped model)")
-    g.add_argument("--pcm-rate", type=options.int_range(8000, 192000, "Hz"), default=PCM_SAMPLE_RATE,
-                   help="sample rate of stdin PCM (s16le mono; default 16000)")
-    g.add_argument("--chunk-ms", type=options.int_range(1, 1000, "ms"), default=20, help="audio chunk size (default 20 ms)")
-    g.add_argument("--no-pace", action="store_true", help="read an audio file as fast as possible instead of at the pace of real time")
-
-
-def live_chunks_from_args(args) -> Iterator[Motion]:
-    """``anim3d stream`` arguments -> live Motion chunks (the input is checked before anything is sent)."""
-    check_source(args.input)
-    return live_chunks(args.input, realtime=not args.no_pace, chunk_ms=args.chunk_ms, pcm_rate=args.pcm_rate,
-                       checkpoint=args.checkpoint, device=getattr(args, "device", "cpu"), emotion=args.emotion,
-                       intensity=args.intensity, steps=args.steps, seed=getattr(args, "seed", 0),
-                       teacher_blend=getattr(args, "teacher_blend", None))

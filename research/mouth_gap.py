@@ -1,8 +1,8 @@
 """Where a motion model's mouth departs from the teacher's on the real speakers, and what that costs.
 
-    python scripts/mouth_gap.py [CHECKPOINT] [--videos /work/shared/evaldata/video] [--seconds 30]
+    python research/mouth_gap.py [CHECKPOINT] [--videos /work/shared/evaldata/video] [--seconds 30]
 
-Uses the tracked mouths, recognised phones and audio-video offsets of ``scripts/calibrate_teacher.py``
+Uses the tracked mouths, recognised phones and audio-video offsets of ``research/calibrate_teacher.py``
 (same cache). Every correlation is at each clip's audio-video offset, seed 0, on the mouth opening the
 evaluation scores (``anim3d.eval.mouth.mouth_opening``). Prints, per clip and as the mean:
 - the model and the teacher on recognised phones (``anim3d eval``'s "phones+teacher" method);
@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from calibrate_teacher import _measure  # noqa: E402  (a sibling script: the same cache and clips)
 
-from anim3d.data.phones import VOWELS  # noqa: E402
+from anim3d.phones import VOWELS  # noqa: E402
 from anim3d.eval.mouth import SHUT_BELOW  # noqa: E402
 from anim3d.paths import evaldata_dir  # noqa: E402
 
@@ -75,8 +75,8 @@ def main() -> None:
 
     from scipy.ndimage import gaussian_filter1d
 
-    from anim3d.data.phones import Phone
-    from anim3d.data.teacher import phones_to_motion
+    from anim3d.phones import Phone
+    from anim3d.teacher import phones_to_motion
     from anim3d.eval.metrics import lagged_pearson
     from anim3d.eval.mouth import mouth_opening
     from anim3d.phonetic import recognize_phones

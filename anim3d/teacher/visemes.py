@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from anim3d.channels import INDEX, NUM_BLENDSHAPES
-from anim3d.data.phones import SIL, VISEME_OF, Phone
+from anim3d.phones import SIL, VISEME_OF, Phone
 
 GROUPS = ("jaw", "lips", "round", "spread", "tongue")
 GROUP_CHANNELS = {
@@ -28,70 +28,41 @@ GROUP_CHANNELS = {
 ARTIC_CHANNELS = tuple(c for g in GROUPS for c in GROUP_CHANNELS[g])
 _SHAPE = 1.5  # c in the dominance function
 
-# Targets per phone (weights at articulation 1); L/R pairs are given once without side.
-# Jaw openings were checked against MediaPipe-tracked real speakers (scripts/calibrate_teacher.py):
-# AO/OW/UW/K/R lowered, IY/IH/Y/S raised to follow the measured per-phone lip gaps. A second pass
-# (two steps, each checked with the script) lowered AA/AO/AH/ER and the funnel of W/UW/R/OW/AO, and
-# raised HH/S/Y/IY/IH/EH: the teacher on recognised phones went from mean r 0.441 to 0.500; 11 of the 14
-# changes go the way the real-minus-teacher gap pointed in every clip that has the phone (docs/data.md).
-# The funnel in this table is the rounding as first written; ``split_rounding`` below keeps a quarter of it.
-_TABLE = {
+# Targets per phone (weights at articulation 1); L/R pairs are given once without side. The jaw openings
+# follow the per-phone lip gaps of MediaPipe-tracked real speakers (research/calibrate_teacher.py). Rounding
+# is mostly pucker, little funnel: real speakers protrude the lips on rounded phones instead of parting them
+# (the funnel at SH, CH, JH, ER, UH and OW sits at the pauses' level in the tracked evaldata speakers).
+T = {
     SIL: {},
     "P": {"jawOpen": 0.04, "mouthPress": 0.35, "mouthRollLower": 0.15, "mouthRollUpper": 0.1},
     "F": {"jawOpen": 0.07, "mouthRollLower": 0.55, "mouthShrugLower": 0.15, "mouthUpperUp": 0.12, "mouthShrugUpper": 0.1},
     "TH": {"jawOpen": 0.12, "tongueOut": 0.3, "mouthLowerDown": 0.08},
     "T": {"jawOpen": 0.12, "mouthLowerDown": 0.05},
     "S": {"jawOpen": 0.14, "mouthStretch": 0.2},
-    "SH": {"jawOpen": 0.1, "mouthFunnel": 0.35, "mouthPucker": 0.2, "mouthShrugUpper": 0.15},
+    "SH": {"jawOpen": 0.1, "mouthFunnel": 0.0875, "mouthPucker": 0.4625, "mouthShrugUpper": 0.15},
     "K": {"jawOpen": 0.12},
     "HH": {"jawOpen": 0.28},
-    "R": {"jawOpen": 0.05, "mouthPucker": 0.3, "mouthFunnel": 0.05},
+    "R": {"jawOpen": 0.05, "mouthPucker": 0.3375, "mouthFunnel": 0.0125},
     "W": {"jawOpen": 0.03, "mouthPucker": 0.75, "mouthFunnel": 0.0},
     "Y": {"jawOpen": 0.24, "mouthStretch": 0.25},
     "IY": {"jawOpen": 0.26, "mouthStretch": 0.35},
     "IH": {"jawOpen": 0.28, "mouthStretch": 0.25},
-    "EH": {"jawOpen": 0.40, "mouthStretch": 0.15, "mouthLowerDown": 0.12},
+    "EH": {"jawOpen": 0.4, "mouthStretch": 0.15, "mouthLowerDown": 0.12},
     "AE": {"jawOpen": 0.48, "mouthStretch": 0.15, "mouthLowerDown": 0.22, "mouthUpperUp": 0.12},
     "AA": {"jawOpen": 0.45, "mouthLowerDown": 0.2, "mouthUpperUp": 0.05},
-    "AO": {"jawOpen": 0.22, "mouthFunnel": 0.2, "mouthPucker": 0.1, "mouthLowerDown": 0.1},
+    "AO": {"jawOpen": 0.22, "mouthFunnel": 0.05, "mouthPucker": 0.25, "mouthLowerDown": 0.1},
     "AH": {"jawOpen": 0.34, "mouthLowerDown": 0.1},
-    "ER": {"jawOpen": 0.18, "mouthFunnel": 0.3, "mouthPucker": 0.25},
-    "UH": {"jawOpen": 0.2, "mouthPucker": 0.4, "mouthFunnel": 0.25},
-    "UW": {"jawOpen": 0.06, "mouthPucker": 0.65, "mouthFunnel": 0.15},
-    "OW_END": {"jawOpen": 0.15, "mouthPucker": 0.55, "mouthFunnel": 0.4},
-    "OW": {"jawOpen": 0.2, "mouthFunnel": 0.4, "mouthPucker": 0.3},
+    "ER": {"jawOpen": 0.18, "mouthFunnel": 0.075, "mouthPucker": 0.475},
+    "UH": {"jawOpen": 0.2, "mouthPucker": 0.5875, "mouthFunnel": 0.0625},
+    "UW": {"jawOpen": 0.06, "mouthPucker": 0.7625, "mouthFunnel": 0.0375},
+    "OW_END": {"jawOpen": 0.15, "mouthPucker": 0.85, "mouthFunnel": 0.1},
+    "OW": {"jawOpen": 0.2, "mouthFunnel": 0.1, "mouthPucker": 0.6},
 }
-
-
-def split_rounding(table: dict, funnel_share: float) -> dict:
-    """The targets with each phone's mouthFunnel scaled by ``funnel_share`` and the rest moved into
-    mouthPucker (capped at 1): the same amount of rounding, protruding the lips instead of parting them."""
-    out = {}
-    for key, targets in table.items():
-        t = dict(targets)
-        if "mouthFunnel" in t:
-            funnel = t["mouthFunnel"]
-            t["mouthFunnel"] = funnel_share * funnel
-            t["mouthPucker"] = min(1.0, t.get("mouthPucker", 0.0) + (1.0 - funnel_share) * funnel)
-        out[key] = t
-    return out
-
-
-# Real speakers round with pucker far more than with funnel: decoded from the evaldata videos
-# (``python scripts/calibrate_teacher.py --rounding``), the funnel at SH, CH, JH, ER, UH and OW sits at the
-# pauses' level in every clip, where the table's funnel is 0.15-0.35; and a funnel parts the lips
-# (5.4 mm at full funnel on the open head), which the tracked lip gaps do not show. docs/data.md.
-FUNNEL_SHARE = 0.25
-T = split_rounding(_TABLE, FUNNEL_SHARE)
 _ALIAS = {"B": "P", "M": "P", "V": "F", "DH": "TH", "D": "T", "N": "T", "L": "T", "Z": "S", "ZH": "SH",
           "CH": "SH", "JH": "SH", "G": "K", "NG": "K"}
 # Diphthongs: (first target, second target, split point as a fraction of the duration)
 DIPHTHONGS = {"AY": ("AA", "IY", 0.55), "AW": ("AA", "UW", 0.5), "OY": ("AO", "IY", 0.5),
               "EY": ("EH", "IY", 0.6), "OW": ("OW", "OW_END", 0.55)}
-ROUNDED = frozenset({"W", "UW", "OW", "OW_END", "UH", "AO", "ER", "R", "SH"})
-OPEN_VOWELS = frozenset({"AA", "AE", "AO", "AW", "AY"})
-MID_VOWELS = frozenset({"EH", "AH", "ER", "OW", "EY"})
-HIGH_VOWELS = frozenset({"IY", "IH", "UW", "UH"})
 
 # Dominance per class: alpha per group (jaw, lips, round, spread, tongue), sigma before/after (s).
 @dataclass(frozen=True)
@@ -216,7 +187,7 @@ def loudness_gain(energy_db: np.ndarray, depth: float = 1.0) -> np.ndarray:
     frames (0 = its 95th percentile); gain = 1 + depth * dB / 40, clipped to [0.3, 1.1] and
     smoothed over 3 frames.
 
-    Measured by scripts/calibrate_teacher.py (teacher on recognised phones and the clip's audio
+    Measured by research/calibrate_teacher.py (teacher on recognised phones and the clip's audio
     against the tracked real mouths, at each clip's audio-video offset, lead 0.01 s): mean r
     0.428 without the gain (depth 0), 0.440 / 0.441 / 0.437 / 0.430 at depth 0.5 / 1 / 1.5 / 2.
     """

@@ -1,6 +1,6 @@
 """The renderer's done-when measurements, by re-tracking rendered videos with MediaPipe.
 
-    python -m anim3d.render.evaluate --portrait face.png --drive-video real.mp4 [--frames 240]
+    python -m anim3d.eval.render --portrait face.png --drive-video real.mp4 [--frames 240]
 
 - lip sync: the driving Motion (solved from a real talking video, or any Motion NPZ) renders the
   portrait; the re-tracked inner-lip gap of the rendered video is correlated with the Motion's
@@ -38,7 +38,7 @@ VARIANTS = {"network": (False, True), "warp_only": (True, True),
             "network_unpainted": (False, False), "warp_only_unpainted": (True, False)}
 
 
-def _align_rms(a: np.ndarray, b: np.ndarray) -> float:
+def align_rms(a: np.ndarray, b: np.ndarray) -> float:
     """RMS distance of 2-D point sets after the best similarity of a onto b, over b's eye distance."""
     from anim3d.render.flow import similarity_2d
 
@@ -111,8 +111,8 @@ def evaluate(portrait_path: str, drive: Motion, *, checkpoint: str | None = None
         res["mouth_corr"] = pearson(gap[:n], motion_open[:n])
         lag, corr = best_lag(gap[:n], motion_open[:n], max_lag=3)
         res["mouth_corr_best_lag"] = {"lag": int(lag), "corr": float(corr)}
-        res["identity_still"] = float(np.mean([_align_rms(f[:468], ref[:468]) for f in lm_still]))
-        res["identity_talking_upper_face"] = float(np.mean([_align_rms(f[upper], ref[upper]) for f in lm_talk]))
+        res["identity_still"] = float(np.mean([align_rms(f[:468], ref[:468]) for f in lm_still]))
+        res["identity_talking_upper_face"] = float(np.mean([align_rms(f[upper], ref[upper]) for f in lm_talk]))
         res["jitter_still"] = float(frame_jitter(lm_still[:, :468]).mean())
         out[name] = res
     out["jitter_still_source_photo"] = source_photo_jitter(portrait, still_frames, drive.fps)
@@ -155,22 +155,15 @@ def two_people_distance() -> float:
     einstein = str(evaldata_portrait())
     img = einstein if os.path.isfile(einstein) else skimage_data.astronaut()[:, ::-1].copy()
     b = prepare_portrait(img).landmarks[:468, :2]
-    return _align_rms(a, b)
+    return align_rms(a, b)
 
 
 def speech_motion(path: str) -> tuple[Motion, str]:
-    """Speech -> Motion with the default motion model, or the phone teacher when no model ships."""
+    """Speech -> Motion with the default motion model (seed 0), and its description."""
     from anim3d.audio import load_audio
+    from anim3d.inference import animate
 
-    audio = load_audio(path)
-    try:
-        from anim3d.pipeline import animate
-
-        return animate(audio, seed=0), f"anim3d.pipeline.animate({os.path.basename(path)})"
-    except Exception as e:  # noqa: BLE001 - no shipped motion model yet: fall back to the teacher
-        from anim3d.eval.baselines import phone_teacher_motion
-
-        return phone_teacher_motion(audio, seed=0), f"phone teacher({os.path.basename(path)}) [model unavailable: {str(e)[:80]}]"
+    return animate(load_audio(path), seed=0), f"anim3d.inference.animate({os.path.basename(path)})"
 
 
 def main(argv=None) -> int:
