@@ -11,13 +11,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from anim3d.errors import AudioError
+from anim3d.errors import AudioError, warn_input
 from anim3d.fileio import ffmpeg_reason, open_media
 
 DEFAULT_SAMPLE_RATE = 16000
 MAX_SECONDS = 3600.0  # an hour: longer inputs are almost surely a mistake (use streaming)
 MIN_SECONDS = 0.05
 SILENCE_PEAK = 1e-4  # peak amplitude below this (about -80 dBFS) counts as silent
+# Audio that decodes shorter than its header promises by more than the codec's padding
+# (under 60 ms) is reported: slack 0.1 s plus 0.2 % of the promise.
+TRUNCATION_SLACK_S = 0.1
+TRUNCATION_SLACK_SHARE = 0.002
 
 
 @dataclass
@@ -43,7 +47,8 @@ def load_audio(
 
     Raises AudioError for a missing file, a file that is not audio, a video with no
     audio track, empty or too-short audio, silent audio (unless ``allow_silent``) and
-    audio longer than ``max_seconds``.
+    audio longer than ``max_seconds``. Warns (InputWarning) when less audio decodes than
+    the header promises, or decoding stops at corrupt data: the audio before it is kept.
     """
     import av
 
@@ -61,10 +66,12 @@ def load_audio(
         declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
         if declared is not None and declared > max_seconds * 1.05:
             raise AudioError(path, f"audio is {declared:.0f} s long; the limit is {max_seconds:.0f} s")
+        promised = _promised_seconds(path, container, stream, max_seconds)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         chunks: list[np.ndarray] = []
         total = 0
         limit = int((max_seconds + 1.0) * sample_rate)
+        corrupt = None
         try:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
@@ -73,12 +80,63 @@ def load_audio(
                     total += arr.size
                 if total > limit:
                     raise AudioError(path, f"audio is longer than the limit of {max_seconds:.0f} s")
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
         except av.error.FFmpegError as e:
-            raise AudioError(path, f"audio data is corrupt ({ffmpeg_reason(e)})") from None
+            if not total:
+                raise AudioError(path, f"audio data is corrupt ({ffmpeg_reason(e)})") from None
+            corrupt = ffmpeg_reason(e)  # keep the audio decoded before the bad data
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().reshape(-1))
     samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    problem = shortfall(promised, samples.size / sample_rate, corrupt)
+    if problem:
+        warn_input(path, problem)
     return _checked(samples, sample_rate, path, max_seconds, min_seconds, allow_silent)
+
+
+def shortfall(promised: float | None, decoded: float, corrupt: str | None) -> str | None:
+    """The warning for audio that decoded shorter than its header promised (beyond codec
+    padding) or stopped at corrupt data, or None when all that was promised was decoded."""
+    if promised is not None and decoded < promised - (TRUNCATION_SLACK_S + TRUNCATION_SLACK_SHARE * promised):
+        why = f"file truncated or corrupt: {corrupt}" if corrupt else "file truncated?"
+        return f"the header promises {promised:.2f} s but only {decoded:.2f} s could be decoded ({why})"
+    if corrupt:
+        return f"audio data is corrupt after {decoded:.2f} s ({corrupt}); only the audio before it is used"
+    return None
+
+
+def _promised_seconds(path: str, container, stream, max_seconds: float) -> float | None:
+    """The duration the file's header promises, or None where it promises none.
+
+    FFmpeg sizes a WAV by its bytes, so a WAV's promise is read from its header; other
+    formats promise through FFmpeg's stream duration unless FFmpeg only estimated it from
+    the file size and bitrate. A promise beyond ``max_seconds`` is a streaming placeholder.
+    """
+    if container.format.name == "wav":
+        seconds = _wav_header_seconds(path)
+    else:
+        seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+        if seconds is not None and _is_bitrate_estimate(os.path.getsize(path), stream, seconds):
+            seconds = None
+    return seconds if seconds and seconds <= max_seconds else None
+
+
+def _wav_header_seconds(path: str) -> float | None:
+    """Frames / rate from a PCM WAV's header (Python's wave module reads only PCM headers)."""
+    import struct
+    import wave
+
+    try:
+        with wave.open(path, "rb") as w:
+            frames, rate = w.getnframes(), w.getframerate()
+    except (wave.Error, EOFError, OSError, struct.error):
+        return None
+    return frames / rate if rate > 0 else None
+
+
+def _is_bitrate_estimate(file_size: int, stream, seconds: float) -> bool:
+    """True when ``seconds`` is file size / bitrate: FFmpeg's guess, not a header's count."""
+    bit_rate = stream.codec_context.bit_rate or stream.bit_rate
+    return bool(bit_rate) and abs(file_size * 8 / bit_rate - seconds) <= 0.01 * seconds + 0.01
 
 
 def audio_from_array(

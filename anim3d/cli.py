@@ -9,9 +9,11 @@ they import heavy code inside ``run``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import pkgutil
 import sys
+import warnings
 
 from anim3d import __version__
 from anim3d.errors import Anim3dError
@@ -57,6 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def one_line_warnings(command: str):
+    """Within the block, each warning prints as one line on stderr: ``anim3d CMD: warning: ...``."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"anim3d {command}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -67,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
 
     progress.set_enabled(not args.quiet)
     try:
-        return int(args._run(args) or 0)
+        with one_line_warnings(args.command):
+            return int(args._run(args) or 0)
     except Anim3dError as e:
         print(f"anim3d {args.command}: error: {e}", file=sys.stderr)
         return 2

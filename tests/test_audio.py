@@ -1,11 +1,13 @@
 """Audio loading of common formats and every bad input the issue names."""
 
+import warnings
+
 import av
 import numpy as np
 import pytest
 
 from anim3d.audio import load_audio, save_wav
-from anim3d.errors import AudioError
+from anim3d.errors import AudioError, InputWarning
 
 SR = 44100
 
@@ -183,3 +185,64 @@ def test_save_wav_is_atomic(tmp_path):
         save_wav(target, _signal(0.1, 16000), 16000)
     assert not target.exists()
     assert list(tmp_path.iterdir()) == [] or not any(p.name.startswith(".anim3d-") for p in tmp_path.rglob("*"))
+
+
+def _truncated(tmp_path, name, codec, keep):
+    """A 3.26 s file of ``codec`` (None = PCM WAV) cut to its first ``keep`` fraction of bytes."""
+    full = tmp_path / f"full_{name}"
+    if codec is None:
+        save_wav(full, _signal(3.26), SR)
+    else:
+        _encode(full, _signal(3.26), SR, codec)
+    data = full.read_bytes()
+    cut = tmp_path / name
+    cut.write_bytes(data[: int(len(data) * keep)])
+    return cut
+
+
+@pytest.mark.parametrize("name, codec", [("speech.wav", None), ("speech.flac", "flac"), ("speech.mp3", "libmp3lame")])
+def test_truncated_file_warns_with_both_durations(tmp_path, name, codec):
+    cut = _truncated(tmp_path, name, codec, 0.2)
+    with pytest.warns(InputWarning) as rec:
+        audio = load_audio(cut)
+    assert len(rec) == 1
+    text = str(rec[0].message)
+    decoded = f"{audio.duration:.2f} s"
+    assert name in text and "promises 3.26 s" in text and decoded in text and "truncated" in text
+    assert 0.05 < audio.duration < 1.0
+
+
+@pytest.mark.parametrize("name, codec", [("whole.wav", None), ("whole.flac", "flac"), ("whole.mp3", "libmp3lame"), ("whole.m4a", "aac")])
+def test_complete_file_does_not_warn(tmp_path, name, codec):
+    path = tmp_path / name
+    if codec is None:
+        save_wav(path, _signal(3.26), SR)
+    else:
+        _encode(path, _signal(3.26), SR, codec, "mp4" if name.endswith(".m4a") else None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert abs(load_audio(path).duration - 3.26) < 0.05
+
+
+def test_streamed_wav_with_unknown_length_does_not_warn(tmp_path):
+    """A WAV written to a pipe keeps 0xFFFFFFFF as its data size: a placeholder, not a promise."""
+    path = tmp_path / "piped.wav"
+    save_wav(path, _signal(1.0), SR)
+    data = bytearray(path.read_bytes())
+    at = data.index(b"data") + 4
+    data[at : at + 4] = b"\xff\xff\xff\xff"
+    path.write_bytes(bytes(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert abs(load_audio(path).duration - 1.0) < 0.01
+
+
+def test_cli_prints_the_truncation_warning_on_one_line(tmp_path, capsys):
+    from anim3d.cli import main
+
+    cut = _truncated(tmp_path, "speech.wav", None, 0.2)
+    assert main(["info", str(cut)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("anim3d info: warning: ") and "speech.wav" in err and "promises 3.26 s" in err
+    assert "UserWarning" not in err and "InputWarning" not in err and ".py:" not in err
