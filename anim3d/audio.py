@@ -15,6 +15,9 @@ from anim3d.errors import AudioError, warn_input
 from anim3d.fileio import ffmpeg_reason, open_media
 
 DEFAULT_SAMPLE_RATE = 16000
+# extensions of the audio and video files anim3d expects (FFmpeg reads more)
+MEDIA_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aif", ".aiff",
+                    ".mp4", ".mov", ".mkv", ".webm", ".avi")
 MAX_SECONDS = 3600.0  # an hour: longer inputs are almost surely a mistake (use streaming)
 MIN_SECONDS = 0.05
 SILENCE_PEAK = 1e-4  # peak amplitude below this (about -80 dBFS) counts as silent

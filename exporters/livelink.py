@@ -49,6 +49,7 @@ class TimecodeInfo:
     fps: float
     num_rows: int
     resampled: bool  # True when the rows were irregular and were resampled to ``fps``
+    angle_columns: tuple[str, ...] = ()  # the ANGLE_COLUMNS the file has (absent ones read as 0)
 
 
 # ------------------------------------------------------------------ angles
@@ -176,7 +177,8 @@ def read_livelink_csv(path: str | os.PathLike, timecode_fps: float | None = None
     if resampled:  # dropped or irregular frames: put the rows on a regular grid
         n = int(round(t[-1] * fps)) + 1
         motion = _sample_at(motion, t, np.arange(n) / fps, fps)
-    info = TimecodeInfo(start=body[0][1][lower["timecode"]].strip(), timecode_fps=tc_fps, fps=fps, num_rows=len(body), resampled=resampled)
+    info = TimecodeInfo(start=body[0][1][lower["timecode"]].strip(), timecode_fps=tc_fps, fps=fps, num_rows=len(body),
+                        resampled=resampled, angle_columns=tuple(c for c in ANGLE_COLUMNS if c.lower() in lower))
     return motion, info
 
 
