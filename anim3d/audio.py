@@ -20,6 +20,7 @@ MEDIA_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".
                     ".mp4", ".mov", ".mkv", ".webm", ".avi")
 MAX_SECONDS = 3600.0  # an hour: longer inputs are almost surely a mistake (use streaming)
 MIN_SECONDS = 0.05
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 768000  # rates recordings use, telephony to DXD
 SILENCE_PEAK = 1e-4  # peak amplitude below this (about -80 dBFS) counts as silent
 # Audio that decodes shorter than its header promises by more than the codec's padding
 # (under 60 ms) is reported: slack 0.1 s plus 0.2 % of the promise.
@@ -58,27 +59,21 @@ def load_audio(
     path = os.fspath(path)
     container = open_media(path, error=AudioError, noun="an audio file", readable="audio or video file")
     with container:
-        streams = container.streams.audio
-        if not streams:
-            kinds = ", ".join(sorted({s.type for s in container.streams})) or "no streams"
-            raise AudioError(path, f"has no audio track (contains: {kinds})")
-        stream = streams[0]
-        src_rate = stream.rate or stream.codec_context.sample_rate
-        if not src_rate or src_rate <= 0:
-            raise AudioError(path, "audio track has no valid sample rate")
+        stream = audio_track(path, container)
+        _check_rate(path, stream.codec_context.sample_rate)
         declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
         if declared is not None and declared > max_seconds * 1.05:
             raise AudioError(path, f"audio is {declared:.0f} s long; the limit is {max_seconds:.0f} s")
         promised = _promised_seconds(path, container, stream, max_seconds)
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        mono = MonoResampler(sample_rate)
         chunks: list[np.ndarray] = []
         total = 0
         limit = int((max_seconds + 1.0) * sample_rate)
         corrupt = None
         try:
             for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    arr = out.to_ndarray().reshape(-1)
+                _check_rate(path, frame.sample_rate)
+                for arr in mono.push(frame):
                     chunks.append(arr)
                     total += arr.size
                 if total > limit:
@@ -87,13 +82,55 @@ def load_audio(
             if not total:
                 raise AudioError(path, f"audio data is corrupt ({ffmpeg_reason(e)})") from None
             corrupt = ffmpeg_reason(e)  # keep the audio decoded before the bad data
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
+        chunks.extend(mono.flush())
     samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
     problem = shortfall(promised, samples.size / sample_rate, corrupt)
     if problem:
         warn_input(path, problem)
     return _checked(samples, sample_rate, path, max_seconds, min_seconds, allow_silent)
+
+
+class MonoResampler:
+    """Decoded frames -> mono float32 arrays at ``rate``. A stream whose sample format, layout
+    or rate changes midway (spliced files) gets a fresh resampler at each change."""
+
+    def __init__(self, rate: int):
+        self.rate = rate
+        self._resampler = None
+        self._setup = None
+
+    def push(self, frame) -> list[np.ndarray]:
+        import av
+
+        setup = (frame.format.name, frame.layout.name, frame.sample_rate)
+        out = self.flush() if self._setup not in (None, setup) else []
+        if self._resampler is None:
+            self._resampler, self._setup = av.AudioResampler(format="flt", layout="mono", rate=self.rate), setup
+        return out + [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
+
+    def flush(self) -> list[np.ndarray]:
+        if self._resampler is None:
+            return []
+        out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(None)]
+        self._resampler = self._setup = None
+        return out
+
+
+def _check_rate(path: str, rate) -> None:
+    if not rate or not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioError(path, f"audio sample rate {rate} Hz is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz")
+
+
+def audio_track(path: str, container):
+    """The first audio stream of an open container; AudioError when there is none or FFmpeg
+    has no decoder for it."""
+    streams = container.streams.audio
+    if not streams:
+        kinds = ", ".join(sorted({s.type for s in container.streams})) or "no streams"
+        raise AudioError(path, f"has no audio track (contains: {kinds})")
+    if streams[0].codec_context is None:
+        raise AudioError(path, "the audio track's codec is unknown to FFmpeg")
+    return streams[0]
 
 
 def shortfall(promised: float | None, decoded: float, corrupt: str | None) -> str | None:

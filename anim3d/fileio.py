@@ -78,7 +78,7 @@ def open_media(path: str, *, error: type[InputError] = InputError, noun: str = "
     if os.path.getsize(path) == 0:
         raise error(path, "file is empty")
     try:
-        return av.open(path)
+        return av.open(path, metadata_errors="replace")  # tags in a broken encoding are not fatal
     except av.error.FFmpegError as e:
         raise error(path, f"not a readable {readable} ({ffmpeg_reason(e)})") from None
 

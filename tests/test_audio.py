@@ -1,6 +1,9 @@
 """Audio loading of common formats and every bad input the issue names."""
 
+import io
+import struct
 import warnings
+import wave
 
 import av
 import numpy as np
@@ -246,3 +249,52 @@ def test_cli_prints_the_truncation_warning_on_one_line(tmp_path, capsys):
     assert err.count("\n") == 1, err
     assert err.startswith("anim3d info: warning: ") and "speech.wav" in err and "promises 3.26 s" in err
     assert "UserWarning" not in err and "InputWarning" not in err and ".py:" not in err
+
+
+def _wav_bytes(seconds=0.5, sr=16000):
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes((_signal(seconds, sr) * 32767).astype("<i2").tobytes())
+    return bytearray(buf.getvalue())
+
+
+def test_tags_in_a_broken_encoding_do_not_stop_loading(tmp_path):
+    info = b"INFO" + b"INAM" + struct.pack("<I", 4) + b"\x80\xfe\xff\x00"
+    data = _wav_bytes() + b"LIST" + struct.pack("<I", len(info)) + info
+    path = tmp_path / "tagged.wav"
+    path.write_bytes(bytes(data))
+    assert abs(load_audio(path).duration - 0.5) < 0.01
+
+
+@pytest.mark.parametrize("offset, value, words", [
+    (20, struct.pack("<H", 0), "codec is unknown"),  # format tag 0
+    (24, struct.pack("<I", 1_500_000_000), "sample rate 1500000000 Hz"),
+])
+def test_impossible_wav_headers_are_refused_quickly(tmp_path, offset, value, words):
+    import time
+
+    data = _wav_bytes()
+    data[offset : offset + len(value)] = value
+    path = tmp_path / "odd.wav"
+    path.write_bytes(bytes(data))
+    start = time.perf_counter()
+    with pytest.raises(AudioError, match=f"odd.wav: .*{words}"):
+        load_audio(path)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_mp3_whose_sample_rate_changes_midway_keeps_what_decodes(tmp_path):
+    """Frames at a new rate get a new resampler; FFmpeg's MP3 decoder then stops at the
+    splice, which is reported with the duration that was kept."""
+    parts = []
+    for sr in (44100, 22050):
+        _encode(tmp_path / f"{sr}.mp3", _signal(1.0, sr), sr, "libmp3lame")
+        parts.append((tmp_path / f"{sr}.mp3").read_bytes())
+    path = tmp_path / "spliced.mp3"
+    path.write_bytes(parts[0] + parts[1])
+    with pytest.warns(InputWarning, match=r"spliced.mp3: .*only 1\.0\d s could be decoded \(file truncated or corrupt"):
+        audio = load_audio(path)
+    assert 1.0 <= audio.duration < 1.1

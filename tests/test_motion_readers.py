@@ -87,3 +87,24 @@ def test_empty_csv_take_names_the_input(tmp_path, capsys):
     src.write_text(",".join(HEADER) + "\n")
     _refused(capsys, ["export", str(src), "-o", str(tmp_path / "o.glb")], "header_only.csv", "no frames")
     _refused(capsys, ["info", str(src)], "header_only.csv", "no frames")
+
+
+def test_corrupt_deflate_data_is_refused_naming_the_file(tmp_path, capsys):
+    import struct
+
+    src = tmp_path / "deflated.npz"
+    np.savez_compressed(src, **_fields())
+    data = bytearray(src.read_bytes())
+    name_len, extra_len = struct.unpack_from("<HH", data, 26)  # the first member's local header
+    data[30 + name_len + extra_len] = 0xFF  # an invalid deflate block type
+    src.write_bytes(bytes(data))
+    _refused(capsys, ["export", str(src), "-o", str(tmp_path / "o.csv")], "deflated.npz", "not a readable NPZ")
+
+
+def test_npz_that_unpacks_past_the_limit_is_refused_before_reading(tmp_path):
+    from anim3d.fileio import read_npz
+
+    src = _npz(tmp_path / "big.npz")
+    assert set(read_npz(src)) >= {"blendshapes", "fps"}
+    with pytest.raises(MotionError, match=r"big.npz: .*unpack to .*limit"):
+        read_npz(src, error=MotionError, max_bytes=1000)

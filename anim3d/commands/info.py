@@ -150,14 +150,14 @@ def media_lines(path: str) -> list[str]:
     """Codec, rate and channels of the first audio track, then its decoded duration and level."""
     import numpy as np
 
-    from anim3d.audio import load_audio
+    from anim3d.audio import audio_track, load_audio
     from anim3d.errors import AudioError
     from anim3d.fileio import open_media
 
     with open_media(path, error=AudioError, noun="an audio file", readable="audio or video file") as c:
-        tracks = [f"{s.type} {s.codec_context.name}" for s in c.streams if s.type in ("audio", "video")]
-        a = c.streams.audio[0] if c.streams.audio else None
-        head = f"{a.codec_context.name}, {a.rate} Hz, {_count(a.codec_context.channels, 'channel')}" if a else ""
+        a = audio_track(path, c).codec_context
+        head = f"{a.name}, {a.sample_rate} Hz, {_count(a.channels, 'channel')}"
+        tracks = [f"{s.type} {s.codec_context.name if s.codec_context else 'unknown'}" for s in c.streams]
     audio = load_audio(path, allow_silent=True, min_seconds=0.0)
     rms = float(np.sqrt(np.mean(audio.samples**2)))
     return [f"{path}: audio, {head}, {audio.duration:.2f} s", f"tracks: {', '.join(tracks)}",
