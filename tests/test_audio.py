@@ -215,29 +215,49 @@ def test_truncated_file_warns_with_both_durations(tmp_path, name, codec):
     assert 0.05 < audio.duration < 1.0
 
 
-@pytest.mark.parametrize("name, codec", [("whole.wav", None), ("whole.flac", "flac"), ("whole.mp3", "libmp3lame"), ("whole.m4a", "aac")])
-def test_complete_file_does_not_warn(tmp_path, name, codec):
-    path = tmp_path / name
-    if codec is None:
-        save_wav(path, _signal(3.26), SR)
-    else:
-        _encode(path, _signal(3.26), SR, codec, "mp4" if name.endswith(".m4a") else None)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert abs(load_audio(path).duration - 3.26) < 0.05
+def _vbr_mp3_without_length_header(path, seconds_silent=2.0, seconds_tone=3.0, sr=SR):
+    """A VBR MP3 with no Xing header: FFmpeg estimates its length from the first frame's bitrate,
+    and the silent start makes that estimate far too long."""
+    sig = np.concatenate([np.zeros(int(seconds_silent * sr), np.float32), _signal(seconds_tone, sr)])
+    with av.open(str(path), "w", options={"write_xing": "0"}) as out:
+        a = out.add_stream("libmp3lame", rate=sr)
+        a.layout = "mono"
+        a.codec_context.flags |= 2  # qscale: variable bitrate
+        a.codec_context.global_quality = 0
+        for i in range(0, len(sig), 1152):
+            frame = av.AudioFrame.from_ndarray(sig[None, i : i + 1152].copy(), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = sr, i
+            for packet in a.encode(frame):
+                out.mux(packet)
+        for packet in a.encode(None):
+            out.mux(packet)
+    return path
 
 
-def test_streamed_wav_with_unknown_length_does_not_warn(tmp_path):
-    """A WAV written to a pipe keeps 0xFFFFFFFF as its data size: a placeholder, not a promise."""
-    path = tmp_path / "piped.wav"
-    save_wav(path, _signal(1.0), SR)
-    data = bytearray(path.read_bytes())
-    at = data.index(b"data") + 4
-    data[at : at + 4] = b"\xff\xff\xff\xff"
-    path.write_bytes(bytes(data))
+def test_only_a_broken_promise_warns(tmp_path):
+    """Complete files, a WAV streamed with a placeholder size and an MP3 whose length FFmpeg only
+    estimated from its bitrate break no promise; the same WAV cut short does."""
+    whole = {}
+    for name, codec in (("whole.wav", None), ("whole.flac", "flac"), ("whole.mp3", "libmp3lame"), ("whole.m4a", "aac")):
+        whole[name] = path = tmp_path / name
+        if codec is None:
+            save_wav(path, _signal(3.26), SR)
+        else:
+            _encode(path, _signal(3.26), SR, codec, "mp4" if name.endswith(".m4a") else None)
+    piped = bytearray(whole["whole.wav"].read_bytes())
+    at = piped.index(b"data") + 4
+    piped[at : at + 4] = b"\xff\xff\xff\xff"  # what a WAV writer on a pipe leaves
+    (tmp_path / "piped.wav").write_bytes(bytes(piped))
+    vbr = _vbr_mp3_without_length_header(tmp_path / "vbr.mp3")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert abs(load_audio(path).duration - 1.0) < 0.01
+        for path in whole.values():
+            assert abs(load_audio(path).duration - 3.26) < 0.05, path
+        assert abs(load_audio(tmp_path / "piped.wav").duration - 3.26) < 0.01
+        assert abs(load_audio(vbr).duration - 5.0) < 0.1
+    (tmp_path / "cut.wav").write_bytes(whole["whole.wav"].read_bytes()[:100_000])
+    with pytest.warns(InputWarning, match="cut.wav: the header promises 3.26 s"):
+        load_audio(tmp_path / "cut.wav")
 
 
 def test_cli_prints_the_truncation_warning_on_one_line(tmp_path, capsys):
