@@ -80,11 +80,12 @@ def mutated(draw, seed: bytes, head: int = 96):
 
 
 # ----------------------------------------------------------------------------- audio
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def audio_seed(ext: str) -> bytes:
     """0.3 s of a tone as ``ext`` bytes."""
-    from anim3d.audio import save_wav
     from test_audio import _encode
+
+    from anim3d.audio import save_wav
 
     tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(4800) / 16000)).astype(np.float32)
     with tempfile.TemporaryDirectory() as folder:
@@ -124,7 +125,7 @@ def test_audio_files(ext):
 
 
 # ------------------------------------------------------------------------- Live Link
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def livelink_seed() -> str:
     from anim3d.motion import Motion
     from exporters.livelink import write_livelink_csv
@@ -256,7 +257,7 @@ def test_structured_npz(fields):
 
 
 # -------------------------------------------------------------------------- portraits
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def image_seed(fmt: str) -> bytes:
     from PIL import Image
 

@@ -175,8 +175,8 @@ def flame_lines(path: str) -> list[str]:
     from flame.flame_loader import load_flame
 
     m = load_flame(path)
-    return [f"{path}: FLAME model, {m.num_vertices} vertices, {len(m.faces)} faces, "
-            f"{m.num_shape} shape and {m.num_expression} expression components"]
+    return [(f"{path}: FLAME model, {m.num_vertices} vertices, {len(m.faces)} faces, "
+             f"{m.num_shape} shape and {m.num_expression} expression components")]
 
 
 def _count(n: int, noun: str) -> str:
