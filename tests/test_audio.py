@@ -260,12 +260,14 @@ def test_only_a_broken_promise_warns(tmp_path):
         load_audio(tmp_path / "cut.wav")
 
 
-def test_cli_prints_the_truncation_warning_on_one_line(tmp_path, capsys):
-    from anim3d.cli import main
+def test_cli_prints_the_truncation_warning_on_one_line(tmp_path):
+    import subprocess
+    import sys
 
     cut = _truncated(tmp_path, "speech.wav", None, 0.2)
-    assert main(["info", str(cut)]) == 0
-    err = capsys.readouterr().err
+    out = subprocess.run([sys.executable, "-m", "anim3d", "info", str(cut)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    err = out.stderr
     assert err.count("\n") == 1, err
     assert err.startswith("anim3d info: warning: ") and "speech.wav" in err and "promises 3.26 s" in err
     assert "UserWarning" not in err and "InputWarning" not in err and ".py:" not in err

@@ -15,7 +15,6 @@ from anim3d.inference.settings import MotionSettings
 from anim3d.motion import Motion
 
 PCM_SAMPLE_RATE = 16000
-AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus", ".mp4", ".mov", ".mkv", ".webm")
 
 
 def file_chunks(path: str, chunk_ms: float = 20.0, realtime: bool = True, sample_rate: int = PCM_SAMPLE_RATE) -> Iterator[np.ndarray]:
@@ -73,7 +72,9 @@ def live_chunks(source: str, settings: MotionSettings | None = None, *, realtime
 
 def is_audio_source(path: str) -> bool:
     """True for ``-`` (stdin PCM) and audio/video file names that ``anim3d stream`` should animate live."""
-    return path == "-" or os.path.splitext(path)[1].lower() in AUDIO_EXTENSIONS
+    from anim3d.audio import MEDIA_EXTENSIONS
+
+    return path == "-" or os.path.splitext(path)[1].lower() in MEDIA_EXTENSIONS
 
 
 def check_source(path: str) -> None:

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from anim3d.audio import MEDIA_EXTENSIONS
 from anim3d.errors import InputError
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".g722", ".ogg", ".mp3", ".m4a", ".gsm")
+AUDIO_EXTENSIONS = MEDIA_EXTENSIONS + (".g722", ".gsm")  # and telephony codecs (Asterisk's prompts)
 SYMBOL_WORDS = {"#": "pound", "*": "star", "&": "and", "%": "percent", "+": "plus", "@": "at"}
 
 
