@@ -51,7 +51,7 @@ def main() -> None:
     from anim3d.phonetic import normalize_label
     from anim3d.pipeline import _load, generate_windows, load_default_model
     from anim3d.training import example_controls
-    from anim3d.training_data import Example
+    from anim3d.training.data import Example
     from models.config import EMOTIONS
     from models.phone_features import forward_filter
 

@@ -8,7 +8,7 @@ import torch
 from anim3d import progress
 from anim3d.motion import Motion
 from anim3d.inference import MotionGenerator, animate
-from anim3d.toy_corpus import toy_examples
+from toy_corpus import toy_examples
 from anim3d.training import TrainConfig, train
 from models.phone_features import PhoneFrontEnd
 

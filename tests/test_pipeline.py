@@ -10,7 +10,7 @@ from anim3d.errors import Anim3dError
 from anim3d.motion import Motion
 from anim3d.inference import MotionGenerator, animate
 from anim3d.inference.windows import window_starts
-from anim3d.toy_corpus import toy_examples
+from toy_corpus import toy_examples
 from anim3d.training import TrainConfig, train
 
 progress.set_enabled(False)

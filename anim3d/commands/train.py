@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from anim3d.device import resolve_device
     from anim3d.errors import Anim3dError
     from anim3d.training import TrainConfig, train
-    from anim3d.training_data import load_examples
+    from anim3d.training.data import load_examples
     from models.audio_features import build_front_end, front_end_dim
     from models.config import get_config
 

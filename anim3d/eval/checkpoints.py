@@ -56,7 +56,7 @@ def real_lipsync(checkpoints: list[str], seeds: list[int], videos: str) -> list[
 
 def heldout_examples(gen, corpora: list[str], limit: int) -> list:
     """The val-split examples of the corpora (features by ``gen``'s front end), each utterance once."""
-    from anim3d.training_data import load_examples
+    from anim3d.training.data import load_examples
 
     examples, seen = [], set()
     for c in corpora:
@@ -100,7 +100,7 @@ def heldout_score(gen, examples, rules: list | None = None, seed: int = 0) -> He
     from anim3d.inference.settings import MotionSettings, resolve_sampling
     from anim3d.inference.windows import generate_windows
     from anim3d.motion_codec import array_to_motion
-    from anim3d.training import example_conditions, lip_error
+    from anim3d.training.loop import example_conditions, lip_error
 
     sampling = resolve_sampling(MotionSettings(), gen.inference)
     if sampling.teacher_blend > 0 and rules is None:

@@ -11,7 +11,7 @@ import numpy as np
 
 
 if TYPE_CHECKING:
-    from anim3d.training import TrainConfig
+    from anim3d.training.loop import TrainConfig
 
 
 @dataclass
@@ -130,7 +130,7 @@ class WindowSampler:
         audio_t = torch.from_numpy(audio)
         amask_t = torch.from_numpy(amask)
         if t.augment:
-            from anim3d.feature_augment import augment_features
+            from anim3d.training.augment import augment_features
 
             audio_t = augment_features(audio_t, cfg, rng)
         from models.audio_features import normalize_window

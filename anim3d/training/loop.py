@@ -1,9 +1,9 @@
 """Training the motion diffusion transformer (``anim3d train``).
 
-Data: a list of ``anim3d.training_data.Example`` (audio features per frame, normalised motion, emotion label,
+Data: a list of ``anim3d.training.data.Example`` (audio features per frame, normalised motion, emotion label,
 intensity, voice, the frames of p/b/m phones). ``load_examples`` there builds them from the data engine's
 shards; tests build them directly. Training draws random windows, drops conditions (p = 0.1 each, 0.5 for
-X_pre/A_pre together), truncates the audio tail at random, augments the features (``anim3d.feature_augment``,
+X_pre/A_pre together), truncates the audio tail at random, augments the features (``anim3d.training.augment``,
 the front end's own augmentation), and keeps an EMA copy of the weights. Validation each epoch samples whole
 held-out utterances with the EMA weights and reports bilabial closure and lip error.
 """
@@ -23,7 +23,7 @@ import numpy as np
 from anim3d.channels import INDEX
 from anim3d.errors import Anim3dError
 from anim3d.phones import BILABIALS
-from anim3d.training_data import Example, WindowSampler, prepare
+from anim3d.training.data import Example, WindowSampler, prepare
 
 LIP_CHANNELS = [i for n, i in INDEX.items() if n.startswith(("jaw", "mouth"))]
 

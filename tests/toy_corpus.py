@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from anim3d.channels import INDEX
-from anim3d.training_data import Example
+from anim3d.training.data import Example
 
 
 def toy_examples(n: int, seconds: float = 3.0, seed: int = 0, front_end=None, fps: float = 30.0, sample_rate: int = 16000):
