@@ -161,7 +161,7 @@ def test_piper_phones_exact_and_repeatable():
 
 @needs_espeak
 def test_every_listed_espeak_accent_loads():
-    eng = tts._espeak_engine()
+    eng = tts.espeak.engine()
     for lang in {v.name for v in _voices("espeak")}:
         assert eng.lib.espeak_SetVoiceByName(lang.encode()) == 0, lang
 
@@ -213,7 +213,7 @@ def test_every_espeak_symbol_is_mapped():
 
     from anim3d.phones import _IPA, _IPA_IGNORE
 
-    eng = tts._espeak_engine()
+    eng = tts.espeak.engine()
     rng = np.random.default_rng(0)
     unknown = set()
     for lang in sorted({v.name for v in _voices("espeak")}):
@@ -231,7 +231,7 @@ def test_every_piper_symbol_is_mapped():
 
     from anim3d.phones import _IPA, _IPA_BEFORE, _IPA_IGNORE, _PAUSE_SYMBOLS
 
-    eng = tts._piper_engine(_voices("piper")[0].name)
+    eng = tts.piper.engine(_voices("piper")[0].name)
     rng = np.random.default_rng(0)
     known = set(_IPA) | _IPA_IGNORE | _IPA_BEFORE | _PAUSE_SYMBOLS
     unknown = set()
