@@ -176,8 +176,8 @@ def test_small_calibration_end_to_end(tmp_path):
     """The whole calibration on a short clip (render, encode, track, fit, save, load): the
     decoder it makes reads its own clip's jaw back, and its landmark cache is reused."""
     from anim3d.channels import INDEX
-    from anim3d.data.importers.decoder import (DecoderConfig, calibrate_decoder, calibration_motion, decoder_features,
-                                               load_decoder, save_decoder)
+    from anim3d.data.importers.decoder import DecoderConfig, decoder_features, load_decoder, save_decoder
+    from anim3d.data.importers.decoder_calibration import calibrate_decoder, calibration_motion
     from anim3d.data.importers.solve import ArkitSolver
     from flame.open_head import load_open_head
 
