@@ -65,6 +65,7 @@ def test_normalize_window_removes_gain_and_ignores_absent_frames():
     assert (na[0, 25:] == 0).all()
 
 
+@pytest.mark.slow
 def test_transformers_encoder_from_a_local_folder(tmp_path):
     from transformers import Wav2Vec2Config, Wav2Vec2Model
 

@@ -87,6 +87,7 @@ def test_report_formatting():
     assert t.splitlines()[2] == "| x | 1.000 |"
 
 
+@pytest.mark.slow
 def test_eval_end_to_end_small(tmp_path, evaldata, monkeypatch):
     """One real clip (5 s), the real-speaker section, baselines only (synthetic scoring is
     tested below on a written val split; the model row by the checkpoint test)."""

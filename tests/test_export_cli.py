@@ -81,6 +81,7 @@ def test_preview_mp4_has_h264_and_aac(tmp_path, motion_file):
     assert np.abs(frames[0].astype(int) - frames[15].astype(int)).mean() > 0.5  # the face moves
 
 
+@pytest.mark.slow
 def test_preview_cli_with_project_renderer(tmp_path, motion_file):
     src, _ = motion_file
     assert main(["export", str(src), "-o", str(tmp_path / "p.mp4"), "--size", "64", "--fps", "10", "-q"]) == 0
@@ -115,6 +116,7 @@ def test_bad_inputs_one_line_error_nothing_written(tmp_path, motion_file, capsys
     assert not any(p.name.startswith("o") for p in tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_stream_cli_loopback(tmp_path, motion_file):
     src, _ = motion_file
     rx = udp_receiver(5)

@@ -110,6 +110,7 @@ def riff_prefixed() -> st.SearchStrategy[bytes]:
                      st.integers(0, 2**32 - 1), st.binary(max_size=512))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ext", [".wav", ".flac", ".mp3"])
 def test_audio_files(ext):
     files = mutated(audio_seed(ext))
@@ -190,6 +191,7 @@ def livelink_tables(draw):
 ENCODINGS = st.sampled_from(("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "latin-1", "cp1252"))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.one_of(
     st.builds(lambda text, encoding: text.encode(encoding, errors="replace"), livelink_tables(), ENCODINGS),
@@ -248,6 +250,7 @@ def test_mutated_npz_bytes(data):
     check_reader(read_motion, "motion.npz", data)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(fields=npz_fields())
 def test_structured_npz(fields):
@@ -273,6 +276,7 @@ def read_portrait(path):
     load_image(path)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(fmt=st.sampled_from(("PNG", "JPEG")), data=st.data())
 def test_portraits(fmt, data):

@@ -297,6 +297,7 @@ def test_import_command_writes_a_readable_shard(tmp_path):
     assert not (tmp_path / "none").exists()
 
 
+@pytest.mark.slow
 def test_import_video_from_evaldata(evaldata):
     from anim3d.data.importers.video import import_video
 

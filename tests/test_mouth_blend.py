@@ -143,6 +143,7 @@ def test_streaming_rule_mouth_matches_the_whole_file_away_from_its_edges(real_sp
         stream.push_loglik(ll[:3], len(ll) + 2)
 
 
+@pytest.mark.slow
 def test_streaming_blends_the_rule_mouth_into_the_same_generated_motion(real_speech):
     from anim3d.motion import Motion
     from anim3d.inference import StreamingAnimator

@@ -188,6 +188,7 @@ def _wait_for_temporary(folder: Path, proc: subprocess.Popen, timeout: float = 1
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_sigterm_removes_temporaries_and_exits_143(tmp_path):
     m = Motion.neutral(900)  # 30 s of preview video: seconds of work to interrupt
     m.blendshapes[:, 17] = np.abs(np.sin(np.arange(900) / 5))
@@ -202,6 +203,7 @@ def test_sigterm_removes_temporaries_and_exits_143(tmp_path):
     assert _files(tmp_path) == {"m.npz"}
 
 
+@pytest.mark.slow
 def test_sigkill_leftover_is_removed_by_the_next_run(tmp_path):
     m = Motion.neutral(900)
     m.save_npz(tmp_path / "m.npz")
@@ -228,6 +230,7 @@ def test_stream_to_a_closed_port_warns_once(tmp_path):
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_render_is_quiet_with_q(tmp_path):
     """MediaPipe's native start-up logs (TFLite, absl) never reach the terminal."""
     from PIL import Image

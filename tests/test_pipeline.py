@@ -230,6 +230,7 @@ def test_streaming_matches_offline_length_and_starts_fast(gen, speech):
     assert r > 0.6
 
 
+@pytest.mark.slow
 def test_stream_command_animates_audio_live(toy_ckpt, speech, tmp_path):
     from anim3d.cli import main
     from loopback import drain, udp_receiver

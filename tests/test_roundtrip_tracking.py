@@ -116,6 +116,7 @@ def roundtrip(tmp_path_factory):
     return run_roundtrip(tmp_path_factory.mktemp("roundtrip"))
 
 
+@pytest.mark.slow
 def test_rendered_head_is_tracked_every_frame(roundtrip):
     assert roundtrip["decoded"].tracking.valid.all()
 
@@ -172,6 +173,7 @@ def test_decoder_chose_its_ridge_by_cross_validation(roundtrip):
     assert all(g in grid for g in decoder.ridge)
 
 
+@pytest.mark.slow
 def test_small_calibration_end_to_end(tmp_path):
     """The whole calibration on a short clip (render, encode, track, fit, save, load): the
     decoder it makes reads its own clip's jaw back, and its landmark cache is reused."""

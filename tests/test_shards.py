@@ -111,6 +111,7 @@ def test_not_a_shard_and_not_a_dataset(tmp_path):
     assert not (tmp_path / "z.npz").exists()
 
 
+@pytest.mark.slow
 def test_synth_end_to_end_and_resume(tmp_path):
     from anim3d.data import tts
     if not any(v.engine == "espeak" for v in tts.list_voices()):

@@ -54,6 +54,7 @@ def motions():
     return shipped_motions()
 
 
+@pytest.mark.slow
 def test_the_shipped_model_gives_the_saved_motion(motions):
     with np.load(GOLDEN) as z:
         saved = {k: z[k] for k in z.files}

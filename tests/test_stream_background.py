@@ -43,6 +43,7 @@ def bursty(m, hop=4, compute=0.045):
         yield m[i : i + hop]
 
 
+@pytest.mark.slow
 def test_background_sends_the_same_frames_as_the_foreground():
     m = motion()
     a, b = Recorder(), Recorder()
@@ -53,6 +54,7 @@ def test_background_sends_the_same_frames_as_the_foreground():
     np.testing.assert_array_equal(np.stack([f.blendshapes for f in a.frames]), np.stack([f.blendshapes for f in b.frames]))
 
 
+@pytest.mark.slow
 def test_generation_does_not_delay_sends_in_background():
     m = motion(36)
     fg, bg = Recorder(), Recorder()
@@ -84,6 +86,7 @@ def test_errors_of_the_generator_reach_the_caller_and_a_neutral_frame_is_sent():
     assert rec.frames and not rec.frames[-1].blendshapes.any()
 
 
+@pytest.mark.slow
 def test_after_a_hiccup_the_delay_comes_back_down():
     """Frames follow real time except that frames 10..19 freeze and then come all at once with frame 20:
     ticks are held during the freeze, then skipped (one at a time) until no more than max_buffer of
@@ -107,6 +110,7 @@ def test_after_a_hiccup_the_delay_comes_back_down():
     assert delay < 0.2, delay  # without skipping it would stay >= 0.33 s behind
 
 
+@pytest.mark.slow
 def test_sending_process_streams_every_tick_and_a_neutral_frame():
     import functools
 
@@ -122,6 +126,7 @@ def test_sending_process_streams_every_tick_and_a_neutral_frame():
     assert stats.cpu_seconds > 0 and len(stats.send_times) == stats.frames
 
 
+@pytest.mark.slow
 def test_sending_process_reports_errors_of_both_sides():
     import functools
 
@@ -143,6 +148,7 @@ def test_sending_process_reports_errors_of_both_sides():
     assert packets  # the frames before the error and the final neutral frame went out
 
 
+@pytest.mark.slow
 def test_a_stalled_sender_takes_the_delay_back_too():
     """A send that blocks 0.25 s (a stall: the timeline restarts) adds delay; skipping takes it back."""
     m = motion(45)

@@ -134,6 +134,7 @@ def test_festival_phones_exact(name):
     assert fast.duration < 0.8 * audio.duration
 
 
+@pytest.mark.slow
 @needs_piper
 def test_piper_phones_exact_and_repeatable():
     """The neural voice's phone times come from its duration predictor: right labels, times that match

@@ -28,6 +28,7 @@ def toy():
     return tr, va
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_and_closes_the_lips(toy, tmp_path):
     tr, va = toy
     torch.manual_seed(0)
