@@ -29,7 +29,7 @@ from exporters.gltf_read import read_document, read_gltf, read_uri
 
 NECK_SHARE = 0.4  # of the head rotation, when both a neck and a head bone exist
 ROLES = ("neck", "head", "left_eye", "right_eye")
-ANIMATION = "anim3d"  # the name of the animation added
+ANIMATION = "anim3d"  # the name of the animation added; an avatar's own animation of that name is replaced
 _IDENTITY = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
 _VRM0_BONES = {"neck": "neck", "head": "head", "leftEye": "left_eye", "rightEye": "right_eye"}
 
@@ -42,6 +42,7 @@ class RetargetReport:
     bones: dict[str, str] = field(default_factory=dict)  # role -> node name
     nodes_animated: int = 0
     skipped_bones: dict[str, str] = field(default_factory=dict)  # role -> node name (matrix nodes)
+    replaced: bool = False  # the avatar had an animation named ANIMATION, now replaced
     embedded_images: int = 0  # image files from the avatar's folder now inside the output
 
     def summary(self) -> str:
@@ -53,6 +54,8 @@ class RetargetReport:
         lines.append("bones: " + (", ".join(f"{r}={n!r}" for r, n in self.bones.items()) or "none found (no head/eye rotation)"))
         if self.skipped_bones:
             lines.append("not driven (node uses a matrix): " + ", ".join(f"{r}={n!r}" for r, n in self.skipped_bones.items()))
+        if self.replaced:
+            lines.append(f"replaced the avatar's existing animation {ANIMATION!r}")
         if self.embedded_images:
             lines.append(f"embedded {self.embedded_images} image file(s) from the avatar's folder")
         return "\n".join(lines)
@@ -225,6 +228,18 @@ def write_glb_raw(doc: dict, blob: bytes, path: str | os.PathLike) -> None:
             f.write(struct.pack("<III", 0x46546C67, 2, 12 + len(chunks)) + chunks)
 
 
+def _put_animation(doc: dict, anim: dict) -> bool:
+    """Put ``anim`` in place of the first animation of the same name (keeping the indices of
+    the others), or append it. True when one was replaced."""
+    anims = doc.setdefault("animations", [])
+    for i, old in enumerate(anims):
+        if old.get("name") == anim.get("name"):
+            anims[i] = anim
+            return True
+    anims.append(anim)
+    return False
+
+
 def retarget(motion: Motion, avatar: str | os.PathLike, out: str | os.PathLike, audio=None) -> RetargetReport:
     """Write ``avatar`` + an ``anim3d`` animation of ``motion`` to ``out`` (.glb or .vrm).
 
@@ -308,7 +323,7 @@ def retarget(motion: Motion, avatar: str | os.PathLike, out: str | os.PathLike, 
                                animations=gltf.animations[-1:]).to_json())
     for key in ("bufferViews", "accessors"):
         raw.setdefault(key, []).extend(added.get(key, []))
-    raw.setdefault("animations", []).extend(added["animations"])
+    report.replaced = _put_animation(raw, added["animations"][0])
     raw["buffers"] = [{"byteLength": len(new_blob)}] + raw.get("buffers", [])[1:]
     if snd is not None:
         extras = raw.setdefault("asset", {}).setdefault("extras", {})
