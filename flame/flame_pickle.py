@@ -18,12 +18,14 @@ import math
 import pickle
 import pickletools
 import re
+import warnings
 
 import numpy as np
 
 MAX_DENSE_SPARSE = 10_000_000  # elements a sparse matrix may expand to (FLAME's J_regressor: 5 x 5023)
-MAX_MEMO_INDEX = 1_000_000  # a memo index beyond this (or the file's opcode count) is hostile: the
-                            # unpickler would allocate and clear a memo table that large
+# A memo index beyond this (or beyond the opcodes before it) is hostile: the unpickler would
+# allocate and clear a memo table that large.
+MAX_MEMO_INDEX = 1_000_000
 _DTYPE_CODES = re.compile(r"b1|[iu][1248]|f[248]")  # bool, integers, floats: what a FLAME array holds
 _LATIN1 = ("latin1", "latin-1", "iso-8859-1", "iso8859-1")
 
@@ -78,7 +80,8 @@ class DtypeStandIn(_StandIn):
 
 
 class ArrayStandIn(_StandIn):
-    """Stand-in for an ndarray made by ``numpy.core.multiarray._reconstruct``; built from its state."""
+    """Stand-in for an ndarray made by ``numpy.core.multiarray._reconstruct``; its ``state``
+    becomes the array built from the pickled state."""
 
     __slots__ = ()
 
@@ -226,9 +229,11 @@ class _FlameUnpickler(pickle.Unpickler):
 def _check_opcodes(blob: bytes) -> None:
     """Refuse a stream that is malformed or puts to a memo index no pickler would write
     (a pickler numbers its memo entries in order, so an index never exceeds the opcodes before it)."""
-    for i, (op, arg, _) in enumerate(pickletools.genops(blob)):
-        if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and not 0 <= int(arg) <= min(i, MAX_MEMO_INDEX):
-            raise pickle.UnpicklingError(f"memo index {arg} is out of range")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pickletools warns about odd escapes in protocol 0 strings
+        for i, (op, arg, _) in enumerate(pickletools.genops(blob)):
+            if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and not 0 <= int(arg) <= min(i, MAX_MEMO_INDEX):
+                raise pickle.UnpicklingError(f"memo index {arg} is out of range")
 
 
 def load_flame_pickle(blob: bytes):
