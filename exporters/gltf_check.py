@@ -20,7 +20,7 @@ from anim3d.errors import InputError
 
 COMPONENT_SIZE = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
 TYPE_SHAPE = {"SCALAR": (1, 1), "VEC2": (2, 1), "VEC3": (3, 1), "VEC4": (4, 1), "MAT2": (2, 2), "MAT3": (3, 3), "MAT4": (4, 4)}
-SPARSE_INDEX_DTYPE = {5121: np.uint8, 5123: np.uint16, 5125: np.uint32}
+SPARSE_INDEX_DTYPE = {5121: np.dtype("u1"), 5123: np.dtype("<u2"), 5125: np.dtype("<u4")}
 ARRAYS = ("accessors", "animations", "buffers", "bufferViews", "cameras", "images", "materials", "meshes", "nodes",
           "samplers", "scenes", "skins", "textures")
 # (array, path inside each element, array pointed at): "[]" is every item of a list,
@@ -130,7 +130,7 @@ def check_buffer_views(path: str, doc: dict) -> None:
         stride = _int(path, bv, "byteStride", label, lo=4)
         if stride is not None and (stride > 252 or stride % 4):
             raise InputError(path, f"{label}.byteStride is {stride}, not a multiple of 4 in 4..252")
-        if bv.get("target", 34962) not in (34962, 34963):
+        if "target" in bv and not (_is_int(bv["target"]) and bv["target"] in (34962, 34963)):
             raise InputError(path, f"{label}.target is {bv['target']!r:.40}, not 34962 or 34963")
         if offset + length > buffer_lengths[b]:
             raise InputError(path, f"{label} covers bytes {offset}..{offset + length} past the end of buffer {b} ({buffer_lengths[b]} bytes)")
@@ -160,7 +160,7 @@ def _check_sparse(path: str, doc: dict, acc: dict, label: str, elem: int, blob: 
         raise InputError(path, f"{label}.sparse.count {count} exceeds the accessor's count {acc['count']}")
     ind, val = sp["indices"], sp["values"]
     ctype = ind.get("componentType")
-    if ctype not in SPARSE_INDEX_DTYPE:
+    if not _is_int(ctype) or ctype not in SPARSE_INDEX_DTYPE:
         raise InputError(path, f"{label}.sparse.indices.componentType is {ctype!r:.40}, not 5121, 5123 or 5125")
     for part, obj, size in (("indices", ind, COMPONENT_SIZE[ctype]), ("values", val, elem)):
         view = _int(path, obj, "bufferView", f"{label}.sparse.{part}", required=True)
@@ -180,9 +180,9 @@ def check_accessors(path: str, doc: dict, blob: bytes | None = None) -> None:
     for i, acc in enumerate(doc.get("accessors", [])):
         label = f"accessors[{i}]"
         ctype, type_ = acc.get("componentType"), acc.get("type")
-        if ctype not in COMPONENT_SIZE:
+        if not _is_int(ctype) or ctype not in COMPONENT_SIZE:
             raise InputError(path, f"{label}.componentType is {ctype!r:.40}, not one of {sorted(COMPONENT_SIZE)}")
-        if type_ not in TYPE_SHAPE:
+        if not isinstance(type_, str) or type_ not in TYPE_SHAPE:
             raise InputError(path, f"{label}.type is {type_!r:.40}, not one of {', '.join(TYPE_SHAPE)}")
         count = _int(path, acc, "count", label, lo=1, required=True)
         offset = _int(path, acc, "byteOffset", label, default=0)

@@ -26,7 +26,7 @@ import warnings
 import pygltflib as g
 
 from anim3d.errors import InputError
-from exporters.gltf_check import check_document
+from exporters.gltf_check import check_arrays, check_document
 
 GLB_MAGIC = b"glTF"
 JSON_CHUNK = 0x4E4F534A
@@ -168,9 +168,8 @@ def _buffer_data(path: str, doc: dict, binary: bytes | None, is_glb: bool) -> by
 
 def check_image_uris(path: str, doc: dict) -> None:
     """Image URIs are data: URIs or name files inside the avatar's folder."""
-    images = doc.get("images", [])
-    for i, img in enumerate(images if isinstance(images, list) else []):
-        if isinstance(img, dict) and "uri" in img and not (isinstance(img["uri"], str) and img["uri"].startswith("data:")):
+    for i, img in enumerate(doc.get("images", [])):
+        if "uri" in img and not (isinstance(img["uri"], str) and img["uri"].startswith("data:")):
             local_file(path, img["uri"], f"images[{i}]")
 
 
@@ -178,6 +177,7 @@ def read_gltf(path: str | os.PathLike) -> tuple[dict, g.GLTF2, bytes]:
     """(JSON object, pygltflib model, buffer 0's bytes) of a checked glTF/GLB/VRM file."""
     path = os.fspath(path)
     doc, binary, is_glb = read_document(path)
+    check_arrays(path, doc)
     check_image_uris(path, doc)
     blob = _buffer_data(path, doc, binary, is_glb)
     check_document(path, doc, blob)

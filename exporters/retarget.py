@@ -4,8 +4,10 @@ Every mesh whose morph targets carry ARKit names (any common spelling, see
 ``anim3d.channels.canonical_name``) gets a ``weights`` channel; the head/neck and eye bones
 (from the VRM humanoid table when present, else by common node names) get rotation
 channels. The user's meshes, materials, nodes and buffer bytes are left exactly as they
-were: only accessors, buffer views, bytes at the end of the buffer and one animation are
-appended.
+were: only accessors, buffer views, bytes at the end of the buffer and one animation named
+``anim3d`` are appended (an ``anim3d`` animation already there is replaced in place), and
+image files a .gltf names (inside its folder) are embedded, since the output lies elsewhere.
+The avatar is read through ``exporters.gltf_read``, which checks it first.
 """
 
 from __future__ import annotations
@@ -135,19 +137,27 @@ def find_bones(gltf: g.GLTF2) -> dict[str, int]:
     return found
 
 
+def _unit(v: np.ndarray) -> np.ndarray | None:
+    """v scaled to length 1, or None when it has none (zero, infinite or NaN)."""
+    big = np.max(np.abs(v)) if v.size else 0.0
+    if not np.isfinite(big) or big < 1e-30:
+        return None
+    v = v / big
+    return v / np.linalg.norm(v)
+
+
 def _local_rotation(node: g.Node) -> np.ndarray:
     """A node's rest rotation (x, y, z, w); a degenerate matrix or quaternion counts as none."""
     from scipy.spatial.transform import Rotation
 
     if node.matrix and len(node.matrix) == 16 and list(node.matrix) != _IDENTITY:
         m = np.asarray(node.matrix, np.float64).reshape(4, 4).T[:3, :3]  # column-major
-        norms = np.linalg.norm(m, axis=0, keepdims=True)
-        if np.all(norms > 1e-12) and abs(np.linalg.det(m / norms)) > 1e-6:
-            return Rotation.from_matrix(m / norms).as_quat()
+        cols = [_unit(m[:, k]) for k in range(3)]
+        if all(c is not None for c in cols) and abs(np.linalg.det(np.stack(cols, 1))) > 1e-6:
+            return Rotation.from_matrix(np.stack(cols, 1)).as_quat()
         return np.array([0.0, 0, 0, 1])
-    q = np.asarray(node.rotation if node.rotation else [0, 0, 0, 1], np.float64)
-    n = np.linalg.norm(q)
-    return q / n if n > 1e-12 else np.array([0.0, 0, 0, 1])
+    q = _unit(np.asarray(node.rotation if node.rotation else [0, 0, 0, 1], np.float64))
+    return q if q is not None else np.array([0.0, 0, 0, 1])
 
 
 def _parent_world_rotations(gltf: g.GLTF2, nodes) -> dict[int, np.ndarray]:
