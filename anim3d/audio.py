@@ -125,6 +125,59 @@ def _checked(samples, rate, path, max_seconds, min_seconds, allow_silent) -> Aud
     return Audio(samples, rate, path)
 
 
+def save_sidecar_wav(path: str | os.PathLike, audio: Audio | str | os.PathLike) -> None:
+    """Write the audio that goes beside an animation file (a GLB's ``.wav``).
+
+    From a file, the sound is the input's own: a WAV file's bytes are copied; any other file
+    (flac, mp3, a video's audio track) is decoded to 16-bit PCM at its own sample rate and
+    channels. From an ``Audio``, its samples are written as they are.
+    """
+    if isinstance(audio, Audio):
+        save_wav(path, audio)
+        return
+    import shutil
+
+    from anim3d.fileio import atomic_output
+
+    src = os.fspath(audio)
+    with open(src, "rb") as fh:
+        head = fh.read(12)
+    with atomic_output(path) as tmp:
+        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            shutil.copyfile(src, tmp)
+        else:
+            _transcode_to_wav(src, tmp)
+
+
+def _transcode_to_wav(src: str, dst: str) -> None:
+    """The first audio track of ``src`` as 16-bit PCM WAV at its own rate and channel count."""
+    import wave
+
+    import av
+
+    container = open_media(src, error=AudioError, noun="an audio file", readable="audio or video file")
+    with container:
+        if not container.streams.audio:
+            raise AudioError(src, "has no audio track")
+        stream = container.streams.audio[0]
+        rate = stream.rate or stream.codec_context.sample_rate
+        channels = max(1, stream.codec_context.channels or 1)
+        layout = {1: "mono", 2: "stereo"}.get(channels, stream.layout.name)
+        resampler = av.AudioResampler(format="s16", layout=layout, rate=rate)  # packed: interleaved channels
+        with wave.open(dst, "wb") as w:
+            w.setnchannels(channels)
+            w.setsampwidth(2)
+            w.setframerate(int(rate))
+            try:
+                for frame in container.decode(stream):
+                    for out in resampler.resample(frame):
+                        w.writeframes(out.to_ndarray().tobytes())
+                for out in resampler.resample(None):
+                    w.writeframes(out.to_ndarray().tobytes())
+            except av.error.FFmpegError as e:
+                raise AudioError(src, f"audio data is corrupt ({ffmpeg_reason(e)})") from None
+
+
 def save_wav(path: str | os.PathLike, audio: Audio | np.ndarray, sample_rate: int | None = None) -> None:
     """Write 16-bit PCM mono WAV atomically."""
     import wave

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
+import threading
 
 from anim3d import __version__
 from anim3d.errors import Anim3dError
@@ -25,18 +27,35 @@ def _command_modules():
     return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.NAME))
 
 
+class UsageError(Exception):
+    """A command line argparse refused; ``main`` prints it as one line and returns 2."""
+
+    def __init__(self, prog: str, message: str):
+        super().__init__(f"{prog}: error: {message} (see {prog} --help)")
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``anim3d animate: error: ...``), exit 2."""
+
+    def error(self, message: str):
+        raise UsageError(self.prog, message)
+
+
 def common_parser() -> argparse.ArgumentParser:
     """Options every subcommand shares."""
-    p = argparse.ArgumentParser(add_help=False)
+    from anim3d.commands import options
+
+    p = Parser(add_help=False)
     g = p.add_argument_group("common options")
     g.add_argument("--device", default="auto", help="torch device: auto (CUDA if available, else CPU), cpu, cuda, cuda:1, mps")
-    g.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same result (default 0)")
+    g.add_argument("--seed", type=options.seed, default=0,
+                   help="random seed, a whole number from 0 to 4294967295; the same seed gives the same result (default 0)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return p
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="anim3d",
         description="Speech to 3D facial animation: ARKit-52 blendshapes + head pose, "
         "exported to glTF, Live Link Face CSV, NPZ and live OSC (VMC) streams.",
@@ -57,23 +76,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that it unwinds like Ctrl-C: temporaries are removed,
+    a stream sends its neutral frame."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as e:
+        print(e, file=sys.stderr)
+        return 2
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
     from anim3d import progress
+    from anim3d.errors import show_warnings_as_lines
 
     progress.set_enabled(not args.quiet)
+    import warnings
+
+    shown = show_warnings_as_lines(f"anim3d {args.command}")
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if threading.current_thread() is threading.main_thread() else None
     try:
         return int(args._run(args) or 0)
     except Anim3dError as e:
         print(f"anim3d {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"anim3d {args.command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"anim3d {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGINT
+    finally:
+        warnings.formatwarning = shown
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -24,3 +24,16 @@ class AudioError(InputError):
 
 class MotionError(InputError):
     """A Motion that is malformed (wrong shapes, NaN, missing channels...)."""
+
+
+def show_warnings_as_lines(prefix: str):
+    """Format every ``warnings.warn`` of this process as one line, ``<prefix>: warning: <message>`` (shown on
+    stderr as usual; a test runner that records warnings still records them). Returns the previous
+    ``warnings.formatwarning``."""
+    import warnings
+
+    def one_line(message, category, filename, lineno, line=None):
+        return f"{prefix}: warning: {message}\n"
+
+    previous, warnings.formatwarning = warnings.formatwarning, one_line
+    return previous

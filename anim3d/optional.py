@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+import sys
 from types import ModuleType
+from typing import Any, Callable, Iterator
 
 from anim3d.errors import Anim3dError
 
@@ -30,3 +34,58 @@ def require(module: str, purpose: str) -> ModuleType:
             f"{purpose} needs the optional package {dist}, which is not installed; "
             f"install it with: pip install 'anim3d[{extra}]'"
         ) from None
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for the body. MediaPipe's C++ side (absl, TFLite) logs
+    there when a graph starts and on its first frame, whatever GLOG/TF_CPP settings say; anim3d's
+    own errors are exceptions, so nothing of ours is lost."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class QuietSolution:
+    """A MediaPipe solution (FaceMesh, FaceDetection) built and first run with its native logs silenced."""
+
+    def __init__(self, make: Callable[[], Any]):
+        with native_stderr_silenced():
+            self._solution = make()
+        self._started = False
+
+    def process(self, image):
+        if self._started:
+            return self._solution.process(image)
+        with native_stderr_silenced():
+            out = self._solution.process(image)
+        self._started = True
+        return out
+
+    def close(self) -> None:
+        self._solution.close()
+
+    def __enter__(self) -> "QuietSolution":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def mediapipe(purpose: str) -> ModuleType:
+    """The mediapipe module (the ``video`` extra), imported without its protobuf deprecation warning."""
+    import warnings
+
+    # mediapipe 0.10.14 calls a deprecated protobuf API on every frame; hide that one warning
+    warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+    with warnings.catch_warnings(), native_stderr_silenced():
+        warnings.simplefilter("ignore")
+        return require("mediapipe", purpose)

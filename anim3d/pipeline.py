@@ -7,7 +7,6 @@ sliding-window sampler shared with training validation and streaming.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from anim3d.audio import Audio, resample
+from anim3d.device import cpu_threads
 from anim3d.errors import Anim3dError, InputError
 from anim3d.motion import Motion
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "models" / "default"
 SAMPLER = "ddim"
+SEED_MAX = 2**32 - 1  # seeds are whole numbers in [0, 2^32 - 1]; sample i of a batch uses seed + i
 
 
 class ConditionError(Anim3dError):
@@ -160,7 +161,7 @@ class MotionGenerator:
                  group_steps: dict | None = None) -> np.ndarray:
         """T x F features -> N x T x 58 raw motion, one sample per seed, all samples batched."""
         sampler = sampler or getattr(self.cfg, "default_sampler", SAMPLER)
-        group_steps = check_group_steps(group_steps, self.cfg)  # a clear error before any work
+        group_steps = check_group_steps(group_steps, self.cfg, steps or self.cfg.default_steps)  # a clear error before any work
         return generate_windows(self, feats, controls, seeds, steps, check_guidance(guidance, self.cfg), sampler, show_progress,
                                 group_steps)
 
@@ -196,7 +197,7 @@ def window_conditions(gen: MotionGenerator, feats: np.ndarray, start: int, prev:
     """
     import torch
 
-    from models.audio_features import window_features
+    from models.audio_features import normalize_window
 
     cfg, dev = gen.cfg, gen.device
     K, W = cfg.prev, cfg.window
@@ -209,7 +210,7 @@ def window_conditions(gen: MotionGenerator, feats: np.ndarray, start: int, prev:
     a[present] = feats[idx[present]]
     a_t = torch.from_numpy(a)[None]
     m_t = torch.from_numpy(present)[None]
-    a_t = window_features(a_t, m_t, cfg)
+    a_t = normalize_window(a_t, m_t)
     gaze = controls.gaze if controls.gaze is not None else (0.0, 0.0)
     dist = controls.distance if controls.distance is not None else 0.0
     from anim3d.motion_codec import DISTANCE_SCALE
@@ -260,9 +261,10 @@ def guidance_masks(cfg, device="cpu") -> dict:
             for name, groups in (cfg.guidance_channels or {}).items()}
 
 
-def check_group_steps(group_steps: dict | None, cfg) -> dict:
+def check_group_steps(group_steps: dict | None, cfg, steps: int | None = None) -> dict:
     """The checkpoint's ``group_steps`` updated by ``group_steps`` (group -> step, 0 = refined by every step).
-    Entries of 0 stay in the result, so that checking it again keeps them overriding the checkpoint's."""
+    Entries of 0 stay in the result, so that checking it again keeps them overriding the checkpoint's.
+    With ``steps`` (the sampler's step count), a group kept after a step the sampler never takes is refused."""
     from models.config import CHANNEL_GROUPS
 
     out = dict(getattr(cfg, "group_steps", None) or {})
@@ -271,6 +273,8 @@ def check_group_steps(group_steps: dict | None, cfg) -> dict:
             raise ConditionError(f"unknown channel group {name!r}; choose from {', '.join(CHANNEL_GROUPS)}")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
             raise ConditionError(f"the step after which {name} is kept must be a whole number >= 0, got {k!r}")
+        if steps is not None and k > steps:
+            raise ConditionError(f"the {name} cannot keep the estimate of step {k}: the sampler takes {steps} steps")
         out[name] = int(k)
     return out
 
@@ -372,27 +376,6 @@ def window_starts(T: int, W: int, O: int) -> list[int]:
     return starts
 
 
-@contextlib.contextmanager
-def cpu_threads(device, n: int | None = None):
-    """Run torch CPU ops on ``n`` threads (default ANIM3D_THREADS or 1) and restore the setting after.
-
-    One thread is the default because the model's matrices are small: on this 2-core machine a second
-    thread made a transformer block 18x slower whenever the other core was busy (OpenMP spin-waits).
-    """
-    import torch
-
-    if getattr(device, "type", str(device)) != "cpu":
-        yield
-        return
-    n = n or int(os.environ.get("ANIM3D_THREADS", "1"))
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 # ---------------------------------------------------------------- public API
 _CACHE: dict = {}
 
@@ -435,6 +418,10 @@ def animate(audio: Audio, *, emotion: str = "neutral", intensity: float = 1.0, g
         raise InputError(None, f"animate() needs an anim3d.audio.Audio, got {type(audio).__name__}")
     if int(num_samples) < 1:
         raise ConditionError(f"num_samples must be >= 1, got {num_samples}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= SEED_MAX - (int(num_samples) - 1):
+        top = SEED_MAX - (int(num_samples) - 1)
+        raise ConditionError(f"seed must be a whole number from 0 to {top}"
+                             f"{f' (sample i uses seed + i, up to {SEED_MAX})' if top < SEED_MAX else ''}, got {seed!r}")
     if steps is not None and not (1 <= int(steps) <= 200):
         raise ConditionError(f"steps must be between 1 and 200, got {steps}")
     if isinstance(checkpoint, MotionGenerator):

@@ -113,7 +113,8 @@ class StreamingAnimator:
         first interpolation imports scipy's Slerp: 0.4 s), keeping no state."""
         import torch
 
-        from anim3d.pipeline import cpu_threads, sample_window_from_noise, window_conditions
+        from anim3d.device import cpu_threads
+        from anim3d.pipeline import sample_window_from_noise, window_conditions
 
         feats = self.gen.front_end(np.zeros(1600, np.float32), 2)
         cond = window_conditions(self.gen, feats, 0, None, self.controls, 1, audio_frames=2)
@@ -189,7 +190,8 @@ class StreamingAnimator:
         import torch
 
         from anim3d.motion_codec import denormalize
-        from anim3d.pipeline import cpu_threads, sample_window_from_noise, window_conditions
+        from anim3d.device import cpu_threads
+        from anim3d.pipeline import sample_window_from_noise, window_conditions
 
         cfg = self.cfg
         K, s = cfg.prev, self.sent
@@ -329,15 +331,18 @@ def check_source(path: str) -> None:
 # ---------------------------------------------------------------- CLI hook (used by anim3d stream)
 def add_live_arguments(p) -> None:
     """Options of ``anim3d stream`` for live generation from audio (file in real time, or ``-`` = PCM on stdin)."""
+    from anim3d.commands import options
+
     g = p.add_argument_group("live generation (when the input is audio, or - for raw PCM on stdin)")
     g.add_argument("--emotion", default="neutral", help="emotion label (default neutral)")
-    g.add_argument("--intensity", type=float, default=1.0, help="emotion intensity 0..1")
-    g.add_argument("--steps", type=int, help="sampler steps (default: the checkpoint's)")
-    g.add_argument("--teacher-blend", type=float, metavar="SHARE",
+    g.add_argument("--intensity", type=options.unit_interval, default=1.0, help="emotion intensity 0..1")
+    g.add_argument("--steps", type=options.int_range(1, 200), help="sampler steps (default: the checkpoint's)")
+    g.add_argument("--teacher-blend", type=options.unit_interval, metavar="SHARE",
                    help="share 0..1 of the rule-based mouth blended into the generated lips and jaw (default: the checkpoint's)")
     g.add_argument("--checkpoint", help="motion model checkpoint folder (default: the shipped model)")
-    g.add_argument("--pcm-rate", type=int, default=PCM_SAMPLE_RATE, help="sample rate of stdin PCM (s16le mono; default 16000)")
-    g.add_argument("--chunk-ms", type=float, default=20.0, help="audio chunk size (default 20 ms)")
+    g.add_argument("--pcm-rate", type=options.int_range(8000, 192000, "Hz"), default=PCM_SAMPLE_RATE,
+                   help="sample rate of stdin PCM (s16le mono; default 16000)")
+    g.add_argument("--chunk-ms", type=options.int_range(1, 1000, "ms"), default=20, help="audio chunk size (default 20 ms)")
     g.add_argument("--no-pace", action="store_true", help="read an audio file as fast as possible instead of at the pace of real time")
 
 

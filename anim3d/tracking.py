@@ -22,7 +22,7 @@ import numpy as np
 
 from anim3d.errors import InputError
 from anim3d.fileio import open_media
-from anim3d.optional import require
+from anim3d.optional import QuietSolution, mediapipe, require
 
 NUM_LANDMARKS = 478
 
@@ -94,23 +94,14 @@ class Tracking:
 
 
 def _face_mesh(static: bool):
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import warnings
-
-    # mediapipe 0.10.14 calls a deprecated protobuf API on every frame; hide that one warning
-    warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mp = require("mediapipe", "face tracking")
-
-    return mp.solutions.face_mesh.FaceMesh(
+    mp = mediapipe("face tracking")
+    return QuietSolution(lambda: mp.solutions.face_mesh.FaceMesh(
         static_image_mode=static,
         max_num_faces=2,  # 2 so that a second face is noticed
         refine_landmarks=True,
         min_detection_confidence=0.5,
         min_tracking_confidence=0.5,
-    )
+    ))
 
 
 def _faces_to_arrays(result) -> list[np.ndarray]:
@@ -251,11 +242,6 @@ def to_metric_image(landmarks: np.ndarray, aspect: float = 1.0) -> np.ndarray:
 
 def _dist(p: np.ndarray, i: int, j: int) -> np.ndarray:
     return np.linalg.norm(p[..., i, :] - p[..., j, :], axis=-1)
-
-
-def interocular(landmarks: np.ndarray, aspect: float = 1.0) -> np.ndarray:
-    """T -> distance between the outer eye corners (33, 263) in 3D image units."""
-    return _dist(to_metric_image(landmarks, aspect), RIGHT_EYE_OUTER, LEFT_EYE_OUTER)
 
 
 def mouth_opening(landmarks: np.ndarray, aspect: float = 1.0) -> np.ndarray:

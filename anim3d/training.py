@@ -4,10 +4,8 @@ Data: a list of ``anim3d.training_data.Example`` (audio features per frame, norm
 intensity, voice, the frames of p/b/m phones). ``load_examples`` there builds them from the data engine's
 shards; tests build them directly. Training draws random windows, drops conditions (p = 0.1 each, 0.5 for
 X_pre/A_pre together), truncates the audio tail at random, augments the features (``anim3d.feature_augment``,
-the front end's own augmentation), and keeps an EMA copy of the weights. Optionally (``phone_weight``) a
-linear head on the model's audio tokens learns each frame's phone as an auxiliary loss; the head is not part
-of the checkpoint. Validation each epoch samples whole held-out utterances with the EMA weights and reports
-bilabial closure and lip error.
+the front end's own augmentation), and keeps an EMA copy of the weights. Validation each epoch samples whole
+held-out utterances with the EMA weights and reports bilabial closure and lip error.
 """
 
 from __future__ import annotations
@@ -46,20 +44,13 @@ class TrainConfig:
     p_truncate: float = 0.3
     p_start: float = 0.15  # windows that start an utterance (no X_pre)
     augment: bool = True
-    gain_envelope: float = 0.0  # log-mel or phones augmentation: largest std (nats) of a slow random loudness curve (0: none)
-    vtln_copies: int = 0  # phones augmentation: extra feature copies per utterance with a warped filterbank (0: none)
-    vtln_range: float = 0.1  # their warps are drawn uniformly in 1 +- this
-    phone_weight: float = 0.0  # auxiliary loss: a linear head on the audio tokens names each frame's phone (0: off)
     velocity_weight: float = 1.0
     lip_weight: float = 2.0
     bilabial_weight: float = 0.0  # extra loss weight on the frames around each p/b/m's middle (where lips must meet)
-    consonant_weight: float = 0.0  # extra loss weight around the middle of every other consonant (balances the above)
-    p_sigma_max: float = 0.0  # share of samples trained at the sampler's first noise level (the estimate the mouth keeps)
     val_utterances: int = 24
     val_steps: int = 4
     max_minutes: float | None = None  # stop (after saving) when the time budget is used up
     init: str | None = None  # fine-tune: start from this checkpoint folder (its config and motion statistics)
-    fresh_audio_input: bool = False  # with init: the audio input layer starts at its init even when the features are the same
     model_overrides: dict = field(default_factory=dict)
 
 
@@ -94,16 +85,6 @@ def random_dropout(cond: dict, tcfg: TrainConfig, generator) -> dict:
     return cond
 
 
-def phone_loss(head, audio_tokens, phone_ids):
-    """Cross-entropy of a linear phone head on the model's audio tokens. audio_tokens: B x L x C
-    (``MotionTransformer.encode_audio``), phone_ids: B x L (-100 = no audio). Teaches the audio encoder which
-    phone it hears, not only how loud."""
-    import torch.nn.functional as F
-
-    logits = head(audio_tokens)  # B x L x P
-    return F.cross_entropy(logits.flatten(0, 1).float(), phone_ids.flatten(), ignore_index=-100)
-
-
 def diffusion_loss(model, x0, loss_mask, cond, tcfg: TrainConfig, generator, lip_w):
     """Masked x0 MSE + velocity MSE at EDM log-normal noise levels. x0: B x W x D, loss_mask: B x W."""
     import torch
@@ -112,9 +93,6 @@ def diffusion_loss(model, x0, loss_mask, cond, tcfg: TrainConfig, generator, lip
 
     B = x0.shape[0]
     sigma = sample_training_sigmas(B, generator=generator).to(x0.device)  # B
-    if tcfg.p_sigma_max > 0:  # the first sampler step's level, rare under the log-normal (ln 20 is 2.7 std out)
-        at_max = (torch.rand(B, generator=generator) < tcfg.p_sigma_max).to(x0.device)
-        sigma = torch.where(at_max, torch.full_like(sigma, model.cfg.sigma_max), sigma)
     noise = torch.randn(x0.shape, generator=generator).to(x0.device)
     pred = model(x0 + sigma[:, None, None] * noise, sigma, cond)  # B x W x D
     err = ((pred.float() - x0) ** 2 * lip_w).mean(-1)  # B x W
@@ -157,17 +135,15 @@ def validate(model, cfg, examples: list[Example], tcfg: TrainConfig, device) -> 
     }
 
 
-def _save_state(folder, model, ema, opt, step, epoch, tcfg, head=None):
+def _save_state(folder, model, ema, opt, step, epoch, tcfg):
     """Resumable training state without pickle: tensors in safetensors, counters in JSON."""
     from safetensors.torch import save_file
 
-    from anim3d.fileio import atomic_output
+    from anim3d.fileio import atomic_output, make_output_folder
 
-    os.makedirs(folder, exist_ok=True)
+    make_output_folder(folder)
     tensors = {f"model.{k}": v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
     tensors.update({f"ema.{k}": v.detach().float().cpu().contiguous() for k, v in ema.state_dict().items()})
-    if head is not None:
-        tensors.update({f"head.{k}": v.detach().float().cpu().contiguous() for k, v in head.state_dict().items()})
     osd = opt.state_dict()
     for pid, st in osd["state"].items():
         for k, v in st.items():
@@ -179,20 +155,14 @@ def _save_state(folder, model, ema, opt, step, epoch, tcfg, head=None):
             json.dump({"step": step, "epoch": epoch, "train": dataclasses.asdict(tcfg)}, f)
 
 
-def _load_state(folder, model, ema, opt, head=None):
+def _load_state(folder, model, ema, opt):
     from safetensors.torch import load_file
 
     with open(os.path.join(folder, "state.json")) as f:
         meta = json.load(f)
-    was = float(meta.get("train", {}).get("phone_weight", 0.0))
-    if (was > 0) != (head is not None):  # the phone head's parameters are in the optimizer state or not
-        raise Anim3dError(f"{folder}: trained {'with' if was > 0 else 'without'} --phone-weight; resume it "
-                          f"{'with' if was > 0 else 'without'} one too")
     t = load_file(os.path.join(folder, "state.safetensors"))
     model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
     ema.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("ema.")})
-    if head is not None:
-        head.load_state_dict({k[5:]: v for k, v in t.items() if k.startswith("head.")})
     osd = opt.state_dict()
     for key, v in t.items():
         if key.startswith("opt."):
@@ -200,18 +170,6 @@ def _load_state(folder, model, ema, opt, head=None):
             osd["state"].setdefault(int(pid), {})[name] = v.reshape(()) if name == "step" else v
     opt.load_state_dict(osd)
     return meta["step"], meta["epoch"]
-
-
-def widen_input(weight, dim: int):
-    """An input layer's C x F weight -> C x dim: the F features it knows keep their columns (the front end puts
-    the new ones after them, as the phone context does), the new ones start at zero, so the model computes what
-    it did before until training finds a use for them."""
-    import torch
-
-    C, F = weight.shape
-    if dim < F:
-        raise Anim3dError(f"cannot widen an input layer of {F} features to {dim}")
-    return torch.cat([weight, weight.new_zeros(C, dim - F)], dim=1)
 
 
 def train(train_examples: list[Example], val_examples: list[Example], out_dir: str, tcfg: TrainConfig,
@@ -236,7 +194,7 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     elif tcfg.init:
         resume = False
         init_model, cfg, _ = load_checkpoint(tcfg.init)
-        init_audio = (cfg.audio_encoder, cfg.audio_dim, getattr(cfg, "phone_context", False))
+        init_audio = (cfg.audio_encoder, cfg.audio_dim)
         cfg = dataclasses.replace(cfg, **tcfg.model_overrides)  # e.g. audio_conv_layers added to a trained model
         if cfg.audio_dim != int(train_examples[0].feats.shape[1]):
             raise Anim3dError(f"{tcfg.init}: the checkpoint takes {cfg.audio_dim} audio features per frame, the corpus gives {train_examples[0].feats.shape[1]}")
@@ -251,11 +209,7 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     if tcfg.init and not resume:
         state = init_model.state_dict()
         fresh = []
-        if init_audio[:2] == (cfg.audio_encoder, cfg.audio_dim) and not tcfg.fresh_audio_input:
-            pass
-        elif init_audio[0] == cfg.audio_encoder == "phones" and not init_audio[2] and cfg.phone_context and not tcfg.fresh_audio_input:
-            state = dict(state, **{"in_audio.0.weight": widen_input(state["in_audio.0.weight"], cfg.audio_dim)})
-        else:  # another audio front end: its input layer starts at its init
+        if init_audio != (cfg.audio_encoder, cfg.audio_dim):  # another audio front end: its input layer starts at its init
             fresh = [k for k in state if k.startswith("in_audio.0.")]
             state = {k: v for k, v in state.items() if k not in fresh}
         missing, unexpected = model.load_state_dict(state, strict=False)
@@ -266,19 +220,13 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
-    head = None
-    if tcfg.phone_weight > 0:
-        from anim3d.phonetic import PHONE_SET
-
-        head = torch.nn.Linear(cfg.n_embd, len(PHONE_SET)).to(device)  # training only: not in the checkpoint
     decay, no_decay = [], []
-    for n, p in list(model.named_parameters()) + (list(head.named_parameters(prefix="head")) if head is not None else []):
+    for n, p in model.named_parameters():
         (decay if p.dim() >= 2 and "pos" not in n and "null" not in n else no_decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": tcfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=tcfg.lr, betas=(0.9, 0.99))
-    clipped = list(model.parameters()) + (list(head.parameters()) if head is not None else [])
     step, epoch0 = 0, 0
     if resume:
-        step, epoch0 = _load_state(state_dir, model, ema, opt, head)
+        step, epoch0 = _load_state(state_dir, model, ema, opt)
         log(f"resumed from {state_dir} at epoch {epoch0}, step {step}")
     total = tcfg.epochs * tcfg.steps_per_epoch
     sampler = WindowSampler(train_examples, cfg, tcfg, tcfg.seed + 1000 * epoch0)
@@ -293,7 +241,7 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     metrics: dict = {}
     for epoch in range(epoch0, tcfg.epochs):
         model.train()
-        losses, phone_ces = [], []
+        losses = []
         bar = progress(range(tcfg.steps_per_epoch), desc=f"epoch {epoch + 1}/{tcfg.epochs}", total=tcfg.steps_per_epoch, unit="step")
         for _ in bar:
             frac = step / max(total, 1)  # schedule progress: by steps, or by time when a time budget is set
@@ -302,22 +250,16 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
             lr = tcfg.lr * min(1.0, (step + 1) / tcfg.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
             for g in opt.param_groups:
                 g["lr"] = lr
-            x0, mask, cond, phone_ids = sampler.batch(tcfg.batch_size, with_phones=True)
+            x0, mask, cond = sampler.batch(tcfg.batch_size)
             cond = random_dropout(cond, tcfg, gen)
             x0, mask = x0.to(device), mask.to(device)
             cond = {k: v.to(device) for k, v in cond.items()}
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
-                if head is not None:  # one encoding of the audio for both losses (dropout changes masks only)
-                    cond["audio_tokens"] = model.encode_audio(cond["audio"])
                 loss, mse = diffusion_loss(model, x0, mask, cond, tcfg, gen, lip_w)
-                if head is not None:
-                    ce = phone_loss(head, cond["audio_tokens"], phone_ids.to(device))
-                    loss = loss + tcfg.phone_weight * ce
-                    phone_ces.append(float(ce.detach()))
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(clipped, tcfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
             scaler.step(opt)
             scaler.update()
             step += 1
@@ -331,13 +273,11 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
             if tcfg.max_minutes and time.time() - t_start > tcfg.max_minutes * 60:
                 break
         metrics = {"epoch": epoch + 1, "step": step, "loss": float(np.mean(losses)), "minutes": (time.time() - t_start) / 60}
-        if phone_ces:
-            metrics["phone_ce"] = float(np.mean(phone_ces))
         if val_examples:
             metrics.update(validate(ema, cfg, val_examples, tcfg, device))
         log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
         save_checkpoint(out_dir, ema, cfg, {"train": dataclasses.asdict(tcfg), "metrics": metrics})
-        _save_state(state_dir, model, ema, opt, step, epoch + 1, tcfg, head)
+        _save_state(state_dir, model, ema, opt, step, epoch + 1, tcfg)
         with open(os.path.join(out_dir, "metrics.jsonl"), "a") as f:
             f.write(json.dumps(metrics) + "\n")
         if tcfg.max_minutes and time.time() - t_start > tcfg.max_minutes * 60:

@@ -194,26 +194,36 @@ def save_glb(gltf: g.GLTF2, blob: bytes, path: str | os.PathLike) -> None:
             f.write(data)
 
 
+def sidecar_path(path: str | os.PathLike) -> Path:
+    """Where the audio of a GLB at ``path`` is written: beside it, as ``.wav``."""
+    return Path(path).with_suffix(".wav")
+
+
 def write_glb(motion: Motion, path: str | os.PathLike, head=None, audio=None) -> Path:
     """Write ``motion`` on ``head`` (default: the embedded open head) as a GLB at ``path``.
 
-    audio: an ``anim3d.audio.Audio`` or an audio file path; written beside as ``<path>.wav``.
-    Raises MotionError for a bad motion and AudioError for bad audio; nothing is written then.
+    audio: an audio file path (its sound is written beside as ``<path>.wav`` at its own sample rate
+    and channels, see ``anim3d.audio.save_sidecar_wav``) or an ``anim3d.audio.Audio``.
+    Raises MotionError for a bad motion and AudioError for bad audio; nothing is written then, and
+    the GLB and its ``.wav`` are written both or neither.
     """
+    from anim3d.fileio import output_group
+
     path = Path(path)
     _check_motion(motion, path)
-    snd = _resolve_audio(audio)  # fail on bad audio before writing anything
+    _resolve_audio(audio)  # fail on bad audio before writing anything
     if head is None:
         head = load_default_head()
     gltf, blob = build_gltf(motion, head)
-    wav = path.with_suffix(".wav")
-    if snd is not None:
+    wav = sidecar_path(path)
+    if audio is not None:
         gltf.asset.extras = {"audio": wav.name}
-    save_glb(gltf, blob, path)
-    if snd is not None:
-        from anim3d.audio import save_wav
+    with output_group():
+        save_glb(gltf, blob, path)
+        if audio is not None:
+            from anim3d.audio import save_sidecar_wav
 
-        save_wav(wav, snd)
+            save_sidecar_wav(wav, audio)
     return path
 
 

@@ -262,9 +262,9 @@ def retarget(motion: Motion, avatar: str | os.PathLike, out: str | os.PathLike, 
         raise MotionError(out, "the motion has no frames")
     if out.suffix.lower() not in (".glb", ".vrm"):
         raise InputError(out, "an avatar with animation is written as .glb or .vrm")
-    from exporters.gltf import _resolve_audio
+    from exporters.gltf import _resolve_audio, sidecar_path
 
-    snd = _resolve_audio(audio)
+    _resolve_audio(audio)  # fail on bad audio before writing anything
     avatar = os.fspath(avatar)
     raw, gltf, blob = read_gltf(avatar)
     n_views, n_acc = len(gltf.bufferViews), len(gltf.accessors)
@@ -335,13 +335,16 @@ def retarget(motion: Motion, avatar: str | os.PathLike, out: str | os.PathLike, 
         raw.setdefault(key, []).extend(added.get(key, []))
     report.replaced = _put_animation(raw, added["animations"][0])
     raw["buffers"] = [{"byteLength": len(new_blob)}] + raw.get("buffers", [])[1:]
-    if snd is not None:
+    if audio is not None:
         extras = raw.setdefault("asset", {}).setdefault("extras", {})
         if isinstance(extras, dict):  # extras may hold any JSON value; only an object can take the name
-            extras["audio"] = out.with_suffix(".wav").name
-    write_glb_raw(raw, new_blob, out)
-    if snd is not None:
-        from anim3d.audio import save_wav
+            extras["audio"] = sidecar_path(out).name
+    from anim3d.fileio import output_group
 
-        save_wav(out.with_suffix(".wav"), snd)
+    with output_group():
+        write_glb_raw(raw, new_blob, out)
+        if audio is not None:
+            from anim3d.audio import save_sidecar_wav
+
+            save_sidecar_wav(sidecar_path(out), audio)
     return report

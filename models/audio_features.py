@@ -121,8 +121,7 @@ def build_front_end(cfg, device="cpu"):
     if cfg.audio_encoder == "phones":
         from models.phone_features import PhoneFrontEnd
 
-        fe = PhoneFrontEnd(cfg.sample_rate, cfg.subframes, cfg.fps, smoothing=getattr(cfg, "phone_smoothing", 0.0),
-                           context=getattr(cfg, "phone_context", False))
+        fe = PhoneFrontEnd(cfg.sample_rate, cfg.subframes, cfg.fps)
     else:
         fe = TransformersFrontEnd(cfg.audio_encoder, cfg.sample_rate, cfg.fps, device=device)
     if fe.dim != cfg.audio_dim:
@@ -130,28 +129,20 @@ def build_front_end(cfg, device="cpu"):
     return fe
 
 
-def front_end_dim(audio_encoder: str, n_mels: int = 64, subframes: int = 3, phone_context: bool = False) -> int:
+def front_end_dim(audio_encoder: str, n_mels: int = 64, subframes: int = 3) -> int:
     """Feature size of a front end without loading weights (reads the encoder's config.json)."""
     if audio_encoder in ("", "logmel", None):
         return subframes * (n_mels + 1)
     if audio_encoder == "phones":
-        from models.phone_features import N_CONTEXT, N_FEATURES
+        from models.phone_features import N_FEATURES
 
-        return subframes * N_FEATURES + (N_CONTEXT if phone_context else 0)
+        return subframes * N_FEATURES
     from transformers import AutoConfig
 
     try:
         return int(AutoConfig.from_pretrained(audio_encoder, local_files_only=True).hidden_size)
     except (OSError, ValueError) as e:
         raise InputError(audio_encoder, f"not a usable transformers audio encoder ({e})") from None
-
-
-def window_features(feats, mask, cfg):
-    """A window's audio features as the model takes them: standardised (``normalize_window``) when the config
-    says ``window_norm``, else as the front end gave them (absent frames -> 0). B x L x F, mask B x L."""
-    if getattr(cfg, "window_norm", True):
-        return normalize_window(feats, mask)
-    return feats * mask[..., None].to(feats.dtype)
 
 
 def normalize_window(feats, mask):

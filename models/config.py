@@ -41,6 +41,10 @@ def guidance_mask(groups, dim: int = MOTION_DIM) -> list[float]:
     return mask
 
 
+# options of earlier front ends that no shipped model used: a checkpoint may name them at these values only
+RETIRED_FIELDS = {"phone_smoothing": 0.0, "phone_context": False, "window_norm": True}
+
+
 @dataclass
 class ModelConfig:
     name: str = "fast"
@@ -61,9 +65,6 @@ class ModelConfig:
     subframes: int = 3  # audio feature vectors per motion frame (log-mel at 90 Hz for 30 fps)
     audio_dim: int = 3 * (64 + 1)  # subframes x (mels + log energy) for logmel; hidden size for an encoder
     audio_conv_layers: int = 0  # residual temporal conv blocks (kernel 5) over the audio tokens before the transformer
-    phone_smoothing: float = 0.0  # "phones": stay probability of the phone-loop forward filter over the posteriors (0: off)
-    phone_context: bool = False  # "phones": per frame also the left and right neighbours of its likely triphones (84 more)
-    window_norm: bool = True  # standardise each window's audio features (models.audio_features.normalize_window)
     # motion
     motion_dim: int = MOTION_DIM
     style_dim: int = STYLE_DIM
@@ -96,6 +97,9 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
+        for key, default in RETIRED_FIELDS.items():
+            if key in d and d[key] != default:
+                raise ValueError(f"made with {key}={d[key]!r}, a front-end option anim3d no longer has")
         known = {f.name for f in dataclasses.fields(cls)}
         d = {k: v for k, v in d.items() if k in known}
         if "emotions" in d:

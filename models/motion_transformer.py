@@ -208,10 +208,5 @@ def drop_condition(cond: dict, name: str, drop: torch.Tensor | None = None) -> d
     return out
 
 
-def repeat_condition(cond: dict, n: int) -> dict:
-    """Stack ``n`` copies of every tensor along the batch (for batched guidance branches)."""
-    return {k: v.repeat(n, *([1] * (v.dim() - 1))) for k, v in cond.items()}
-
-
 def concat_conditions(conds: list[dict]) -> dict:
     return {k: torch.cat([c[k] for c in conds], dim=0) for k in conds[0]}

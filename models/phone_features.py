@@ -1,6 +1,6 @@
 """Phone-posterior audio features from pocketsphinx's real-speech acoustic model (``audio_encoder="phones"``).
 
-Per model frame and subframe: the posterior over the 42 CI phones of ``anim3d.sphinx_acoustic`` (each
+Per model frame and subframe: the posterior over the 42 CI phones of ``models.sphinx_acoustic`` (each
 phone's best state, softmax over phones, x ``POSTERIOR_SCALE``) and the frame's mean-removed log energy
 (the first cepstral coefficient, x ``ENERGY_SCALE``): num_frames x subframes * 43.
 
@@ -14,24 +14,15 @@ whole utterance:
   than ``CMN_PRIOR_FRAMES`` frames exist, ``CMN_PRIOR`` fills the rest (sphinx's live mode starts from a
   prior mean the same way);
 - deltas need 3 frames (30 ms) after the current one: ``lookahead_samples`` says how much audio past a
-  model frame's last analysis instant its features need;
-- with ``smoothing`` > 0 the posteriors are those of a phone loop's forward filter (``forward_filter``: one
-  state per phone, stay probability ``smoothing``), started ``SMOOTH_HISTORY`` frames before the first frame a
-  call returns. The filter is causal (no look-ahead), and it forgets its start within a few frames, so a
-  stream's numbers match the whole file's (``tests/test_phone_features.py``);
-- with ``context``, each model frame also gets ``sa.context_posteriors`` at its middle subframe: which left and
-  right neighbours the senones likely at that instant stand for (42 + 42, x ``POSTERIOR_SCALE``), after the
-  subframes' numbers. They depend only on that cepstral frame's features, so they stream like the rest.
-  Scored at one instant per model frame (30 Hz), not three: the neighbours change at the pace of phones.
+  model frame's last analysis instant its features need.
 """
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
-from anim3d import sphinx_acoustic as sa
+from anim3d.device import cpu_threads
+from models import sphinx_acoustic as sa
 from models.audio_features import subframe_centers
 
 POSTERIOR_SCALE = 4.0
@@ -41,14 +32,9 @@ CMN_PRIOR_FRAMES = 100  # below 1 s of audio the prior fills the window
 DELTA_REACH = 3  # frames of cepstra on each side that frame t's deltas and double deltas read
 N_PHONES = 42  # CI phones of pocketsphinx's en-us model
 N_FEATURES = N_PHONES + 1  # per subframe: posteriors and log energy
-N_CONTEXT = 2 * N_PHONES  # per model frame with ``context``: left and right neighbours
-# the energy feature's change when every mel band gains 1 nat: c0 is the orthonormal DCT's first coefficient,
-# sum / sqrt(N_FILTERS), unliftered
-ENERGY_PER_NAT = ENERGY_SCALE * float(np.sqrt(sa.N_FILTERS))
 HOP = sa.SAMPLE_RATE // sa.FRAME_RATE
-SMOOTH_HISTORY = 50  # frames (0.5 s) the forward filter runs before the first frame a call returns
-# Mean raw cepstrum (sphinx_acoustic.cepstra) of the training split of corpus h8_piper_2h, speech and pauses
-# together (300 utterances), measured by ``measure_cmn_prior``. Recordings differ by much more than the
+# Mean raw cepstrum (sphinx_acoustic.cepstra) of the training split of the synthetic corpus h8_piper_2h,
+# speech and pauses together (300 utterances). Recordings differ by much more than the
 # prior can fix (real speech files: c0 66-81); it only matters for the first second of a stream.
 CMN_PRIOR = np.array([80.8, -2.8, -1.8, 9.2, -7.5, -4.2, -3.5, -9.1, -2.5, -1.6, -0.8, -2.0, -1.5], np.float32)
 
@@ -66,35 +52,14 @@ def running_mean(c: np.ndarray, prior: np.ndarray = CMN_PRIOR) -> np.ndarray:
     return ((cs[t + 1] - cs[lo] + fill * prior[None]) / (n + fill)).astype(np.float32)
 
 
-def forward_filter(post: np.ndarray, stay: float) -> np.ndarray:
-    """T x P frame posteriors (each row sums to 1) -> T x P posteriors of a phone loop's forward filter: one
-    state per phone, stay with probability ``stay``, else move to any other phone alike; the emission
-    likelihoods are proportional to ``post`` and the filter starts from a uniform prior at row 0.
-
-    On 100 of Asterisk's recorded prompts (a real voice, phones force-aligned, audio augmented as in training),
-    the argmax of the frame posteriors names the known phone on 0.296 of the speech frames, this filter with
-    stay 0.8 / 0.9 on 0.344 / 0.345; on 50 held-out synthetic utterances 0.223 -> 0.271 / 0.275
-    (``python scripts/known_phones_check.py``; docs/model.md, eleventh session)."""
-    T, P = post.shape
-    q = (1.0 - stay) / (P - 1)  # probability of moving to one given other phone
-    out = np.empty_like(post, dtype=np.float64)
-    a = np.full(P, 1.0 / P)
-    # a loop over frames: the recursion is sequential; each step is two small vector operations
-    for t in range(T):
-        a = post[t] * (a * (stay - q) + q)  # predicted state distribution (a sums to 1) x emission
-        a /= a.sum()
-        out[t] = a
-    return out
-
-
-def stream_cepstra(x: np.ndarray, sample_offset: int, lo: int, hi: int, warp: float = 1.0) -> np.ndarray:
-    """Raw cepstra (``sa.cepstra``, filterbank ``warp``) of the stream's frames lo .. hi, from ``x`` = the
+def stream_cepstra(x: np.ndarray, sample_offset: int, lo: int, hi: int) -> np.ndarray:
+    """Raw cepstra (``sa.cepstra``) of the stream's frames lo .. hi, from ``x`` = the
     stream's samples from ``sample_offset`` on: (hi - lo + 1) x 13."""
     a = lo * HOP - sample_offset  # index in x of frame lo's first sample
     seg = x[a : (hi * HOP + sa.WINDOW) - sample_offset]
     if len(seg) < sa.WINDOW:
         seg = np.pad(seg, (0, sa.WINDOW - len(seg)))
-    return sa.cepstra(seg, lo * HOP, x[a - 1] if a > 0 else None, warp)[: hi - lo + 1]
+    return sa.cepstra(seg, lo * HOP, x[a - 1] if a > 0 else None)[: hi - lo + 1]
 
 
 class CepstraCache:
@@ -103,8 +68,7 @@ class CepstraCache:
     cached frames it needs and computes only the new ones. One cache per stream; frames before the oldest one
     a call asks for are dropped."""
 
-    def __init__(self, warp: float = 1.0):
-        self.warp = warp  # the front end's filterbank warp
+    def __init__(self):
         self.start = 0  # stream frame index of c[0]
         self.c = np.zeros((0, sa.N_CEP))  # cached frames start .. start + len(c) - 1
 
@@ -114,7 +78,7 @@ class CepstraCache:
         if not (self.start <= lo <= end):  # nothing to reuse (a gap, or earlier frames than cached)
             self.start, self.c, end = lo, self.c[:0], lo
         if hi >= end:
-            self.c = np.concatenate([self.c, stream_cepstra(x, sample_offset, end, hi, self.warp)])
+            self.c = np.concatenate([self.c, stream_cepstra(x, sample_offset, end, hi)])
         self.c, self.start = self.c[lo - self.start :], lo
         return self.c[: hi - lo + 1]
 
@@ -122,35 +86,21 @@ class CepstraCache:
 class PhoneFrontEnd:
     """num_frames x subframes * 43 phone posteriors and log energy (see the module docstring)."""
 
-    def __init__(self, sample_rate: int = 16000, subframes: int = 3, fps: float = 30.0, warp: float = 1.0,
-                 smoothing: float = 0.0, context: bool = False):
+    def __init__(self, sample_rate: int = 16000, subframes: int = 3, fps: float = 30.0):
         if sample_rate != sa.SAMPLE_RATE:
             raise ValueError(f"the phone front end works at {sa.SAMPLE_RATE} Hz, not {sample_rate}")
         self.sample_rate, self.subframes, self.fps = sample_rate, subframes, fps
-        self.warp = float(warp)  # filterbank warp (sa.mel_filters): 1 at inference, others for training copies
-        if not 0.0 <= smoothing < 1.0:
-            raise ValueError(f"phone smoothing is a stay probability in [0, 1), got {smoothing}")
-        self.smoothing = float(smoothing)  # forward filter's stay probability (0: the frame posteriors as they are)
-        self.smooth_history = SMOOTH_HISTORY if self.smoothing > 0 else 0
         self.model = sa.load_model()
         if len(self.model.phones) != N_PHONES:
             raise ValueError(f"the acoustic model has {len(self.model.phones)} CI phones, expected {N_PHONES}")
-        self.context = bool(context)
-        self.context_model = sa.load_context_model() if self.context else None
-        self.dim = subframes * N_FEATURES + (N_CONTEXT if self.context else 0)
+        self.dim = subframes * N_FEATURES
         # a model frame's last subframe at sample s reads cepstral frames up to ceil((s - WINDOW/2) / HOP) + 3
         self.lookahead_samples = (DELTA_REACH + 1) * HOP + sa.WINDOW // 2
-        self.history_samples = (CMN_FRAMES + self.smooth_history + DELTA_REACH + 1) * HOP + sa.WINDOW
+        self.history_samples = (CMN_FRAMES + DELTA_REACH + 1) * HOP + sa.WINDOW
 
     def stream_cache(self) -> "CepstraCache":
         """A cache of one stream's cepstra, to pass to every call on that stream (``StreamingAnimator`` does)."""
-        return CepstraCache(self.warp)
-
-    def warped(self, warp: float) -> "PhoneFrontEnd":
-        """The same front end reading the spectrum through a filterbank warped by ``warp`` (shares the model)."""
-        fe = copy.copy(self)
-        fe.warp = float(warp)
-        return fe
+        return CepstraCache()
 
     def __call__(self, samples: np.ndarray, num_frames: int, start_frame: int = 0, sample_offset: int = 0,
                  cache: "CepstraCache | None" = None) -> np.ndarray:
@@ -170,40 +120,23 @@ class PhoneFrontEnd:
         n_frames = 1 + max(0, (total - sa.WINDOW) // HOP)  # cepstral frames of the stream (sa.cepstra's count)
         pos = np.clip((centers - sa.WINDOW / 2) / HOP, 0, n_frames - 1)  # N fractional cepstral frames
         t_lo, t_hi = int(np.floor(pos.min())), int(np.ceil(pos.max()))
-        s_lo = max(0, t_lo - self.smooth_history)  # the forward filter starts here (= t_lo without smoothing)
-        need_lo, need_hi = max(0, s_lo - DELTA_REACH), min(n_frames - 1, t_hi + DELTA_REACH)
+        need_lo, need_hi = max(0, t_lo - DELTA_REACH), min(n_frames - 1, t_hi + DELTA_REACH)
         first = max(0, need_lo - CMN_FRAMES + 1, -(-sample_offset // HOP))  # first frame whose samples are all here
         if need_lo < first:
             raise ValueError(f"the samples start at {sample_offset}, after the audio of frame {start_frame}")
         if cache is not None and total >= sa.WINDOW:  # (a shorter stream's one frame is zero-padded: not final)
             c = cache.frames(x, sample_offset, first, need_hi)
         else:
-            c = stream_cepstra(x, sample_offset, first, need_hi, self.warp)
+            c = stream_cepstra(x, sample_offset, first, need_hi)
         c = (c - running_mean(c))[need_lo - first :]  # frames need_lo .. need_hi
         feats = sa.with_deltas(c)
-        from anim3d.pipeline import cpu_threads
-
         with cpu_threads("cpu"):  # as the model's: a second OpenMP thread spin-waits whenever the other core is busy
-            ll = sa.ci_phone_loglik(feats[s_lo - need_lo : t_hi - need_lo + 1], self.model)  # (t_hi - s_lo + 1) x P
+            ll = sa.ci_phone_loglik(feats[t_lo - need_lo : t_hi - need_lo + 1], self.model)  # (t_hi - t_lo + 1) x P
         post = np.exp(ll - ll.max(axis=1, keepdims=True))
         post /= post.sum(axis=1, keepdims=True)
-        if self.smoothing > 0:
-            post = forward_filter(post, self.smoothing)
-        post = post[t_lo - s_lo :]  # (t_hi - t_lo + 1) x P
         per_frame = np.concatenate([POSTERIOR_SCALE * post, ENERGY_SCALE * c[t_lo - need_lo : t_hi - need_lo + 1, :1]], axis=1)
         i0 = np.floor(pos).astype(np.int64) - t_lo
         i1 = np.minimum(i0 + 1, len(per_frame) - 1)
         w = (pos - np.floor(pos))[:, None]
         out = ((1 - w) * per_frame[i0] + w * per_frame[i1]).reshape(num_frames, -1)  # num_frames x subframes * (P + 1)
-        if self.context:
-            mid = np.rint(pos.reshape(num_frames, self.subframes)[:, self.subframes // 2]).astype(np.int64)  # num_frames
-            with cpu_threads("cpu"):
-                ctx = sa.context_posteriors(feats[mid - need_lo], self.model, self.context_model, ci_loglik=ll[mid - s_lo])  # num_frames x 2P
-            out = np.concatenate([out, POSTERIOR_SCALE * ctx], axis=1)
-        return out.astype(np.float32), ll, s_lo
-
-
-def measure_cmn_prior(signals) -> np.ndarray:
-    """Mean raw cepstrum over some 16 kHz signals (how ``CMN_PRIOR`` was measured)."""
-    cs = [sa.cepstra(x) for x in signals]
-    return np.concatenate(cs).mean(axis=0)
+        return out.astype(np.float32), ll, t_lo

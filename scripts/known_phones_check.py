@@ -44,7 +44,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100)
     args = ap.parse_args()
 
-    from anim3d import sphinx_acoustic as sa
+    from models import sphinx_acoustic as sa
     from anim3d.data.shards import ShardDataset
     from anim3d.eval.mouth import mesh_opening
     from anim3d.motion_codec import array_to_motion, motion_to_array

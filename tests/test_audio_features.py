@@ -96,18 +96,3 @@ def test_missing_encoder_folder_is_a_clear_error(tmp_path):
     (tmp_path / "junk").mkdir()
     with pytest.raises(InputError, match="not a usable transformers audio encoder"):
         TransformersFrontEnd(str(tmp_path / "junk"))
-
-
-def test_window_features_standardise_only_when_the_config_asks():
-    from models.audio_features import window_features
-    from models.config import get_config
-
-    g = torch.Generator().manual_seed(0)
-    a = 3.0 + torch.rand(2, 10, 6, generator=g)
-    mask = torch.ones(2, 10, dtype=torch.bool)
-    mask[1, 7:] = False
-    on = window_features(a, mask, get_config("tiny"))
-    assert torch.allclose(on, normalize_window(a, mask))
-    off = window_features(a, mask, get_config("tiny", window_norm=False))
-    assert torch.equal(off[0], a[0]) and torch.equal(off[1, :7], a[1, :7])
-    assert (off[1, 7:] == 0).all() and not torch.allclose(on, off)

@@ -18,7 +18,7 @@ progress.set_enabled(False)
 
 def _loglik_blocks(blocks: list[tuple[str, int]]) -> np.ndarray:
     """100 Hz CI phone log-likelihoods where each block of frames clearly favours one phone."""
-    from anim3d import sphinx_acoustic as sa
+    from models import sphinx_acoustic as sa
 
     names = list(sa.load_model().phones)
     rows = []
@@ -89,7 +89,7 @@ def test_the_front_end_loglik_gives_the_frames_mode_phones(real_speech):
     x = resample(real_speech.samples, real_speech.sample_rate, 16000)
     n = int(round(len(x) / 16000 * 30))
     feats, ll, first = gen.front_end.features_and_loglik(x, n)
-    from anim3d import sphinx_acoustic as sa
+    from models import sphinx_acoustic as sa
 
     assert np.array_equal(feats, gen.front_end(x, n)) and first == 0
     assert ll.shape == (1 + (len(x) - sa.WINDOW) // (sa.SAMPLE_RATE // sa.FRAME_RATE), 42)  # every cepstral frame

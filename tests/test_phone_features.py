@@ -62,12 +62,10 @@ def _stream(fe, x, total, cache=None):
     return np.concatenate(got)
 
 
-@pytest.mark.parametrize("smoothing", [0.0, 0.9])
-def test_streamed_features_equal_the_whole_file(speech, smoothing):
+def test_streamed_features_equal_the_whole_file(speech):
     """Fed in 100 ms chunks, with the buffer the streaming animator keeps, every frame whose audio has arrived
-    gets the numbers the whole file gives (the running mean and the deltas' look-ahead see the same samples;
-    the forward filter forgets where it started)."""
-    fe = pf.PhoneFrontEnd(smoothing=smoothing)
+    gets the numbers the whole file gives (the running mean and the deltas' look-ahead see the same samples)."""
+    fe = pf.PhoneFrontEnd()
     x = speech[: 8 * 16000]
     total = int(round(len(x) / 16000 * 30))
     whole = fe(x, total)
@@ -106,71 +104,3 @@ def test_a_stream_cache_gives_the_same_numbers_and_computes_each_frame_once(spee
     assert without > 5 * stream_frames
     # only the running mean's window is kept
     assert len(cache.c) <= pf.CMN_FRAMES + 2 * pf.DELTA_REACH + 40
-
-
-def test_a_warped_filterbank_moves_every_filter_by_the_warp():
-    sa = pf.sa
-    hz = np.arange(sa.N_FFT // 2 + 1) * sa.SAMPLE_RATE / sa.N_FFT
-    centre = lambda w: (w * hz).sum(axis=1) / w.sum(axis=1)  # noqa: E731  (each filter's centre of mass, Hz)
-    plain, up, down = (sa.mel_filters(sa.SAMPLE_RATE, a) for a in (1.0, 1.1, 0.9))
-    assert np.allclose(centre(up) / centre(plain), 1.1, atol=0.02)
-    assert np.allclose(centre(down) / centre(plain), 0.9, atol=0.02)
-    assert not plain.flags.writeable  # cached and shared: nobody may change it
-
-
-def test_a_warped_front_end_streams_like_its_whole_file_and_unwarped_is_unchanged(speech):
-    fe = pf.PhoneFrontEnd()
-    x = speech[: 4 * 16000]
-    total = int(round(len(x) / 16000 * 30))
-    whole = fe(x, total)
-    assert np.array_equal(fe.warped(1.0)(x, total), whole)
-    warped = fe.warped(0.9)
-    assert warped.model is fe.model and fe.warp == 1.0
-    w_whole = warped(x, total)
-    assert np.abs(w_whole - whole).max() > 0.5  # another spectrum, other posteriors
-    cache = warped.stream_cache()
-    assert np.abs(_stream(warped, x, total, cache) - w_whole).max() < 1e-3  # the cache keeps the warp
-
-
-def test_forward_filter_keeps_a_phone_through_a_one_frame_blip_and_is_the_identity_without_memory():
-    P = pf.N_PHONES
-    post = np.full((20, P), 0.2 / (P - 1))
-    post[:, 3] = 0.8  # phone 3 throughout ...
-    post[10] = 0.2 / (P - 1)
-    post[10, 7] = 0.8  # ... but for one frame that looks like phone 7
-    out = pf.forward_filter(post, 0.9)
-    assert np.allclose(out.sum(axis=1), 1.0)
-    assert out[10].argmax() == 3 and post[10].argmax() == 7
-    assert out[12:].argmax(axis=1).tolist() == [3] * 8
-    # staying is no likelier than moving (stay = 1 / P): every frame stands alone
-    assert np.allclose(pf.forward_filter(post, 1.0 / P), post / post.sum(axis=1, keepdims=True))
-    # a real change of phone gets through after a few frames
-    post[12:] = post[10]
-    assert pf.forward_filter(post, 0.9)[16].argmax() == 7
-
-
-def test_the_config_asks_for_the_smoothing_and_a_bad_value_is_refused():
-    from models.audio_features import build_front_end
-    from models.config import get_config
-
-    cfg = get_config("tiny", audio_encoder="phones", audio_dim=3 * pf.N_FEATURES, phone_smoothing=0.9)
-    fe = build_front_end(cfg)
-    assert fe.smoothing == 0.9 and fe.history_samples > pf.PhoneFrontEnd().history_samples
-    with pytest.raises(ValueError, match="stay probability"):
-        pf.PhoneFrontEnd(smoothing=1.0)
-
-
-def test_the_phone_context_follows_the_subframes_and_streams_like_the_whole_file(speech):
-    """With ``context`` the 129 numbers per frame are unchanged and 84 follow (left and right neighbours, each
-    a distribution x POSTERIOR_SCALE), and a stream gets the whole file's numbers."""
-    fe = pf.PhoneFrontEnd(context=True)
-    x = speech[: 8 * 16000]
-    total = int(round(len(x) / 16000 * 30))
-    whole = fe(x, total)
-    assert whole.shape == (total, 3 * pf.N_FEATURES + pf.N_CONTEXT) == (total, fe.dim)
-    assert np.array_equal(whole[:, : 3 * pf.N_FEATURES], pf.PhoneFrontEnd()(x, total))
-    ctx = whole[:, 3 * pf.N_FEATURES :]
-    assert np.allclose(ctx[:, : pf.N_PHONES].sum(axis=1), pf.POSTERIOR_SCALE, atol=1e-3)
-    assert np.allclose(ctx[:, pf.N_PHONES :].sum(axis=1), pf.POSTERIOR_SCALE, atol=1e-3)
-    streamed = _stream(fe, x, total, cache=fe.stream_cache())
-    assert np.abs(streamed - whole).max() < 1e-3

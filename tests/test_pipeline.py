@@ -198,7 +198,7 @@ def test_cli_animate_writes_outputs_and_reports_bad_input(toy_ckpt, speech, tmp_
     assert rc == 2 and "unknown emotion 'joyful'" in err
     rc = main(["animate", str(wav), "-o", str(tmp_path / "out.npz"), "--checkpoint", str(toy_ckpt), "--mouth-steps", "-1", "-q"])
     err = capsys.readouterr().err
-    assert rc == 2 and "whole number >= 0, got -1" in err and "Traceback" not in err
+    assert rc == 2 and "--mouth-steps: must be between 0 and 200, got -1" in err and "Traceback" not in err
     assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".anim3d-*"))
     rc = main(["animate", str(wav), "-o", str(tmp_path / "m0.npz"), "--checkpoint", str(toy_ckpt), "--mouth-steps", "0", "-q"])
     rc1 = main(["animate", str(wav), "-o", str(tmp_path / "k1.npz"), "--checkpoint", str(toy_ckpt), "--mouth-steps", "1", "-q"])

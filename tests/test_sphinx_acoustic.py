@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from anim3d import sphinx_acoustic as sa
+from models import sphinx_acoustic as sa
 
 
 def test_the_wheel_model_reads_with_the_expected_shapes():
@@ -63,50 +63,3 @@ def test_speech_scores_like_its_phones(evaldata):
     words = recognize_phones(audio, mode="words")  # the slow, accurate recogniser as the reference
     hits = [best[t] in VOWELS for p in words if p.label in VOWELS for t in range(int(p.start * 100) + 1, int(p.end * 100) - 1) if t < len(best)]
     assert len(hits) > 50 and np.mean(hits) > 0.6  # vowels are 15 of the 42 phones
-
-
-def test_the_model_definition_gives_every_senone_one_phone_and_its_neighbours():
-    """mdef's triphones: base, left and right are CI phones, each CD senone serves one base phone's state, and
-    the neighbour tables are distributions over the CI phones."""
-    import os
-
-    phones, tri = sa.read_mdef(os.path.join(sa.model_dir(), "mdef"))
-    assert phones == sa.load_model().phones and len(tri) > 100_000
-    assert tri[:, :3].min() >= 0 and tri[:, :3].max() < len(phones)
-    for j in range(3):  # a senone is tied within one phone's state j
-        base_of = {}
-        for s, b in zip(tri[:, 3 + j].tolist(), tri[:, 0].tolist()):
-            assert base_of.setdefault(s, b) == b
-    ctx = sa.load_context_model()
-    S = ctx.log_weights.shape[2]
-    assert ctx.bounds[0] == 0 and ctx.bounds[-1] == S == tri[:, 3:].max() + 1
-    assert np.allclose(ctx.left.sum(axis=1), 1) and np.allclose(ctx.right.sum(axis=1), 1)
-    # P has senones of its own beyond the CI ones (its contexts are told apart)
-    p = phones.index("P")
-    a, b = ctx.bounds[p], ctx.bounds[p + 1]
-    assert b - a > 3
-
-
-def test_context_posteriors_are_distributions_and_the_top_phone_shortcut_is_close(evaldata):
-    """Each half of a row (left, right neighbours) sums to 1; scoring only the 6 likeliest phones' senones
-    gives nearly the numbers of scoring all of them; and the right neighbour of the frames before a pause
-    is the pause (SIL) more often than chance."""
-    from anim3d.audio import load_audio, resample
-
-    audio = load_audio(evaldata / "audio" / "B08_sb_example1.wav")
-    x = np.asarray(audio.samples, np.float64)
-    if audio.sample_rate != 16000:
-        x = resample(x, audio.sample_rate, 16000)
-    f = sa.features(x)[::3]
-    m = sa.load_model()
-    full = sa.context_posteriors(f, top_phones=len(m.phones))
-    fast = sa.context_posteriors(f)
-    P = len(m.phones)
-    assert full.shape == (len(f), 2 * P)
-    assert np.allclose(full[:, :P].sum(axis=1), 1, atol=1e-4) and np.allclose(fast[:, P:].sum(axis=1), 1, atol=1e-4)
-    assert np.abs(fast - full).mean() < 0.005
-    sil = m.phones.index("SIL")
-    best = sa.ci_phone_loglik(sa.features(x)[::3]).argmax(axis=1)
-    before_pause = [t for t in range(len(best) - 1) if best[t] != sil and best[t + 1] == sil]
-    assert len(before_pause) >= 3
-    assert full[before_pause, P + sil].mean() > 5 / P

@@ -9,10 +9,10 @@ import torch
 
 from anim3d import progress
 from anim3d.errors import Anim3dError
-from anim3d.feature_augment import augment_logmel, pick_features
+from anim3d.feature_augment import augment_logmel
 from anim3d.toy_corpus import toy_examples
 from anim3d.training import TrainConfig, closure_rate, train, validate
-from anim3d.training_data import Example, WindowSampler, load_examples, prepare
+from anim3d.training_data import WindowSampler, prepare
 from models.checkpoint import load_checkpoint
 from models.config import get_config
 
@@ -55,43 +55,6 @@ def test_resume_continues_from_the_saved_state(toy, tmp_path):
     assert any("resumed" in line and "epoch 1, step 10" in line for line in logs)
     state = json.loads((tmp_path / "run" / "state" / "state.json").read_text())
     assert state["step"] == 20 and state["epoch"] == 2
-
-
-def test_phone_ids_follow_the_audio_frames_of_each_window(toy):
-    from anim3d.phonetic import PHONE_INDEX
-    from anim3d.training_data import frame_phone_ids
-
-    ids = frame_phone_ids([("P", 0.1, 0.2), ("AA", 0.2, 0.4)], 15)
-    assert ids[3] == ids[4] == PHONE_INDEX["P"] and ids[6] == ids[11] == PHONE_INDEX["AA"]
-    assert ids[0] == ids[12] == PHONE_INDEX["SIL"]
-    tr, _ = toy
-    cfg = get_config("tiny", audio_dim=tr[0].feats.shape[1])
-    prepare(tr, cfg.motion_mean, cfg.motion_std)
-    sampler = WindowSampler(tr, cfg, TrainConfig(p_truncate=1.0), seed=0)
-    x0, mask, cond, ph = sampler.batch(16, with_phones=True)
-    assert ph.shape == cond["audio_mask"].shape
-    assert ((ph == -100) == ~cond["audio_mask"]).all()  # absent (truncated or before the start) audio has no label
-    assert (ph >= 0).sum() > 0 and len(set(ph[ph >= 0].tolist())) > 1
-    again = WindowSampler(tr, cfg, TrainConfig(p_truncate=1.0), seed=0).batch(16)
-    assert len(again) == 3 and torch.equal(again[0], x0)  # the default call is unchanged
-
-
-def test_phone_head_learns_and_resumes(toy, tmp_path):
-    tr, va = toy
-    out = str(tmp_path / "run")
-    torch.manual_seed(0)
-    train(tr, [], out, TrainConfig(epochs=2, steps_per_epoch=40, phone_weight=0.05, **TINY), log=lambda s: None)
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert rows[0]["phone_ce"] < np.log(41) and rows[1]["phone_ce"] < 0.8 * rows[0]["phone_ce"]
-    from safetensors.torch import load_file
-
-    assert any(k.startswith("head.") for k in load_file(tmp_path / "run" / "state" / "state.safetensors"))
-    assert not any(k.startswith("head") for k in load_file(tmp_path / "run" / "model.safetensors"))  # training only
-    train(tr, [], out, TrainConfig(epochs=3, steps_per_epoch=40, phone_weight=0.05, **TINY), resume=True, log=lambda s: None)
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert rows[2]["phone_ce"] < 1.2 * rows[1]["phone_ce"]  # the head came back with the state (a fresh one: ~2x)
-    with pytest.raises(Anim3dError, match="trained with --phone-weight"):
-        train(tr, [], out, TrainConfig(epochs=4, steps_per_epoch=40, **TINY), resume=True, log=lambda s: None)
 
 
 def test_fine_tuning_starts_from_the_given_checkpoint(toy, tmp_path):
@@ -162,50 +125,6 @@ def test_bilabial_frames_get_the_extra_loss_weight(toy):
     assert torch.equal(weighted[~heavy], plain[~heavy])
 
 
-def test_consonant_weight_covers_the_other_consonants_only(toy):
-    """--consonant-weight: the same kind of extra weight around every consonant middle except p/b/m's
-    (the frames of vowels, pauses and p/b/m keep the weights they had)."""
-    from anim3d.training_data import consonant_frames
-
-    phones = [("SIL", 0.0, 0.2), ("B", 0.2, 0.3), ("AA", 0.3, 0.5), ("T", 0.5, 0.6), ("S", 0.6, 0.8), ("M", 0.8, 0.9)]
-    f = consonant_frames(phones, 30)
-    assert list(np.nonzero(f)[0]) == [16, 17, 18, 20, 21, 22]  # middles: T 17 (0.55 s rounds up), S 21 (0.7 s); +/- 1
-    # the toy utterances speak only P: label each with a P, a T and an S (the weights only read the labels)
-    tr = [dataclasses.replace(e, phones=[("P", 0.2, 0.3), ("T", 0.5, 0.6), ("S", 1.0, 1.2)]) for e in toy[0]]
-    cfg = get_config("tiny", audio_dim=tr[0].feats.shape[1])
-    prepare(tr, cfg.motion_mean, cfg.motion_std)
-    _, plain, _ = WindowSampler(tr, cfg, TrainConfig(p_start=1.0, bilabial_weight=3.0), seed=0).batch(8)
-    _, both, _ = WindowSampler(tr, cfg, TrainConfig(p_start=1.0, bilabial_weight=3.0, consonant_weight=2.0), seed=0).batch(8)
-    extra = both - plain
-    assert set(torch.unique(extra).tolist()) == {0.0, 2.0}  # consonant frames +2, everything else unchanged
-    assert (plain == 4.0).any() and torch.equal(both[plain == 4.0], plain[plain == 4.0])  # p/b/m frames: unchanged
-
-
-def test_p_sigma_max_trains_at_the_first_sampler_level(toy):
-    """--p-sigma-max: that share of samples sees sigma_max (the level whose estimate the mouth keeps)."""
-    from anim3d.training import diffusion_loss
-    from models.motion_transformer import MotionTransformer
-
-    tr, _ = toy
-    cfg = get_config("tiny", audio_dim=tr[0].feats.shape[1])
-    prepare(tr, cfg.motion_mean, cfg.motion_std)
-    x0, mask, cond = WindowSampler(tr, cfg, TrainConfig(), seed=0).batch(64)
-    model = MotionTransformer(cfg)
-    seen = []
-
-    def spy(x, sigma, c):
-        seen.append(sigma.clone())
-        return model(x, sigma, c)
-
-    spy.cfg = cfg
-    lip_w = torch.ones(cfg.motion_dim)
-    for p in (0.0, 0.5, 1.0):
-        seen.clear()
-        diffusion_loss(spy, x0, mask, cond, TrainConfig(p_sigma_max=p), torch.Generator().manual_seed(0), lip_w)
-        share = float(torch.isclose(seen[0], torch.tensor(cfg.sigma_max)).float().mean())
-        assert abs(share - p) < 0.2 and (share == p if p in (0.0, 1.0) else 0 < share < 1)
-
-
 def test_augmentation_changes_spectra_but_keeps_shape():
     feats = torch.randn(4, 10, 3 * 65) - 5
     out = augment_logmel(feats, 64, 3, torch.Generator().manual_seed(0))
@@ -213,55 +132,6 @@ def test_augmentation_changes_spectra_but_keeps_shape():
     assert (out - feats).abs().mean() > 0.1
     again = augment_logmel(feats, 64, 3, torch.Generator().manual_seed(0))
     assert torch.equal(out, again)
-
-
-def test_loudness_envelope_drifts_slowly_within_its_bound():
-    from anim3d.feature_augment import loudness_envelope
-
-    for length in (1, 26, 27, 294):
-        env = loudness_envelope(64, length, 27, 1.5, torch.Generator().manual_seed(length))
-        assert env.shape == (64, length, 1)
-    stds = env.std(dim=1, correction=0).squeeze()
-    assert stds.max() <= 1.5 + 1e-4 and stds.min() < 0.5 < stds.max()  # each curve its own depth up to the bound
-    steps = (env[:, 1:] - env[:, :-1]).abs().max(dim=1).values.squeeze()
-    assert (steps < 0.2 * stds * 27).all()  # linear between knots 27 steps apart: no jumps
-    assert env.abs().mean(dim=1).max() > 0.1
-
-
-def test_gain_envelope_moves_every_band_and_the_energy_together():
-    feats = torch.randn(2, 98, 3 * 65) + 5  # well above the added noise floor (at most -2 nats)
-    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
-    flat = augment_logmel(feats, 64, 3, g()).view(2, 294, 65)
-    drift = augment_logmel(feats, 64, 3, g(), gain_envelope=2.0).view(2, 294, 65)
-    diff = drift - flat  # B x 294 x 65: the same curve in every band of a subframe (one band may be masked)
-    shift = diff[..., :64].median(dim=2).values
-    assert shift.std(dim=1).min() > 0.05  # it varies over time
-    assert (diff[..., 64] - shift).abs().median() < 0.05  # energy moves with the bands
-
-
-def test_phone_loudness_augmentation_drifts_only_the_energy():
-    from anim3d.feature_augment import augment_phones, loudness_envelope
-    from models.phone_features import ENERGY_PER_NAT, N_FEATURES
-
-    feats = torch.rand(2, 98, 3 * N_FEATURES)
-    out = augment_phones(feats, 3, N_FEATURES, ENERGY_PER_NAT, torch.Generator().manual_seed(3), 2.0)
-    diff = (out - feats).view(2, 294, N_FEATURES)
-    assert diff[..., :-1].abs().max() == 0  # the posteriors are untouched
-    env = loudness_envelope(2, 294, 27, 2.0, torch.Generator().manual_seed(3))[..., 0]
-    assert torch.allclose(diff[..., -1], ENERGY_PER_NAT * env, atol=1e-6)
-    assert diff[..., -1].std(dim=1).min() > 0.05  # it varies over time
-
-
-def test_phone_windows_get_the_loudness_augmentation_only_when_asked(toy):
-    tr, _ = toy
-    tr = [dataclasses.replace(e, feats=np.random.default_rng(i).random((len(e.feats), 129)).astype(np.float32))
-          for i, e in enumerate(tr)]
-    cfg = get_config("tiny", audio_dim=129, audio_encoder="phones")
-    prepare(tr, cfg.motion_mean, cfg.motion_std)
-    batch = lambda env: WindowSampler(tr, cfg, TrainConfig(gain_envelope=env), seed=0).batch(8)[2]["audio"]  # noqa: E731
-    plain, again, drift = batch(0.0), batch(0.0), batch(2.0)
-    assert torch.equal(plain, again)
-    assert (drift - plain).abs().max() > 0.05
 
 
 def test_closure_rate_uses_phone_middles():
@@ -295,24 +165,3 @@ def test_fine_tuning_onto_another_front_end_starts_only_the_audio_input_layer_af
     for k, v in old.items():
         if not k.startswith("in_audio.0."):
             assert torch.equal(v, new[k]), k
-
-
-def test_windows_come_from_the_features_and_every_warped_copy():
-    e = Example(np.zeros((40, 129), np.float32), np.zeros((40, 58), np.float32),
-                feats_warped=[np.full((40, 129), k + 1.0, np.float32) for k in range(2)])
-    rng = np.random.default_rng(0)
-    picked = [float(pick_features(e, rng)[0, 0]) for _ in range(300)]
-    assert {x: picked.count(x) for x in (0.0, 1.0, 2.0)} == pytest.approx({0.0: 100, 1.0: 100, 2.0: 100}, abs=30)
-    # without copies: the features themselves, and no random number drawn (training stays as before)
-    plain = dataclasses.replace(e, feats_warped=[])
-    state = rng.bit_generator.state
-    assert pick_features(plain, rng) is plain.feats and rng.bit_generator.state == state
-
-
-def test_warped_copies_need_the_phone_front_end(tmp_path):
-    from models.audio_features import LogMelFrontEnd
-
-    with pytest.raises(Anim3dError, match="--vtln-copies needs the phone front end"):
-        load_examples(str(tmp_path), "train", LogMelFrontEnd(), vtln_copies=1)
-    with pytest.raises(Anim3dError, match="--vtln-range in"):
-        load_examples(str(tmp_path), "train", LogMelFrontEnd(), vtln_copies=1, vtln_range=1.5)

@@ -167,27 +167,3 @@ def test_train_reads_every_data_folder(tmp_path, capsys):
     assert (tmp_path / "run" / "model.safetensors").is_file()
     assert main(args + ["--data", str(tmp_path / "a"), "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r2")]) == 2
     assert "nope: corpus folder not found" in capsys.readouterr().err
-
-
-def test_phone_smoothing_needs_the_phone_front_end_and_a_probability(tmp_path, capsys):
-    from anim3d.cli import main
-
-    _tiny_corpus(tmp_path / "a", "va", 2, 0)
-    args = ["train", "--config", "tiny", "--data", str(tmp_path / "a"), "--out", str(tmp_path / "run"), "-q"]
-    assert main(args + ["--phone-smoothing", "0.9"]) == 2
-    assert "needs the phone front end" in capsys.readouterr().err
-    assert main(args + ["--audio-encoder", "phones", "--phone-smoothing", "1.2"]) == 2
-    assert "stay probability" in capsys.readouterr().err
-    assert not (tmp_path / "run").exists()
-
-
-def test_phone_context_needs_the_phone_front_end_and_fresh_input_needs_init(tmp_path, capsys):
-    from anim3d.cli import main
-
-    _tiny_corpus(tmp_path / "a", "va", 2, 0)
-    args = ["train", "--config", "tiny", "--data", str(tmp_path / "a"), "--out", str(tmp_path / "run"), "-q"]
-    assert main(args + ["--phone-context"]) == 2
-    assert "--phone-context needs the phone front end" in capsys.readouterr().err
-    assert main(args + ["--fresh-audio-input"]) == 2
-    assert "give --init" in capsys.readouterr().err
-    assert not (tmp_path / "run").exists()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import socket
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Protocol
 
@@ -80,8 +81,9 @@ class StreamStats:
 
 # --------------------------------------------------------------- the target
 class UdpTarget:
-    """A UDP destination. Bad hosts/ports raise StreamError; a receiver that is not
-    listening is no error (UDP is fire-and-forget; refused datagrams are ignored)."""
+    """A UDP destination. Bad hosts/ports raise StreamError. A receiver that is not listening is no
+    error (UDP is fire-and-forget), but the socket is connected, so the host's refusal (ICMP port
+    unreachable) comes back on a later send: it is reported once as a warning, and sending goes on."""
 
     def __init__(self, host: str, port: int):
         if not isinstance(port, int) or not 0 < port < 65536:
@@ -94,13 +96,24 @@ class UdpTarget:
         self.address = addr
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        try:
+            self.sock.connect(addr)
+        except OSError as e:
+            self.sock.close()
+            raise StreamError(f"cannot send to {addr[0]}:{addr[1]} ({e.strerror or e})") from None
         self.bytes_sent = 0
+        self.refused = 0  # datagrams the receiving host refused
 
     def send(self, data: bytes) -> None:
         try:
-            self.bytes_sent += self.sock.sendto(data, self.address)
-        except (ConnectionRefusedError, BlockingIOError):
-            pass  # nobody listening (ICMP port unreachable) or a full socket buffer: drop the datagram
+            self.bytes_sent += self.sock.send(data)
+        except ConnectionRefusedError:
+            self.refused += 1
+            if self.refused == 1:
+                warnings.warn(f"nothing is listening at {self.address[0]}:{self.address[1]} (the host refused the "
+                              "stream); still sending, start the receiver or check --osc", stacklevel=2)
+        except BlockingIOError:
+            pass  # a full socket buffer: drop the datagram
         except OSError as e:
             raise StreamError(f"cannot send to {self.address[0]}:{self.address[1]} ({e.strerror or e})") from None
 
@@ -380,7 +393,10 @@ def _sender_process(chunk_q, result_q, make_sender, fps: float, options: dict, r
     ``chunk_q`` (None ends) with ``stream_motion(background=True)``; the stats go back on ``result_q``."""
     import signal
 
+    from anim3d.errors import show_warnings_as_lines
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it ends the chunks, we finish cleanly
+    show_warnings_as_lines("anim3d stream")
     scheduling = request_realtime() if realtime else "normal scheduling"
     try:
         sender = make_sender()

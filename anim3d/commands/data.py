@@ -115,14 +115,18 @@ def run(args: argparse.Namespace) -> int:
         from anim3d.data.teacher import check_emotion, phones_to_motion
         from anim3d.data.tts import Voice, synthesize
 
+        from anim3d.fileio import check_outputs, output_group
+
+        check_outputs([args.out] + ([args.wav] if args.wav else []))
         check_emotion(args.emotion)
         voice = Voice.parse(args.voice)
         audio, phones = synthesize(args.text, voice, rate=args.rate)
         motion = phones_to_motion(phones, audio.duration, emotion=args.emotion, intensity=args.intensity,
                                   audio=audio, seed=args.seed)
-        motion.save_npz(args.out)
-        if args.wav:
-            save_wav(args.wav, audio)
+        with output_group():
+            motion.save_npz(args.out)
+            if args.wav:
+                save_wav(args.wav, audio)
         print(f"{args.out}: {motion.num_frames} frames ({audio.duration:.2f} s), {len(phones)} phones: "
               + " ".join(p.label for p in phones))
         return 0

@@ -42,7 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from anim3d.device import resolve_device
     from anim3d.eval.run import EvalConfig, run_eval
+    from anim3d.fileio import check_output_folder
 
+    check_output_folder(args.out)
     device = str(resolve_device(args.device))
     cfg = EvalConfig(
         videos=args.videos,

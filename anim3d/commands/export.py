@@ -27,12 +27,14 @@ OUTPUTS = (".glb", ".vrm", ".csv", ".npz", ".mp4")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from anim3d.commands import options
+
     p.add_argument("input", help="a Motion .npz or a Live Link Face .csv")
     p.add_argument("-o", "--output", required=True, help="output file: .glb, .vrm, .csv, .npz or .mp4")
     p.add_argument("--avatar", help="your glTF/GLB/VRM character with ARKit-named morph targets (output .glb/.vrm)")
     p.add_argument("--audio", help="speech to write beside a .glb (.wav) or mux into an .mp4")
-    p.add_argument("--fps", type=float, help="resample the motion to this frame rate first")
-    p.add_argument("--size", type=int, default=512, help="preview video size in pixels (default 512)")
+    p.add_argument("--fps", type=options.fps, help="resample the motion to this frame rate first")
+    p.add_argument("--size", type=options.int_range(16, 4096, "pixels"), default=512, help="preview video size in pixels (default 512)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,10 +51,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(args.output, "a .vrm output needs --avatar (your VRM); the open head is written as .glb")
     if args.audio and ext not in (".glb", ".vrm", ".mp4"):
         raise InputError(args.output, "--audio goes with a .glb/.vrm (written beside) or an .mp4 (muxed)")
-    if args.fps is not None and not args.fps > 0:
-        raise InputError(None, f"--fps must be positive, got {args.fps}")
 
+    from anim3d.fileio import check_outputs
+    from exporters.gltf import sidecar_path
     from exporters.motion_io import load_motion
+
+    written = [args.output] + ([str(sidecar_path(args.output))] if args.audio and ext in (".glb", ".vrm") else [])
+    check_outputs(written, [args.input, args.audio, args.avatar])
 
     motion = load_motion(args.input)
     if args.fps:
@@ -65,12 +70,12 @@ def run(args: argparse.Namespace) -> int:
     if args.avatar:
         from exporters.retarget import retarget
 
-        report = retarget(motion, args.avatar, args.output, audio=audio)
+        report = retarget(motion, args.avatar, args.output, audio=args.audio)
         print(report.summary())
     elif ext in (".glb", ".vrm"):
         from exporters.gltf import write_glb
 
-        write_glb(motion, args.output, audio=audio)
+        write_glb(motion, args.output, audio=args.audio)
     elif ext == ".csv":
         from exporters.livelink import write_livelink_csv
 
@@ -81,6 +86,6 @@ def run(args: argparse.Namespace) -> int:
         from exporters.preview_video import write_preview_mp4
 
         write_preview_mp4(motion, args.output, audio=audio, size=args.size)
-    extra = f" (+ {os.path.splitext(args.output)[0]}.wav)" if audio is not None and ext in (".glb", ".vrm") else ""
+    extra = f" (+ {sidecar_path(args.output)})" if audio is not None and ext in (".glb", ".vrm") else ""
     print(f"wrote {args.output}{extra}: {motion.num_frames} frames at {motion.fps:g} fps ({motion.duration:.2f} s)")
     return 0

@@ -49,11 +49,11 @@ def run(args) -> int:
     import os
 
     from anim3d.errors import InputError
+    from anim3d.fileio import check_output_folder, make_output_folder
 
     if args.audio is not None and len(args.audio) != len(args.inputs):
         raise InputError(None, f"--audio lists {len(args.audio)} file(s) for {len(args.inputs)} input(s); give one per input")
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise InputError(args.out, "--out must be a folder")
+    check_output_folder(args.out)
 
     if args.kind == "transcribed":
         return _run_transcribed(args)
@@ -82,7 +82,7 @@ def run(args) -> int:
 
     from anim3d.data.shards import write_index, write_shard
 
-    os.makedirs(args.out, exist_ok=True)  # only now: a failed import leaves no folder behind
+    make_output_folder(args.out)  # only now: a failed import leaves no folder behind
 
     name = args.name or _next_name(args.out, f"import-{args.kind}")
     out = os.path.join(args.out, name if name.endswith(".npz") else name + ".npz")
@@ -101,6 +101,7 @@ def _run_transcribed(args) -> int:
     from anim3d.data.importers.transcribed import import_folder
     from anim3d.data.shards import write_index, write_shard
     from anim3d.errors import InputError
+    from anim3d.fileio import make_output_folder
 
     if args.copies < 1:
         raise InputError(None, f"--copies must be at least 1, got {args.copies}")
@@ -113,7 +114,7 @@ def _run_transcribed(args) -> int:
         utterances += utts
     if not utterances:
         raise InputError(args.inputs[0], "no recording could be imported")
-    os.makedirs(args.out, exist_ok=True)  # only now: a failed import leaves no folder behind
+    make_output_folder(args.out)  # only now: a failed import leaves no folder behind
     prefix = args.name or _next_name(args.out, "import-transcribed")
     starts = range(0, len(utterances), SHARD_UTTERANCES)
     for n, k in enumerate(starts):

@@ -21,7 +21,7 @@ MOTION_EXTS = (".npz", ".csv")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from anim3d.commands.animate import _guidance, _pair
+    from anim3d.commands import options
 
     p.add_argument("input", help="speech audio (wav, flac, mp3, ...), a Motion .npz or a Live Link Face .csv")
     p.add_argument("--portrait", required=True, help="a photo with one face (any size; it is found, cropped and aligned)")
@@ -30,17 +30,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--audio", help="audio to mux when the input is a .npz/.csv (for speech input, the speech itself)")
     p.add_argument("--renderer", help="renderer checkpoint folder (default: the shipped models/renderer_default)")
     p.add_argument("--warp-only", action="store_true", help="skip the refinement network (3D-aided warp only)")
-    p.add_argument("--batch", type=int, default=8, help="frames per batch (default 8)")
+    p.add_argument("--batch", type=options.int_range(1, 256), default=8, help="frames per batch (default 8)")
     g = p.add_argument_group("motion controls (speech input only; as in `anim3d animate`)")
     g.add_argument("--emotion", default="neutral")
-    g.add_argument("--intensity", type=float, default=1.0)
-    g.add_argument("--gaze", type=_pair, default=(0.0, 0.0), metavar="YAW,PITCH", help="gaze in degrees (default 0,0)")
+    g.add_argument("--intensity", type=options.unit_interval, default=1.0)
+    g.add_argument("--gaze", type=options.gaze_degrees, default=(0.0, 0.0), metavar="YAW,PITCH", help="gaze in degrees (default 0,0)")
     g.add_argument("--free-gaze", action="store_true")
-    g.add_argument("--distance", type=float, default=0.0)
+    g.add_argument("--distance", type=options.finite_float, default=0.0)
     g.add_argument("--style")
-    g.add_argument("--steps", type=int)
+    g.add_argument("--steps", type=options.int_range(1, 200))
     g.add_argument("--sampler", default="ddim", choices=("ddim", "dpmpp_2m", "euler_ancestral"))
-    g.add_argument("--guidance", type=_guidance)
+    g.add_argument("--guidance", type=options.guidance)
     g.add_argument("--checkpoint", help="motion model checkpoint folder")
 
 
@@ -61,17 +61,14 @@ def run(args: argparse.Namespace) -> int:
 
     from anim3d.audio import load_audio
     from anim3d.device import resolve_device
-    from anim3d.errors import Anim3dError, InputError
+    from anim3d.errors import InputError
+    from anim3d.fileio import check_outputs
     from anim3d.render.pipeline import DEFAULT_CHECKPOINT, PortraitRenderer, RenderSettings, render_video
     from anim3d.render.portrait import prepare_portrait
 
     if not args.output.lower().endswith(".mp4"):
-        raise Anim3dError(f"{args.output}: the output must be an .mp4 file")
-    folder = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(folder):
-        raise InputError(args.output, f"output folder does not exist: {folder}")
-    if args.batch < 1:
-        raise Anim3dError(f"--batch must be at least 1, got {args.batch}")
+        raise InputError(args.output, "the output must be an .mp4 file")
+    check_outputs([args.output], [args.input, args.portrait, args.audio, args.style])
     device = resolve_device(args.device)
     if device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
         import torch

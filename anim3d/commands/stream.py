@@ -31,12 +31,13 @@ sending process only.
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from anim3d.commands import options
     from anim3d.streaming import add_live_arguments
 
     p.add_argument("input", help="a Motion .npz or a Live Link Face .csv; or speech (audio file, or - for raw PCM on stdin) to animate live")
     p.add_argument("--osc", default=None, metavar="HOST:PORT", help="receiver address (default 127.0.0.1 and the protocol's port)")
     p.add_argument("--protocol", choices=("vmc", "plain"), default="vmc", help="OSC message scheme (default vmc)")
-    p.add_argument("--fps", type=float, default=60.0, help="frames sent per second (default 60)")
+    p.add_argument("--fps", type=options.fps, default=60.0, help="frames sent per second (default 60)")
     p.add_argument("--loop", action="store_true", help="repeat the motion until Ctrl-C")
     add_live_arguments(p)
     p.add_argument("--realtime", action="store_true",
@@ -74,11 +75,8 @@ def motion_chunks(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from anim3d.errors import InputError
     from unity_bridge.stream import request_realtime, stream_motion, stream_motion_in_process
 
-    if not 1 <= args.fps <= 1000:
-        raise InputError(None, f"--fps must be between 1 and 1000, got {args.fps}")
     chunks = motion_chunks(args)  # load first: a bad file fails before anything is sent
     sender, where, factory = make_sender(args.protocol, args.osc)
     from anim3d.streaming import is_audio_source

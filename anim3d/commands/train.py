@@ -34,34 +34,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-utterances", type=int, default=24, help="held-out utterances sampled at every validation")
     p.add_argument("--limit", type=int, help="use at most this many training utterances")
     p.add_argument("--no-augment", action="store_true", help="turn off feature augmentation")
-    p.add_argument("--phone-weight", type=float, default=0.0,
-                   help="auxiliary loss weight: a linear head on the audio tokens names each frame's phone (default 0: off)")
-    p.add_argument("--gain-envelope", type=float, default=0.0,
-                   help="augmentation (log-mel or phones): largest std in nats of a slow random loudness drift within a window (default 0: none)")
-    p.add_argument("--vtln-copies", type=int, default=0,
-                   help="augmentation (phones): this many extra feature copies of each training utterance, each through a "
-                        "mel filterbank warped as for another vocal-tract length (default 0: none)")
-    p.add_argument("--vtln-range", type=float, default=0.1, help="the copies' warps are drawn uniformly in 1 +- this (default 0.1)")
     p.add_argument("--audio-conv-layers", type=int, help="residual temporal conv blocks over the audio before the transformer (default: the config's; may be added to an --init model)")
-    p.add_argument("--p-sigma-max", type=float, default=0.0,
-                   help="share of training samples at the highest noise level, whose estimate the sampler keeps for the mouth (default 0)")
     p.add_argument("--bilabial-weight", type=float, default=0.0, help="extra loss weight on the frames around each p/b/m's middle (default 0)")
-    p.add_argument("--consonant-weight", type=float, default=0.0,
-                   help="extra loss weight around the middle of every other consonant, so the p/b/m weight does not teach closing on every stop and nasal (default 0)")
     p.add_argument("--audio-encoder", help="'phones' (posteriors of pocketsphinx's real-speech acoustic model) or a local "
                    "Wav2Vec2/HuBERT folder, instead of log-mel; with --init, the audio input layer starts afresh")
-    p.add_argument("--phone-smoothing", type=float, default=None,
-                   help="phone front end: the posteriors through a phone loop's forward filter with this stay probability "
-                        "(e.g. 0.9; 0 = off; default: the config's, or the --init checkpoint's)")
-    p.add_argument("--phone-context", action="store_true",
-                   help="phone front end: per frame also the left and right neighbours of its likely context-dependent "
-                        "senones (84 more features; with --init from a phones model, their input weights start at zero)")
-    p.add_argument("--fresh-audio-input", action="store_true",
-                   help="with --init: the audio input layer starts afresh even when the features are the checkpoint's "
-                        "(as it does for another front end), so the model relearns how to read all of them")
-    p.add_argument("--no-window-norm", action="store_true",
-                   help="give the model each window's audio features as the front end makes them, without removing the "
-                        "window's per-channel mean (the phone front end's are already normalised: posteriors, running CMN)")
     p.add_argument("--resume", action="store_true", help="continue from RUN/state")
     p.add_argument("--init", metavar="CHECKPOINT", help="fine-tune: start from this checkpoint folder ('default' = the shipped model); its config wins over --config")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1: on a busy 2-core machine more threads thrash)")
@@ -80,9 +56,12 @@ def run(args: argparse.Namespace) -> int:
     from models.audio_features import build_front_end, front_end_dim
     from models.config import get_config
 
+    from anim3d.fileio import check_output_folder
+
     for root in args.data:
         if not os.path.isdir(root):
             raise Anim3dError(f"{root}: corpus folder not found")
+    check_output_folder(args.out)
     device = resolve_device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
@@ -91,12 +70,6 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"audio_encoder": enc, "audio_dim": dim} if args.audio_encoder else {}
     if args.audio_conv_layers is not None:
         overrides["audio_conv_layers"] = args.audio_conv_layers
-    if args.no_window_norm:
-        overrides["window_norm"] = False
-    if args.phone_smoothing is not None:
-        if not 0.0 <= args.phone_smoothing < 1.0:
-            raise Anim3dError(f"--phone-smoothing is a stay probability in [0, 1), got {args.phone_smoothing}")
-        overrides["phone_smoothing"] = args.phone_smoothing
     cfg = get_config(args.config, **{"audio_dim": dim, **overrides})
     init = None
     if args.init:
@@ -104,29 +77,19 @@ def run(args: argparse.Namespace) -> int:
         from models.checkpoint import read_config
 
         init = str(DEFAULT_CHECKPOINT) if args.init == "default" else args.init
+        if os.path.realpath(init) == os.path.realpath(args.out):
+            raise Anim3dError(f"{args.out}: is the --init checkpoint; training writes a new run folder and never over the model it reads")
         cfg, _ = read_config(init)  # a clear error when it is not a checkpoint folder
-        cfg = dataclasses.replace(cfg, **overrides)
-    if args.fresh_audio_input and not args.init:
-        raise Anim3dError("--fresh-audio-input starts the audio input layer of an --init checkpoint afresh; give --init")
-    if cfg.phone_smoothing and cfg.audio_encoder != "phones":
-        raise Anim3dError(f"--phone-smoothing needs the phone front end (this model's is {cfg.audio_encoder})")
-    if args.phone_context:
-        if cfg.audio_encoder != "phones":
-            raise Anim3dError(f"--phone-context needs the phone front end (this model's is {cfg.audio_encoder}; add --audio-encoder phones)")
-        overrides.update(phone_context=True, audio_dim=front_end_dim("phones", subframes=cfg.subframes, phone_context=True))
         cfg = dataclasses.replace(cfg, **overrides)
     fe = build_front_end(cfg, device=device)
     tcfg = TrainConfig(
         model=args.config, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
-        lr=args.lr, ema=args.ema, seed=args.seed, augment=not args.no_augment, gain_envelope=args.gain_envelope,
-        vtln_copies=args.vtln_copies, vtln_range=args.vtln_range, phone_weight=args.phone_weight, val_utterances=args.val_utterances,
+        lr=args.lr, ema=args.ema, seed=args.seed, augment=not args.no_augment, val_utterances=args.val_utterances,
         max_minutes=args.max_minutes, model_overrides=overrides, init=init, bilabial_weight=args.bilabial_weight,
-        consonant_weight=args.consonant_weight, p_sigma_max=args.p_sigma_max, fresh_audio_input=args.fresh_audio_input,
     )
     tr, va = [], []
     for root in args.data:  # each corpus's train split trains, each one's held-out voices validate
-        tr += load_examples(root, "train", fe, cfg.fps, limit=args.limit, vtln_copies=args.vtln_copies,
-                            vtln_range=args.vtln_range, seed=args.seed)
+        tr += load_examples(root, "train", fe, cfg.fps, limit=args.limit)
         va += load_examples(root, "val", fe, cfg.fps, limit=args.val_utterances)
     print(f"{len(tr)} training utterances ({sum(e.motion.shape[0] for e in tr) / cfg.fps / 60:.1f} min), {len(va)} held-out")
     train(tr, va, args.out, tcfg, device=device, resume=args.resume)

@@ -194,9 +194,9 @@ def run_synth(cfg: SynthConfig, out_dir: str | os.PathLike, workers: int = 2, sh
     from anim3d.progress import progress
 
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise Anim3dError(f"{out}: output exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    from anim3d.fileio import make_output_folder
+
+    make_output_folder(out)
     cfg_path = out / "synth_config.json"
     if cfg_path.is_file():
         old = json.loads(cfg_path.read_text())

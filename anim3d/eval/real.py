@@ -231,11 +231,6 @@ def evaluate_real(
     return results
 
 
-def offsets_of(results: list[ClipResult]) -> dict[str, int]:
-    """clip -> its estimated audio-video offset (frames), from the scored rows."""
-    return {r.clip: r.av_lag for r in results if not r.method.startswith("real")}
-
-
 def summarize(results: list[ClipResult]) -> list[dict]:
     """One row per method: mean r (lag 0, clip AV offset, best lag), median lag, mean dP and blink rate."""
     out = []

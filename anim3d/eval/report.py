@@ -119,8 +119,10 @@ class Report:
     """Collects Markdown; ``write`` puts report.md into ``out_dir`` atomically."""
 
     def __init__(self, out_dir: str | os.PathLike, title: str):
+        from anim3d.fileio import make_output_folder
+
         self.out = Path(out_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
+        make_output_folder(self.out)
         self.lines: list[str] = [f"# {title}", ""]
 
     def add(self, *text: str) -> None:

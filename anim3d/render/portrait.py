@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from anim3d.errors import InputError
-from anim3d.optional import require
+from anim3d.optional import QuietSolution, mediapipe, require
 
 CROP_SIZE = 512
 MIN_EYE_DISTANCE_PX = 32.0  # inter-ocular distance in the original photo below this = "too small"
@@ -52,11 +52,11 @@ _FACE_MESH = {}
 def _face_mesh(max_faces: int):
     """A cached static-image MediaPipe FaceMesh (creating one costs ~0.1 s)."""
     if max_faces not in _FACE_MESH:
-        mp = require("mediapipe", "face finding")
+        mp = mediapipe("face finding")
 
-        _FACE_MESH[max_faces] = mp.solutions.face_mesh.FaceMesh(
+        _FACE_MESH[max_faces] = QuietSolution(lambda: mp.solutions.face_mesh.FaceMesh(
             static_image_mode=True, max_num_faces=max_faces, refine_landmarks=True, min_detection_confidence=0.5
-        )
+        ))
     return _FACE_MESH[max_faces]
 
 
@@ -75,10 +75,11 @@ def detect_faces(rgb: np.ndarray, max_faces: int = 4) -> list[np.ndarray]:
 def small_face_widths(rgb: np.ndarray) -> list[float]:
     """Widths (px) of faces that MediaPipe's full-range detector sees where Face Mesh found none:
     faces too small (or too far) for the mesh, told apart from "no face at all"."""
-    mp = require("mediapipe", "face finding")
+    mp = mediapipe("face finding")
 
     if "detector" not in _FACE_MESH:
-        _FACE_MESH["detector"] = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+        _FACE_MESH["detector"] = QuietSolution(
+            lambda: mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5))
     res = _FACE_MESH["detector"].process(np.ascontiguousarray(rgb[..., :3], dtype=np.uint8))
     return [d.location_data.relative_bounding_box.width * rgb.shape[1] for d in res.detections or []]
 

@@ -14,11 +14,10 @@ noise, MediaPipe follows the chin and the face outline only part of the way, and
 removal leaves ~1 mm of error under head motion. So the solve adds: an L1 cost per shape
 (``sparsity``, larger for the less common shapes), rows for landmark-pair distances (lid
 gaps, lip gaps, brow heights: untouched by pose errors), and a lower weight for the outline.
-Two optional calibrations, measured by tracking renders of the head
-(``anim3d.data.importers.textured``): ``view_bias``, the tracker's pose-dependent landmark
-error, subtracted at each frame's head rotation (``tracked_view_bias``), and ``basis``, a
-shape basis of what the tracker sees of each morph target (``tracked_basis``). On renders of
-the open head neither reaches r >= 0.9 on the small mouth shapes under head sway; the
+An optional calibration, measured by tracking renders of the head
+(``anim3d.data.importers.textured``): ``basis``, a shape basis of what the tracker sees of each
+morph target (``tracked_basis``). On renders of the open head it does not reach r >= 0.9 on
+the small mouth shapes under head sway; the
 calibrated ``decoder.LandmarkDecoder`` does (tests/test_roundtrip_tracking.py), but only on
 renders, so this solve remains the importer's default for real videos.
 """
@@ -117,7 +116,7 @@ class ArkitSolver:
     """
 
     def __init__(self, head: HeadModel, landmark_vertices: np.ndarray | None = None, config: SolverConfig | None = None,
-                 basis: np.ndarray | None = None, view_bias: np.ndarray | None = None):
+                 basis: np.ndarray | None = None):
         if landmark_vertices is None:
             if "mediapipe_468" not in head.parts:
                 raise ValueError(f"head {head.name!r} has no parts['mediapipe_468'] landmark map")
@@ -162,9 +161,6 @@ class ArkitSolver:
         self._bt = b.T  # K x (1404 + F)
         self._sqrt_w = np.sqrt(w)
         self._basis = basis
-        # view_bias: 10 (view_features) x 468 x 3, the tracker's pose-dependent landmark error
-        # (``textured.tracked_view_bias``), subtracted at each frame's estimated head rotation
-        self.view_bias = None if view_bias is None else np.asarray(view_bias, np.float64).reshape(-1, 468, 3)
         # the point the head turns about (the Motion convention: rotation on the neck joint,
         # translation of the root), whose movement is the head translation
         joints = np.asarray(getattr(head, "joints", np.zeros((0, 3))), np.float64)
@@ -217,8 +213,6 @@ class ArkitSolver:
         dist = pair_distances(points) / s[:, None]  # T x F, metres
         mesh = aligned[:, :468]
         rotation = rotvec_from_matrix(r)
-        if self.view_bias is not None:
-            mesh = mesh - np.einsum("tf,fnc->tnc", view_features(rotation), self.view_bias)
         identity = (mesh[ref] - self.neutral).mean(0)  # 468 x 3: the speaker's face minus the head's
         disp = mesh - self.neutral - identity
         weights = self.solve_weights(disp, dist - dist[ref].mean(0))
@@ -240,14 +234,6 @@ class ArkitSolver:
             head_translation=translation.astype(np.float32),
             residual=residual.astype(np.float32),
         )
-
-
-def view_features(rotation: np.ndarray) -> np.ndarray:
-    """T x 3 head rotation vectors (relative to facing the camera) -> T x 10 features of the
-    view (linear, squares, cross terms, 1) on which a tracker's landmark error depends."""
-    e = np.asarray(rotation, np.float64)
-    cross = np.stack([e[:, 0] * e[:, 1], e[:, 1] * e[:, 2], e[:, 0] * e[:, 2]], axis=1)
-    return np.concatenate([e, e**2, cross, np.ones((len(e), 1))], axis=1)
 
 
 def pair_distances(points: np.ndarray) -> np.ndarray:

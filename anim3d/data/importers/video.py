@@ -31,18 +31,17 @@ def default_head():
     return load_open_head()
 
 
-def fit_landmarks(tracking, head=None, config=None, basis=None, view_bias=None, decoder=None) -> VideoFit:
+def fit_landmarks(tracking, head=None, config=None, basis=None, decoder=None) -> VideoFit:
     """A Tracking -> VideoFit (Motion at 30 fps) through the ARKit solve. basis: the
     solver's 52 x 468 x 3 shape basis (default: the head's morph targets at the landmarks;
-    ``textured.tracked_basis`` measures what MediaPipe sees of each shape); view_bias: the
-    tracker's pose-dependent error (``textured.tracked_view_bias``; default none); decoder:
+    ``textured.tracked_basis`` measures what MediaPipe sees of each shape); decoder:
     a ``decoder.LandmarkDecoder`` calibrated on renders (``decoder.default_decoder`` or
     ``decoder.calibrate_decoder``), whose channels replace the solve's (default none: the
     solve alone; ``solved.residual`` stays the least-squares fit's)."""
     from anim3d.channels import INDEX
     from anim3d.data.importers.solve import ArkitSolver, neutral_frames
 
-    solver = ArkitSolver(default_head() if head is None else head, config=config, basis=basis, view_bias=view_bias)
+    solver = ArkitSolver(default_head() if head is None else head, config=config, basis=basis)
     solved = solver.fit(tracking.landmarks, aspect=tracking.aspect)
     if decoder is not None:
         ref = neutral_frames(tracking.landmarks, tracking.aspect, solver.config.neutral_fraction)
@@ -56,13 +55,13 @@ def fit_landmarks(tracking, head=None, config=None, basis=None, view_bias=None, 
 
 
 def video_motion(path: str | os.PathLike, *, head=None, config=None, max_frames: int | None = None, progress: bool = True,
-                 basis=None, view_bias=None, decoder=None) -> VideoFit:
+                 basis=None, decoder=None) -> VideoFit:
     """Track a talking-face video and solve its Motion (30 fps). Raises InputError naming
     the file for a file that is not a video, no face, several faces or a tiny face."""
     from anim3d.tracking import track_video
 
     tracking = track_video(path, max_frames=max_frames, progress=progress)
-    return fit_landmarks(tracking, head=head, config=config, basis=basis, view_bias=view_bias, decoder=decoder)
+    return fit_landmarks(tracking, head=head, config=config, basis=basis, decoder=decoder)
 
 
 def import_video(path: str | os.PathLike, *, head=None, config=None, max_frames: int | None = None, progress: bool = True, speaker: str | None = None):

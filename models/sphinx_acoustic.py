@@ -10,12 +10,7 @@ acoustic scores, and their decoders run at 0.1-2x real time here. Scoring only t
 states x 42 CI phones) is a few matrix products per frame:
 - ``ci_phone_loglik`` gives T x 42 log-likelihoods at 100 frames per second;
 - ``phone_loop`` turns them into phones with a Viterbi pass (one penalty per phone change, no language
-  model);
-- ``context_posteriors`` scores all 5126 senones, the context-dependent (CD) ones too, and says which left and
-  right neighbours the frame's likely senones stand for. A CD senone is shared by the triphones (phone in a
-  given left and right context) whose state sounds alike; the vowel next to a p/b/m sounds unlike the same
-  vowel next to a t/d/k (the formant transitions), so the neighbours carry the place of articulation that
-  the CI posteriors blur.
+  model).
 
 The MFCC front end follows ``feat.params`` and sphinxbase's defaults:
 - a fixed 1-LSB dither (``dither``), 0.97 pre-emphasis, 410-sample Hamming windows every 160 samples,
@@ -117,23 +112,6 @@ def read_ci_phones(path: str) -> tuple[str, ...]:
     return _mdef_head(open(path, "rb").read())[1]
 
 
-def read_mdef(path: str) -> tuple[tuple[str, ...], np.ndarray]:
-    """A binary model definition (``mdef``, BMDF) -> (CI phone names, N x 6 int64 triphones: base, left, right
-    CI phone and the senones of states 0, 1, 2)."""
-    b = open(path, "rb").read()
-    (n_ci, n_phone, n_emit, _, _, _, n_sseq, _, n_cd_tree, _), names, j = _mdef_head(b)
-    j = (j + 3) // 4 * 4 + 8 * n_cd_tree  # padding, then the CD tree (int16 ctx, int16 n_down, int32 child)
-    phone = np.dtype([("ssid", "<i4"), ("tmat", "<i4"), ("wpos", "u1"), ("ctx", "u1", 3)])
-    ph = np.frombuffer(b[j : j + phone.itemsize * n_phone], phone)
-    j += phone.itemsize * n_phone
-    if n_emit != 3 or int(np.frombuffer(b[j : j + 4], "<i4")[0]) != n_sseq * n_emit:
-        raise ValueError(f"{path}: expected 3 emitting states per phone and a senone sequence table")
-    sseq = np.frombuffer(b[j + 4 : j + 4 + 2 * n_sseq * n_emit], "<i2").reshape(n_sseq, n_emit)
-    cd = ph[n_ci:]  # the triphones (CI phones first); ctx = base, left, right
-    tri = np.concatenate([cd["ctx"].astype(np.int64), sseq[cd["ssid"]].astype(np.int64)], axis=1)
-    return names, tri
-
-
 @lru_cache(maxsize=1)
 def load_model() -> AcousticModel:
     d = model_dir()
@@ -146,101 +124,11 @@ def load_model() -> AcousticModel:
     return AcousticModel(phones, means, variances, weights)
 
 
-@dataclass(frozen=True, eq=False)  # hashed by identity (for the cached scoring tensors)
-class ContextModel:
-    """All senones of the acoustic model, sorted by the CI phone whose codebook each one mixes."""
-    bounds: np.ndarray  # P + 1: phone p's senones are rows bounds[p] .. bounds[p + 1] - 1 of the tables below
-    log_weights: np.ndarray  # 3 x K x S natural-log mixture weights (S = every senone, CI and CD)
-    left: np.ndarray  # S x P: the share of a senone's triphones with each left neighbour (CI senones: uniform)
-    right: np.ndarray  # S x P: the same for the right neighbour
-
-
-@lru_cache(maxsize=1)
-def load_context_model() -> ContextModel:
-    d = model_dir()
-    phones, tri = read_mdef(os.path.join(d, "mdef"))
-    P = len(phones)
-    log_w = read_mixture_weights(os.path.join(d, "sendump"))  # 3 x K x S
-    S = log_w.shape[2]
-    owner = np.full(S, -1, np.int64)
-    owner[: 3 * P] = np.arange(3 * P) // 3
-    left, right = np.zeros((S, P)), np.zeros((S, P))
-    for j in range(3):
-        owner[tri[:, 3 + j]] = tri[:, 0]
-        np.add.at(left, (tri[:, 3 + j], tri[:, 1]), 1.0)
-        np.add.at(right, (tri[:, 3 + j], tri[:, 2]), 1.0)
-    if (owner < 0).any():
-        raise ValueError(f"{d}: {int((owner < 0).sum())} senones belong to no phone")
-    left[: 3 * P], right[: 3 * P] = 1.0, 1.0  # a CI senone says nothing of the neighbours
-    order = np.argsort(owner, kind="stable")
-    bounds = np.searchsorted(owner[order], np.arange(P + 1))
-    norm = lambda a: (a / a.sum(axis=1, keepdims=True))[order]  # noqa: E731
-    return ContextModel(bounds, log_w[:, :, order], norm(left), norm(right))
-
-
-@lru_cache(maxsize=2)
-def _context_tensors(ctx: ContextModel) -> tuple:
-    """Per stream and phone the mixture weights of its senones (K x n_p), and the S x 2P neighbour table."""
-    import torch
-
-    W = [[torch.from_numpy(np.exp(ctx.log_weights[s][:, a:b])).float() for a, b in zip(ctx.bounds[:-1], ctx.bounds[1:])]
-         for s in range(ctx.log_weights.shape[0])]
-    return W, torch.from_numpy(np.concatenate([ctx.left, ctx.right], axis=1)).float()
-
-
-def context_posteriors(feats: np.ndarray, model: AcousticModel | None = None, ctx: ContextModel | None = None,
-                       top_phones: int = 6, ci_loglik: np.ndarray | None = None, chunk: int = 512) -> np.ndarray:
-    """T x 39 features -> T x 2P: the posterior over the senones (softmax of their log-likelihoods), summed
-    into the left neighbours (first P columns) and the right neighbours (last P) of the triphones behind
-    them. Each half of a row sums to 1.
-
-    Only the senones of each frame's ``top_phones`` likeliest CI phones (by ``ci_loglik``, T x P, computed
-    here when not given) are scored, the rest count as impossible, so only those phones' Gaussians are
-    evaluated. Scoring all 5126 senones cost 0.45 s per minute of audio at 30 frames per second on one
-    thread, as much as the CI posteriors at 100; ``top_phones=P`` scores them all."""
-    import torch
-
-    m, c = model or load_model(), ctx or load_context_model()
-    P, S_, K, D = m.means.shape
-    if ci_loglik is None:
-        ci_loglik = ci_phone_loglik(feats, m)
-    W, table = _context_tensors(c)
-    scoring = _scoring_tensors(m)
-    f = torch.from_numpy(np.ascontiguousarray(feats, np.float32))  # T x 39
-    T = f.shape[0]
-    out = torch.empty(T, table.shape[1])
-    spans = list(zip(c.bounds[:-1].tolist(), c.bounds[1:].tolist()))
-    with torch.inference_mode():
-        for t0 in range(0, T, chunk):
-            fc = f[t0 : t0 + chunk]
-            n = fc.shape[0]
-            keep = torch.zeros(n, P, dtype=torch.bool)
-            best = torch.from_numpy(np.ascontiguousarray(ci_loglik[t0 : t0 + n], np.float32)).topk(min(top_phones, P), dim=1).indices
-            keep.scatter_(1, best, True)  # n x P: the phones whose senones are scored
-            ll = torch.full((n, int(c.bounds[-1])), -torch.inf)  # n x S senone log-likelihoods
-            for p in keep.any(dim=0).nonzero()[:, 0].tolist():
-                rows = keep[:, p].nonzero()[:, 0]
-                xr = fc[rows]  # r x 39
-                a, b = spans[p]
-                acc = 0.0
-                for s, (A, const, _) in enumerate(scoring):
-                    x = xr[:, s * D : (s + 1) * D]
-                    g = torch.addmm(const[p * K : (p + 1) * K], torch.cat([x * x, x], dim=1), A[:, p * K : (p + 1) * K])  # r x K
-                    top = g.amax(dim=1, keepdim=True)
-                    acc = acc + torch.mm(g.sub_(top).exp_(), W[s][p]).clamp_min_(1e-30).log_().add_(top)  # r x (b - a)
-                ll[rows, a:b] = acc
-            out[t0 : t0 + n] = torch.softmax(ll, dim=1) @ table
-    return out.numpy()
-
-
 @lru_cache(maxsize=16)
-def mel_filters(sr: int = SAMPLE_RATE, warp: float = 1.0) -> np.ndarray:
-    """N_FILTERS x (N_FFT // 2 + 1) triangular filters equally spaced on the mel scale. ``warp`` multiplies
-    every filter's frequencies (a linear vocal-tract-length warp for training's ``--vtln-copies``): above 1 the
-    filters move up, so the features look like a voice's whose formants are lower by that factor (a longer
-    vocal tract)."""
+def mel_filters(sr: int = SAMPLE_RATE) -> np.ndarray:
+    """N_FILTERS x (N_FFT // 2 + 1) triangular filters equally spaced on the mel scale."""
     mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
-    edges = 700.0 * (10 ** (np.linspace(mel(LOWER_HZ), mel(UPPER_HZ), N_FILTERS + 2) / 2595.0) - 1.0) * warp
+    edges = 700.0 * (10 ** (np.linspace(mel(LOWER_HZ), mel(UPPER_HZ), N_FILTERS + 2) / 2595.0) - 1.0)
     f = np.arange(N_FFT // 2 + 1) * sr / N_FFT
     lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     w = np.clip(np.minimum((f - lo) / (mid - lo), (hi - f) / (hi - mid)), 0.0, None)
@@ -258,11 +146,10 @@ def dither(start: int, n: int) -> np.ndarray:
     return _dither_table()[(start + np.arange(n)) % DITHER_PERIOD]
 
 
-def cepstra(samples: np.ndarray, start: int = 0, previous: float | None = None, warp: float = 1.0) -> np.ndarray:
+def cepstra(samples: np.ndarray, start: int = 0, previous: float | None = None) -> np.ndarray:
     """16 kHz mono float samples in [-1, 1] -> T x 13 liftered MFCC before any mean removal (T frames at 100 Hz;
     frame t covers samples [160 t, 160 t + WINDOW)). ``start``: the stream index of ``samples[0]`` (for the
-    dither); ``previous``: the sample before it (None: the stream starts here); ``warp``: the filterbank's
-    (``mel_filters``)."""
+    dither); ``previous``: the sample before it (None: the stream starts here)."""
     from scipy.fft import dct
 
     x = np.asarray(samples, np.float64).reshape(-1) * 32768.0
@@ -276,7 +163,7 @@ def cepstra(samples: np.ndarray, start: int = 0, previous: float | None = None, 
     frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, (0, WINDOW)), WINDOW)[::hop][:n]  # n x WINDOW
     power = np.abs(np.fft.rfft(frames * np.hamming(WINDOW), N_FFT)) ** 2  # n x 257
     # einsum, not @: numpy hands @ to a multithreaded BLAS, whose idle threads spin on a busy machine
-    logmel = np.log(np.maximum(np.einsum("nf,mf->nm", power, mel_filters(SAMPLE_RATE, warp)), 1e-5))  # n x 25
+    logmel = np.log(np.maximum(np.einsum("nf,mf->nm", power, mel_filters(SAMPLE_RATE)), 1e-5))  # n x 25
     c = dct(logmel, type=2, norm="ortho", axis=1)[:, :N_CEP]
     c *= 1.0 + 0.5 * LIFTER * np.sin(np.pi * np.arange(N_CEP) / LIFTER)
     return c
