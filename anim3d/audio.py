@@ -11,13 +11,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from anim3d.errors import AudioError
+from anim3d.errors import AudioError, warn_input
 from anim3d.fileio import ffmpeg_reason, open_media
 
 DEFAULT_SAMPLE_RATE = 16000
+# extensions of the audio and video files anim3d expects (FFmpeg reads more)
+MEDIA_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aif", ".aiff",
+                    ".mp4", ".mov", ".mkv", ".webm", ".avi")
 MAX_SECONDS = 3600.0  # an hour: longer inputs are almost surely a mistake (use streaming)
 MIN_SECONDS = 0.05
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 768000  # rates recordings use, telephony to DXD
 SILENCE_PEAK = 1e-4  # peak amplitude below this (about -80 dBFS) counts as silent
+# Audio that decodes shorter than its header promises by more than the codec's padding
+# (under 60 ms) is reported: slack 0.1 s plus 0.2 % of the promise.
+TRUNCATION_SLACK_S = 0.1
+TRUNCATION_SLACK_SHARE = 0.002
 
 
 @dataclass
@@ -43,42 +51,132 @@ def load_audio(
 
     Raises AudioError for a missing file, a file that is not audio, a video with no
     audio track, empty or too-short audio, silent audio (unless ``allow_silent``) and
-    audio longer than ``max_seconds``.
+    audio longer than ``max_seconds``. Warns (InputWarning) when less audio decodes than
+    the header promises, or decoding stops at corrupt data: the audio before it is kept.
     """
     import av
 
     path = os.fspath(path)
     container = open_media(path, error=AudioError, noun="an audio file", readable="audio or video file")
     with container:
-        streams = container.streams.audio
-        if not streams:
-            kinds = ", ".join(sorted({s.type for s in container.streams})) or "no streams"
-            raise AudioError(path, f"has no audio track (contains: {kinds})")
-        stream = streams[0]
-        src_rate = stream.rate or stream.codec_context.sample_rate
-        if not src_rate or src_rate <= 0:
-            raise AudioError(path, "audio track has no valid sample rate")
+        stream = audio_track(path, container)
+        _check_rate(path, stream.codec_context.sample_rate)
         declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
         if declared is not None and declared > max_seconds * 1.05:
             raise AudioError(path, f"audio is {declared:.0f} s long; the limit is {max_seconds:.0f} s")
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        promised = _promised_seconds(path, container, stream, max_seconds)
+        mono = MonoResampler(sample_rate)
         chunks: list[np.ndarray] = []
         total = 0
         limit = int((max_seconds + 1.0) * sample_rate)
+        corrupt = None
         try:
             for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    arr = out.to_ndarray().reshape(-1)
+                _check_rate(path, frame.sample_rate)
+                for arr in mono.push(frame):
                     chunks.append(arr)
                     total += arr.size
                 if total > limit:
                     raise AudioError(path, f"audio is longer than the limit of {max_seconds:.0f} s")
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
         except av.error.FFmpegError as e:
-            raise AudioError(path, f"audio data is corrupt ({ffmpeg_reason(e)})") from None
+            if not total:
+                raise AudioError(path, f"audio data is corrupt ({ffmpeg_reason(e)})") from None
+            corrupt = ffmpeg_reason(e)  # keep the audio decoded before the bad data
+        chunks.extend(mono.flush())
     samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    problem = shortfall(promised, samples.size / sample_rate, corrupt)
+    if problem:
+        warn_input(path, problem)
     return _checked(samples, sample_rate, path, max_seconds, min_seconds, allow_silent)
+
+
+class MonoResampler:
+    """Decoded frames -> mono float32 arrays at ``rate``. A stream whose sample format, layout
+    or rate changes midway (spliced files) gets a fresh resampler at each change."""
+
+    def __init__(self, rate: int):
+        self.rate = rate
+        self._resampler = None
+        self._setup = None
+
+    def push(self, frame) -> list[np.ndarray]:
+        import av
+
+        setup = (frame.format.name, frame.layout.name, frame.sample_rate)
+        out = self.flush() if self._setup not in (None, setup) else []
+        if self._resampler is None:
+            self._resampler, self._setup = av.AudioResampler(format="flt", layout="mono", rate=self.rate), setup
+        return out + [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
+
+    def flush(self) -> list[np.ndarray]:
+        if self._resampler is None:
+            return []
+        out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(None)]
+        self._resampler = self._setup = None
+        return out
+
+
+def _check_rate(path: str, rate) -> None:
+    if not rate or not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioError(path, f"audio sample rate {rate} Hz is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz")
+
+
+def audio_track(path: str, container):
+    """The first audio stream of an open container; AudioError when there is none or FFmpeg
+    has no decoder for it."""
+    streams = container.streams.audio
+    if not streams:
+        kinds = ", ".join(sorted({s.type for s in container.streams})) or "no streams"
+        raise AudioError(path, f"has no audio track (contains: {kinds})")
+    if streams[0].codec_context is None:
+        raise AudioError(path, "the audio track's codec is unknown to FFmpeg")
+    return streams[0]
+
+
+def shortfall(promised: float | None, decoded: float, corrupt: str | None) -> str | None:
+    """The warning for audio that decoded shorter than its header promised (beyond codec
+    padding) or stopped at corrupt data, or None when all that was promised was decoded."""
+    if promised is not None and decoded < promised - (TRUNCATION_SLACK_S + TRUNCATION_SLACK_SHARE * promised):
+        why = f"file truncated or corrupt: {corrupt}" if corrupt else "file truncated?"
+        return f"the header promises {promised:.2f} s but only {decoded:.2f} s could be decoded ({why})"
+    if corrupt:
+        return f"audio data is corrupt after {decoded:.2f} s ({corrupt}); only the audio before it is used"
+    return None
+
+
+def _promised_seconds(path: str, container, stream, max_seconds: float) -> float | None:
+    """The duration the file's header promises, or None where it promises none.
+
+    FFmpeg sizes a WAV by its bytes, so a WAV's promise is read from its header; other
+    formats promise through FFmpeg's stream duration unless FFmpeg only estimated it from
+    the file size and bitrate. A promise beyond ``max_seconds`` is a streaming placeholder.
+    """
+    if container.format.name == "wav":
+        seconds = _wav_header_seconds(path)
+    else:
+        seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+        if seconds is not None and _is_bitrate_estimate(os.path.getsize(path), stream, seconds):
+            seconds = None
+    return seconds if seconds and seconds <= max_seconds else None
+
+
+def _wav_header_seconds(path: str) -> float | None:
+    """Frames / rate from a PCM WAV's header (Python's wave module reads only PCM headers)."""
+    import struct
+    import wave
+
+    try:
+        with wave.open(path, "rb") as w:
+            frames, rate = w.getnframes(), w.getframerate()
+    except (wave.Error, EOFError, OSError, struct.error):
+        return None
+    return frames / rate if rate > 0 else None
+
+
+def _is_bitrate_estimate(file_size: int, stream, seconds: float) -> bool:
+    """True when ``seconds`` is file size / bitrate: FFmpeg's guess, not a header's count."""
+    bit_rate = stream.codec_context.bit_rate or stream.bit_rate
+    return bool(bit_rate) and abs(file_size * 8 / bit_rate - seconds) <= 0.01 * seconds + 0.01
 
 
 def audio_from_array(

@@ -37,3 +37,19 @@ def show_warnings_as_lines(prefix: str):
 
     previous, warnings.formatwarning = warnings.formatwarning, one_line
     return previous
+
+
+class InputWarning(UserWarning):
+    """A usable input with a problem the user should know about; the message names the file."""
+
+    def __init__(self, path: str | os.PathLike | None, problem: str):
+        self.path = None if path is None else os.fspath(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
+def warn_input(path: str | os.PathLike | None, problem: str) -> None:
+    """Warn about ``path``; the CLI prints it as one ``warning:`` line on stderr."""
+    import warnings
+
+    warnings.warn(InputWarning(path, problem), stacklevel=3)

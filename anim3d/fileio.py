@@ -26,6 +26,7 @@ from anim3d.errors import InputError
 TEMP_PREFIX = ".anim3d-"
 _TEMP_NAME = re.compile(r"^\.anim3d-(\d+)-[^/]*\.tmp[^/]*$")
 _group: contextvars.ContextVar[list | None] = contextvars.ContextVar("anim3d_output_group", default=None)
+NPZ_MAX_BYTES = 4 * 2**30  # larger arrays in an NPZ are a corrupt file or a zip bomb
 
 
 @contextlib.contextmanager
@@ -197,20 +198,27 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def read_npz(path: str | os.PathLike, *, what: str = "NPZ file", error: type[InputError] = InputError,
-             not_found: str = "file not found") -> dict:
+             not_found: str = "file not found", max_bytes: int = NPZ_MAX_BYTES) -> dict:
     """All arrays of an NPZ file (never unpickled) as a dict; a missing or unreadable file
-    raises ``error(path, ...)``: ``not_found``, or "not a readable <what> (<reason>)"."""
+    raises ``error(path, ...)``: ``not_found``, or "not a readable <what> (<reason>)".
+    Arrays that unpack to more than ``max_bytes`` are refused before they are read."""
     import zipfile
+    import zlib
 
     import numpy as np
 
     if not os.path.isfile(path):
         raise error(path, not_found)
     try:
+        with zipfile.ZipFile(path) as zf:
+            unpacked = sum(i.file_size for i in zf.infolist())
+        if unpacked > max_bytes:
+            raise error(path, f"not a readable {what} (its arrays unpack to {unpacked / 2**30:.1f} GiB; "
+                              f"the limit is {max_bytes / 2**30:.0f} GiB)")
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        raise error(path, f"not a readable {what} ({e})") from None
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, NotImplementedError, MemoryError) as e:
+        raise error(path, f"not a readable {what} ({e or type(e).__name__})") from None
 
 
 def open_media(path: str, *, error: type[InputError] = InputError, noun: str = "media file",
@@ -226,7 +234,7 @@ def open_media(path: str, *, error: type[InputError] = InputError, noun: str = "
     if os.path.getsize(path) == 0:
         raise error(path, "file is empty")
     try:
-        return av.open(path)
+        return av.open(path, metadata_errors="replace")  # tags in a broken encoding are not fatal
     except av.error.FFmpegError as e:
         raise error(path, f"not a readable {readable} ({ffmpeg_reason(e)})") from None
 

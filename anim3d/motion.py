@@ -20,6 +20,8 @@ from anim3d.channels import ARKIT_NAMES, EYE_MAX_DOWN, EYE_MAX_UP, EYE_MAX_YAW, 
 from anim3d.errors import MotionError
 
 NPZ_FORMAT = "anim3d.motion/1"
+MAX_FPS = 1000.0  # a frame rate above this is a corrupt file, not a capture
+WEIGHT_SLACK = 1e-3  # weights this far outside [0, 1] are rounding, not out of range
 
 
 @dataclass
@@ -45,8 +47,8 @@ class Motion:
         for name, arr in (("head_rotation", self.head_rotation), ("head_translation", self.head_translation)):
             if arr.shape != (t, 3):
                 raise MotionError(source, f"{name} must be ({t}, 3), got {arr.shape}")
-        if not (np.isfinite(self.fps) and self.fps > 0):
-            raise MotionError(source, f"fps must be a positive number, got {self.fps}")
+        if not (np.isfinite(self.fps) and 0 < self.fps <= MAX_FPS):
+            raise MotionError(source, f"fps must be a positive number up to {MAX_FPS:g}, got {self.fps:g}")
         for name, arr in (
             ("blendshapes", self.blendshapes),
             ("head_rotation", self.head_rotation),
@@ -179,32 +181,66 @@ class Motion:
 
     @classmethod
     def load_npz(cls, path: str | os.PathLike) -> "Motion":
-        """Read a Motion NPZ; columns are matched by name, so any channel order works."""
+        """Read a Motion NPZ; columns are matched by name, so any channel order works.
+
+        Raises MotionError naming ``path`` unless the file holds a Motion with at least one
+        frame; warns (InputWarning) about weights outside [0, 1].
+        """
+        from anim3d.errors import warn_input
         from anim3d.fileio import read_npz
 
         data = read_npz(path, error=MotionError)
         missing = [k for k in ("blendshapes", "blendshape_names", "head_rotation", "head_translation", "fps") if k not in data]
         if missing:
             raise MotionError(path, f"not an anim3d Motion NPZ: missing {', '.join(missing)}")
-        names = [str(n) for n in data["blendshape_names"]]
-        bs_in = np.asarray(data["blendshapes"], np.float32)
+        names = _names(path, data["blendshape_names"])
+        bs_in = _real_array(path, "blendshapes", data["blendshapes"])
         if bs_in.ndim != 2 or bs_in.shape[1] != len(names):
             raise MotionError(path, f"blendshapes {bs_in.shape} do not match {len(names)} names")
         col = {n: i for i, n in enumerate(names)}
         absent = [n for n in ARKIT_NAMES if n not in col]
         if absent:
             raise MotionError(path, f"missing ARKit channels: {', '.join(absent[:5])}{'...' if len(absent) > 5 else ''}")
-        bs = bs_in[:, [col[n] for n in ARKIT_NAMES]]
-        try:
-            motion = cls.__new__(cls)
-            motion.blendshapes = bs
-            motion.head_rotation = np.asarray(data["head_rotation"], np.float32)
-            motion.head_translation = np.asarray(data["head_translation"], np.float32)
-            motion.fps = float(data["fps"])
-        except (TypeError, ValueError) as e:
-            raise MotionError(path, f"malformed field ({e})") from None
+        if bs_in.shape[0] == 0:
+            raise MotionError(path, "the motion has no frames")
+        fps = _real_array(path, "fps", data["fps"])
+        if fps.size != 1:
+            raise MotionError(path, f"fps must be one number, got an array of shape {fps.shape}")
+        motion = cls.__new__(cls)
+        motion.blendshapes = bs_in[:, [col[n] for n in ARKIT_NAMES]]
+        motion.head_rotation = _real_array(path, "head_rotation", data["head_rotation"])
+        motion.head_translation = _real_array(path, "head_translation", data["head_translation"])
+        motion.fps = float(fps.reshape(()))
         motion.validate(path)
+        loud = weights_out_of_range(motion.blendshapes)
+        if loud:
+            where = ", ".join(f"{ARKIT_NAMES[k]} (first at frame {i})" for k, i in loud)
+            warn_input(path, f"blendshape weights outside [0, 1] (exporters clamp them): {where}")
         return motion
+
+
+def weights_out_of_range(blendshapes: np.ndarray, slack: float = WEIGHT_SLACK) -> list[tuple[int, int]]:
+    """(column, first row) of every column of a T x C weight array with a value outside
+    [-slack, 1 + slack]."""
+    bad = (blendshapes < -slack) | (blendshapes > 1.0 + slack)
+    return [(int(k), int(np.argmax(bad[:, k]))) for k in np.flatnonzero(bad.any(axis=0))]
+
+
+def _real_array(path, key: str, value) -> np.ndarray:
+    """An NPZ field as float32 when it holds integers or floats; else MotionError."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf":
+        raise MotionError(path, f"{key} must hold numbers, not {arr.dtype} values")
+    with np.errstate(over="ignore"):
+        return arr.astype(np.float32)
+
+
+def _names(path, value) -> list[str]:
+    """The NPZ's channel names: a 1-D array of strings."""
+    arr = np.asarray(value)
+    if arr.ndim != 1 or arr.dtype.kind not in "US":
+        raise MotionError(path, f"blendshape_names must be a list of strings, got {arr.dtype} of shape {arr.shape}")
+    return [n.decode("latin-1") if isinstance(n, bytes) else str(n) for n in arr.tolist()]
 
 
 def _yaw_pitch_to_rotvec(yaw: np.ndarray, pitch: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ pocketsphinx (5.x) ships its US-English continuous acoustic model, a CMU pronoun
 dictionary and a phone bigram model (``en-us-phone.lm.bin``) inside its wheel, so phone
 recognition runs offline with no downloads. Its "allphone" search decodes a phone
 sequence with frame times (10 ms frames), which we map to the project's ARPAbet set
-(stress-free ARPAbet, 39 phones + ``SIL``, the same labels as ``anim3d.data.phones``).
+(stress-free ARPAbet, 39 phones + ``SIL``, the same labels as ``anim3d.phones``).
 
 Three modes: "words" (default) recognises words with the en-us language model and
 force-aligns their dictionary phones, as Rhubarb Lip Sync does; "allphone" decodes a
@@ -15,8 +15,6 @@ in our own code (``models.sphinx_acoustic``) and runs a phone loop without langu
 Public API:
     recognize_phones(audio, mode="words"|"allphone"|"frames") -> list[Phone]
     recognize_words(audio) -> list[str]
-    phone_frames(phones, n_frames, fps=30) -> (n_frames,) int  indices into PHONE_SET
-    phone_onehot(phones, n_frames, fps=30) -> (n_frames, 40) float32
     text_to_phones(text) -> list[str]               (CMU dictionary transcription)
     phone_error_rate(reference, hypothesis) -> float  (Levenshtein / len(reference))
 """
@@ -33,28 +31,8 @@ import numpy as np
 from anim3d.audio import Audio
 from anim3d.errors import AudioError
 from anim3d.optional import require
+from anim3d.phones import SIL, Phone, known_label
 
-# Stress-free ARPAbet (CMU dictionary phone set) plus silence.
-ARPABET = (
-    "AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH UW V W Y Z ZH"
-).split()
-
-try:  # the data engineer's phone type and set, when present
-    from anim3d.data.phones import PHONE_SET as _DATA_PHONE_SET
-    from anim3d.data.phones import Phone
-except ImportError:  # same shape, so callers never see a difference
-
-    @dataclass(frozen=True)
-    class Phone:  # type: ignore[no-redef]
-        label: str  # ARPAbet without stress, or "SIL"
-        start: float  # seconds
-        end: float  # seconds
-
-    _DATA_PHONE_SET = None
-
-PHONE_SET: tuple[str, ...] = tuple(_DATA_PHONE_SET) if _DATA_PHONE_SET else ("SIL", *ARPABET)
-PHONE_INDEX = {p: i for i, p in enumerate(PHONE_SET)}
-SILENCE = "SIL"
 MODES = ("words", "allphone", "frames")
 
 SAMPLE_RATE = 16000  # the en-us acoustic model's rate
@@ -123,7 +101,7 @@ def _decode(dec, pcm: bytes) -> None:
 
 def recognize_words(audio: Audio) -> list[str]:
     """Words pocketsphinx's US-English language model hears in ``audio`` (fillers removed)."""
-    pcm, _ = _pcm16k(audio)
+    pcm, _ = pcm16k(audio)
     words_dec, _ = _word_decoders()
     _decode(words_dec, pcm)
     hyp = words_dec.hyp()
@@ -142,7 +120,7 @@ def _aligner(frame_rate: int):
     return Decoder(hmm=hmm, lm=None, dict=dict_path, bestpath=False, loglevel="FATAL", frate=frame_rate)
 
 
-def _align_phones(pcm: bytes, words: list[str], frame_rate: int = FRAME_RATE) -> list[tuple[str, float, float]]:
+def align_phones(pcm: bytes, words: list[str], frame_rate: int = FRAME_RATE) -> list[tuple[str, float, float]]:
     """Forced alignment of ``words`` -> (label, start s, end s) per phone (two passes), analysing ``frame_rate``
     frames per second."""
     align = _word_decoders()[1] if frame_rate == FRAME_RATE else _aligner(frame_rate)
@@ -153,11 +131,11 @@ def _align_phones(pcm: bytes, words: list[str], frame_rate: int = FRAME_RATE) ->
     out = []
     for word in align.get_alignment():
         for ph in word:
-            out.append((normalize_label(ph.name), ph.start / frame_rate, (ph.start + ph.duration) / frame_rate))
+            out.append((known_label(ph.name), ph.start / frame_rate, (ph.start + ph.duration) / frame_rate))
     return out
 
 
-def _pcm16k(audio: Audio) -> tuple[bytes, np.ndarray]:
+def pcm16k(audio: Audio) -> tuple[bytes, np.ndarray]:
     from anim3d.audio import resample
 
     x = np.asarray(audio.samples, dtype=np.float32).reshape(-1)
@@ -166,15 +144,6 @@ def _pcm16k(audio: Audio) -> tuple[bytes, np.ndarray]:
     if audio.sample_rate != SAMPLE_RATE:
         x = resample(x, audio.sample_rate, SAMPLE_RATE)
     return (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes(), x
-
-
-def normalize_label(label: str) -> str:
-    """Map a pocketsphinx / CMU label to the project's set: strip stress digits,
-    fillers (``+SPN+``, ``+NSN+``...) and ``SIL`` become ``SIL``."""
-    lab = re.sub(r"\d", "", label.strip().upper())
-    if not lab or lab.startswith("+") or lab in ("SIL", "SP", "<SIL>", "SILENCE", "PAU"):
-        return SILENCE
-    return lab if lab in PHONE_INDEX else SILENCE
 
 
 def recognize_phones(audio: Audio, config: RecognizerConfig | None = None, *, mode: str = "words") -> list[Phone]:
@@ -196,7 +165,7 @@ def recognize_phones(audio: Audio, config: RecognizerConfig | None = None, *, mo
     if mode not in MODES:
         raise ValueError(f"unknown phone recognition mode {mode!r} ({', '.join(MODES)})")
     config = config or RecognizerConfig()
-    pcm, x = _pcm16k(audio)
+    pcm, x = pcm16k(audio)
     duration = x.size / SAMPLE_RATE
     segs = None
     if mode == "frames":
@@ -204,17 +173,17 @@ def recognize_phones(audio: Audio, config: RecognizerConfig | None = None, *, mo
     if mode == "words":
         words = recognize_words(audio)
         if not words:
-            return [Phone(SILENCE, 0.0, duration)]
+            return [Phone(SIL, 0.0, duration)]
         try:
-            segs = _align_phones(pcm, words)
+            segs = align_phones(pcm, words)
         except RuntimeError:  # pocketsphinx could not align: use the phone loop instead
             segs = None
     if segs is None:  # allphone, or words that could not be aligned
         dec = _decoder(config)
         _decode(dec, pcm)
-        segs = [(normalize_label(s.word), s.start_frame / FRAME_RATE, (s.end_frame + 1) / FRAME_RATE) for s in dec.seg()]
+        segs = [(known_label(s.word), s.start_frame / FRAME_RATE, (s.end_frame + 1) / FRAME_RATE) for s in dec.seg()]
     segs = _silence_quiet(segs, x, config.silence_ratio)
-    return _tidy(segs, duration)
+    return tidy_phones(segs, duration)
 
 
 def _frame_phones(x: np.ndarray, penalty: float) -> list[tuple[str, float, float]]:
@@ -230,7 +199,7 @@ def _path_segments(path: np.ndarray, first_frame: int) -> list[tuple[str, float,
     from models import sphinx_acoustic as sa
 
     names = sa.load_model().phones
-    labels = [normalize_label(names[i]) for i in path]
+    labels = [known_label(names[i]) for i in path]
     segs, start = [], 0
     for t in range(1, len(labels) + 1):
         if t == len(labels) or labels[t] != labels[start]:
@@ -259,7 +228,7 @@ def path_phones(path: np.ndarray, first_frame: int, samples16k: np.ndarray, samp
     (``samples16k[0]`` is sample ``sample_offset`` of the audio)."""
     config = config or RecognizerConfig()
     segs = _path_segments(path, first_frame)
-    return _tidy(_silence_quiet(segs, np.asarray(samples16k, np.float32).reshape(-1), config.silence_ratio, sample_offset),
+    return tidy_phones(_silence_quiet(segs, np.asarray(samples16k, np.float32).reshape(-1), config.silence_ratio, sample_offset),
                  duration)
 
 
@@ -283,57 +252,40 @@ def _silence_quiet(segs, x: np.ndarray, ratio: float, sample_offset: int = 0):
             continue
         a = max(a, 0)
         quiet = rms[a:b].size == 0 or float(rms[a:b].max()) < floor
-        out.append((SILENCE if quiet else lab, s, e))
+        out.append((SIL if quiet else lab, s, e))
     return out
 
 
-def _tidy(segs: list[tuple[str, float, float]], duration: float) -> list[Phone]:
+def tidy_phones(segs: list[tuple[str, float, float]], duration: float) -> list[Phone]:
     """Merge repeats, close gaps, and cover [0, duration] exactly."""
     out: list[list] = []
     for lab, s, e in segs:
         s, e = max(0.0, s), min(duration, e)
         if e <= s:
             continue
-        if out and out[-1][0] == lab and lab == SILENCE:
+        if out and out[-1][0] == lab and lab == SIL:
             out[-1][2] = e
             continue
         if out and s > out[-1][2]:  # a gap: silence
-            out.append([SILENCE, out[-1][2], s])
+            out.append([SIL, out[-1][2], s])
         out.append([lab, s, e])
     if not out:
-        return [Phone(SILENCE, 0.0, duration)]
+        return [Phone(SIL, 0.0, duration)]
     if out[0][1] > 0:
-        if out[0][0] == SILENCE:
+        if out[0][0] == SIL:
             out[0][1] = 0.0
         else:
-            out.insert(0, [SILENCE, 0.0, out[0][1]])
+            out.insert(0, [SIL, 0.0, out[0][1]])
     if out[-1][2] < duration:
-        if out[-1][0] == SILENCE:
+        if out[-1][0] == SIL:
             out[-1][2] = duration
         else:
-            out.append([SILENCE, out[-1][2], duration])
+            out.append([SIL, out[-1][2], duration])
     return [Phone(lab, float(s), float(e)) for lab, s, e in out]
 
 
-def phone_frames(phones: list[Phone], n_frames: int, fps: float = 30.0) -> np.ndarray:
-    """Phone index (into PHONE_SET) at each frame centre -> (n_frames,) int64; SIL elsewhere."""
-    idx = np.full(n_frames, PHONE_INDEX[SILENCE], dtype=np.int64)
-    centres = (np.arange(n_frames) + 0.5) / fps
-    for p in phones:
-        lab = normalize_label(p.label)
-        idx[(centres >= p.start) & (centres < p.end)] = PHONE_INDEX[lab]
-    return idx
-
-
-def phone_onehot(phones: list[Phone], n_frames: int, fps: float = 30.0) -> np.ndarray:
-    """(n_frames, len(PHONE_SET)) float32 one-hot of ``phone_frames`` (a model input channel)."""
-    out = np.zeros((n_frames, len(PHONE_SET)), np.float32)
-    out[np.arange(n_frames), phone_frames(phones, n_frames, fps)] = 1.0
-    return out
-
-
 @lru_cache(maxsize=1)
-def _cmudict() -> dict[str, list[str]]:
+def cmudict() -> dict[str, list[str]]:
     _, _, dict_path = _model_paths()
     d: dict[str, list[str]] = {}
     with open(dict_path, encoding="utf-8", errors="replace") as f:
@@ -341,7 +293,7 @@ def _cmudict() -> dict[str, list[str]]:
             parts = line.split()
             if len(parts) < 2 or "(" in parts[0]:  # keep the first pronunciation only
                 continue
-            d[parts[0].lower()] = [normalize_label(p) for p in parts[1:]]
+            d[parts[0].lower()] = [known_label(p) for p in parts[1:]]
     return d
 
 
@@ -351,7 +303,7 @@ def text_to_phones(text: str) -> list[str]:
     Raises ValueError naming the words that are not in the dictionary.
     """
     words = re.findall(r"[a-z']+", text.lower())
-    d = _cmudict()
+    d = cmudict()
     missing = [w for w in words if w not in d]
     if missing:
         raise ValueError(f"words not in the CMU dictionary: {', '.join(missing)}")
@@ -371,10 +323,10 @@ def edit_distance(a: list[str], b: list[str]) -> int:
 
 def phone_error_rate(reference: list[str], hypothesis: list[str]) -> float:
     """(substitutions + deletions + insertions) / len(reference), silences ignored."""
-    ref = [normalize_label(p) for p in reference]
-    hyp = [normalize_label(p) for p in hypothesis]
-    ref = [p for p in ref if p != SILENCE]
-    hyp = [p for p in hyp if p != SILENCE]
+    ref = [known_label(p) for p in reference]
+    hyp = [known_label(p) for p in hypothesis]
+    ref = [p for p in ref if p != SIL]
+    hyp = [p for p in hyp if p != SIL]
     if not ref:
         raise ValueError("empty reference transcription")
     return edit_distance(ref, hyp) / len(ref)

@@ -146,7 +146,7 @@ def main() -> None:
     if "fast" in args.configs.split(","):
         gen, what = make_generator("fast")
         share = gen.cfg.teacher_blend
-        if share > 0:  # what the rule-based mouth costs (anim3d.mouth_blend), against the model alone in this run
+        if share > 0:  # what the rule-based mouth costs (anim3d.inference.mouth_blend), against the model alone in this run
             on, off = bench_offline(gen, audio, args.steps)[1], bench_offline(gen, audio, args.steps, teacher_blend=0.0)[1]
             print(f"| fast ({what}): teacher blend {share} vs the model's mouth alone (same run) | {on:.2f} vs {off:.2f} CPU s "
                   f"for {audio.duration:.0f} s of speech | ratio {on / off:.3f} |", flush=True)

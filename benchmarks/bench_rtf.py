@@ -217,7 +217,7 @@ def main(argv=None) -> int:
         sec, cpu, phones = timed(lambda: recognize_phones(audio), args.repeats)
         t.add("pocketsphinx phones", sec, dur, cpu)
         try:
-            from anim3d.data.teacher import phones_to_motion
+            from anim3d.teacher import phones_to_motion
 
             sec, cpu, motion = timed(lambda: phones_to_motion(phones, dur, audio=audio), args.repeats)
             t.add("phones -> teacher (after recognition)", sec, dur, cpu)

@@ -106,7 +106,10 @@ def run_live(audio_path: str, seconds: float, fps: float, mode: str = "process",
     import functools
 
     from unity_bridge.plain import PlainSender
-    from unity_bridge.stream import UdpTarget, stream_motion, stream_motion_in_process, udp_sender
+    from unity_bridge.process import stream_motion_in_process
+    from unity_bridge.senders import udp_sender
+    from unity_bridge.stream import stream_motion
+    from unity_bridge.transport import UdpTarget
 
     a = load_audio(audio_path, 16000)
     samples = np.tile(a.samples, int(np.ceil(seconds / a.duration)))[: int(seconds * 16000)]
@@ -160,7 +163,8 @@ def run_live(audio_path: str, seconds: float, fps: float, mode: str = "process",
 def run_once(protocol: str, seconds: float, fps: float, baseline: bool = False):
     from anim3d.motion import Motion
     from unity_bridge.plain import PlainSender
-    from unity_bridge.stream import UdpTarget, stream_motion
+    from unity_bridge.stream import stream_motion
+    from unity_bridge.transport import UdpTarget
     from unity_bridge.vmc import VMCSender
 
     rx = subprocess.Popen([sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True)

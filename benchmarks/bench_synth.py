@@ -21,7 +21,7 @@ import numpy as np
 def stages(n: int, seed: int) -> list[tuple[str, float, float]]:
     from anim3d.data import augment
     from anim3d.data.shards import Utterance, write_shard
-    from anim3d.data.teacher import SpeakerStyle, phones_to_motion
+    from anim3d.teacher import SpeakerStyle, phones_to_motion
     from anim3d.data.text import utterance_text
     from anim3d.data.tts import list_voices, synthesize_many
 

@@ -22,20 +22,11 @@ import numpy as np
 import pygltflib as g
 
 from anim3d.channels import ARKIT_NAMES
-from anim3d.errors import Anim3dError, InputError, MotionError
+from anim3d.errors import InputError, MotionError
 from anim3d.motion import Motion
 from exporters.glb_buffers import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, BufferBuilder, morph_target_accessor, read_accessor
 
 GENERATOR = "anim3d exporters.gltf"
-
-
-def load_default_head():
-    """The embedded open head (``flame.open_head``)."""
-    try:
-        from flame.open_head import load_open_head
-    except ImportError as e:
-        raise Anim3dError(f"the embedded open head is not available ({e}); pass a head model") from None
-    return load_open_head()
 
 
 def rotvec_to_quat(rotvec: np.ndarray) -> np.ndarray:
@@ -86,7 +77,8 @@ def _check_motion(motion: Motion, path) -> None:
         raise MotionError(path, "the motion has no frames")
 
 
-def _resolve_audio(audio):
+def resolve_audio(audio):
+    """``audio`` as an ``anim3d.audio.Audio``: a file path is decoded at 48 kHz (None stays None)."""
     if audio is None:
         return None
     from anim3d.audio import Audio, load_audio
@@ -211,9 +203,11 @@ def write_glb(motion: Motion, path: str | os.PathLike, head=None, audio=None) ->
 
     path = Path(path)
     _check_motion(motion, path)
-    _resolve_audio(audio)  # fail on bad audio before writing anything
+    resolve_audio(audio)  # fail on bad audio before writing anything
     if head is None:
-        head = load_default_head()
+        from flame.open_head import load_open_head
+
+        head = load_open_head()
     gltf, blob = build_gltf(motion, head)
     wav = sidecar_path(path)
     if audio is not None:

@@ -63,47 +63,41 @@ def painter_render(vertices: np.ndarray, faces: np.ndarray, size: int = 512, cen
 
 def _renderer(head, renderer: str):
     """(posing(head, motion) -> T x V x 3, render(vertices n x V x 3, size) -> n x H x W x 3 uint8)."""
-    project = None
-    if renderer in ("auto", "project"):
-        try:
-            from flame.open_head import motion_to_vertices
-            from flame.preview import render_previews
+    if renderer == "project":
+        from flame.open_head import motion_to_vertices
+        from flame.preview import render_previews
 
-            project = (motion_to_vertices, lambda verts, size: render_previews(head, verts, size=size))
-        except ImportError:
-            if renderer == "project":
-                raise
-    if project is not None:
-        return project
+        return motion_to_vertices, lambda verts, size: render_previews(head, verts, size=size)
     center = head.vertices.mean(0)
     scale = 0.8 / (np.ptp(head.vertices[:, :2], axis=0).max() + 1e-9)
     return pose_vertices, lambda verts, size: np.stack([painter_render(v, head.faces, size, center=center, scale=scale * size) for v in verts])
 
 
-def write_preview_mp4(motion: Motion, path: str | os.PathLike, audio=None, head=None, size: int = 512, renderer: str = "auto") -> Path:
+def write_preview_mp4(motion: Motion, path: str | os.PathLike, audio=None, head=None, size: int = 512, renderer: str = "project") -> Path:
     """Render ``motion`` on ``head`` (default: the open head) to an H.264 MP4 with AAC audio.
 
     audio: an ``anim3d.audio.Audio`` or an audio file path (muxed in, trimmed to the motion).
-    renderer: "auto" (the project's rasterizer when importable, else the painter fallback),
-    "project" or "painter" (fast, flat-shaded; used by tests).
+    renderer: "project" (the project's rasterizer, shaded) or "painter" (fast, flat-shaded; used by tests).
     """
     import av
 
     from anim3d.fileio import atomic_output
     from anim3d.progress import progress
-    from exporters.gltf import _resolve_audio, load_default_head
+    from exporters.gltf import resolve_audio
 
     path = Path(path)
     motion.validate(path)
     if motion.num_frames == 0:
         raise MotionError(path, "the motion has no frames")
-    snd = _resolve_audio(audio)
+    snd = resolve_audio(audio)
     if snd is not None and snd.sample_rate != AUDIO_RATE:
         from anim3d.audio import resample
 
         snd = type(snd)(resample(snd.samples, snd.sample_rate, AUDIO_RATE), AUDIO_RATE, snd.path)
     if head is None:
-        head = load_default_head()
+        from flame.open_head import load_open_head
+
+        head = load_open_head()
     size = int(size) + int(size) % 2  # H.264 with yuv420p needs even sizes
     posing, render = _renderer(head, renderer)
     rate = Fraction(motion.fps).limit_denominator(1001)

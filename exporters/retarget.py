@@ -262,9 +262,9 @@ def retarget(motion: Motion, avatar: str | os.PathLike, out: str | os.PathLike, 
         raise MotionError(out, "the motion has no frames")
     if out.suffix.lower() not in (".glb", ".vrm"):
         raise InputError(out, "an avatar with animation is written as .glb or .vrm")
-    from exporters.gltf import _resolve_audio, sidecar_path
+    from exporters.gltf import resolve_audio, sidecar_path
 
-    _resolve_audio(audio)  # fail on bad audio before writing anything
+    resolve_audio(audio)  # fail on bad audio before writing anything
     avatar = os.fspath(avatar)
     raw, gltf, blob = read_gltf(avatar)
     n_views, n_acc = len(gltf.bufferViews), len(gltf.accessors)

@@ -170,3 +170,18 @@ class GuidedDenoiser:
                 delta = delta * self.masks[name].to(delta)  # D: only the channels this condition drives
             res = res + delta
         return res
+
+
+class KnownPrefix:
+    """Wraps a denoiser so that the first frames of every x0 estimate are pulled to frames already generated
+    (B x O x D ``known`` with per-frame weights ``keep`` from ~1 down to ~0): the overlap of two windows is
+    inpainted, so the model continues the previous window instead of only being cross-faded into it."""
+
+    def __init__(self, denoiser: Callable, known: torch.Tensor, keep: torch.Tensor):
+        self.denoiser, self.known, self.keep = denoiser, known, keep  # keep: 1 x O x 1
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        d = self.denoiser(x, sigma)
+        O = self.known.shape[1]
+        d[:, :O] = self.keep * self.known + (1 - self.keep) * d[:, :O]
+        return d

@@ -64,23 +64,12 @@ anim3d train --data "$CORPUS4" --init "$RUN/stage5" --out "$RUN/stage6" --epochs
   --bilabial-weight 16 --seed 10 "${COMMON[@]}"
 anim3d train --data "$CORPUS4" --init "$RUN/stage6" --audio-encoder phones --out "$RUN/stage7" --epochs 24 --lr 3e-4 \
   --bilabial-weight 16 --seed 10 "${COMMON[@]}"
+# inference settings chosen on held-out voices (docs/model.md, "Inference settings"): DPM-Solver++(2M) 4 steps,
+# classifier-free guidance 2 on the audio (acting on the mouth) and on the gaze (eyes and head), the mouth
+# kept from the first step's estimate, 0.3 of the rule-based mouth blended into the lips and jaw
 anim3d train --data "$CORPUS5" --init "$RUN/stage7" --out "$RUN/stage8" --epochs 24 --lr 3e-4 --max-minutes 36 \
-  --bilabial-weight 16 --seed 10 "${COMMON[@]}"
+  --bilabial-weight 16 --seed 10 --inference scripts/default_inference.json "${COMMON[@]}"
 
 mkdir -p models/default
 cp "$RUN/stage8/config.json" "$RUN/stage8/model.safetensors" models/default/
-# inference settings chosen on held-out voices (see docs/model.md): DPM-Solver++(2M) 4 steps, window
-# overlap 12 frames, classifier-free guidance 2 on the audio acting on the mouth and jaw channels only,
-# and 2 on the gaze request acting on the eyes and head; the mouth keeps the first sampler step's estimate
-# (chosen on the real speakers, see docs/model.md); 0.3 of the rule-based mouth blended into the lips and jaw
-# (anim3d.mouth_blend; the share with the lowest held-out lip error whose closure stays >= 0.95, docs/model.md)
-python - <<'EOF'
-import json
-p = "models/default/config.json"
-d = json.load(open(p))
-d["model"].update(overlap=12, default_sampler="dpmpp_2m", default_guidance={"audio": 2.0, "gaze": 2.0},
-                  guidance_channels={"audio": ["mouth"], "gaze": ["eyes", "head"]}, group_steps={"mouth": 1},
-                  teacher_blend=0.3)
-json.dump(d, open(p, "w"), indent=1)
-EOF
 echo "models/default updated from $RUN/stage8"

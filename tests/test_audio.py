@@ -1,11 +1,16 @@
 """Audio loading of common formats and every bad input the issue names."""
 
+import io
+import struct
+import warnings
+import wave
+
 import av
 import numpy as np
 import pytest
 
 from anim3d.audio import load_audio, save_wav
-from anim3d.errors import AudioError
+from anim3d.errors import AudioError, InputWarning
 
 SR = 44100
 
@@ -183,3 +188,135 @@ def test_save_wav_is_atomic(tmp_path):
         save_wav(target, _signal(0.1, 16000), 16000)
     assert not target.exists()
     assert list(tmp_path.iterdir()) == [] or not any(p.name.startswith(".anim3d-") for p in tmp_path.rglob("*"))
+
+
+def _truncated(tmp_path, name, codec, keep):
+    """A 3.26 s file of ``codec`` (None = PCM WAV) cut to its first ``keep`` fraction of bytes."""
+    full = tmp_path / f"full_{name}"
+    if codec is None:
+        save_wav(full, _signal(3.26), SR)
+    else:
+        _encode(full, _signal(3.26), SR, codec)
+    data = full.read_bytes()
+    cut = tmp_path / name
+    cut.write_bytes(data[: int(len(data) * keep)])
+    return cut
+
+
+@pytest.mark.parametrize("name, codec", [("speech.wav", None), ("speech.flac", "flac"), ("speech.mp3", "libmp3lame")])
+def test_truncated_file_warns_with_both_durations(tmp_path, name, codec):
+    cut = _truncated(tmp_path, name, codec, 0.2)
+    with pytest.warns(InputWarning) as rec:
+        audio = load_audio(cut)
+    assert len(rec) == 1
+    text = str(rec[0].message)
+    decoded = f"{audio.duration:.2f} s"
+    assert name in text and "promises 3.26 s" in text and decoded in text and "truncated" in text
+    assert 0.05 < audio.duration < 1.0
+
+
+def _vbr_mp3_without_length_header(path, seconds_silent=2.0, seconds_tone=3.0, sr=SR):
+    """A VBR MP3 with no Xing header: FFmpeg estimates its length from the first frame's bitrate,
+    and the silent start makes that estimate far too long."""
+    sig = np.concatenate([np.zeros(int(seconds_silent * sr), np.float32), _signal(seconds_tone, sr)])
+    with av.open(str(path), "w", options={"write_xing": "0"}) as out:
+        a = out.add_stream("libmp3lame", rate=sr)
+        a.layout = "mono"
+        a.codec_context.flags |= 2  # qscale: variable bitrate
+        a.codec_context.global_quality = 0
+        for i in range(0, len(sig), 1152):
+            frame = av.AudioFrame.from_ndarray(sig[None, i : i + 1152].copy(), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = sr, i
+            for packet in a.encode(frame):
+                out.mux(packet)
+        for packet in a.encode(None):
+            out.mux(packet)
+    return path
+
+
+def test_only_a_broken_promise_warns(tmp_path):
+    """Complete files, a WAV streamed with a placeholder size and an MP3 whose length FFmpeg only
+    estimated from its bitrate break no promise; the same WAV cut short does."""
+    whole = {}
+    for name, codec in (("whole.wav", None), ("whole.flac", "flac"), ("whole.mp3", "libmp3lame"), ("whole.m4a", "aac")):
+        whole[name] = path = tmp_path / name
+        if codec is None:
+            save_wav(path, _signal(3.26), SR)
+        else:
+            _encode(path, _signal(3.26), SR, codec, "mp4" if name.endswith(".m4a") else None)
+    piped = bytearray(whole["whole.wav"].read_bytes())
+    at = piped.index(b"data") + 4
+    piped[at : at + 4] = b"\xff\xff\xff\xff"  # what a WAV writer on a pipe leaves
+    (tmp_path / "piped.wav").write_bytes(bytes(piped))
+    vbr = _vbr_mp3_without_length_header(tmp_path / "vbr.mp3")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for path in whole.values():
+            assert abs(load_audio(path).duration - 3.26) < 0.05, path
+        assert abs(load_audio(tmp_path / "piped.wav").duration - 3.26) < 0.01
+        assert abs(load_audio(vbr).duration - 5.0) < 0.1
+    (tmp_path / "cut.wav").write_bytes(whole["whole.wav"].read_bytes()[:100_000])
+    with pytest.warns(InputWarning, match="cut.wav: the header promises 3.26 s"):
+        load_audio(tmp_path / "cut.wav")
+
+
+def test_cli_prints_the_truncation_warning_on_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    cut = _truncated(tmp_path, "speech.wav", None, 0.2)
+    out = subprocess.run([sys.executable, "-m", "anim3d", "info", str(cut)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    err = out.stderr
+    assert err.count("\n") == 1, err
+    assert err.startswith("anim3d info: warning: ") and "speech.wav" in err and "promises 3.26 s" in err
+    assert "UserWarning" not in err and "InputWarning" not in err and ".py:" not in err
+
+
+def _wav_bytes(seconds=0.5, sr=16000):
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes((_signal(seconds, sr) * 32767).astype("<i2").tobytes())
+    return bytearray(buf.getvalue())
+
+
+def test_tags_in_a_broken_encoding_do_not_stop_loading(tmp_path):
+    info = b"INFO" + b"INAM" + struct.pack("<I", 4) + b"\x80\xfe\xff\x00"
+    data = _wav_bytes() + b"LIST" + struct.pack("<I", len(info)) + info
+    path = tmp_path / "tagged.wav"
+    path.write_bytes(bytes(data))
+    assert abs(load_audio(path).duration - 0.5) < 0.01
+
+
+@pytest.mark.parametrize("offset, value, words", [
+    (20, struct.pack("<H", 0), "codec is unknown"),  # format tag 0
+    (24, struct.pack("<I", 1_500_000_000), "sample rate 1500000000 Hz"),
+])
+def test_impossible_wav_headers_are_refused_quickly(tmp_path, offset, value, words):
+    import time
+
+    data = _wav_bytes()
+    data[offset : offset + len(value)] = value
+    path = tmp_path / "odd.wav"
+    path.write_bytes(bytes(data))
+    start = time.perf_counter()
+    with pytest.raises(AudioError, match=f"odd.wav: .*{words}"):
+        load_audio(path)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_mp3_whose_sample_rate_changes_midway_keeps_what_decodes(tmp_path):
+    """Frames at a new rate get a new resampler; FFmpeg's MP3 decoder then stops at the
+    splice, which is reported with the duration that was kept."""
+    parts = []
+    for sr in (44100, 22050):
+        _encode(tmp_path / f"{sr}.mp3", _signal(1.0, sr), sr, "libmp3lame")
+        parts.append((tmp_path / f"{sr}.mp3").read_bytes())
+    path = tmp_path / "spliced.mp3"
+    path.write_bytes(parts[0] + parts[1])
+    with pytest.warns(InputWarning, match=r"spliced.mp3: .*only 1\.0\d s could be decoded \(file truncated or corrupt"):
+        audio = load_audio(path)
+    assert 1.0 <= audio.duration < 1.1

@@ -80,13 +80,15 @@ def test_transformers_encoder_from_a_local_folder(tmp_path):
     assert f.shape == (60, 32) and np.isfinite(f).all()
     assert np.abs(np.diff(f, axis=0)).max() > 0  # frames differ
     # a model built for this encoder runs on its features
-    from anim3d.pipeline import Controls, MotionGenerator
+    from anim3d.inference import MotionGenerator
+    from anim3d.inference.settings import Conditions, MotionSettings, resolve_sampling
+    from anim3d.inference.windows import generate_windows
     from models.config import get_config
     from models.motion_transformer import MotionTransformer
 
     mcfg = get_config("tiny", audio_encoder=str(tmp_path / "w2v"), audio_dim=32)
     gen = MotionGenerator(MotionTransformer(mcfg).eval(), mcfg)
-    out = gen.generate(gen.front_end(x, 60), Controls(), [0], steps=2, guidance={})
+    out = generate_windows(gen, gen.front_end(x, 60), Conditions(), [0], resolve_sampling(MotionSettings(steps=2), gen.inference))
     assert out.shape == (1, 60, 58) and np.isfinite(out).all()
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from anim3d.audio import Audio
 from anim3d.data import augment as A
-from anim3d.data.phones import Phone
+from anim3d.phones import Phone
 from anim3d.motion import Motion
 
 SR = 16000

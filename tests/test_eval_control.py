@@ -94,7 +94,6 @@ def test_seed_spread_in_points():
 
 
 def test_a_checkpoint_takes_gaze_and_distance_requests(tmp_path):
-    pytest.importorskip("torch")
     from anim3d.audio import audio_from_array
     from anim3d.eval.baselines import available_methods
     from models.checkpoint import save_checkpoint
@@ -103,7 +102,7 @@ def test_a_checkpoint_takes_gaze_and_distance_requests(tmp_path):
 
     cfg = get_config("tiny")
     save_checkpoint(tmp_path / "ck", MotionTransformer(cfg), cfg)
-    methods, _ = available_methods(str(tmp_path / "ck"), "cpu", steps=1)
+    methods = available_methods(str(tmp_path / "ck"), "cpu", steps=1)
     model = next(m for m in methods if m.name.startswith("model"))
     assert {"gaze", "distance"} <= set(model.controls)
     audio = audio_from_array(0.1 * np.sin(np.arange(16000) * 0.1).astype(np.float32), 16000)
@@ -114,7 +113,7 @@ def test_a_checkpoint_takes_gaze_and_distance_requests(tmp_path):
 def test_stochastic_reports_parts_and_closure_per_seed():
     from anim3d.eval.stochastic import evaluate_stochastic
     from anim3d.eval.synthetic import SynthUtterance
-    from anim3d.phonetic import Phone
+    from anim3d.phones import Phone
 
     phones = [Phone("SIL", 0, 0.2), Phone("M", 0.2, 0.3), Phone("AA", 0.3, 0.5), Phone("P", 0.5, 0.6), Phone("SIL", 0.6, 1.0)]
     gt = Motion.neutral(30)

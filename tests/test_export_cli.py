@@ -47,7 +47,6 @@ def test_export_formats(tmp_path, motion_file, capsys):
 
 
 def test_export_glb_open_head_with_audio(tmp_path, motion_file):
-    pytest.importorskip("flame.open_head", reason="flame.open_head not landed")
     src, m = motion_file
     wav = tone(tmp_path / "speech.wav")
     assert main(["export", str(src), "-o", str(tmp_path / "talk.glb"), "--audio", str(wav), "-q"]) == 0
@@ -83,7 +82,6 @@ def test_preview_mp4_has_h264_and_aac(tmp_path, motion_file):
 
 
 def test_preview_cli_with_project_renderer(tmp_path, motion_file):
-    pytest.importorskip("flame.preview", reason="flame.preview not landed")
     src, _ = motion_file
     assert main(["export", str(src), "-o", str(tmp_path / "p.mp4"), "--size", "64", "--fps", "10", "-q"]) == 0
     assert (tmp_path / "p.mp4").stat().st_size > 1000

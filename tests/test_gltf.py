@@ -166,7 +166,6 @@ def test_bad_inputs_write_nothing(tmp_path, head):
 
 
 def test_open_head_export_is_valid(tmp_path):
-    pytest.importorskip("flame.open_head", reason="flame.open_head not landed yet")
     out = write_glb(random_motion(30), tmp_path / "open.glb")
     names, _, w = read_animation_weights(out)
     assert names == list(ARKIT_NAMES) and w.shape == (30, 52)
@@ -210,7 +209,6 @@ def _skinned_vertices(path, frame: int) -> np.ndarray:
 
 def test_glb_skinning_matches_the_head_model(tmp_path):
     """Posing the GLB as a glTF viewer would gives the head model's own posed vertices."""
-    pytest.importorskip("flame.open_head", reason="flame.open_head not landed yet")
     from flame.open_head import load_open_head, motion_to_vertices
 
     head = load_open_head()

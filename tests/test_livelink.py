@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from anim3d.channels import INDEX
-from anim3d.errors import InputError, MotionError
+from anim3d.errors import InputError, InputWarning, MotionError
 from anim3d.motion import Motion
 from exporters.livelink import (
     HEADER,
@@ -142,3 +142,88 @@ def test_nan_motion_writes_nothing(tmp_path):
     with pytest.raises(MotionError, match="NaN"):
         write_livelink_csv(m, tmp_path / "nan.csv")
     assert list(tmp_path.iterdir()) == []
+
+
+def _take(tmp_path, name, n=20, fps=30.0, start=0.0, edit=None):
+    """A written take's rows, changed by ``edit(rows)`` and saved as ``name``: rows[i] is row i + 1
+    of the file (the header is row 1)."""
+    write_livelink_csv(motion(n, fps), tmp_path / "src.csv", start_seconds=start)
+    with open(tmp_path / "src.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    if edit:
+        edit(rows)
+    with open(tmp_path / name, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    return tmp_path / name
+
+
+def test_out_of_range_weights_warn_once_naming_columns_and_rows(tmp_path):
+    def edit(rows):
+        rows[5][rows[0].index("JawOpen")] = "7.5"
+        rows[9][rows[0].index("JawOpen")] = "3"
+        rows[8][rows[0].index("MouthClose")] = "-0.5"
+        rows[2][rows[0].index("EyeBlinkLeft")] = "1.0000001"  # float rounding, not out of range
+
+    with pytest.warns(InputWarning) as rec:
+        back, _ = read_livelink_csv(_take(tmp_path, "loud.csv", edit=edit))
+    assert len(rec) == 1
+    text = str(rec[0].message)
+    assert "loud.csv" in text and "JawOpen (first at row 6)" in text and "MouthClose (first at row 9)" in text
+    assert "EyeBlink" not in text
+    assert back.channel("jawOpen")[4] == 1.0 and back.channel("mouthClose")[7] == 0.0
+
+
+@pytest.mark.parametrize("column, value", [("EyeBlinkLeft", "nan"), ("HeadYaw", "inf"), ("JawOpen", "-Infinity")])
+def test_nan_or_infinite_cell_is_refused_naming_row_and_column(tmp_path, column, value):
+    def edit(rows):
+        rows[4][rows[0].index(column)] = value
+
+    with pytest.raises(MotionError, match=rf"bad.csv: row 5: {column} is not a finite number"):
+        read_livelink_csv(_take(tmp_path, "bad.csv", edit=edit))
+
+
+@pytest.mark.parametrize("how", ["backwards", "repeat"])
+def test_timecode_going_back_or_repeating_warns_and_keeps_row_order(tmp_path, how):
+    def edit(rows):
+        rows[7][0] = rows[3][0] if how == "backwards" else rows[6][0]
+
+    with pytest.warns(InputWarning, match=r"odd.csv: timecode .* at row 8 .*rows are used in order"):
+        back, info = read_livelink_csv(_take(tmp_path, "odd.csv", edit=edit))
+    assert back.num_frames == 20 and back.fps == 30.0 and not info.resampled
+
+
+def test_take_across_midnight_wraps_and_reads_without_warning(tmp_path):
+    """Timecode is the time of day: it wraps from 23:59:59 to 00:00:00, and that is not going back."""
+    import warnings
+
+    src = _take(tmp_path, "night.csv", n=60, start=24 * 3600 - 1.0)
+    with open(src, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[30][0].startswith("23:59:59") and rows[31][0].startswith("00:00:00")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        back, info = read_livelink_csv(src)
+    assert back.num_frames == 60 and back.fps == 30.0 and not info.resampled
+
+
+def test_timecode_jump_of_hours_is_not_resampled_to_hours(tmp_path):
+    def edit(rows):
+        for i in range(15, 21):
+            rows[i][0] = f"05:00:00:{i:02d}.000"
+
+    with pytest.warns(InputWarning, match=r"far.csv: .*row 16"):
+        back, info = read_livelink_csv(_take(tmp_path, "far.csv", edit=edit))
+    assert back.num_frames == 20
+
+
+def test_rows_hours_apart_name_the_file(tmp_path):
+    p = tmp_path / "sparse.csv"
+    body = [["00:00:00:00.000"], ["01:00:00:00.000"], ["02:00:00:00.000"]]
+    with open(p, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(HEADER)
+        for r in body:
+            w.writerow(r + ["61"] + ["0.5"] * 61)
+    with pytest.warns(InputWarning, match="sparse.csv"):
+        back, _ = read_livelink_csv(p)
+    assert back.num_frames == 3

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from anim3d.phonetic import Phone
+from anim3d.phones import Phone
 from anim3d.eval import metrics as M
 
 

@@ -8,7 +8,7 @@ import torch
 
 from anim3d.errors import InputError
 from models.checkpoint import load_checkpoint, save_checkpoint
-from models.config import EMOTIONS, ModelConfig, get_config
+from models.config import ModelConfig, get_config
 from models.motion_transformer import MotionTransformer, concat_conditions, count_parameters, drop_condition
 
 
@@ -53,11 +53,6 @@ def test_configs():
         get_config("huge")
     d = fast.to_dict()
     assert ModelConfig.from_dict(json.loads(json.dumps(d))) == fast
-
-
-def test_emotions_match_the_data_engine():
-    teacher = pytest.importorskip("anim3d.data.teacher")
-    assert tuple(teacher.EMOTIONS) == EMOTIONS
 
 
 def test_forward_shapes_and_condition_effects():

@@ -1,4 +1,4 @@
-"""The rule-based mouth blended into the generated one (anim3d.mouth_blend, animate(teacher_blend=...))."""
+"""The rule-based mouth blended into the generated one (anim3d.inference.mouth_blend, animate(teacher_blend=...))."""
 
 import numpy as np
 import pytest
@@ -6,12 +6,12 @@ import pytest
 from anim3d import progress
 from anim3d.audio import audio_from_array, load_audio, resample
 from anim3d.channels import INDEX
-from anim3d.data.phones import Phone
-from anim3d.data.teacher.core import speech_mouth
-from anim3d.data.teacher.visemes import lip_gap
-from anim3d.mouth_blend import BLEND_CHANNELS, blend_mouth, check_share, rule_mouth
+from anim3d.phones import Phone
+from anim3d.teacher.core import speech_mouth
+from anim3d.teacher.visemes import lip_gap
+from anim3d.inference.mouth_blend import BLEND_CHANNELS, blend_mouth, check_share, rule_mouth
 from anim3d.phonetic import phones_from_loglik, recognize_phones
-from anim3d.pipeline import ConditionError, animate, load_default_model
+from anim3d.inference import ConditionError, animate, load_model
 
 progress.set_enabled(False)
 
@@ -85,7 +85,7 @@ def test_the_front_end_loglik_gives_the_frames_mode_phones(real_speech):
     (the utterance's mean) on real speech."""
     from anim3d.phonetic import edit_distance
 
-    gen = load_default_model()
+    gen = load_model()
     x = resample(real_speech.samples, real_speech.sample_rate, 16000)
     n = int(round(len(x) / 16000 * 30))
     feats, ll, first = gen.front_end.features_and_loglik(x, n)
@@ -102,7 +102,7 @@ def test_the_front_end_loglik_gives_the_frames_mode_phones(real_speech):
 
 
 def test_animate_blends_the_rule_mouth_by_the_share(real_speech):
-    gen = load_default_model()
+    gen = load_model()
     clip = audio_from_array(real_speech.samples[: 3 * real_speech.sample_rate], real_speech.sample_rate)
     alone = animate(clip, checkpoint=gen, seed=1, teacher_blend=0.0, emotion="happy")
     full = animate(clip, checkpoint=gen, seed=1, teacher_blend=1.0, emotion="happy")
@@ -117,7 +117,7 @@ def test_animate_blends_the_rule_mouth_by_the_share(real_speech):
     assert not np.allclose(alone.blendshapes[:, ch], rule[:, ch], atol=0.05)
     # None: the checkpoint's share
     default = animate(clip, checkpoint=gen, seed=1, emotion="happy")
-    share = gen.cfg.teacher_blend
+    share = gen.inference.teacher_blend
     assert np.allclose(default.blendshapes[:, ch], (1 - share) * alone.blendshapes[:, ch] + share * rule[:, ch], atol=1e-6)
     with pytest.raises(ConditionError, match="teacher blend"):
         animate(clip, checkpoint=gen, teacher_blend=1.5)
@@ -126,9 +126,9 @@ def test_animate_blends_the_rule_mouth_by_the_share(real_speech):
 def test_streaming_rule_mouth_matches_the_whole_file_away_from_its_edges(real_speech):
     """Fed the whole sentence in pieces, the online phone loop's mouth is the offline one except near the
     start of its kept history and the end of the audio."""
-    from anim3d.mouth_blend import StreamingRuleMouth
+    from anim3d.inference.mouth_blend import StreamingRuleMouth
 
-    gen = load_default_model()
+    gen = load_model()
     x = resample(real_speech.samples, real_speech.sample_rate, 16000)
     n = int(round(len(x) / 16000 * 30))
     _, ll, first = gen.front_end.features_and_loglik(x, n)
@@ -145,9 +145,9 @@ def test_streaming_rule_mouth_matches_the_whole_file_away_from_its_edges(real_sp
 
 def test_streaming_blends_the_rule_mouth_into_the_same_generated_motion(real_speech):
     from anim3d.motion import Motion
-    from anim3d.streaming import StreamingAnimator
+    from anim3d.inference import StreamingAnimator
 
-    gen = load_default_model()
+    gen = load_model()
     x = resample(real_speech.samples, real_speech.sample_rate, 16000).astype(np.float32)
     takes = {}
     for share in (0.0, 0.3):
@@ -179,7 +179,7 @@ def test_cli_teacher_blend_option(real_speech, tmp_path, capsys):
     ch = list(BLEND_CHANNELS)
     assert not np.allclose(outs["0"][:, ch], outs["1"][:, ch], atol=0.02)
     assert main(["animate", str(wav), "-o", str(tmp_path / "bad.npz"), "--teacher-blend", "1.5", "-q"]) == 2
-    assert "teacher blend share must be in [0, 1], got 1.5" in capsys.readouterr().err
+    assert "--teacher-blend: must be between 0 and 1, got 1.5" in capsys.readouterr().err
     assert not (tmp_path / "bad.npz").exists()
 
 
@@ -189,8 +189,7 @@ def test_a_model_without_the_phone_front_end_blends_phones_scored_beside_it(real
     import torch
 
     from anim3d.motion import Motion
-    from anim3d.pipeline import MotionGenerator
-    from anim3d.streaming import StreamingAnimator
+    from anim3d.inference import MotionGenerator, StreamingAnimator
     from models.config import get_config
     from models.motion_transformer import MotionTransformer
 
@@ -201,7 +200,7 @@ def test_a_model_without_the_phone_front_end_blends_phones_scored_beside_it(real
     ch = list(BLEND_CHANNELS)
     feats, rule = gen.features_and_rule_mouth(real_speech)
     assert np.array_equal(feats, gen.features(real_speech))
-    _, ref = load_default_model().features_and_rule_mouth(real_speech)
+    _, ref = load_model().features_and_rule_mouth(real_speech)
     assert np.abs(rule[:, ch] - ref[:, ch]).mean() < 0.25 * np.abs(ref[:, ch]).mean()  # measured 0.006 against 0.043
     x = resample(real_speech.samples, real_speech.sample_rate, 16000).astype(np.float32)
     live = {}

@@ -247,7 +247,7 @@ def test_render_is_quiet_with_q(tmp_path):
 
 
 def test_training_never_writes_over_the_checkpoint_it_starts_from(tmp_path, capsys):
-    from anim3d.pipeline import DEFAULT_CHECKPOINT
+    from models.checkpoint import DEFAULT_DIR as DEFAULT_CHECKPOINT
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -255,3 +255,15 @@ def test_training_never_writes_over_the_checkpoint_it_starts_from(tmp_path, caps
     assert main(["train", "--data", str(corpus), "--init", "default", "--out", str(DEFAULT_CHECKPOINT), "-q"]) == 2
     _one_line_error(capsys.readouterr().err, "is the --init checkpoint")
     assert {p.name: p.read_bytes() for p in DEFAULT_CHECKPOINT.iterdir() if p.is_file()} == before
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    """``anim3d info m.npz | head -1``: the closed pipe is no traceback."""
+    m = Motion.neutral(30)
+    m.blendshapes[:, :40] = 0.5  # many active channels: a long report
+    m.save_npz(tmp_path / "m.npz")
+    proc = subprocess.Popen(ANIM3D + ["info", str(tmp_path / "m.npz")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # nobody reads
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and proc.returncode in (0, 141), (proc.returncode, err)

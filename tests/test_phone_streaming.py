@@ -7,8 +7,8 @@ import torch
 
 from anim3d import progress
 from anim3d.motion import Motion
-from anim3d.pipeline import MotionGenerator, animate
-from anim3d.toy_corpus import toy_examples
+from anim3d.inference import MotionGenerator, animate
+from toy_corpus import toy_examples
 from anim3d.training import TrainConfig, train
 from models.phone_features import PhoneFrontEnd
 
@@ -34,7 +34,7 @@ def test_a_phones_checkpoint_loads_its_front_end_and_animates(phone_gen):
 
 
 def test_streaming_sees_the_offline_features(phone_gen):
-    from anim3d.streaming import StreamingAnimator
+    from anim3d.inference import StreamingAnimator
 
     _, auds = toy_examples(1, seconds=5.0, seed=7)
     speech = auds[0]

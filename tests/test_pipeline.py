@@ -8,8 +8,9 @@ from anim3d import progress
 from anim3d.audio import audio_from_array, save_wav
 from anim3d.errors import Anim3dError
 from anim3d.motion import Motion
-from anim3d.pipeline import MotionGenerator, animate, window_starts
-from anim3d.toy_corpus import toy_examples
+from anim3d.inference import MotionGenerator, animate
+from anim3d.inference.windows import window_starts
+from toy_corpus import toy_examples
 from anim3d.training import TrainConfig, train
 
 progress.set_enabled(False)
@@ -20,7 +21,8 @@ def toy_ckpt(tmp_path_factory):
     out = tmp_path_factory.mktemp("toy") / "run"
     tr, _ = toy_examples(10, seed=0)
     torch.manual_seed(0)
-    train(tr, [], str(out), TrainConfig(model="tiny", epochs=1, steps_per_epoch=120, batch_size=16, lr=2e-3, warmup=20), log=lambda s: None)
+    train(tr, [], str(out), TrainConfig(model="tiny", epochs=1, steps_per_epoch=120, batch_size=16, lr=2e-3, warmup=20,
+                                        inference={"overlap": 8}), log=lambda s: None)
     return out
 
 
@@ -57,7 +59,7 @@ def test_windows_join_without_jumps(gen):
     _, auds = toy_examples(6, seconds=6.0, seed=7)
     long = audio_from_array(np.concatenate([a.samples for a in auds]), 16000)  # 36 s: ~60 window joins
     m = animate(long, checkpoint=gen, seed=0)
-    W, O = gen.cfg.window, gen.cfg.overlap
+    W, O = gen.cfg.window, gen.inference.overlap
     starts = window_starts(m.num_frames, W, O)[1:]
     assert len(starts) >= 40
     border = sorted({j for s in starts for j in range(s - 1, s + O)})  # steps into and across each cross-fade
@@ -88,35 +90,36 @@ def test_controls_are_checked(gen, speech):
 
 
 def test_mouth_keeps_the_first_step_estimate(gen):
-    """group_steps={"mouth": 1}: in one window, the mouth is what a 1-step sample makes from the same noise
+    """mouth_steps=1: in one window, the mouth is what a 1-step sample makes from the same noise
     (zero on the mouth), while eyes, brows and head are refined by the later steps; bad values are clear errors."""
     from models.config import CHANNEL_GROUPS
 
     _, auds = toy_examples(1, seconds=0.7, seed=3)  # 21 frames: one window of the tiny model (24)
     mouth = list(CHANNEL_GROUPS["mouth"])
     others = [i for i in range(52) if i not in mouth]
-    kept = animate(auds[0], checkpoint=gen, seed=4, steps=4, group_steps={"mouth": 1})
-    one = animate(auds[0], checkpoint=gen, seed=4, steps=1, group_steps={"mouth": 1})  # one step: nothing to keep
-    full = animate(auds[0], checkpoint=gen, seed=4, steps=4, group_steps={"mouth": 0})
+    kept = animate(auds[0], checkpoint=gen, seed=4, steps=4, mouth_steps=1)
+    one = animate(auds[0], checkpoint=gen, seed=4, steps=1, mouth_steps=1)  # one step: nothing to keep
+    full = animate(auds[0], checkpoint=gen, seed=4, steps=4, mouth_steps=0)
     np.testing.assert_allclose(kept.blendshapes[:, mouth], one.blendshapes[:, mouth], atol=1e-5)
     assert np.abs(kept.blendshapes[:, others] - one.blendshapes[:, others]).max() > 1e-4  # float error is ~1e-7
     assert np.abs(kept.blendshapes[:, mouth] - full.blendshapes[:, mouth]).max() > 1e-3
     # a request of 0 overrides a checkpoint that keeps the mouth (as the shipped one does)
-    gen.cfg.group_steps = {"mouth": 1}
+    gen.inference.group_steps = {"mouth": 1}
     try:
         np.testing.assert_array_equal(animate(auds[0], checkpoint=gen, seed=4, steps=4).blendshapes, kept.blendshapes)
-        np.testing.assert_array_equal(animate(auds[0], checkpoint=gen, seed=4, steps=4, group_steps={"mouth": 0}).blendshapes,
+        np.testing.assert_array_equal(animate(auds[0], checkpoint=gen, seed=4, steps=4, mouth_steps=0).blendshapes,
                                       full.blendshapes)
     finally:
-        gen.cfg.group_steps = {}
-    with pytest.raises(Anim3dError, match="unknown channel group 'lips'"):
-        animate(auds[0], checkpoint=gen, group_steps={"lips": 1})
+        gen.inference.group_steps = {}
     with pytest.raises(Anim3dError, match="whole number >= 0"):
-        animate(auds[0], checkpoint=gen, group_steps={"mouth": -1})
+        animate(auds[0], checkpoint=gen, mouth_steps=-1)
+    with pytest.raises(Anim3dError, match="cannot keep the estimate of step 5: the sampler takes 4 steps"):
+        animate(auds[0], checkpoint=gen, steps=4, mouth_steps=5)
 
 
 def test_kept_channels_start_from_zero_noise(gen, speech, monkeypatch):
-    from anim3d.pipeline import check_controls, sample_window_from_noise, window_conditions
+    from anim3d.inference.settings import MotionSettings, check_conditions, resolve_sampling
+    from anim3d.inference.windows import sample_window_from_noise, window_conditions
     from models.config import CHANNEL_GROUPS
 
     seen = []
@@ -127,13 +130,13 @@ def test_kept_channels_start_from_zero_noise(gen, speech, monkeypatch):
         return real(x, sigma, cond)
 
     monkeypatch.setattr(gen.model, "forward", spy)
-    cond = window_conditions(gen, gen.features(speech), 0, None, check_controls(gen.cfg), 1)
+    cond = window_conditions(gen, gen.features(speech), 0, None, check_conditions(MotionSettings(), gen.cfg.emotions), 1)
     noise = torch.randn(1, gen.cfg.window, gen.cfg.motion_dim, generator=torch.Generator().manual_seed(0))
     mouth = list(CHANNEL_GROUPS["mouth"])
     others = [i for i in range(gen.cfg.motion_dim) if i not in mouth]
     for k, zero in ((1, True), (0, False)):
         seen.clear()
-        sample_window_from_noise(gen, cond, noise, 3, {}, group_steps={"mouth": k})
+        sample_window_from_noise(gen, cond, noise, resolve_sampling(MotionSettings(steps=3, guidance={}, mouth_steps=k), gen.inference))
         first = seen[0]  # the first step's input: noise * sigma_max
         assert (first[..., mouth].abs().max() == 0) == zero
         assert first[..., others].abs().max() > 1.0  # the rest: unit noise x sigma_max (20)
@@ -144,7 +147,7 @@ def test_guidance_on_kept_channels_is_skipped_once_they_are_kept(gen, speech, mo
     the audio branch (cheaper) and give the same motion as running it."""
     import models.diffusion as D
 
-    monkeypatch.setattr(gen.cfg, "guidance_channels", {"audio": ["mouth"]})
+    monkeypatch.setattr(gen.inference, "guidance_channels", {"audio": ["mouth"]})
     calls = []
     real_init = D.KeepEstimate.__init__
 
@@ -153,7 +156,7 @@ def test_guidance_on_kept_channels_is_skipped_once_they_are_kept(gen, speech, mo
         real_init(self, denoiser, groups, later)
 
     monkeypatch.setattr(D.KeepEstimate, "__init__", spy_init)
-    kw = dict(checkpoint=gen, seed=2, guidance={"audio": 2.0, "emotion": 1.5}, group_steps={"mouth": 1})
+    kw = dict(checkpoint=gen, seed=2, guidance={"audio": 2.0, "emotion": 1.5}, mouth_steps=1)
     cheap = animate(speech, **kw)
     assert calls and all(calls)  # every window used the cheaper later denoiser
 
@@ -172,7 +175,7 @@ def test_style_clip_is_used(gen, speech, tmp_path):
     with_style = animate(speech, checkpoint=gen, seed=0, style=str(tmp_path / "ref.npz"))
     plain = animate(speech, checkpoint=gen, seed=0)
     assert not np.array_equal(with_style.blendshapes, plain.blendshapes)
-    with pytest.raises(Anim3dError, match="style clip not found"):
+    with pytest.raises(Anim3dError, match="missing.npz: file not found"):
         animate(speech, checkpoint=gen, style=str(tmp_path / "missing.npz"))
 
 
@@ -207,7 +210,7 @@ def test_cli_animate_writes_outputs_and_reports_bad_input(toy_ckpt, speech, tmp_
 
 
 def test_streaming_matches_offline_length_and_starts_fast(gen, speech):
-    from anim3d.streaming import StreamingAnimator
+    from anim3d.inference import StreamingAnimator
 
     st = StreamingAnimator(gen, seed=0)
     chunk = 320  # 20 ms
@@ -242,10 +245,11 @@ def test_stream_command_animates_audio_live(toy_ckpt, speech, tmp_path):
 
 
 def test_the_shipped_default_model_loads_and_animates(speech):
-    from anim3d.pipeline import DEFAULT_CHECKPOINT, load_default_model
+    from anim3d.inference import load_model
+    from models.checkpoint import DEFAULT_DIR
 
-    assert (DEFAULT_CHECKPOINT / "model.safetensors").stat().st_size < 50e6
-    gen = load_default_model()
+    assert (DEFAULT_DIR / "model.safetensors").stat().st_size < 50e6
+    gen = load_model()
     assert gen.cfg.name == "fast"
     m = animate(audio_from_array(speech.samples[: 3 * 16000], 16000))  # no flags at all
     assert m.num_frames == 90 and m.blendshapes.min() >= 0 and m.blendshapes.max() <= 1
@@ -253,18 +257,19 @@ def test_the_shipped_default_model_loads_and_animates(speech):
 
 
 def test_audio_is_encoded_once_per_window_with_the_same_result(gen, speech, monkeypatch):
-    from anim3d.pipeline import check_controls, sample_window_from_noise, window_conditions
+    from anim3d.inference.settings import MotionSettings, check_conditions, resolve_sampling
+    from anim3d.inference.windows import sample_window_from_noise, window_conditions
 
-    cond = window_conditions(gen, gen.features(speech), 0, None, check_controls(gen.cfg), 2)
+    cond = window_conditions(gen, gen.features(speech), 0, None, check_conditions(MotionSettings(), gen.cfg.emotions), 2)
     noise = torch.randn(2, gen.cfg.window, gen.cfg.motion_dim, generator=torch.Generator().manual_seed(0))
-    guidance = {"audio": 2.0, "gaze": 2.0}  # 3 branches in each of 3 steps
+    guidance = resolve_sampling(MotionSettings(steps=3, guidance={"audio": 2.0, "gaze": 2.0}), gen.inference)  # 3 branches x 3 steps
     encoded = []
     real_encode = gen.model.encode_audio
     monkeypatch.setattr(gen.model, "encode_audio", lambda a: encoded.append(a.shape) or real_encode(a))
-    once = sample_window_from_noise(gen, cond, noise, 3, guidance)
+    once = sample_window_from_noise(gen, cond, noise, guidance)
     assert encoded == [cond["audio"].shape]  # one window, one encoding (batch 2), not one per step and branch
     real_forward = gen.model.forward
     monkeypatch.setattr(gen.model, "forward", lambda x, s, c: real_forward(x, s, {k: v for k, v in c.items() if k != "audio_tokens"}))
-    every_call = sample_window_from_noise(gen, cond, noise, 3, guidance)
+    every_call = sample_window_from_noise(gen, cond, noise, guidance)
     assert len(encoded) > 3  # now each forward pass encodes the audio itself ...
     torch.testing.assert_close(once, every_call, rtol=0, atol=1e-6)  # ... to the same motion

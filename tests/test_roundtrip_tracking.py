@@ -113,7 +113,6 @@ def pose_errors(known, fit) -> tuple[np.ndarray, float, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def roundtrip(tmp_path_factory):
-    pytest.importorskip("flame.open_head")
     return run_roundtrip(tmp_path_factory.mktemp("roundtrip"))
 
 
@@ -176,10 +175,9 @@ def test_decoder_chose_its_ridge_by_cross_validation(roundtrip):
 def test_small_calibration_end_to_end(tmp_path):
     """The whole calibration on a short clip (render, encode, track, fit, save, load): the
     decoder it makes reads its own clip's jaw back, and its landmark cache is reused."""
-    pytest.importorskip("flame.open_head")
     from anim3d.channels import INDEX
-    from anim3d.data.importers.decoder import (DecoderConfig, calibrate_decoder, calibration_motion, decoder_features,
-                                               load_decoder, save_decoder)
+    from anim3d.data.importers.decoder import DecoderConfig, decoder_features, load_decoder, save_decoder
+    from anim3d.data.importers.decoder_calibration import calibrate_decoder, calibration_motion
     from anim3d.data.importers.solve import ArkitSolver
     from flame.open_head import load_open_head
 
@@ -225,7 +223,6 @@ def test_tracked_smile_response_is_on_the_right_side():
     """What MediaPipe sees of each smile (``tracked_basis``) lies along that side's mesh
     shape, not the other side's: no left/right swap between the head, the render, the
     tracker and the solve."""
-    pytest.importorskip("flame.open_head")
     from anim3d.channels import INDEX
     from anim3d.data.importers.textured import tracked_basis
     from flame.open_head import load_open_head

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from anim3d.audio import Audio
-from anim3d.data.phones import Phone
+from anim3d.phones import Phone
 from anim3d.data.shards import (INDEX_NAME, ShardDataset, ShardError, Utterance, choose_val_voices, describe, read_shard,
                                 write_index, write_shard)
 from anim3d.errors import Anim3dError, InputError
@@ -112,7 +112,7 @@ def test_not_a_shard_and_not_a_dataset(tmp_path):
 
 
 def test_synth_end_to_end_and_resume(tmp_path):
-    tts = pytest.importorskip("anim3d.data.tts")
+    from anim3d.data import tts
     if not any(v.engine == "espeak" for v in tts.list_voices()):
         pytest.skip("espeak-ng not installed")
     from anim3d.cli import main
@@ -162,7 +162,7 @@ def test_synth_end_to_end_and_resume(tmp_path):
 
 
 def test_synth_skips_a_sentence_the_engine_cannot_say():
-    tts = pytest.importorskip("anim3d.data.tts")
+    from anim3d.data import tts
     from anim3d.data import synth
 
     esp = [v for v in tts.list_voices() if v.engine == "espeak"]

@@ -21,7 +21,7 @@ SPEECH = REPO / "examples" / "hello.wav"
 OFFLINE = {
     "default_seed0": dict(seed=0),
     "controls_seed5": dict(seed=5, emotion="happy", intensity=0.6, gaze=(0.1, -0.05), distance=0.02, teacher_blend=0.0,
-                           group_steps={"mouth": 0}, sampler="ddim", steps=6, guidance={"audio": 1.5}),
+                           mouth_steps=0, sampler="ddim", steps=6, guidance={"audio": 1.5}),
     "free_gaze_seed7": dict(seed=7, emotion="sad", gaze=None, distance=None, teacher_blend=0.5),
 }
 LIVE = {"live_seed2": dict(seed=2, emotion="angry", intensity=0.8)}
@@ -34,8 +34,7 @@ def _motion_array(m) -> np.ndarray:
 def shipped_motions() -> dict[str, np.ndarray]:
     """Every case's T x 58 motion from the shipped default model."""
     from anim3d.audio import load_audio
-    from anim3d.pipeline import animate, load_default_model
-    from anim3d.streaming import StreamingAnimator
+    from anim3d.inference import StreamingAnimator, animate, load_model
 
     audio = load_audio(SPEECH)
     out = {name: _motion_array(animate(audio, **kw)) for name, kw in OFFLINE.items()}
@@ -43,7 +42,7 @@ def shipped_motions() -> dict[str, np.ndarray]:
         out[f"batch_seed3_{i}"] = _motion_array(m)
     out["style_seed1"] = _motion_array(animate(audio, seed=1, style=animate(audio, seed=9)))
     for name, kw in LIVE.items():
-        animator = StreamingAnimator(load_default_model(), **kw)
+        animator = StreamingAnimator(load_model(), **kw)
         step = audio.sample_rate // 50  # 20 ms chunks
         parts = animator.run(audio.samples[i:i + step] for i in range(0, len(audio.samples), step))
         out[name] = np.concatenate([_motion_array(p) for p in parts], 0)
@@ -63,6 +62,7 @@ def test_the_shipped_model_gives_the_saved_motion(motions):
         got = motions[name]
         assert got.shape == want.shape, name
         assert np.abs(got - want).max() <= 1e-5, (name, float(np.abs(got - want).max()))
+        print(name, "max |difference|:", float(np.abs(got - want).max()))
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def test_speech_scores_like_its_phones(evaldata):
     """On real speech (a Harvard sentence), vowel frames score a vowel and the pause frames silence
     more often than chance (1 in 42) would allow."""
     from anim3d.audio import load_audio
-    from anim3d.data.phones import VOWELS
+    from anim3d.phones import VOWELS
     from anim3d.phonetic import recognize_phones
 
     audio = load_audio(evaldata / "audio" / "B08_sb_example1.wav")

@@ -9,7 +9,7 @@ from anim3d.motion import Motion
 
 @pytest.fixture(scope="module")
 def gen():
-    from anim3d.pipeline import MotionGenerator
+    from anim3d.inference import MotionGenerator
     from models.config import get_config
     from models.motion_transformer import MotionTransformer
 
@@ -24,7 +24,7 @@ def speech(seconds=2.0, sr=16000):
 
 
 def run(gen, **opts):
-    from anim3d.streaming import StreamingAnimator
+    from anim3d.inference import StreamingAnimator
 
     st = StreamingAnimator(gen, seed=0, **opts)
     x, chunk = speech(), 320  # 20 ms chunks
@@ -57,6 +57,6 @@ def test_previous_design_waits_one_more_frame(gen):
 
 def test_first_window_steps_are_configurable(gen):
     st, _, _ = run(gen)
-    assert st.timings[0]["steps"] == min(2, gen.cfg.default_steps) and st.timings[1]["steps"] == gen.cfg.default_steps
+    assert st.timings[0]["steps"] == min(2, gen.inference.steps) and st.timings[1]["steps"] == gen.inference.steps
     st, _, _ = run(gen, first_steps=None)  # as every window
-    assert st.timings[0]["steps"] == gen.cfg.default_steps
+    assert st.timings[0]["steps"] == gen.inference.steps

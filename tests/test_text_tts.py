@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anim3d.data.phones import (PHONE_SET, SIL, VISEME_OF, Phone, fill_gaps, from_festival, from_ipa, from_ipa_timed, phone_index,
-                                phones_to_frames)
+from anim3d.phones import PHONE_SET, SIL, VISEME_OF, Phone, fill_gaps, from_festival, from_ipa, from_ipa_timed, phone_index
 from anim3d.data.text import sentence, utterance_text
 from anim3d.errors import Anim3dError
 
-tts = pytest.importorskip("anim3d.data.tts")
+from anim3d.data import tts
 
 
 def _voices(engine):
@@ -32,14 +31,8 @@ def test_phone_set_and_index():
         phone_index("QQ")
 
 
-def test_phones_to_frames_and_gaps():
+def test_gaps_become_silence():
     phones = [Phone("B", 0.1, 0.2), Phone("AA", 0.2, 0.5)]
-    ids = phones_to_frames(phones, 20, 30.0)
-    t = np.arange(20) / 30.0
-    assert ids.shape == (20,)
-    assert (ids[(t >= 0.1) & (t < 0.2)] == phone_index("B")).all()
-    assert (ids[(t >= 0.2) & (t < 0.5)] == phone_index("AA")).all()
-    assert (ids[(t < 0.1) | (t >= 0.5)] == 0).all()
     full = fill_gaps(phones, 0.7)
     assert [p.label for p in full] == ["SIL", "B", "AA", "SIL"]
     assert full[0].start == 0.0 and full[-1].end == pytest.approx(0.7)
@@ -168,7 +161,7 @@ def test_piper_phones_exact_and_repeatable():
 
 @needs_espeak
 def test_every_listed_espeak_accent_loads():
-    eng = tts._espeak_engine()
+    eng = tts.espeak.engine()
     for lang in {v.name for v in _voices("espeak")}:
         assert eng.lib.espeak_SetVoiceByName(lang.encode()) == 0, lang
 
@@ -218,9 +211,9 @@ def test_every_espeak_symbol_is_mapped():
     """No phone symbol that espeak-ng reports for the English accents is silently dropped."""
     import unicodedata
 
-    from anim3d.data.phones import _IPA, _IPA_IGNORE
+    from anim3d.phones import _IPA, _IPA_IGNORE
 
-    eng = tts._espeak_engine()
+    eng = tts.espeak.engine()
     rng = np.random.default_rng(0)
     unknown = set()
     for lang in sorted({v.name for v in _voices("espeak")}):
@@ -236,9 +229,9 @@ def test_every_piper_symbol_is_mapped():
     """Every symbol the Piper voice speaks for our text is a phone, a pause or a mark with a known home."""
     import unicodedata
 
-    from anim3d.data.phones import _IPA, _IPA_BEFORE, _IPA_IGNORE, _PAUSE_SYMBOLS
+    from anim3d.phones import _IPA, _IPA_BEFORE, _IPA_IGNORE, _PAUSE_SYMBOLS
 
-    eng = tts._piper_engine(_voices("piper")[0].name)
+    eng = tts.piper.engine(_voices("piper")[0].name)
     rng = np.random.default_rng(0)
     known = set(_IPA) | _IPA_IGNORE | _IPA_BEFORE | _PAUSE_SYMBOLS
     unknown = set()

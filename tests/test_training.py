@@ -9,10 +9,10 @@ import torch
 
 from anim3d import progress
 from anim3d.errors import Anim3dError
-from anim3d.feature_augment import augment_logmel
-from anim3d.toy_corpus import toy_examples
-from anim3d.training import TrainConfig, closure_rate, train, validate
-from anim3d.training_data import WindowSampler, prepare
+from anim3d.training.augment import augment_logmel
+from toy_corpus import toy_examples
+from anim3d.training.loop import TrainConfig, closure_rate, train, validate
+from anim3d.training.data import WindowSampler, prepare
 from models.checkpoint import load_checkpoint
 from models.config import get_config
 
@@ -111,7 +111,7 @@ def test_batches_have_the_right_shapes_and_masks(toy):
 
 
 def test_bilabial_frames_get_the_extra_loss_weight(toy):
-    from anim3d.training_data import bilabial_frames
+    from anim3d.training.data import bilabial_frames
 
     f = bilabial_frames([("P", 1.0, 1.1), ("AA", 1.1, 1.3), ("M", 0.0, 0.02)], 60)
     assert list(np.nonzero(f)[0]) == [0, 1, 31, 32, 33]  # middles 0 and 32 (1.05 s), +/- 1 frame

@@ -10,9 +10,8 @@ import pytest
 
 from anim3d.errors import InputError
 
-tts = pytest.importorskip("anim3d.data.tts")
-tr = pytest.importorskip("anim3d.data.importers.transcribed")
-pytest.importorskip("pocketsphinx")
+from anim3d.data import tts
+from anim3d.data.importers import transcribed as tr
 
 needs_espeak = pytest.mark.skipif(not [v for v in tts.list_voices() if v.engine == "espeak"], reason="espeak-ng not installed")
 SENTENCE = "Please press 1 to hear the main menu again."
@@ -104,14 +103,14 @@ def test_fast_speech_aligns(rate):
 
 @needs_espeak
 def test_the_fast_aligner_agrees_with_the_usual_one():
-    from anim3d.phonetic import _align_phones
+    from anim3d.phonetic import align_phones
 
     # slow speech, which the usual aligner (100 frames per second, 30 ms per phone at least) can align
     audio, _ = tts.synthesize(SENTENCE.replace("1", "one"), tts.Voice("espeak", "en-us", "m3"), 0.8)
     pcm, _ = tr.dithered_pcm(audio)
     words = tr.text_to_words(SENTENCE)
     speech = lambda segs: [s for s in segs if s[0] != "SIL"]  # noqa: E731  (either may put a pause between words)
-    slow, fast = speech(_align_phones(pcm, words)), speech(_align_phones(pcm, words, tr.FAST_FRAME_RATE))
+    slow, fast = speech(align_phones(pcm, words)), speech(align_phones(pcm, words, tr.FAST_FRAME_RATE))
     assert [s[0] for s in slow] == [f[0] for f in fast]
     middles = np.abs([(s[1] + s[2] - f[1] - f[2]) / 2 for s, f in zip(slow, fast)])
     assert np.median(middles) < 0.02
@@ -139,7 +138,7 @@ def test_import_command_writes_shards_and_skips_what_it_cannot_use(spoken, tmp_p
 
 def _tiny_corpus(root, voice: str, n: int, seed: int):
     from anim3d.audio import audio_from_array
-    from anim3d.data.phones import Phone
+    from anim3d.phones import Phone
     from anim3d.data.shards import Utterance, write_index, write_shard
     from anim3d.motion import Motion
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from unity_bridge.coords import rotvec_to_quat
 from unity_bridge.osc_encode import message_template
-from unity_bridge.stream import Frame, UdpTarget
+from unity_bridge.transport import Frame, UdpTarget
 
 DEFAULT_PORT = 39540
 ADDRESS = "/anim3d/frame"

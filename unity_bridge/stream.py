@@ -11,45 +11,15 @@ so that the character does not freeze mid-expression.
 
 from __future__ import annotations
 
-import socket
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from anim3d.errors import Anim3dError
 from anim3d.motion import Motion
-
-
-class StreamError(Anim3dError):
-    """A streaming target that cannot be used (bad host or port)."""
-
-
-@dataclass
-class Frame:
-    """One tick of the stream (anim3d's right-handed frame; senders convert)."""
-
-    time: float  # seconds since the stream started
-    blendshapes: np.ndarray  # 52, ARKit order
-    head_rotation: np.ndarray  # 3, axis-angle radians
-    head_translation: np.ndarray  # 3, metres
-    eye_rotations: np.ndarray  # 2 x 3, axis-angle (left, right)
-
-    @classmethod
-    def neutral(cls, t: float = 0.0) -> "Frame":
-        return cls(t, np.zeros(52, np.float32), np.zeros(3, np.float32), np.zeros(3, np.float32), np.zeros((2, 3), np.float32))
-
-
-class Sender(Protocol):
-    """Sends one frame. Senders may also offer ``prepare(frame) -> payload`` and
-    ``send_prepared(payload)`` so that encoding happens before the deadline."""
-
-    def send_frame(self, frame: Frame) -> None: ...
-
-    def close(self) -> None: ...
+from unity_bridge.transport import Frame, Sender
 
 
 @dataclass
@@ -77,64 +47,6 @@ class StreamStats:
     @property
     def cpu_percent(self) -> float:
         return 100.0 * self.cpu_seconds / self.duration if self.duration > 0 else 0.0
-
-
-# --------------------------------------------------------------- the target
-class UdpTarget:
-    """A UDP destination. Bad hosts/ports raise StreamError. A receiver that is not listening is no
-    error (UDP is fire-and-forget), but the socket is connected, so the host's refusal (ICMP port
-    unreachable) comes back on a later send: it is reported once as a warning, and sending goes on."""
-
-    def __init__(self, host: str, port: int):
-        if not isinstance(port, int) or not 0 < port < 65536:
-            raise StreamError(f"bad OSC port {port!r}: use a number from 1 to 65535")
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-        except (socket.gaierror, UnicodeError) as e:
-            raise StreamError(f"cannot resolve OSC host {host!r} ({e})") from None
-        family, _, _, _, addr = infos[0]
-        self.address = addr
-        self.sock = socket.socket(family, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-        try:
-            self.sock.connect(addr)
-        except OSError as e:
-            self.sock.close()
-            raise StreamError(f"cannot send to {addr[0]}:{addr[1]} ({e.strerror or e})") from None
-        self.bytes_sent = 0
-        self.refused = 0  # datagrams the receiving host refused
-
-    def send(self, data: bytes) -> None:
-        try:
-            self.bytes_sent += self.sock.send(data)
-        except ConnectionRefusedError:
-            self.refused += 1
-            if self.refused == 1:
-                warnings.warn(f"nothing is listening at {self.address[0]}:{self.address[1]} (the host refused the "
-                              "stream); still sending, start the receiver or check --osc", stacklevel=2)
-        except BlockingIOError:
-            pass  # a full socket buffer: drop the datagram
-        except OSError as e:
-            raise StreamError(f"cannot send to {self.address[0]}:{self.address[1]} ({e.strerror or e})") from None
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def parse_target(text: str, default_port: int) -> tuple[str, int]:
-    """``HOST:PORT``, ``HOST`` or ``:PORT`` -> (host, port); raises StreamError."""
-    text = text.strip()
-    host, sep, port_s = text.rpartition(":")
-    if not sep:
-        host, port_s = text, str(default_port)
-    host = host.strip("[]") or "127.0.0.1"
-    try:
-        port = int(port_s)
-    except ValueError:
-        raise StreamError(f"bad OSC target {text!r}: expected HOST:PORT, e.g. 127.0.0.1:{default_port}") from None
-    if not 0 < port < 65536:
-        raise StreamError(f"bad OSC port {port} in {text!r}: use a number from 1 to 65535")
-    return host, port
 
 
 # ------------------------------------------------------------- the ticking
@@ -373,118 +285,3 @@ def stream_motion(
         stats.duration = clock() - start
         stats.cpu_seconds = time.process_time() - cpu0
     return stats
-
-
-# ------------------------------------------------------------- a sending process
-def request_realtime() -> str:
-    """SCHED_FIFO priority 10 for the calling thread (and threads it starts; called first thing in a
-    process, for the process); returns what was granted."""
-    import os
-
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
-        return "real-time scheduling"
-    except (AttributeError, PermissionError, OSError) as e:
-        return f"normal scheduling (real-time refused: {e})"
-
-
-def _sender_process(chunk_q, result_q, make_sender, fps: float, options: dict, realtime: bool = False) -> None:
-    """Child process: build the sender, report ready, then stream the Motion chunks that arrive on
-    ``chunk_q`` (None ends) with ``stream_motion(background=True)``; the stats go back on ``result_q``."""
-    import signal
-
-    from anim3d.errors import show_warnings_as_lines
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it ends the chunks, we finish cleanly
-    show_warnings_as_lines("anim3d stream")
-    scheduling = request_realtime() if realtime else "normal scheduling"
-    try:
-        sender = make_sender()
-        Motion.neutral(2).sample(np.array([0.0, 0.01])).eye_rotations()  # import scipy's Slerp before the clock runs
-    except BaseException as e:
-        result_q.put(("error", e))
-        return
-    result_q.put(("ready", None))
-
-    def chunks():
-        while True:
-            item = chunk_q.get()
-            if item is None:
-                return
-            yield item
-
-    try:
-        # the pulling thread here only unpickles and interpolates: it keeps the sender's priority (no GIL inversion)
-        stats = stream_motion(chunks(), sender, fps=fps, background=True, producer_normal_priority=False, **options)
-        stats.scheduling = scheduling
-        result_q.put(("stats", stats))
-    except BaseException as e:
-        result_q.put(("error", e))
-    finally:
-        sender.close()
-
-
-def stream_motion_in_process(chunks: Iterable[Motion], make_sender: Callable[[], Sender], fps: float = 60.0,
-                             ready_timeout: float = 60.0, realtime: bool = False, **options) -> StreamStats:
-    """Like ``stream_motion(background=True)``, but the sending runs in a separate process with its own
-    clock and its own interpreter lock: this process only produces ``chunks`` (a live generator) and
-    hands them over. ``make_sender`` is a picklable callable that builds the sender in the child.
-
-    The child is started and ready (sender built, imports done) before the first chunk is pulled, so a
-    live source's clock starts only then. Ctrl-C here ends the chunks; the child sends what it has, then
-    a neutral frame. The returned stats are the child's, with ``cpu_seconds`` covering both processes.
-    ``realtime``: the sending process asks for SCHED_FIFO (needs root or CAP_SYS_NICE; ``stats.scheduling``
-    says what it got); this process, the generator, keeps normal priority.
-    """
-    import multiprocessing as mp
-    import queue as queue_mod
-
-    ctx = mp.get_context("spawn")  # no fork of a process that may hold torch's thread pools
-    chunk_q, result_q = ctx.Queue(), ctx.Queue()
-    proc = ctx.Process(target=_sender_process, args=(chunk_q, result_q, make_sender, fps, options, realtime),
-                       name="anim3d-sender", daemon=True)
-    proc.start()
-
-    def result(timeout: float):
-        t_end = time.monotonic() + timeout
-        while True:
-            try:
-                return result_q.get(timeout=0.2)
-            except queue_mod.Empty:
-                if not proc.is_alive() or time.monotonic() > t_end:
-                    raise StreamError("the sending process stopped without a result") from None
-
-    kind, value = result(ready_timeout)
-    if kind == "error":
-        proc.join(5)
-        raise value
-    cpu0 = time.process_time()
-    interrupted = False
-    try:
-        for chunk in chunks:
-            if chunk.num_frames:
-                chunk_q.put(chunk)
-            if not proc.is_alive():
-                break
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        chunk_q.put(None)
-        try:
-            kind, value = result(3600.0)
-        finally:
-            proc.join(5)
-    if kind == "error":
-        raise value
-    value.interrupted = value.interrupted or interrupted
-    value.cpu_seconds += time.process_time() - cpu0
-    return value
-
-
-def udp_sender(protocol: str, host: str, port: int) -> Sender:
-    """The OSC sender of ``protocol`` ("vmc" or "plain") to host:port (picklable with functools.partial,
-    for ``stream_motion_in_process``)."""
-    from unity_bridge import plain, vmc
-
-    target = UdpTarget(host, port)
-    return vmc.VMCSender(target) if protocol == "vmc" else plain.PlainSender(target)

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if cmd == "say":
         from anim3d.audio import save_wav
-        from anim3d.data.teacher import check_emotion, phones_to_motion
+        from anim3d.teacher import check_emotion, phones_to_motion
         from anim3d.data.tts import Voice, synthesize
 
         from anim3d.fileio import check_outputs, output_group

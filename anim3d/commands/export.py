@@ -54,38 +54,26 @@ def run(args: argparse.Namespace) -> int:
 
     from anim3d.fileio import check_outputs
     from exporters.gltf import sidecar_path
-    from exporters.motion_io import load_motion
+    from exporters.motion_io import load_motion, save_motion
 
-    written = [args.output] + ([str(sidecar_path(args.output))] if args.audio and ext in (".glb", ".vrm") else [])
+    sidecar = args.audio is not None and ext in (".glb", ".vrm")
+    written = [args.output] + ([str(sidecar_path(args.output))] if sidecar else [])
     check_outputs(written, [args.input, args.audio, args.avatar])
 
     motion = load_motion(args.input)
     if args.fps:
         motion = motion.resample(args.fps)
-    audio = None
     if args.audio:
         from anim3d.audio import load_audio
 
-        audio = load_audio(args.audio, sample_rate=48000)
+        load_audio(args.audio)  # bad audio fails before anything is written
     if args.avatar:
         from exporters.retarget import retarget
 
         report = retarget(motion, args.avatar, args.output, audio=args.audio)
         print(report.summary())
-    elif ext in (".glb", ".vrm"):
-        from exporters.gltf import write_glb
-
-        write_glb(motion, args.output, audio=args.audio)
-    elif ext == ".csv":
-        from exporters.livelink import write_livelink_csv
-
-        write_livelink_csv(motion, args.output)
-    elif ext == ".npz":
-        motion.save_npz(args.output)
     else:
-        from exporters.preview_video import write_preview_mp4
-
-        write_preview_mp4(motion, args.output, audio=audio, size=args.size)
-    extra = f" (+ {sidecar_path(args.output)})" if audio is not None and ext in (".glb", ".vrm") else ""
+        save_motion(motion, args.output, audio=args.audio, size=args.size)
+    extra = f" (+ {sidecar_path(args.output)})" if sidecar else ""
     print(f"wrote {args.output}{extra}: {motion.num_frames} frames at {motion.fps:g} fps ({motion.duration:.2f} s)")
     return 0

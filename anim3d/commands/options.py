@@ -1,5 +1,6 @@
-"""Argument types shared by the commands: each parses one option and refuses, in the unit the user
-typed, a value the command could not use (argparse prints it as one line and exits 2)."""
+"""What the commands share on the command line: the motion controls (``add_motion_arguments`` and
+``motion_settings``, one definition for ``animate``, ``render`` and ``stream``), and argument types that
+refuse, in the unit the user typed, a value the command could not use (one line, exit 2)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,55 @@ import math
 
 FPS_MAX = 1000.0
 GAZE_MAX_DEGREES = 45.0  # the motion model is trained on gaze within about +-46 degrees (0.8 rad)
+SAMPLERS = ("ddim", "dpmpp_2m", "euler_ancestral")  # models.diffusion.SAMPLERS (named here: --help stays torch-free)
+
+
+def add_motion_arguments(p: argparse.ArgumentParser, *, batch: bool = False) -> None:
+    """The motion controls, as every command that generates motion takes them (``motion_settings`` reads
+    them back). ``batch``: also ``--num-samples`` (several takes in one batch)."""
+    from anim3d.emotions import EMOTIONS
+    from models.config import CONDITIONS
+
+    g = p.add_argument_group("motion controls")
+    g.add_argument("--emotion", default="neutral", help=f"one of: {', '.join(EMOTIONS)} (default neutral)")
+    g.add_argument("--intensity", type=unit_interval, default=1.0, help="emotion intensity 0..1 (default 1)")
+    g.add_argument("--gaze", type=gaze_degrees, default=(0.0, 0.0), metavar="YAW,PITCH",
+                   help="gaze direction in degrees, each within +-45: yaw toward the subject's left, pitch down (default 0,0)")
+    g.add_argument("--free-gaze", action="store_true", help="let the model choose the gaze (ignore --gaze)")
+    g.add_argument("--distance", type=finite_float, default=0.0,
+                   help="head forward offset in metres, + toward the camera, within +-0.3 (default 0)")
+    g.add_argument("--style", help="reference clip whose speaking style to follow: a Motion .npz or a Live Link Face .csv")
+    g = p.add_argument_group("sampling")
+    g.add_argument("--steps", type=int_range(1, 200), help="sampler steps (default: the checkpoint's)")
+    g.add_argument("--sampler", choices=SAMPLERS, help="sampler (default: the checkpoint's)")
+    g.add_argument("--guidance", type=guidance,
+                   help=f"classifier-free guidance per condition, e.g. audio=2,emotion=1.5 ({', '.join(CONDITIONS)}; default: the checkpoint's)")
+    g.add_argument("--mouth-steps", type=int_range(0, 200), metavar="K",
+                   help="the mouth keeps the estimate of sampler step K while later steps refine the rest; "
+                        "0 samples it with every step like the rest (default: the checkpoint's)")
+    g.add_argument("--teacher-blend", type=unit_interval, metavar="SHARE",
+                   help="share 0..1 of the rule-based mouth (visemes on the audio's recognised phones) blended into "
+                        "the generated lips and jaw; 0 = the model's mouth alone (default: the checkpoint's)")
+    if batch:
+        g.add_argument("--num-samples", type=int_range(1, 64), default=1,
+                       help="N different takes (seeds seed..seed+N-1), generated in one batch")
+    g = p.add_argument_group("model")
+    g.add_argument("--checkpoint", help="a motion model checkpoint folder (default: the shipped model)")
+
+
+def motion_settings(args: argparse.Namespace):
+    """The ``MotionSettings`` of parsed ``add_motion_arguments`` options (gaze turned into radians)."""
+    from anim3d.inference.settings import MotionSettings
+
+    gaze = None if args.free_gaze else (math.radians(args.gaze[0]), math.radians(args.gaze[1]))
+    return MotionSettings(emotion=args.emotion, intensity=args.intensity, gaze=gaze, distance=args.distance,
+                          style=args.style, seed=args.seed, steps=args.steps, sampler=args.sampler,
+                          guidance=args.guidance, mouth_steps=args.mouth_steps, teacher_blend=args.teacher_blend)
 
 
 def seed(text: str) -> int:
-    """A seed: a whole number in [0, anim3d.pipeline.SEED_MAX]."""
-    from anim3d.pipeline import SEED_MAX
+    """A seed: a whole number in [0, anim3d.inference.settings.SEED_MAX]."""
+    from anim3d.inference.settings import SEED_MAX
 
     try:
         value = int(text)

@@ -17,7 +17,7 @@ with the audio muxed in. The input is speech (animated with the motion model, sa
   anim3d render take.npz --portrait face.jpg --audio speech.wav -o talk.mp4
   anim3d render take.csv --portrait face.jpg -o talk.mp4 --warp-only     # the baseline without the network"""
 
-MOTION_EXTS = (".npz", ".csv")
+MOTION_EXTS = (".npz", ".csv")  # exporters.motion_io.MOTION_INPUTS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,32 +31,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--renderer", help="renderer checkpoint folder (default: the shipped models/renderer_default)")
     p.add_argument("--warp-only", action="store_true", help="skip the refinement network (3D-aided warp only)")
     p.add_argument("--batch", type=options.int_range(1, 256), default=8, help="frames per batch (default 8)")
-    g = p.add_argument_group("motion controls (speech input only; as in `anim3d animate`)")
-    g.add_argument("--emotion", default="neutral")
-    g.add_argument("--intensity", type=options.unit_interval, default=1.0)
-    g.add_argument("--gaze", type=options.gaze_degrees, default=(0.0, 0.0), metavar="YAW,PITCH", help="gaze in degrees (default 0,0)")
-    g.add_argument("--free-gaze", action="store_true")
-    g.add_argument("--distance", type=options.finite_float, default=0.0)
-    g.add_argument("--style")
-    g.add_argument("--steps", type=options.int_range(1, 200))
-    g.add_argument("--sampler", default="ddim", choices=("ddim", "dpmpp_2m", "euler_ancestral"))
-    g.add_argument("--guidance", type=options.guidance)
-    g.add_argument("--checkpoint", help="motion model checkpoint folder")
-
-
-def load_motion(path: str):
-    """A Motion .npz or Live Link .csv -> Motion (errors name the file)."""
-    from anim3d.motion import Motion
-
-    if path.lower().endswith(".npz"):
-        return Motion.load_npz(path)
-    from exporters.livelink import read_livelink_csv
-
-    return read_livelink_csv(path)[0]
+    options.add_motion_arguments(p)  # used when the input is speech
 
 
 def run(args: argparse.Namespace) -> int:
-    import math
     import time
 
     from anim3d.audio import load_audio
@@ -80,16 +58,16 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     portrait = prepare_portrait(args.portrait)  # the cheap check first: a bad photo fails before any model runs
     if args.input.lower().endswith(MOTION_EXTS):
+        from exporters.motion_io import load_motion
+
         motion = load_motion(args.input)
         audio = load_audio(args.audio) if args.audio else None
     else:
-        from anim3d.pipeline import animate
+        from anim3d.commands.options import motion_settings
+        from anim3d.inference import animate
 
         audio = load_audio(args.input)
-        gaze = None if args.free_gaze else (math.radians(args.gaze[0]), math.radians(args.gaze[1]))
-        motion = animate(audio, emotion=args.emotion, intensity=args.intensity, gaze=gaze, distance=args.distance,
-                         style=args.style, seed=args.seed, steps=args.steps, guidance=args.guidance,
-                         checkpoint=args.checkpoint, device=device, sampler=args.sampler, show_progress=not args.quiet)
+        motion = animate(audio, motion_settings(args), checkpoint=args.checkpoint, device=device, show_progress=not args.quiet)
     if motion.num_frames == 0:
         raise InputError(args.input, "the motion has no frames")
     renderer = PortraitRenderer(portrait, checkpoint=args.renderer or DEFAULT_CHECKPOINT, device=device,

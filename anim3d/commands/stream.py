@@ -32,42 +32,35 @@ sending process only.
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from anim3d.commands import options
-    from anim3d.streaming import add_live_arguments
 
     p.add_argument("input", help="a Motion .npz or a Live Link Face .csv; or speech (audio file, or - for raw PCM on stdin) to animate live")
     p.add_argument("--osc", default=None, metavar="HOST:PORT", help="receiver address (default 127.0.0.1 and the protocol's port)")
     p.add_argument("--protocol", choices=("vmc", "plain"), default="vmc", help="OSC message scheme (default vmc)")
     p.add_argument("--fps", type=options.fps, default=60.0, help="frames sent per second (default 60)")
     p.add_argument("--loop", action="store_true", help="repeat the motion until Ctrl-C")
-    add_live_arguments(p)
     p.add_argument("--realtime", action="store_true",
                    help="ask the OS for real-time scheduling (SCHED_FIFO; needs root or CAP_SYS_NICE) "
                         "for steady frame timing on a busy machine")
-
-
-def make_sender(protocol: str, osc: str | None):
-    """The OSC sender for ``protocol`` aimed at ``osc`` (HOST:PORT), its address text and a picklable
-    factory that builds the same sender (for a sending process); raises StreamError."""
-    import functools
-
-    from unity_bridge import plain, vmc
-    from unity_bridge.stream import parse_target, udp_sender
-
-    mod = vmc if protocol == "vmc" else plain
-    host, port = parse_target(osc or f"127.0.0.1:{mod.DEFAULT_PORT}", mod.DEFAULT_PORT)
-    factory = functools.partial(udp_sender, protocol, host, port)
-    return factory(), f"{host}:{port}", factory
+    g = p.add_argument_group("live audio (when the input is audio, or - for raw PCM on stdin)")
+    g.add_argument("--pcm-rate", type=options.int_range(8000, 192000, "Hz"), default=16000,
+                   help="sample rate of stdin PCM (s16le mono; default 16000)")
+    g.add_argument("--chunk-ms", type=options.int_range(1, 1000, "ms"), default=20, help="audio chunk size (default 20 ms)")
+    g.add_argument("--no-pace", action="store_true", help="read an audio file as fast as possible instead of at the pace of real time")
+    options.add_motion_arguments(p)  # used when the input is audio
 
 
 def motion_chunks(args: argparse.Namespace):
-    """The Motion chunks to stream (a file, repeated with --loop); live inputs plug in here."""
+    """The Motion chunks to stream: generated live from audio, or a file's (repeated with --loop)."""
     import itertools
 
-    from anim3d.streaming import is_audio_source, live_chunks_from_args
+    from anim3d.inference.sources import is_audio_source, live_chunks
     from exporters.motion_io import load_motion
 
     if is_audio_source(args.input):  # live generation: frames leave as their audio arrives
-        return live_chunks_from_args(args)
+        from anim3d.commands.options import motion_settings
+
+        return live_chunks(args.input, motion_settings(args), realtime=not args.no_pace, chunk_ms=args.chunk_ms,
+                           pcm_rate=args.pcm_rate, checkpoint=args.checkpoint, device=args.device)
     motion = load_motion(args.input)
     return itertools.repeat(motion) if args.loop else [motion]
 
@@ -75,26 +68,31 @@ def motion_chunks(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from unity_bridge.stream import request_realtime, stream_motion, stream_motion_in_process
+    from anim3d.inference.sources import is_audio_source
+    from unity_bridge.process import request_realtime, stream_motion_in_process
+    from unity_bridge.senders import sender_factory
+    from unity_bridge.stream import stream_motion
 
-    chunks = motion_chunks(args)  # load first: a bad file fails before anything is sent
-    sender, where, factory = make_sender(args.protocol, args.osc)
-    from anim3d.streaming import is_audio_source
-
+    factory, where = sender_factory(args.protocol, args.osc)
+    sender = factory()  # resolves the host: a bad target fails before anything is loaded
+    try:
+        chunks = motion_chunks(args)  # a bad file fails before anything is sent
+    except BaseException:
+        sender.close()
+        raise
     live = is_audio_source(args.input)
     # live: only the sending process asks for real-time priority (the generator stays normal)
     sched = request_realtime() if args.realtime and not live else ("real-time sender requested" if args.realtime else "normal scheduling")
     if not args.quiet:
         print(f"streaming {args.input} to {where} ({args.protocol}, {args.fps:g} fps, {sched}); Ctrl-C stops", file=sys.stderr)
-
-    try:
-        if live:  # a sending process with its own clock: computing a window never delays a send
-            sender.close()
-            stats = stream_motion_in_process(chunks, factory, fps=args.fps, realtime=args.realtime)
-        else:
-            stats = stream_motion(chunks, sender, fps=args.fps)
-    finally:
+    if live:  # a sending process with its own clock: computing a window never delays a send
         sender.close()
+        stats = stream_motion_in_process(chunks, factory, fps=args.fps, realtime=args.realtime)
+    else:
+        try:
+            stats = stream_motion(chunks, sender, fps=args.fps)
+        finally:
+            sender.close()
     how = "stopped" if stats.interrupted else "done"
     held = f", {stats.held} ticks held while the generator caught up, {stats.skipped} skipped; sender: {stats.scheduling}" if live else ""
     print(f"{how}: {stats.frames} frames in {stats.duration:.2f} s, frame-time error p50 {stats.percentile(50):.2f} ms, "

@@ -39,6 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--audio-encoder", help="'phones' (posteriors of pocketsphinx's real-speech acoustic model) or a local "
                    "Wav2Vec2/HuBERT folder, instead of log-mel; with --init, the audio input layer starts afresh")
     p.add_argument("--resume", action="store_true", help="continue from RUN/state")
+    p.add_argument("--inference", metavar="FILE",
+                   help="a JSON object of inference settings to write into the checkpoint (steps, sampler, guidance, "
+                        "guidance_channels, group_steps, teacher_blend, overlap); default: the --init checkpoint's")
     p.add_argument("--init", metavar="CHECKPOINT", help="fine-tune: start from this checkpoint folder ('default' = the shipped model); its config wins over --config")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1: on a busy 2-core machine more threads thrash)")
 
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from anim3d.device import resolve_device
     from anim3d.errors import Anim3dError
     from anim3d.training import TrainConfig, train
-    from anim3d.training_data import load_examples
+    from anim3d.training.data import load_examples
     from models.audio_features import build_front_end, front_end_dim
     from models.config import get_config
 
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = get_config(args.config, **{"audio_dim": dim, **overrides})
     init = None
     if args.init:
-        from anim3d.pipeline import DEFAULT_CHECKPOINT
+        from models.checkpoint import DEFAULT_DIR as DEFAULT_CHECKPOINT
         from models.checkpoint import read_config
 
         init = str(DEFAULT_CHECKPOINT) if args.init == "default" else args.init
@@ -81,11 +84,13 @@ def run(args: argparse.Namespace) -> int:
             raise Anim3dError(f"{args.out}: is the --init checkpoint; training writes a new run folder and never over the model it reads")
         cfg, _ = read_config(init)  # a clear error when it is not a checkpoint folder
         cfg = dataclasses.replace(cfg, **overrides)
+    inference = _read_inference_file(args.inference) if args.inference else {}
     fe = build_front_end(cfg, device=device)
     tcfg = TrainConfig(
         model=args.config, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
         lr=args.lr, ema=args.ema, seed=args.seed, augment=not args.no_augment, val_utterances=args.val_utterances,
         max_minutes=args.max_minutes, model_overrides=overrides, init=init, bilabial_weight=args.bilabial_weight,
+        inference=inference,
     )
     tr, va = [], []
     for root in args.data:  # each corpus's train split trains, each one's held-out voices validate
@@ -95,3 +100,21 @@ def run(args: argparse.Namespace) -> int:
     train(tr, va, args.out, tcfg, device=device, resume=args.resume)
     print(f"checkpoint: {args.out} (use: anim3d animate speech.wav -o out.glb --checkpoint {args.out})")
     return 0
+
+
+def _read_inference_file(path: str) -> dict:
+    """The inference settings in a JSON file, checked against ``InferenceConfig``."""
+    import json
+
+    from anim3d.errors import InputError
+    from models.config import InferenceConfig
+
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        InferenceConfig.from_dict(data)
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except (OSError, ValueError, TypeError) as e:
+        raise InputError(path, f"not a JSON object of inference settings ({e})") from None
+    return data

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from anim3d.audio import Audio, resample
-from anim3d.data.phones import Phone
+from anim3d.phones import Phone
 from anim3d.errors import AudioError
 from anim3d.motion import Motion
 

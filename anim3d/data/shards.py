@@ -35,7 +35,7 @@ import numpy as np
 
 from anim3d.audio import Audio
 from anim3d.channels import ARKIT_NAMES
-from anim3d.data.phones import PHONE_SET, Phone
+from anim3d.phones import PHONE_SET, Phone
 from anim3d.errors import Anim3dError, InputError
 from anim3d.fileio import atomic_output
 from anim3d.motion import Motion

@@ -17,7 +17,7 @@ import numpy as np
 
 from anim3d.data import augment
 from anim3d.data.shards import ShardError, Utterance, choose_val_voices, read_shard_meta, write_index, write_shard
-from anim3d.data.teacher import EMOTIONS, SpeakerStyle, phones_to_motion
+from anim3d.teacher import EMOTIONS, SpeakerStyle, phones_to_motion
 from anim3d.data.text import utterance_text
 from anim3d.data.tts import TTSError, Voice, list_voices, reseed_piper, synthesize_many
 from anim3d.errors import Anim3dError

@@ -2,11 +2,8 @@
 
 - ``loudness``: loudness -> jaw, the log-RMS envelope of the audio drives jawOpen;
 - ``phones+teacher``: a Rhubarb-Lip-Sync-style baseline, phones recognised in the audio by
-  pocketsphinx drive the project's teacher (``anim3d.data.teacher.phones_to_motion``);
-- ``model``: ``anim3d.pipeline.animate`` with a checkpoint (or the default model).
-
-Components that are not importable yet are reported as unavailable with the reason,
-so a report always runs and picks up the model as soon as it exists.
+  pocketsphinx drive the project's teacher (``anim3d.teacher.phones_to_motion``);
+- ``model``: ``anim3d.inference.animate`` with a checkpoint (or the default model).
 """
 
 from __future__ import annotations
@@ -67,7 +64,7 @@ def loudness_motion(audio: Audio, seed: int = 0, fps: float = 30.0, **_) -> Moti
 
 
 def phone_teacher_motion(audio: Audio, seed: int = 0, fps: float = 30.0, **controls) -> Motion:
-    from anim3d.data.teacher import phones_to_motion
+    from anim3d.teacher import phones_to_motion
 
     phones = _recognized(audio)
     return phones_to_motion(phones, audio.duration, fps=fps, audio=audio, seed=seed, **controls)
@@ -91,66 +88,32 @@ def _recognized(audio: Audio) -> list:
     return _PHONE_CACHE[key]
 
 
-def teacher_available() -> str | None:
-    """None when the teacher imports, else the reason."""
-    try:
-        from anim3d.data.teacher import phones_to_motion  # noqa: F401
-    except Exception as e:  # any import failure means: not available yet
-        return f"anim3d.data.teacher not importable ({type(e).__name__}: {e})"
-    return None
-
-
 # ------------------------------------------------------------------ the model
 
 
-def model_method(model: str = "default", device: str = "cpu", steps: int | None = None) -> Method | str:
-    """The model as a Method, or the reason it is not available. The default model is
-    "not available" while it does not exist; a checkpoint folder the user names must load
-    (its errors are raised, naming the folder)."""
-    try:
-        from anim3d import pipeline
-    except Exception as e:
-        return f"anim3d.pipeline not importable ({type(e).__name__}: {e})"
-    if model in (None, "default"):
-        try:
-            gen = pipeline.load_default_model(device)
-        except Exception as e:
-            return f"default model not loadable ({type(e).__name__}: {e})"
-        label = "model"
-    else:
-        gen = pipeline.MotionGenerator.load(model, device)
-        label = f"model ({os.path.basename(os.path.normpath(model))})"
+def model_method(model: str | None = "default", device: str = "cpu", steps: int | None = None) -> Method:
+    """The motion model as a Method: the shipped default, or a checkpoint folder (errors name the folder)."""
+    from anim3d.inference import animate, load_model
+
+    gen = load_model(None if model in (None, "default") else model, device)
+    label = "model" if model in (None, "default") else f"model ({os.path.basename(os.path.normpath(model))})"
 
     def generate(audio: Audio, seed: int = 0, fps: float = 30.0, **controls) -> Motion:
-        m = pipeline.animate(audio, seed=seed, steps=steps, checkpoint=gen, device=device, **controls)
+        m = animate(audio, checkpoint=gen, seed=seed, steps=steps, **controls)
         return m if abs(m.fps - fps) < 1e-6 else m.resample(fps)
 
-    kept = ", ".join(f"{g} kept from step {k}" for g, k in (getattr(gen.cfg, "group_steps", None) or {}).items())
-    what = f"anim3d.pipeline.animate ({gen.cfg.name} config, {steps or gen.cfg.default_steps} steps{', ' + kept if kept else ''})"
+    kept = ", ".join(f"{g} kept from step {k}" for g, k in gen.inference.group_steps.items())
+    what = f"anim3d.inference.animate ({gen.cfg.name} config, {steps or gen.inference.steps} steps{', ' + kept if kept else ''})"
     return Method(label, generate, what, stochastic=True, controls=("emotion", "intensity", "gaze", "distance"))
 
 
-def available_methods(model: str | None = "default", device: str = "cpu", steps: int | None = None):
-    """(methods, unavailable) where unavailable maps a method name to the reason."""
-    methods = [Method("loudness", loudness_motion, "log-RMS loudness -> jawOpen")]
-    unavailable: dict[str, str] = {}
-    reason = teacher_available()
-    if reason is None:
-        methods.append(
-            Method(
-                "phones+teacher",
-                phone_teacher_motion,
-                "pocketsphinx words + forced-aligned phones -> teacher (Rhubarb-style)",
-                stochastic=True,
-                controls=("emotion", "intensity", "gaze", "distance"),
-            )
-        )
-    else:
-        unavailable["phones+teacher"] = reason
+def available_methods(model: str | None = "default", device: str = "cpu", steps: int | None = None) -> list[Method]:
+    """The methods an evaluation compares: loudness -> jaw, phones -> teacher, and the model (unless ``model`` is None)."""
+    methods = [
+        Method("loudness", loudness_motion, "log-RMS loudness -> jawOpen"),
+        Method("phones+teacher", phone_teacher_motion, "pocketsphinx words + forced-aligned phones -> teacher (Rhubarb-style)",
+               stochastic=True, controls=("emotion", "intensity", "gaze", "distance")),
+    ]
     if model is not None:
-        m = model_method(model, device, steps)
-        if isinstance(m, Method):
-            methods.append(m)
-        else:
-            unavailable["model"] = m
-    return methods, unavailable
+        methods.append(model_method(model, device, steps))
+    return methods

@@ -48,8 +48,9 @@ def clip_features(motion: Motion) -> np.ndarray:
 def synthetic_phones(text: str, rng: np.random.Generator, rate: float = 1.0):
     """Phone timings for ``text`` without audio: CMU-dict phones, vowels ~120 ms and
     consonants ~70 ms (x a random factor in [0.7, 1.3], / ``rate``), 0.3 s silence around."""
-    from anim3d.phonetic import Phone, text_to_phones
-    from anim3d.data.phones import VOWELS
+    from anim3d.phones import Phone
+    from anim3d.phonetic import text_to_phones
+    from anim3d.phones import VOWELS
 
     t = 0.3
     phones = [Phone("SIL", 0.0, t)]
@@ -111,7 +112,7 @@ def fit_classifier(features: np.ndarray, labels: list[str], l2: float = 1e-2) ->
 def train_on_teacher(seeds: range = range(4), progress: bool = True) -> tuple[EmotionClassifier, float]:
     """Train on teacher motions (all emotions x TRAIN_INTENSITIES x texts x seeds; neutral
     once per text and seed). Returns (classifier, accuracy on held-out teacher seeds)."""
-    from anim3d.data.teacher import EMOTIONS, phones_to_motion
+    from anim3d.teacher import EMOTIONS, phones_to_motion
     from anim3d.progress import progress as bar
 
     def make(seed_list):

@@ -21,8 +21,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-BILABIALS = ("P", "B", "M")
-OPEN_VOWELS = ("AA", "AE", "AO", "AW", "AY")
+from anim3d.phones import BILABIALS, OPEN_VOWELS
 
 
 # ------------------------------------------------------------------ lip-sync curves

@@ -1,10 +1,8 @@
 """Mouth opening of a Motion, to compare with a tracked speaker's inner-lip gap.
 
-Preferred: measured on the open head mesh (gap between the inner-lip landmark vertices,
-``head.landmarks['upper_lip_inner'] / ['lower_lip_inner']``), in metres. When the open
-head is not importable, a blendshape proxy is used (documented in ``blendshape_opening``);
-correlations are scale-free, so either gives comparable lip-sync scores, and the source is
-reported with every result.
+Measured on the open head mesh (gap between the inner-lip landmark vertices,
+``head.landmarks['upper_lip_inner'] / ['lower_lip_inner']``), in metres; ``blendshape_opening``
+is a proxy from the ARKit weights alone, for motions without a head (training's closure rate).
 """
 
 from __future__ import annotations
@@ -42,36 +40,28 @@ def blendshape_opening(motion: Motion) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _open_head():
-    """(head, motion_to_vertices, upper_idx, lower_idx) or None when the head is missing."""
-    try:
-        from flame.open_head import load_open_head, motion_to_vertices
+def _inner_lips() -> tuple[np.ndarray, np.ndarray]:
+    """The open head's upper and lower inner-lip landmark vertices."""
+    from flame.open_head import load_open_head
 
-        head = load_open_head()
-        up = np.atleast_1d(np.asarray(head.landmarks["upper_lip_inner"], dtype=np.int64))
-        lo = np.atleast_1d(np.asarray(head.landmarks["lower_lip_inner"], dtype=np.int64))
-    except (ImportError, KeyError, AttributeError, OSError):
-        return None
-    return head, motion_to_vertices, up, lo
-
-
-def mesh_available() -> bool:
-    return _open_head() is not None
+    head = load_open_head()
+    up = np.atleast_1d(np.asarray(head.landmarks["upper_lip_inner"], dtype=np.int64))
+    lo = np.atleast_1d(np.asarray(head.landmarks["lower_lip_inner"], dtype=np.int64))
+    return up, lo
 
 
 def mesh_opening(motion: Motion) -> np.ndarray:
     """(T,) vertical inner-lip gap on the open head, metres (mean over the landmark vertices)."""
-    found = _open_head()
-    if found is None:
-        raise RuntimeError("the open head (flame.open_head) is not available")
-    head, to_verts, up, lo = found
-    v = np.asarray(to_verts(head, motion), dtype=np.float64)  # T x V x 3
+    from flame.open_head import load_open_head, motion_to_vertices
+
+    up, lo = _inner_lips()
+    v = np.asarray(motion_to_vertices(load_open_head(), motion), dtype=np.float64)  # T x V x 3
     gap = v[:, up, 1].mean(axis=1) - v[:, lo, 1].mean(axis=1)  # T, Y up
     return np.clip(gap, 0.0, None)
 
 
-def mouth_opening(motion: Motion, source: str = "auto") -> tuple[np.ndarray, str]:
-    """(opening (T,), source) with source "mesh" or "blendshapes"."""
-    if source == "mesh" or (source == "auto" and mesh_available()):
+def mouth_opening(motion: Motion, source: str = "mesh") -> tuple[np.ndarray, str]:
+    """(opening (T,), source) with source "mesh" (the open head's lip gap) or "blendshapes" (the proxy)."""
+    if source == "mesh":
         return mesh_opening(motion), "mesh"
     return blendshape_opening(motion), "blendshapes"

@@ -69,12 +69,10 @@ def _features(motion, space: str) -> np.ndarray:
 
 def evaluate_stochastic(utterances, methods, *, num_samples: int = 5, seed: int = 0, progress: bool = True):
     """One StochasticResult per stochastic method, averaged over the utterances."""
-    from anim3d.eval.synthetic import mesh_metrics_available
+    from anim3d.eval.mouth import CLOSED_BELOW, mouth_opening
     from anim3d.progress import progress as bar
 
-    from anim3d.eval.mouth import CLOSED_BELOW, mouth_opening
-
-    space = "vertices (mm)" if mesh_metrics_available() is None else "blendshapes"
+    space = "vertices (mm)"
     out = []
     for m in [m for m in methods if m.stochastic]:
         div, mean_err, close_err, parts = [], [], [], []

@@ -54,12 +54,8 @@ def load_heldout(root: str | None, limit: int, seed: int = 0) -> tuple[list[Synt
         if not out:
             raise RuntimeError(f"{root}: the validation split is empty")
         return out, f"validation split of {root} ({len(out)} utterances)"
-    try:
-        from anim3d.data.teacher import phones_to_motion
-        from anim3d.data.tts import Voice, synthesize
-    except Exception as e:
-        raise RuntimeError(f"no shards given and TTS/teacher not importable ({type(e).__name__}: {e})") from None
-    from anim3d.data.tts import list_voices
+    from anim3d.data.tts import Voice, list_voices, synthesize
+    from anim3d.teacher import phones_to_motion
 
     installed = {v.id for v in list_voices()}
     voices = [v for v in FALLBACK_VOICES if v in installed] or sorted(installed)[:3]
@@ -77,47 +73,22 @@ def load_heldout(root: str | None, limit: int, seed: int = 0) -> tuple[list[Synt
 
 
 @lru_cache(maxsize=1)
-def _mesh():
-    """(head, motion_to_vertices, lip idx, upper-face idx) or None."""
-    try:
-        from flame.open_head import load_open_head, motion_to_vertices
+def _regions() -> tuple[np.ndarray, np.ndarray]:
+    """The open head's lip vertices and its upper face (CodeTalker's FDD region: face vertices above the nose tip)."""
+    from flame.open_head import load_open_head
 
-        head = load_open_head()
-    except Exception:
-        return None
-    parts = getattr(head, "parts", {}) or {}
-
-    def pick(*keys):
-        for k in keys:
-            for name, idx in parts.items():
-                if k == name or k in name:
-                    return np.asarray(idx, dtype=np.int64).reshape(-1)
-        return None
-
-    lips = pick("lips", "lip", "mouth")
-    upper = pick("upper_face")
-    face = pick("face")
-    nose = (getattr(head, "landmarks", {}) or {}).get("nose_tip")
-    if upper is None and face is not None and nose is not None:
-        # upper face (CodeTalker's FDD region): face vertices above the nose tip
-        v = np.asarray(head.vertices)
-        nose_y = float(np.mean(v[np.atleast_1d(nose), 1]))
-        upper = face[v[face, 1] > nose_y]
-    if lips is None:
-        return None
-    return head, motion_to_vertices, lips, upper
-
-
-def mesh_metrics_available() -> str | None:
-    """None when LVE/MVE/FDD can be computed, else the reason."""
-    return None if _mesh() is not None else "flame.open_head not available (or its head has no 'lips' part)"
+    head = load_open_head()
+    face = np.asarray(head.parts["face"], np.int64).reshape(-1)
+    v = np.asarray(head.vertices)
+    nose_y = float(np.mean(v[np.atleast_1d(head.landmarks["nose_tip"]), 1]))
+    return np.asarray(head.parts["lips"], np.int64).reshape(-1), face[v[face, 1] > nose_y]
 
 
 @dataclass
 class SynthResult:
     utterance: str
     method: str
-    lve: float  # metres (NaN without the mesh)
+    lve: float  # metres
     mve: float
     fdd: float
     closure: tuple[float, int]
@@ -135,8 +106,9 @@ def expression_only(motion: Motion) -> Motion:
 
 def vertices(motion: Motion) -> np.ndarray:
     """T x V x 3 open-head vertices of the expression (head pose removed), metres."""
-    head, to_verts, _, _ = _mesh()
-    return np.asarray(to_verts(head, expression_only(motion)), dtype=np.float64)  # T x V x 3
+    from flame.open_head import load_open_head, motion_to_vertices
+
+    return np.asarray(motion_to_vertices(load_open_head(), expression_only(motion)), dtype=np.float64)  # T x V x 3
 
 
 def score(utt: SynthUtterance, method: str, motion: Motion) -> SynthResult:
@@ -145,15 +117,13 @@ def score(utt: SynthUtterance, method: str, motion: Motion) -> SynthResult:
         motion = motion.resample(gt.fps)
     n = min(motion.num_frames, gt.num_frames)
     motion, gt = motion[:n], gt[:n]
-    lve = mve = fdd = float("nan")
-    found = _mesh()
-    if found is not None:
-        head, _, lips, upper = found
-        vp, vg = vertices(motion), vertices(gt)
-        lve = M.lip_vertex_error(vp, vg, lips)
-        mve = M.mean_vertex_error(vp, vg)
-        if upper is not None:
-            fdd = M.upper_face_dynamics_deviation(vp, vg, np.asarray(head.vertices), upper)
+    from flame.open_head import load_open_head
+
+    lips, upper = _regions()
+    vp, vg = vertices(motion), vertices(gt)
+    lve = M.lip_vertex_error(vp, vg, lips)
+    mve = M.mean_vertex_error(vp, vg)
+    fdd = M.upper_face_dynamics_deviation(vp, vg, np.asarray(load_open_head().vertices), upper)
     opening, source = mouth_opening(motion)
     gt_opening, _ = mouth_opening(gt, source)
     return SynthResult(

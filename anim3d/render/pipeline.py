@@ -7,7 +7,6 @@ frames in memory. ``side_by_side`` puts the mesh head driven by the same Motion 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterator
@@ -17,8 +16,7 @@ import numpy as np
 from anim3d.errors import Anim3dError
 from anim3d.motion import Motion
 
-DEFAULT_CHECKPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                  "models", "renderer_default")
+from models.renderer import DEFAULT_DIR as DEFAULT_CHECKPOINT
 
 
 @dataclass
@@ -52,7 +50,11 @@ class PortraitRenderer:
         cfg = self.model.config if self.model is not None else RendererConfig()
         self.n = cfg.internal_size
         self.portrait = portrait
-        self.head = head if head is not None else _open_head()
+        if head is None:
+            from flame.open_head import load_open_head
+
+            head = load_open_head()
+        self.head = head
         self.rig = make_rig(self.head, portrait.landmarks, portrait.size)
         self.mesh = build_warp_mesh(portrait.landmarks, portrait.size)
         self.source = image_to_tensor(portrait.image, self.device, self.dtype)
@@ -78,21 +80,11 @@ class PortraitRenderer:
             yield from tensor_to_images(out if out is not None else warped)
 
 
-def _open_head():
-    try:
-        from flame.open_head import load_open_head
-    except ImportError as e:
-        raise Anim3dError(f"the open head model is not available ({e})") from None
-    return load_open_head()
-
-
 def mesh_frames(head, motion: Motion, size: int, batch: int = 8) -> Iterator[np.ndarray]:
     """The mesh head driven by ``motion`` (flame.preview, fixed camera): the right half of side-by-side."""
-    try:
-        from flame.open_head import motion_to_vertices
-        from flame.preview import default_camera, render_previews
-    except ImportError as e:
-        raise Anim3dError(f"--side-by-side needs the mesh preview renderer, which is not available ({e})") from None
+    from flame.open_head import motion_to_vertices
+    from flame.preview import default_camera, render_previews
+
     cam = default_camera(head)
     for a in range(0, motion.num_frames, batch):
         verts = motion_to_vertices(head, motion[a:a + batch])  # b x V x 3

@@ -17,6 +17,7 @@ from anim3d.errors import InputError
 from anim3d.optional import QuietSolution, mediapipe, require
 
 CROP_SIZE = 512
+PORTRAIT_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")  # photo formats; Pillow's other readers guess at any bytes
 MIN_EYE_DISTANCE_PX = 32.0  # inter-ocular distance in the original photo below this = "too small"
 
 # MediaPipe Face Mesh indices used for alignment.
@@ -142,14 +143,18 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise InputError(path, "is a folder, not a portrait image")
     if not os.path.isfile(path):
         raise InputError(path, "portrait file not found")
     try:
-        with Image.open(path) as im:
+        with Image.open(path, formats=PORTRAIT_FORMATS) as im:
             im = im.convert("RGB")
             return np.asarray(im, dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError) as e:
-        raise InputError(path, f"not a readable image ({e.__class__.__name__})") from None
+    except UnidentifiedImageError:
+        raise InputError(path, f"not a readable image (use {', '.join(PORTRAIT_FORMATS)})") from None
+    except Exception as e:  # Pillow's decoders raise many kinds on malformed files
+        raise InputError(path, f"not a readable image ({e.__class__.__name__}: {e})") from None
 
 
 def prepare_portrait(image: np.ndarray | str | os.PathLike, size: int = CROP_SIZE, *, zoom: float = 1.0,

@@ -1,6 +1,10 @@
 """The portrait renderer's refinement network (a small U-Net) and its checkpoint format."""
 
+from pathlib import Path
+
 from models.renderer.config import RendererConfig
 from models.renderer.network import RefineNet, load_renderer, save_renderer
 
-__all__ = ["RendererConfig", "RefineNet", "load_renderer", "save_renderer"]
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "renderer_default"  # the shipped renderer
+
+__all__ = ["DEFAULT_DIR", "RendererConfig", "RefineNet", "load_renderer", "save_renderer"]

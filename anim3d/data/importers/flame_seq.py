@@ -18,12 +18,12 @@ import os
 
 import numpy as np
 
+from anim3d.audio import MEDIA_EXTENSIONS
 from anim3d.channels import ARKIT_NAMES, EYE_MAX_DOWN, EYE_MAX_UP, EYE_MAX_YAW, INDEX
 from anim3d.errors import InputError
 from anim3d.fileio import read_npz
 
 MOTION_FPS = 30.0
-AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".mp4", ".mov")
 _ALIASES = {
     "expression": ("expression", "exp", "expr", "expression_params"),
     "jaw_pose": ("jaw_pose", "jaw"),
@@ -122,17 +122,21 @@ def eye_pose_to_gaze(eye_pose: np.ndarray) -> np.ndarray:
 
 def find_audio(path: str) -> str:
     stem = os.path.splitext(path)[0]
-    for ext in AUDIO_EXTENSIONS:
+    for ext in MEDIA_EXTENSIONS:
         if os.path.isfile(stem + ext):
             return stem + ext
-    raise InputError(path, f"no audio beside the sequence (looked for {os.path.basename(stem)}{{{','.join(AUDIO_EXTENSIONS)}}}); give the audio file explicitly")
+    raise InputError(path, f"no audio beside the sequence (looked for {os.path.basename(stem)}{{{','.join(MEDIA_EXTENSIONS)}}}); give the audio file explicitly")
 
 
 def load_mapping(flame_model: str | os.PathLike | None = None, flame_map: str | os.PathLike | None = None):
     """The ARKit->FLAME map for a FLAME model: a saved map (``ArkitFlameMap.save``), a
     FLAME model file (fitted now with ``flame.arkit_mapping.fit_arkit_to_flame``), or the
     string "open" for the open head in FLAME form. Raises InputError naming the file."""
-    from flame.arkit_mapping import ArkitFlameMap, fit_arkit_to_flame, open_head_as_flame
+    from flame.arkit_mapping import (
+        ArkitFlameMap,
+        fit_arkit_to_flame,
+        open_head_as_flame,
+    )
 
     if flame_map is not None:
         return ArkitFlameMap.load(flame_map)

@@ -12,9 +12,9 @@ import os
 
 import numpy as np
 
+from anim3d.audio import MEDIA_EXTENSIONS
 from anim3d.errors import InputError
 
-AUDIO_EXTENSIONS = (".wav", ".mov", ".mp4", ".m4a", ".flac", ".mp3", ".ogg", ".aac")
 MOTION_FPS = 30.0
 
 
@@ -26,12 +26,12 @@ def find_take_audio(csv_path: str | os.PathLike) -> str:
     stem = os.path.splitext(os.path.basename(csv_path))[0]
     stems = [stem] + [stem[: -len(s)] for s in ("_raw", "_cal", "_neutral") if stem.endswith(s)]
     for st in stems:
-        for ext in AUDIO_EXTENSIONS:
+        for ext in MEDIA_EXTENSIONS:
             for cand in (st + ext, st + ext.upper()):
                 p = os.path.join(folder, cand)
                 if os.path.isfile(p):
                     return p
-    raise InputError(csv_path, f"no audio beside the take (looked for {stem}{{{','.join(AUDIO_EXTENSIONS)}}}); give the audio file explicitly")
+    raise InputError(csv_path, f"no audio beside the take (looked for {stem}{{{','.join(MEDIA_EXTENSIONS)}}}); give the audio file explicitly")
 
 
 def import_livelink(csv_path: str | os.PathLike, audio_path: str | os.PathLike | None = None, *, speaker: str | None = None):

@@ -146,7 +146,11 @@ def tracked_basis(head: HeadModel, portrait: np.ndarray | None = None, uv: np.nd
 
     from anim3d import tracking as tr
     from anim3d.channels import ARKIT_NAMES
-    from anim3d.data.importers.solve import UNSOLVED_CHANNELS, ArkitSolver, align_to_head
+    from anim3d.data.importers.solve import (
+        UNSOLVED_CHANNELS,
+        ArkitSolver,
+        align_to_head,
+    )
     from flame.open_head import motion_to_vertices
 
     portrait = default_portrait() if portrait is None else portrait

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from anim3d.audio import MEDIA_EXTENSIONS
 from anim3d.errors import InputError
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".g722", ".ogg", ".mp3", ".m4a", ".gsm")
+AUDIO_EXTENSIONS = MEDIA_EXTENSIONS + (".g722", ".gsm")  # and telephony codecs (Asterisk's prompts)
 SYMBOL_WORDS = {"#": "pound", "*": "star", "&": "and", "%": "percent", "+": "plus", "@": "at"}
 
 
@@ -105,7 +106,7 @@ def _number_words(token: str) -> list[str]:
 def text_to_words(text: str) -> list[str]:
     """Spoken words of a transcript line: notes in brackets dropped, numbers and the keypad symbols
     spelled out, lower case. Raises ValueError naming the words the pronouncing dictionary lacks."""
-    from anim3d.phonetic import _cmudict
+    from anim3d.phonetic import cmudict
 
     text = re.sub(r"\[[^\]]*\]|<[^>]*>", " ", text).strip()  # notes: [beep tone], <beep ascending>
     if re.fullmatch(r"\([^)]*\)\W*", text):  # a line that is one note in parentheses: (1 second of silence)
@@ -119,7 +120,7 @@ def text_to_words(text: str) -> list[str]:
         else:
             words.append(tok.lower().strip("'"))
     words = [w for w in words if w]
-    d = _cmudict()
+    d = cmudict()
     missing = sorted({w for w in words if w not in d})
     if missing:
         raise ValueError(f"words not in the pronouncing dictionary: {', '.join(missing)}")
@@ -132,17 +133,17 @@ FAST_FRAME_RATE = 200  # frames per second of the fallback aligner, for fast spe
 def align(audio, words: list[str]):
     """Forced alignment of ``words`` to ``audio`` -> contiguous ``Phone`` list covering the clip: pocketsphinx's
     aligner at 100 frames per second, else at 200 (fast speech). Raises ValueError when neither aligns them."""
-    from anim3d.phonetic import FRAME_RATE, _align_phones, _tidy
+    from anim3d.phonetic import FRAME_RATE, align_phones, tidy_phones
 
     pcm, duration = dithered_pcm(audio)
     error = None
     for frame_rate in (FRAME_RATE, FAST_FRAME_RATE):
         try:
-            segs = _align_phones(pcm, words, frame_rate)
+            segs = align_phones(pcm, words, frame_rate)
         except RuntimeError as e:
             error = e
             continue
-        phones = _tidy(segs, duration)
+        phones = tidy_phones(segs, duration)
         if any(p.label != "SIL" for p in phones):
             return phones
         error = "no phone found"
@@ -154,11 +155,11 @@ def dithered_pcm(audio) -> tuple[bytes, float]:
     silence, as in TTS output or gated recordings, otherwise make the aligner's second pass fail), and its
     duration in seconds."""
     from anim3d.audio import Audio
-    from anim3d.phonetic import SAMPLE_RATE, _pcm16k
+    from anim3d.phonetic import SAMPLE_RATE, pcm16k
 
-    _, x = _pcm16k(audio)  # (resampled to 16 kHz; an empty file is a clear error)
+    _, x = pcm16k(audio)  # (resampled to 16 kHz; an empty file is a clear error)
     x = x + (2.0 / 32768.0) * np.random.default_rng(0).standard_normal(x.size).astype(np.float32)
-    return _pcm16k(Audio(x, SAMPLE_RATE, audio.path))[0], x.size / SAMPLE_RATE
+    return pcm16k(Audio(x, SAMPLE_RATE, audio.path))[0], x.size / SAMPLE_RATE
 
 
 def import_transcribed(rec: Transcribed, *, copies: int = 1, seed: int = 0, speaker: str | None = None,
@@ -172,7 +173,7 @@ def import_transcribed(rec: Transcribed, *, copies: int = 1, seed: int = 0, spea
     from anim3d.data import augment
     from anim3d.data.shards import Utterance
     from anim3d.data.synth import draw_labels
-    from anim3d.data.teacher import SpeakerStyle, phones_to_motion
+    from anim3d.teacher import SpeakerStyle, phones_to_motion
 
     audio = load_audio(rec.audio_path, 16000, min_seconds=0.2)
     try:

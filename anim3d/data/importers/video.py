@@ -36,7 +36,7 @@ def fit_landmarks(tracking, head=None, config=None, basis=None, decoder=None) ->
     solver's 52 x 468 x 3 shape basis (default: the head's morph targets at the landmarks;
     ``textured.tracked_basis`` measures what MediaPipe sees of each shape); decoder:
     a ``decoder.LandmarkDecoder`` calibrated on renders (``decoder.default_decoder`` or
-    ``decoder.calibrate_decoder``), whose channels replace the solve's (default none: the
+    ``decoder_calibration.calibrate_decoder``), whose channels replace the solve's (default none: the
     solve alone; ``solved.residual`` stays the least-squares fit's)."""
     from anim3d.channels import INDEX
     from anim3d.data.importers.solve import ArkitSolver, neutral_frames

@@ -1,0 +1,52 @@
+"""What every engine shares: ``Voice``, ``TTSError``, the output rate, and how an engine's samples and
+phones become the ``(Audio, phones)`` every engine returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from anim3d.audio import Audio, audio_from_array
+from anim3d.errors import Anim3dError
+from anim3d.phones import Phone, fill_gaps, merge_silences
+
+SAMPLE_RATE = 16000
+
+
+class TTSError(Anim3dError):
+    """A voice that is not installed, an engine that fails, or text that cannot be spoken."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    engine: str  # "espeak", "festival" or "piper"
+    name: str  # espeak language voice ("en-us"), festival voice ("cmu_us_slt_arctic_hts") or piper voice ("en_US-joe-medium")
+    variant: str = ""  # espeak variant ("m3", "f2", "klatt"...), "" for the default
+
+    @property
+    def id(self) -> str:
+        return f"{self.engine}:{self.name}" + (f"+{self.variant}" if self.variant else "")
+
+    @staticmethod
+    def parse(text: str) -> "Voice":
+        """``'espeak:en-us+f3'`` / ``'festival:kal_diphone'`` -> Voice (checked against list_voices)."""
+        engine, _, rest = text.partition(":")
+        name, _, variant = rest.partition("+")
+        from anim3d.data.tts import list_voices
+
+        voice = Voice(engine, name, variant)
+        if voice not in list_voices():
+            known = ", ".join(v.id for v in list_voices()[:8])
+            raise TTSError(f"unknown voice {text!r}; installed voices include {known}, ... (all: 'anim3d data voices')")
+        return voice
+
+
+def clean_text(text: str) -> str:
+    """The text as an engine may read it: no quotes or backslashes, single spaces."""
+    return " ".join(text.replace('"', " ").replace("\\", " ").split())
+
+
+def finish(samples: np.ndarray, rate: int, phones: list[Phone], name: str) -> tuple[Audio, list[Phone]]:
+    audio = audio_from_array(samples, rate, SAMPLE_RATE, name=name)
+    return audio, fill_gaps(merge_silences(phones), audio.duration)

@@ -1,0 +1,55 @@
+"""Speech -> Motion for a whole recording: ``animate``, the library entry point."""
+
+from __future__ import annotations
+
+from anim3d.audio import Audio
+from anim3d.device import cpu_threads
+from anim3d.errors import InputError
+from anim3d.inference.generator import MotionGenerator, load_model
+from anim3d.inference.settings import ConditionError, MotionSettings, check_conditions, check_seed, resolve_sampling
+from anim3d.motion import Motion
+
+
+def animate(audio: Audio, settings: MotionSettings | None = None, *, checkpoint=None, device="cpu",
+            num_samples: int = 1, audio_encoder: str | None = None, show_progress: bool = False,
+            **controls) -> Motion | list[Motion]:
+    """Speech -> Motion (the model's frame rate, 30 fps for the shipped model; one frame per 1/30 s of audio).
+
+    ``settings``: a ``MotionSettings``; keyword ``controls`` set its fields one by one, e.g.
+    ``animate(audio, emotion="sad", intensity=0.5, seed=1)`` (gaze in radians, None = free; unset sampling
+    fields take the checkpoint's). ``num_samples`` > 1 returns a list: samples seed, seed + 1, ... generated
+    in one batch. ``checkpoint``: None (the shipped default), a checkpoint folder, or a MotionGenerator.
+    """
+    if not isinstance(audio, Audio):
+        raise InputError(None, f"animate() needs an anim3d.audio.Audio, got {type(audio).__name__}")
+    try:
+        settings = (settings or MotionSettings()).replace(**controls)
+    except TypeError as e:
+        raise ConditionError(str(e)) from None
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise ConditionError(f"num_samples must be a whole number >= 1, got {num_samples!r}")
+    seed = check_seed(settings.seed, num_samples)
+    gen = checkpoint if isinstance(checkpoint, MotionGenerator) else load_model(checkpoint, device, audio_encoder)
+    conditions = check_conditions(settings, gen.cfg.emotions)
+    sampling = resolve_sampling(settings, gen.inference)
+    conditions.style = gen.style_from(settings.style)
+    return generate(gen, audio, conditions, sampling, [seed + i for i in range(num_samples)], show_progress,
+                    single=num_samples == 1)
+
+
+def generate(gen: MotionGenerator, audio: Audio, conditions, sampling, seeds: list[int], show_progress: bool = False,
+             single: bool = False) -> Motion | list[Motion]:
+    """Checked conditions and sampling -> one Motion per seed (all batched); ``single``: return the Motion itself."""
+    from anim3d.inference.windows import generate_windows
+
+    blend = sampling.teacher_blend > 0
+    feats, rule = gen.features_and_rule_mouth(audio) if blend else (gen.features(audio), None)
+    with cpu_threads(gen.device):
+        raw = generate_windows(gen, feats, conditions, seeds, sampling, show_progress)  # B x T x 58
+    motions = [gen.to_motion(r) for r in raw]
+    if rule is not None:
+        from anim3d.inference.mouth_blend import blend_mouth
+
+        for m in motions:
+            m.blendshapes = blend_mouth(m.blendshapes, rule, sampling.teacher_blend)
+    return motions[0] if single else motions
