@@ -311,13 +311,36 @@ def test_sparse_matrix_state_is_checked(tmp_path, state):
         load_flame(tmp_path / "sparse.pkl")
 
 
-def test_self_referencing_chumpy_and_memo_bomb(tmp_path):
+def fake_chumpy(monkeypatch):
+    """A ``chumpy.ch.Ch`` class to pickle with (chumpy itself is not installed)."""
+    import sys
+    import types
+
+    fake = types.ModuleType("chumpy.ch")
+
+    class Ch:
+        def __init__(self, x):
+            self.x = x
+            self._dirty_vars = {"x"}
+
+    Ch.__module__, Ch.__qualname__ = "chumpy.ch", "Ch"
+    fake.Ch = Ch
+    monkeypatch.setitem(sys.modules, "chumpy", types.ModuleType("chumpy"))
+    monkeypatch.setitem(sys.modules, "chumpy.ch", fake)
+    return Ch
+
+
+def test_self_referencing_chumpy_and_memo_bomb(tmp_path, monkeypatch):
     canary = tmp_path / "canary"
-    # a chumpy Ch whose value is itself: {'x': <itself>}
-    loop = b"\x80\x02}X\x0a\x00\x00\x00v_templateq\x00cchumpy.ch\nCh\n)\x81q\x01}X\x01\x00\x00\x00xh\x01sbs."
-    (tmp_path / "loop.pkl").write_bytes(loop)
-    assert_refused(tmp_path / "loop.pkl", canary)
-    # LONG_BINPUT at index 2**31 - 1: the unpickler would allocate and clear a 16 GiB memo table
+    Ch = fake_chumpy(monkeypatch)
+    loop = Ch(None)
+    loop.x = loop  # a chumpy Ch whose value is itself
+    data = synthetic_flame()
+    data["shapedirs"] = loop
+    write_pkl(tmp_path / "loop.pkl", data)
+    with pytest.raises(InputError, match="loop.pkl: key 'shapedirs' is malformed"):
+        load_flame(tmp_path / "loop.pkl")
+    # LONG_BINPUT at index 2**31 - 1: the unpickler would allocate and clear a 32 GiB memo table
     (tmp_path / "memo.pkl").write_bytes(b"\x80\x02}r\xff\xff\xff\x7f.")
     assert_refused(tmp_path / "memo.pkl", canary)
 
@@ -357,22 +380,10 @@ class Py2Pickler(pickle._Pickler):
 def test_python2_style_pickle_loads(tmp_path, monkeypatch):
     """Python 2 names (numpy.core, scipy.sparse.csc, __builtin__, copy_reg), str array data and a chumpy Ch."""
     import io
-    import sys
-    import types
 
     import scipy.sparse as sp
 
-    fake = types.ModuleType("chumpy.ch")
-
-    class Ch:
-        def __init__(self, x):
-            self.x = x
-            self._dirty_vars = {"x"}
-
-    Ch.__module__, Ch.__qualname__ = "chumpy.ch", "Ch"
-    fake.Ch = Ch
-    monkeypatch.setitem(sys.modules, "chumpy", types.ModuleType("chumpy"))
-    monkeypatch.setitem(sys.modules, "chumpy.ch", fake)
+    Ch = fake_chumpy(monkeypatch)
     data = synthetic_flame(6)
     ref = {k: v.copy() for k, v in data.items()}
     data["shapedirs"] = Ch(data["shapedirs"])
