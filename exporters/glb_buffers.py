@@ -145,7 +145,7 @@ def morph_target_accessor(bb: BufferBuilder, offsets: np.ndarray, cache: dict, e
 
 
 _NP = {g.FLOAT: np.float32, g.UNSIGNED_INT: np.uint32, g.UNSIGNED_SHORT: np.uint16, g.UNSIGNED_BYTE: np.uint8, g.SHORT: np.int16, g.BYTE: np.int8}
-_NCOMP = {g.SCALAR: 1, g.VEC2: 2, g.VEC3: 3, g.VEC4: 4, g.MAT4: 16}
+_NCOMP = {g.SCALAR: 1, g.VEC2: 2, g.VEC3: 3, g.VEC4: 4, g.MAT2: 4, g.MAT3: 9, g.MAT4: 16}
 
 
 def read_accessor(gltf: g.GLTF2, blob: bytes, index: int) -> np.ndarray:

@@ -16,8 +16,6 @@ Layout of the written file
 from __future__ import annotations
 
 import os
-import struct
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -224,40 +222,11 @@ def write_glb(motion: Motion, path: str | os.PathLike, head=None, audio=None) ->
 
 
 def load_glb(path: str | os.PathLike) -> tuple[g.GLTF2, bytes]:
-    """Read a GLB/VRM (or a .gltf with embedded or external buffers) -> (document, buffer 0 bytes)."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise InputError(path, "file not found")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(20)
-        size = os.path.getsize(path)
-        if head[:4] == b"glTF":
-            version, length, json_len, json_type = struct.unpack_from("<IIII", head.ljust(20, b"\0"), 4)
-            if version != 2:
-                raise InputError(path, f"GLB container version {version}; only version 2 (glTF 2.0) is supported")
-            if length > size or 20 + json_len > size:
-                raise InputError(path, f"GLB file is truncated ({size} of {length} bytes)")
-            if json_type != 0x4E4F534A:
-                raise InputError(path, "GLB file does not start with a JSON chunk")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                gltf = g.GLTF2.load_binary(path)
-        else:
-            gltf = g.GLTF2.load_json(path)
-            if gltf.buffers:
-                gltf.convert_buffers(g.BufferFormat.BINARYBLOB)
-    except InputError:
-        raise
-    except Exception as e:  # pygltflib raises many kinds on malformed files
-        raise InputError(path, f"not a readable glTF/GLB file ({type(e).__name__}: {e})") from None
-    if gltf is None or not isinstance(gltf.asset, g.Asset) or not str(getattr(gltf.asset, "version", "")).startswith("2"):
-        raise InputError(path, "not a glTF 2.0 file (missing or wrong asset.version)")
-    if len(gltf.buffers) > 1:
-        raise InputError(path, f"has {len(gltf.buffers)} buffers; only single-buffer files are supported")
-    blob = gltf.binary_blob() or b""
-    if gltf.buffers and len(blob) < (gltf.buffers[0].byteLength or 0):
-        raise InputError(path, f"binary buffer is truncated ({len(blob)} of {gltf.buffers[0].byteLength} bytes)")
+    """Read a GLB/VRM (or a .gltf with an embedded buffer or one inside its folder) -> (document,
+    buffer 0 bytes), after the checks of ``exporters.gltf_read``; raises InputError."""
+    from exporters.gltf_read import read_gltf
+
+    _, gltf, blob = read_gltf(path)
     return gltf, blob
 
 
@@ -266,12 +235,14 @@ def read_animation_weights(path: str | os.PathLike) -> tuple[list[str], np.ndarr
     gltf, blob = load_glb(path)
     for anim in gltf.animations:
         for ch in anim.channels:
-            if ch.target.path == "weights":
-                node = gltf.nodes[ch.target.node]
-                mesh = gltf.meshes[node.mesh]
-                names = list((mesh.extras or {}).get("targetNames", []))
+            node = gltf.nodes[ch.target.node] if ch.target.node is not None else None
+            if ch.target.path == "weights" and node is not None and node.mesh is not None:
+                extras = gltf.meshes[node.mesh].extras
+                names = list(extras.get("targetNames", [])) if isinstance(extras, dict) else []
                 s = anim.samplers[ch.sampler]
                 t = read_accessor(gltf, blob, s.input).reshape(-1)
-                w = read_accessor(gltf, blob, s.output).reshape(len(t), -1)
-                return names, t, w
+                w = read_accessor(gltf, blob, s.output).reshape(-1)
+                if len(t) == 0 or len(w) % len(t):
+                    raise InputError(path, f"the weights channel has {len(w)} values for {len(t)} key times")
+                return names, t, w.reshape(len(t), -1)
     raise InputError(path, "has no morph-weights animation")

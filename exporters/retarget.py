@@ -4,8 +4,10 @@ Every mesh whose morph targets carry ARKit names (any common spelling, see
 ``anim3d.channels.canonical_name``) gets a ``weights`` channel; the head/neck and eye bones
 (from the VRM humanoid table when present, else by common node names) get rotation
 channels. The user's meshes, materials, nodes and buffer bytes are left exactly as they
-were: only accessors, buffer views, bytes at the end of the buffer and one animation are
-appended.
+were: only accessors, buffer views, bytes at the end of the buffer and one animation named
+``anim3d`` are appended (an ``anim3d`` animation already there is replaced in place), and
+image files a .gltf names (inside its folder) are embedded, since the output lies elsewhere.
+The avatar is read through ``exporters.gltf_read``, which checks it first.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from anim3d.channels import ARKIT_NAMES, INDEX, canonical_name
 from anim3d.errors import InputError, MotionError
 from anim3d.motion import Motion
 from exporters.glb_buffers import BufferBuilder
-from exporters.gltf import add_animation, load_glb, rotvec_to_quat
+from exporters.gltf import add_animation, rotvec_to_quat
+from exporters.gltf_read import read_document, read_gltf, read_uri
 
 NECK_SHARE = 0.4  # of the head rotation, when both a neck and a head bone exist
 ROLES = ("neck", "head", "left_eye", "right_eye")
+ANIMATION = "anim3d"  # the name of the animation added; an avatar's own animation of that name is replaced
 _IDENTITY = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
 _VRM0_BONES = {"neck": "neck", "head": "head", "leftEye": "left_eye", "rightEye": "right_eye"}
 
@@ -40,6 +44,8 @@ class RetargetReport:
     bones: dict[str, str] = field(default_factory=dict)  # role -> node name
     nodes_animated: int = 0
     skipped_bones: dict[str, str] = field(default_factory=dict)  # role -> node name (matrix nodes)
+    replaced: bool = False  # the avatar had an animation named ANIMATION, now replaced
+    embedded_images: int = 0  # image files from the avatar's folder now inside the output
 
     def summary(self) -> str:
         lines = [f"blendshapes: {len(self.found)} of 52 found"]
@@ -50,6 +56,10 @@ class RetargetReport:
         lines.append("bones: " + (", ".join(f"{r}={n!r}" for r, n in self.bones.items()) or "none found (no head/eye rotation)"))
         if self.skipped_bones:
             lines.append("not driven (node uses a matrix): " + ", ".join(f"{r}={n!r}" for r, n in self.skipped_bones.items()))
+        if self.replaced:
+            lines.append(f"replaced the avatar's existing animation {ANIMATION!r}")
+        if self.embedded_images:
+            lines.append(f"embedded {self.embedded_images} image file(s) from the avatar's folder")
         return "\n".join(lines)
 
 
@@ -90,20 +100,30 @@ def bone_role(name: str) -> str | None:
     return None
 
 
+def _node_index(gltf: g.GLTF2, value) -> int | None:
+    return value if type(value) is int and 0 <= value < len(gltf.nodes) else None
+
+
 def _vrm_bones(gltf: g.GLTF2) -> dict[str, int]:
-    ext = gltf.extensions or {}
+    """role -> node from the VRM humanoid table (entries that are not valid node indices are ignored)."""
+    ext = gltf.extensions if isinstance(gltf.extensions, dict) else {}
     out: dict[str, int] = {}
-    human = (ext.get("VRMC_vrm") or {}).get("humanoid", {}).get("humanBones")
-    if isinstance(human, dict):  # VRM 1.0
+    vrm1, vrm0 = ext.get("VRMC_vrm"), ext.get("VRM")
+    human = vrm1.get("humanoid") if isinstance(vrm1, dict) else None
+    bones = human.get("humanBones") if isinstance(human, dict) else None
+    if isinstance(bones, dict):  # VRM 1.0
         for k, role in _VRM0_BONES.items():
-            if isinstance(human.get(k), dict) and "node" in human[k]:
-                out[role] = int(human[k]["node"])
-    human0 = (ext.get("VRM") or {}).get("humanoid", {}).get("humanBones")
-    if isinstance(human0, list):  # VRM 0.x
-        for b in human0:
-            role = _VRM0_BONES.get(b.get("bone"))
-            if role and "node" in b:
-                out.setdefault(role, int(b["node"]))
+            node = _node_index(gltf, bones[k].get("node")) if isinstance(bones.get(k), dict) else None
+            if node is not None:
+                out[role] = node
+    human0 = vrm0.get("humanoid") if isinstance(vrm0, dict) else None
+    bones0 = human0.get("humanBones") if isinstance(human0, dict) else None
+    if isinstance(bones0, list):  # VRM 0.x
+        for b in bones0:
+            role = _VRM0_BONES.get(b.get("bone")) if isinstance(b, dict) and isinstance(b.get("bone"), str) else None
+            node = _node_index(gltf, b.get("node")) if role else None
+            if node is not None:
+                out.setdefault(role, node)
     return out
 
 
@@ -117,30 +137,43 @@ def find_bones(gltf: g.GLTF2) -> dict[str, int]:
     return found
 
 
+def _unit(v: np.ndarray) -> np.ndarray | None:
+    """v scaled to length 1, or None when it has none (zero, infinite or NaN)."""
+    big = np.max(np.abs(v)) if v.size else 0.0
+    if not np.isfinite(big) or big < 1e-30:
+        return None
+    v = v / big
+    return v / np.linalg.norm(v)
+
+
 def _local_rotation(node: g.Node) -> np.ndarray:
+    """A node's rest rotation (x, y, z, w); a degenerate matrix or quaternion counts as none."""
     from scipy.spatial.transform import Rotation
 
     if node.matrix and len(node.matrix) == 16 and list(node.matrix) != _IDENTITY:
         m = np.asarray(node.matrix, np.float64).reshape(4, 4).T[:3, :3]  # column-major
-        m = m / np.linalg.norm(m, axis=0, keepdims=True)
-        return Rotation.from_matrix(m).as_quat()
-    return np.asarray(node.rotation if node.rotation else [0, 0, 0, 1], np.float64)
+        cols = [_unit(m[:, k]) for k in range(3)]
+        if all(c is not None for c in cols) and abs(np.linalg.det(np.stack(cols, 1))) > 1e-6:
+            return Rotation.from_matrix(np.stack(cols, 1)).as_quat()
+        return np.array([0.0, 0, 0, 1])
+    q = _unit(np.asarray(node.rotation if node.rotation else [0, 0, 0, 1], np.float64))
+    return q if q is not None else np.array([0.0, 0, 0, 1])
 
 
-def _parent_world_rotations(gltf: g.GLTF2) -> dict[int, np.ndarray]:
-    """node -> world rotation (x, y, z, w) of its parent at rest (identity for roots)."""
+def _parent_world_rotations(gltf: g.GLTF2, nodes) -> dict[int, np.ndarray]:
+    """node -> world rotation (x, y, z, w) of its parent at rest (identity for roots), for ``nodes``."""
     from scipy.spatial.transform import Rotation
 
     parent = {c: i for i, n in enumerate(gltf.nodes) for c in (n.children or [])}
-    cache: dict[int, Rotation] = {}
-
-    def world(i: int) -> Rotation:
-        if i not in cache:
-            local = Rotation.from_quat(_local_rotation(gltf.nodes[i]))
-            cache[i] = (world(parent[i]) * local) if i in parent else local
-        return cache[i]
-
-    return {i: (world(parent[i]).as_quat() if i in parent else np.array([0.0, 0, 0, 1])) for i in range(len(gltf.nodes))}
+    out = {}
+    for i in nodes:
+        rot = Rotation.identity()
+        j = parent.get(i)
+        while j is not None:  # the nodes form a forest (checked on reading): this ends at a root
+            rot = Rotation.from_quat(_local_rotation(gltf.nodes[j])) * rot
+            j = parent.get(j)
+        out[i] = rot.as_quat()
+    return out
 
 
 def _bone_track(rest_local: np.ndarray, parent_world: np.ndarray, rotvec: np.ndarray) -> np.ndarray:
@@ -156,12 +189,39 @@ def _bone_track(rest_local: np.ndarray, parent_world: np.ndarray, rotvec: np.nda
 
 
 def read_json(path: str | os.PathLike) -> dict:
-    """The JSON part of a GLB/VRM or a .gltf file, as parsed JSON (already checked by load_glb)."""
-    data = Path(path).read_bytes()
-    if data[:4] == b"glTF":
-        length, kind = struct.unpack_from("<II", data, 12)
-        return json.loads(data[20:20 + length].decode("utf-8"))
-    return json.loads(data.decode("utf-8-sig"))
+    """The JSON part of a GLB/VRM or a .gltf file, as parsed JSON (InputError when unreadable)."""
+    return read_document(path)[0]
+
+
+def embed_images(avatar: str, doc: dict, bb: BufferBuilder) -> int:
+    """Images given by a file uri become bufferViews of the output (which is written elsewhere);
+    the files must lie in the avatar's folder. Returns how many were embedded."""
+    n = 0
+    for i, img in enumerate(doc.get("images", [])):
+        uri = img.get("uri")
+        if uri is None or uri.startswith("data:"):
+            continue
+        data = read_uri(avatar, uri, f"images[{i}]")
+        mime = img.get("mimeType") if isinstance(img.get("mimeType"), str) else image_mime_type(data)
+        if mime is None:
+            raise InputError(avatar, f"images[{i}].uri {uri[:200]!r} is not a PNG, JPEG, WebP or KTX2 image")
+        del img["uri"]
+        img["bufferView"], img["mimeType"] = bb.view(data), mime
+        n += 1
+    return n
+
+
+def image_mime_type(data: bytes) -> str | None:
+    """The MIME type glTF images use, from the file's first bytes."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data.startswith(b"\xabKTX 20\xbb\r\n\x1a\n"):
+        return "image/ktx2"
+    return None
 
 
 def write_glb_raw(doc: dict, blob: bytes, path: str | os.PathLike) -> None:
@@ -176,6 +236,18 @@ def write_glb_raw(doc: dict, blob: bytes, path: str | os.PathLike) -> None:
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(struct.pack("<III", 0x46546C67, 2, 12 + len(chunks)) + chunks)
+
+
+def _put_animation(doc: dict, anim: dict) -> bool:
+    """Put ``anim`` in place of the first animation of the same name (keeping the indices of
+    the others), or append it. True when one was replaced."""
+    anims = doc.setdefault("animations", [])
+    for i, old in enumerate(anims):
+        if old.get("name") == anim.get("name"):
+            anims[i] = anim
+            return True
+    anims.append(anim)
+    return False
 
 
 def retarget(motion: Motion, avatar: str | os.PathLike, out: str | os.PathLike, audio=None) -> RetargetReport:
@@ -193,8 +265,8 @@ def retarget(motion: Motion, avatar: str | os.PathLike, out: str | os.PathLike, 
     from exporters.gltf import resolve_audio, sidecar_path
 
     resolve_audio(audio)  # fail on bad audio before writing anything
-    gltf, blob = load_glb(avatar)
-    raw = read_json(avatar)
+    avatar = os.fspath(avatar)
+    raw, gltf, blob = read_gltf(avatar)
     n_views, n_acc = len(gltf.bufferViews), len(gltf.accessors)
     report = RetargetReport()
     weights: list[tuple[int, np.ndarray]] = []
@@ -243,7 +315,7 @@ def retarget(motion: Motion, avatar: str | os.PathLike, out: str | os.PathLike, 
         head_rv = head_rv * np.array([-1.0, 1.0, -1.0])
         eyes = eyes * np.array([-1.0, 1.0, -1.0])
     parts = {"neck": NECK_SHARE, "head": 1 - NECK_SHARE} if {"neck", "head"} <= bones.keys() else {"neck": 1.0, "head": 1.0}
-    pw = _parent_world_rotations(gltf)
+    pw = _parent_world_rotations(gltf, bones.values())
     rotations = []
     for role, rv in (("neck", head_rv * parts["neck"]), ("head", head_rv * parts["head"]), ("left_eye", eyes[:, 0]), ("right_eye", eyes[:, 1])):
         if role in bones:
@@ -251,18 +323,22 @@ def retarget(motion: Motion, avatar: str | os.PathLike, out: str | os.PathLike, 
             rotations.append((i, _bone_track(_local_rotation(gltf.nodes[i]), pw[i], rv)))
 
     bb = BufferBuilder(gltf, initial=blob)
-    add_animation(gltf, bb, motion.times, weights=weights, rotations=rotations, name="anim3d")
+    report.embedded_images = embed_images(avatar, raw, bb)
+    add_animation(gltf, bb, motion.times, weights=weights, rotations=rotations, name=ANIMATION)
     new_blob = bb.finish()
     # Append the new objects to the avatar's own JSON: a pygltflib round trip would drop
     # properties it does not model (node weights, unknown fields), and nothing of the
     # user's may change.
     added = json.loads(g.GLTF2(bufferViews=gltf.bufferViews[n_views:], accessors=gltf.accessors[n_acc:],
                                animations=gltf.animations[-1:]).to_json())
-    for key in ("bufferViews", "accessors", "animations"):
+    for key in ("bufferViews", "accessors"):
         raw.setdefault(key, []).extend(added.get(key, []))
+    report.replaced = _put_animation(raw, added["animations"][0])
     raw["buffers"] = [{"byteLength": len(new_blob)}] + raw.get("buffers", [])[1:]
     if audio is not None:
-        raw.setdefault("asset", {}).setdefault("extras", {})["audio"] = sidecar_path(out).name
+        extras = raw.setdefault("asset", {}).setdefault("extras", {})
+        if isinstance(extras, dict):  # extras may hold any JSON value; only an object can take the name
+            extras["audio"] = sidecar_path(out).name
     from anim3d.fileio import output_group
 
     with output_group():

@@ -8,22 +8,23 @@ shape then E expression components), ``posedirs`` (V x 3 x 36), ``J_regressor`` 
 dense or scipy-sparse), ``weights`` (V x 5), ``kintree_table`` (2 x 5), ``f`` (F x 3).
 Pose is 15 axis-angle values: root (global), neck, jaw, left eye, right eye (smplx's order).
 
-Pickles are read with a restricted unpickler (numpy, scipy.sparse and chumpy arrays only)
-so that a model file cannot run code; chumpy objects (the official FLAME pickles store
-some arrays as chumpy ``Ch``) are converted to numpy without needing chumpy installed.
+Pickles are read by ``flame.flame_pickle``, which resolves only the globals a FLAME model
+names (numpy arrays, scipy sparse matrices, chumpy ``Ch``) to inert stand-ins, so that a
+model file cannot run code; chumpy objects (the official FLAME pickles store some arrays as
+chumpy ``Ch``) become numpy arrays without needing chumpy installed.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import pickle
 import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from anim3d.errors import InputError
+from flame.flame_pickle import load_flame_pickle, materialize
 
 NUM_JOINTS = 5
 SHAPE_SPACE_DIM = 300
@@ -65,37 +66,21 @@ class FlameModel:
         return self.J_regressor @ v
 
 
-class _ChumpyArray:
-    """Stand-in for chumpy.Ch while unpickling: keeps the state and exposes its array."""
-
-    def __init__(self, *args, **kwargs):
-        self.state = None
-
-    def __setstate__(self, state):
-        self.state = state
-
-    def array(self) -> np.ndarray:
-        st = self.state if isinstance(self.state, dict) else {}
-        for key in ("x", "_x", "a"):
-            if key in st:
-                val = st[key]
-                return val.array() if isinstance(val, _ChumpyArray) else np.asarray(val)
-        raise ValueError("a chumpy object without an array value")
+MAX_NPZ_BYTES = 2**31  # uncompressed size of all arrays of an .npz (a real FLAME model: ~60 MB)
 
 
-class _SafeUnpickler(pickle.Unpickler):
-    _ALLOWED_MODULES = ("numpy", "scipy.sparse", "builtins", "copyreg", "collections", "_codecs")
-
-    def find_class(self, module, name):
-        # Python 2 pickles (the official FLAME files) name the builtins module differently
-        module = {"__builtin__": "builtins", "copy_reg": "copyreg"}.get(module, module)
-        if module.startswith("chumpy"):
-            return _ChumpyArray
-        if module == "builtins" and name not in ("object", "dict", "list", "tuple", "set", "frozenset", "slice", "complex", "bytearray"):
-            raise pickle.UnpicklingError(f"refusing to load builtins.{name}")
-        if any(module == m or module.startswith(m + ".") for m in self._ALLOWED_MODULES):
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} (not a plain array)")
+def _read_npz(path: str, blob: bytes) -> dict:
+    try:
+        with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+            size = sum(info.file_size for info in zf.infolist())
+        if size > MAX_NPZ_BYTES:
+            raise InputError(path, f"not a FLAME model: its arrays would take {size / 2**30:.1f} GiB")
+        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except InputError:
+        raise
+    except Exception as e:  # zipfile and numpy raise many kinds on a damaged archive
+        raise InputError(path, f"not a readable FLAME .npz ({type(e).__name__}: {e})") from None
 
 
 def _read_raw(path: str) -> dict:
@@ -104,13 +89,9 @@ def _read_raw(path: str) -> dict:
     with open(path, "rb") as fh:
         blob = fh.read()
     if blob[:2] == b"PK":  # npz (zip)
-        try:
-            with np.load(io.BytesIO(blob), allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-            raise InputError(path, f"not a readable FLAME .npz ({e})") from None
+        return _read_npz(path, blob)
     try:
-        data = _SafeUnpickler(io.BytesIO(blob), encoding="latin1").load()
+        data = load_flame_pickle(blob)
     except Exception as e:  # any unpickling failure is a bad file, reported in one line
         raise InputError(path, f"not a readable FLAME pickle ({type(e).__name__}: {e})") from None
     if not isinstance(data, dict):
@@ -119,14 +100,12 @@ def _read_raw(path: str) -> dict:
 
 
 def _array(path: str, data: dict, key: str, dtype=np.float64) -> np.ndarray:
-    val = data[key]
-    if isinstance(val, _ChumpyArray):
-        try:
-            val = val.array()
-        except ValueError as e:
-            raise InputError(path, f"key '{key}' is malformed ({e})") from None
-    if hasattr(val, "toarray"):  # scipy.sparse
-        val = val.toarray()
+    try:
+        val = materialize(data[key])
+    except Exception as e:  # a stand-in whose recorded state does not make an array
+        raise InputError(path, f"key '{key}' is malformed ({type(e).__name__}: {e})") from None
+    if not isinstance(val, np.ndarray):
+        raise InputError(path, f"key '{key}' is malformed: not a numeric array (a {type(val).__name__})")
     try:
         arr = np.asarray(val, dtype=dtype)
     except (TypeError, ValueError) as e:

@@ -197,3 +197,30 @@ def test_bad_avatars_write_nothing(tmp_path):
     with pytest.raises(InputError, match="NaN"):
         retarget(nan, good, tmp_path / "o7.glb")
     assert not any(p.name.startswith("o") for p in tmp_path.iterdir())
+
+
+def test_exporting_onto_an_animated_avatar_replaces_anim3d(tmp_path, capsys):
+    """An avatar that already has an 'anim3d' animation (e.g. an earlier export) gets it
+    replaced in place; its other animations keep their places."""
+    from anim3d.cli import main
+    from exporters.retarget import write_glb_raw
+
+    av = build_avatar(tmp_path / "me.glb", {"Face": FACE_TARGETS})
+    retarget(Motion.neutral(5), av, tmp_path / "idle.glb")
+    doc = read_json(tmp_path / "idle.glb")
+    doc["animations"][0]["name"] = "idle"
+    write_glb_raw(doc, g.GLTF2.load_binary(str(tmp_path / "idle.glb")).binary_blob(), tmp_path / "idle.glb")
+    first = retarget(Motion.neutral(5), tmp_path / "idle.glb", tmp_path / "once.glb")
+    rng = np.random.default_rng(3)
+    m = Motion(rng.random((8, 52)), np.zeros((8, 3)), np.zeros((8, 3)), 30.0)
+    m.save_npz(tmp_path / "m.npz")
+    assert main(["export", str(tmp_path / "m.npz"), "--avatar", str(tmp_path / "once.glb"), "-o", str(tmp_path / "twice.glb")]) == 0
+    assert [a["name"] for a in read_json(tmp_path / "twice.glb")["animations"]] == ["idle", "anim3d"]
+    assert "replaced the avatar's existing animation 'anim3d'" in capsys.readouterr().out
+    assert "replaced" not in first.summary()
+    gl = g.GLTF2.load_binary(str(tmp_path / "twice.glb"))
+    anim = gl.animations[1]
+    c = [c for c in anim.channels if c.target.path == "weights"][0]
+    w = read_accessor(gl, gl.binary_blob(), anim.samplers[c.sampler].output).reshape(8, len(FACE_TARGETS))
+    np.testing.assert_allclose(w[:, 1], m.channel("eyeBlinkRight"))
+    assert_valid(tmp_path / "twice.glb")
