@@ -9,7 +9,6 @@ import json
 import os
 import struct
 
-import numpy as np
 import pygltflib as g
 import pytest
 
