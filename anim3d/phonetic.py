@@ -9,7 +9,7 @@ sequence with frame times (10 ms frames), which we map to the project's ARPAbet 
 Three modes: "words" (default) recognises words with the en-us language model and
 force-aligns their dictionary phones, as Rhubarb Lip Sync does; "allphone" decodes a
 phone loop (faster, less accurate); "frames" scores the same acoustic model frame by frame
-in our own code (``models.sphinx_acoustic``) and runs a phone loop without language model
+in our own code (``anim3d.models.sphinx_acoustic``) and runs a phone loop without language model
 (fastest, about as accurate as "allphone").
 
 Public API:
@@ -156,7 +156,7 @@ def recognize_phones(audio: Audio, config: RecognizerConfig | None = None, *, mo
     mode "allphone": phone-loop decoding with a phone bigram; ~0.1-0.3x real time, phone
     error rate 0.4-0.7.
     mode "frames": the acoustic model's context-independent phones scored frame by frame
-    (``models.sphinx_acoustic``) and a Viterbi phone loop (``config.phone_change_penalty``);
+    (``anim3d.models.sphinx_acoustic``) and a Viterbi phone loop (``config.phone_change_penalty``);
     ~0.06x real time, phone error rate 0.56 on the B08 sentence, 0.70 on held-out synthetic speech.
 
     Returns contiguous phones covering the whole clip (silence merged), times in seconds.
@@ -188,15 +188,15 @@ def recognize_phones(audio: Audio, config: RecognizerConfig | None = None, *, mo
 
 def _frame_phones(x: np.ndarray, penalty: float) -> list[tuple[str, float, float]]:
     """16 kHz samples -> (label, start s, end s) from the acoustic model scored frame by frame
-    (``models.sphinx_acoustic``) and a phone loop without language model."""
-    from models import sphinx_acoustic as sa
+    (``anim3d.models.sphinx_acoustic``) and a phone loop without language model."""
+    from anim3d.models import sphinx_acoustic as sa
 
     return _path_segments(sa.phone_loop(sa.ci_phone_loglik(sa.features(x), sa.load_model()), penalty), 0)
 
 
 def _path_segments(path: np.ndarray, first_frame: int) -> list[tuple[str, float, float]]:
     """A phone loop's path ((L,) CI phone index per 100 Hz frame from ``first_frame``) -> (label, start s, end s)."""
-    from models import sphinx_acoustic as sa
+    from anim3d.models import sphinx_acoustic as sa
 
     names = sa.load_model().phones
     labels = [known_label(names[i]) for i in path]
@@ -213,7 +213,7 @@ def phones_from_loglik(loglik: np.ndarray, samples16k: np.ndarray, first_frame: 
     """The "frames" mode's phones from CI phone log-likelihoods already scored (L x 42 at 100 Hz, row 0 =
     frame ``first_frame``; e.g. ``PhoneFrontEnd.features_and_loglik``'s) and the 16 kHz samples they came
     from (quiet phones become silence); contiguous phones covering the samples' whole duration."""
-    from models import sphinx_acoustic as sa
+    from anim3d.models import sphinx_acoustic as sa
 
     config = config or RecognizerConfig()
     x = np.asarray(samples16k, np.float32).reshape(-1)

@@ -22,32 +22,11 @@ import numpy as np
 
 from anim3d.errors import InputError
 from anim3d.fileio import open_media
+from anim3d.landmarks import (LEFT_EYE_INNER, LEFT_EYE_LOWER, LEFT_EYE_OUTER, LEFT_EYE_UPPER, LOWER_LIP_INNER, NUM_LANDMARKS,
+                              RIGHT_EYE_INNER, RIGHT_EYE_LOWER, RIGHT_EYE_OUTER, RIGHT_EYE_UPPER, RIGID_LANDMARKS,
+                              SYMMETRIC_PAIRS,
+                              UPPER_LIP_INNER)
 from anim3d.optional import QuietSolution, mediapipe, require
-
-NUM_LANDMARKS = 478
-
-# MediaPipe Face Mesh landmark indices. "left"/"right" are the subject's.
-UPPER_LIP_INNER = 13
-LOWER_LIP_INNER = 14
-RIGHT_EYE_OUTER = 33
-RIGHT_EYE_INNER = 133
-LEFT_EYE_OUTER = 263
-LEFT_EYE_INNER = 362
-RIGHT_EYE_UPPER = 159
-RIGHT_EYE_LOWER = 145
-LEFT_EYE_UPPER = 386
-LEFT_EYE_LOWER = 374
-LEFT_IRIS_CENTER = 473
-RIGHT_IRIS_CENTER = 468
-
-# Points that move little with expression (forehead, nose bridge and tip, eye corners,
-# temples, upper cheeks): the rigid part used to estimate head pose.
-RIGID_LANDMARKS = np.array(
-    [10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 98, 327, 33, 133, 362, 263, 127, 356, 234, 454,
-     116, 345, 123, 352, 50, 280, 21, 251, 54, 284, 103, 332, 67, 297, 109, 338, 71, 301, 139, 368]
-)
-# Left/right pairs across the face's symmetry plane (for the frontal axes of a shape).
-_SYMMETRIC_PAIRS = np.array([(263, 33), (362, 133), (454, 234), (356, 127), (345, 116), (280, 50), (284, 54), (332, 103)])
 
 MIN_INTEROCULAR_PX = 16.0  # faces smaller than this (outer eye corners, pixels) are too small to track
 MAX_MULTI_FACE_FRACTION = 0.2  # more than this share of face frames with 2 faces -> "several faces"
@@ -295,7 +274,7 @@ def frontal_frame(points: np.ndarray) -> np.ndarray:
     pitch that the face has towards the camera (a portrait's is near zero): the face's own
     "forward" cannot be told from landmarks without a model of the skull.
     """
-    x = (points[_SYMMETRIC_PAIRS[:, 0]] - points[_SYMMETRIC_PAIRS[:, 1]]).sum(0)
+    x = (points[SYMMETRIC_PAIRS[:, 0]] - points[SYMMETRIC_PAIRS[:, 1]]).sum(0)
     x /= np.linalg.norm(x)
     z = np.array([0.0, 0.0, 1.0]) - x * x[2]
     z /= np.linalg.norm(z)

@@ -39,10 +39,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
 
-    from exporters.gltf import write_glb
-    from exporters.livelink import write_livelink_csv
-    from exporters.retarget import retarget
-    from exporters.synthetic import make_test_head
+    from anim3d.exporters.gltf import write_glb
+    from anim3d.exporters.livelink import write_livelink_csv
+    from anim3d.exporters.retarget import retarget
+    from anim3d.exporters.synthetic import make_test_head
 
     n = int(args.seconds * args.fps)
     rng = np.random.default_rng(0)
@@ -51,7 +51,7 @@ def main() -> None:
     m = Motion(bs, 0.2 * np.sin(t[:, None] * [0.7, 1.1, 0.5]), 0.01 * np.sin(t[:, None] * [0.3, 0.2, 0.4]), args.fps)
     heads = {"synthetic sphere": make_test_head()}
     try:
-        from flame.open_head import load_open_head
+        from anim3d.flame.open_head import load_open_head
 
         heads["open head"] = load_open_head()
     except ImportError:

@@ -34,8 +34,8 @@ def make_generator(name: str):
     import torch
 
     from anim3d.pipeline import DEFAULT_CHECKPOINT, MotionGenerator
-    from models.config import get_config
-    from models.motion_transformer import MotionTransformer
+    from anim3d.models.config import get_config
+    from anim3d.models.motion_transformer import MotionTransformer
 
     if name == "fast" and os.path.isfile(os.path.join(DEFAULT_CHECKPOINT, "model.safetensors")):
         return MotionGenerator.load(DEFAULT_CHECKPOINT), "default checkpoint"

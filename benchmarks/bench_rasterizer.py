@@ -45,9 +45,9 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     from anim3d.channels import INDEX
-    from flame.open_head import load_open_head, motion_to_vertices
-    from flame.preview import default_camera, render_preview, render_previews
-    from flame.rasterizer import rasterize
+    from anim3d.flame.open_head import load_open_head, motion_to_vertices
+    from anim3d.flame.preview import default_camera, render_preview, render_previews
+    from anim3d.flame.rasterizer import rasterize
 
     head = load_open_head()
     w = np.zeros((8, 52), np.float32)

@@ -78,8 +78,8 @@ def random_generator(name: str, device: str):
     import torch
 
     from anim3d.pipeline import MotionGenerator
-    from models.config import get_config
-    from models.motion_transformer import MotionTransformer
+    from anim3d.models.config import get_config
+    from anim3d.models.motion_transformer import MotionTransformer
 
     torch.manual_seed(0)
     cfg = get_config(name)
@@ -127,7 +127,7 @@ def render_rows(motion, args) -> None:
         from anim3d.render.pipeline import DEFAULT_CHECKPOINT as RENDER_CKPT
         from anim3d.render.pipeline import PortraitRenderer
         from anim3d.render.portrait import prepare_portrait
-        from models.renderer.network import RefineNet, save_renderer
+        from anim3d.models.renderer.network import RefineNet, save_renderer
     except ImportError as e:
         print(f"\n## renderer: skipped: {e}")
         return
@@ -202,12 +202,12 @@ def main(argv=None) -> int:
         return True
 
     # ---- baseline: log-mel features alone; without the model's front end, loudness becomes the reference
-    if not front_end_row("log-mel features (baseline)", "models.audio_features", "LogMelFrontEnd"):
+    if not front_end_row("log-mel features (baseline)", "anim3d.models.audio_features", "LogMelFrontEnd"):
         t.baseline_name = "loudness"
-    front_end_row("phone-posterior features (audio_encoder phones)", "models.phone_features", "PhoneFrontEnd")
-    front_end_row("phone-posterior features, forward filter 0.9 (--phone-smoothing)", "models.phone_features", "PhoneFrontEnd",
+    front_end_row("phone-posterior features (audio_encoder phones)", "anim3d.models.phone_features", "PhoneFrontEnd")
+    front_end_row("phone-posterior features, forward filter 0.9 (--phone-smoothing)", "anim3d.models.phone_features", "PhoneFrontEnd",
                   smoothing=0.9)
-    front_end_row("phone-posterior features + context (--phone-context)", "models.phone_features", "PhoneFrontEnd",
+    front_end_row("phone-posterior features + context (--phone-context)", "anim3d.models.phone_features", "PhoneFrontEnd",
                   context=True)
     sec, cpu, motion = timed(lambda: loudness_motion(audio), args.repeats)
     t.add("loudness -> jaw", sec, dur, cpu)
@@ -230,7 +230,7 @@ def main(argv=None) -> int:
     live: list[list[str]] = []
     try:
         from anim3d.pipeline import DEFAULT_CHECKPOINT, animate, load_default_model
-        from models.config import CONFIG_NAMES
+        from anim3d.models.config import CONFIG_NAMES
 
         gens = {}
         configs = args.configs.split(",") if args.configs else list(CONFIG_NAMES)
@@ -269,14 +269,14 @@ def main(argv=None) -> int:
         sec, cpu, _ = timed(lambda: motion.save_npz(os.path.join(tmp, "m.npz")), args.repeats)
         e.add("NPZ (baseline)", sec, dur, cpu)
         try:
-            from exporters.livelink import write_livelink_csv
+            from anim3d.exporters.livelink import write_livelink_csv
 
             sec, cpu, _ = timed(lambda: write_livelink_csv(motion, os.path.join(tmp, "m.csv")), args.repeats)
             e.add("Live Link Face CSV", sec, dur, cpu)
         except ImportError as err:
             e.add("Live Link Face CSV", None, dur, note=f"skipped: {err}")
         try:
-            from exporters.gltf import write_glb
+            from anim3d.exporters.gltf import write_glb
 
             sec, cpu, _ = timed(lambda: write_glb(motion, os.path.join(tmp, "m.glb")), args.repeats)
             e.add("glTF GLB (open head)", sec, dur, cpu)

@@ -51,7 +51,7 @@ class PythonOscVMC:
     """The same VMC frames built with python-osc's builders (the baseline)."""
 
     def __init__(self, target):
-        from unity_bridge.vmc import VMCSender
+        from anim3d.unity_bridge.vmc import VMCSender
 
         self.fast = VMCSender(target)
         self.target = target
@@ -105,11 +105,11 @@ def run_live(audio_path: str, seconds: float, fps: float, mode: str = "process",
     from anim3d.streaming import StreamingAnimator
     import functools
 
-    from unity_bridge.plain import PlainSender
-    from unity_bridge.process import stream_motion_in_process
-    from unity_bridge.senders import udp_sender
-    from unity_bridge.stream import stream_motion
-    from unity_bridge.transport import UdpTarget
+    from anim3d.unity_bridge.plain import PlainSender
+    from anim3d.unity_bridge.process import stream_motion_in_process
+    from anim3d.unity_bridge.senders import udp_sender
+    from anim3d.unity_bridge.stream import stream_motion
+    from anim3d.unity_bridge.transport import UdpTarget
 
     a = load_audio(audio_path, 16000)
     samples = np.tile(a.samples, int(np.ceil(seconds / a.duration)))[: int(seconds * 16000)]
@@ -162,10 +162,10 @@ def run_live(audio_path: str, seconds: float, fps: float, mode: str = "process",
 
 def run_once(protocol: str, seconds: float, fps: float, baseline: bool = False):
     from anim3d.motion import Motion
-    from unity_bridge.plain import PlainSender
-    from unity_bridge.stream import stream_motion
-    from unity_bridge.transport import UdpTarget
-    from unity_bridge.vmc import VMCSender
+    from anim3d.unity_bridge.plain import PlainSender
+    from anim3d.unity_bridge.stream import stream_motion
+    from anim3d.unity_bridge.transport import UdpTarget
+    from anim3d.unity_bridge.vmc import VMCSender
 
     rx = subprocess.Popen([sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True)
     port = int(rx.stdout.readline())

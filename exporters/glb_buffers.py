@@ -1,7 +1,7 @@
 """Packing numpy arrays into one glTF binary buffer: 4-byte padding, deduplicated views.
 
 pygltflib gives the JSON model; this module owns the byte layout that both the GLB
-writer (``exporters.gltf``) and the avatar retargeter (``exporters.retarget``) append to.
+writer (``anim3d.exporters.gltf``) and the avatar retargeter (``anim3d.exporters.retarget``) append to.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ import pygltflib as g
 from anim3d.channels import ARKIT_NAMES
 from anim3d.errors import InputError, MotionError
 from anim3d.motion import Motion
-from exporters.glb_buffers import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, BufferBuilder, morph_target_accessor, read_accessor
+from anim3d.exporters.glb_buffers import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, BufferBuilder, morph_target_accessor, read_accessor
 
 GENERATOR = "anim3d exporters.gltf"
 
@@ -205,7 +205,7 @@ def write_glb(motion: Motion, path: str | os.PathLike, head=None, audio=None) ->
     _check_motion(motion, path)
     resolve_audio(audio)  # fail on bad audio before writing anything
     if head is None:
-        from flame.open_head import load_open_head
+        from anim3d.flame.open_head import load_open_head
 
         head = load_open_head()
     gltf, blob = build_gltf(motion, head)
@@ -223,8 +223,8 @@ def write_glb(motion: Motion, path: str | os.PathLike, head=None, audio=None) ->
 
 def load_glb(path: str | os.PathLike) -> tuple[g.GLTF2, bytes]:
     """Read a GLB/VRM (or a .gltf with an embedded buffer or one inside its folder) -> (document,
-    buffer 0 bytes), after the checks of ``exporters.gltf_read``; raises InputError."""
-    from exporters.gltf_read import read_gltf
+    buffer 0 bytes), after the checks of ``anim3d.exporters.gltf_read``; raises InputError."""
+    from anim3d.exporters.gltf_read import read_gltf
 
     _, gltf, blob = read_gltf(path)
     return gltf, blob

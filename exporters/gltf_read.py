@@ -3,7 +3,7 @@
     doc, gltf, blob = read_gltf("avatar.glb")   # raw JSON dict, pygltflib model, buffer 0's bytes
 
 - GLB: magic, version 2, a length field within the file, whole chunks, a JSON chunk first.
-- JSON: UTF-8, no NaN/Infinity, an object; the rest is checked by ``exporters.gltf_check``.
+- JSON: UTF-8, no NaN/Infinity, an object; the rest is checked by ``anim3d.exporters.gltf_check``.
 - URIs (buffers, images) are data: URIs or relative references to files inside the
   avatar's own folder: percent-decoded as the glTF specification says, then resolved with
   ``..`` and symlinks; absolute paths, other schemes (file:, http:) and anything that
@@ -26,7 +26,7 @@ import warnings
 import pygltflib as g
 
 from anim3d.errors import InputError
-from exporters.gltf_check import check_arrays, check_document
+from anim3d.exporters.gltf_check import check_arrays, check_document
 
 GLB_MAGIC = b"glTF"
 JSON_CHUNK = 0x4E4F534A

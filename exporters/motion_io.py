@@ -17,7 +17,7 @@ def load_motion(path: str | os.PathLike) -> Motion:
     if ext == ".npz":
         return Motion.load_npz(path)
     if ext == ".csv":
-        from exporters.livelink import read_livelink_csv
+        from anim3d.exporters.livelink import read_livelink_csv
 
         return read_livelink_csv(path)[0]
     raise InputError(path, f"unsupported motion file type {ext or '(none)'}: use a Motion .npz or a Live Link Face .csv")
@@ -25,7 +25,7 @@ def load_motion(path: str | os.PathLike) -> Motion:
 
 def files_written(path: str | os.PathLike, audio=None) -> list[str]:
     """The files ``save_motion(motion, path, audio=audio)`` creates: a .glb with audio also writes a .wav beside it."""
-    from exporters.gltf import sidecar_path
+    from anim3d.exporters.gltf import sidecar_path
 
     path = os.fspath(path)
     return [path, str(sidecar_path(path))] if audio is not None and path.lower().endswith(".glb") else [path]
@@ -40,15 +40,15 @@ def save_motion(motion: Motion, path: str | os.PathLike, *, audio=None, size: in
     if ext == ".npz":
         motion.save_npz(path)
     elif ext == ".glb":
-        from exporters.gltf import write_glb
+        from anim3d.exporters.gltf import write_glb
 
         write_glb(motion, path, audio=audio)
     elif ext == ".csv":
-        from exporters.livelink import write_livelink_csv
+        from anim3d.exporters.livelink import write_livelink_csv
 
         write_livelink_csv(motion, path)
     elif ext == ".mp4":
-        from exporters.preview_video import write_preview_mp4
+        from anim3d.exporters.preview_video import write_preview_mp4
 
         write_preview_mp4(motion, path, audio=audio, size=size)
     else:

@@ -1,6 +1,6 @@
 """A 512 x 512 preview video of a Motion on the mesh head, with the audio muxed in (PyAV).
 
-Frames come from ``flame.open_head.motion_to_vertices`` and ``flame.preview.render_preview``
+Frames come from ``anim3d.flame.open_head.motion_to_vertices`` and ``anim3d.flame.preview.render_preview``
 (the project's head model and rasterizer). Where those are not available, a small
 built-in fallback poses the head (morph targets + head rotation about the neck joint)
 and paints flat-shaded triangles back to front with Pillow, so a preview can always be made.
@@ -22,7 +22,7 @@ AUDIO_RATE = 48000
 
 def pose_vertices(head, motion: Motion) -> np.ndarray:
     """T x V x 3 posed vertices: neutral + weighted morph targets, head rotation about the
-    neck joint, head translation. (Fallback for ``flame.open_head.motion_to_vertices``.)"""
+    neck joint, head translation. (Fallback for ``anim3d.flame.open_head.motion_to_vertices``.)"""
     from scipy.spatial.transform import Rotation
 
     v = head.vertices[None] + np.einsum("tk,kvc->tvc", motion.blendshapes, head.morph_targets)  # T x V x 3
@@ -36,7 +36,7 @@ def pose_vertices(head, motion: Motion) -> np.ndarray:
 def painter_render(vertices: np.ndarray, faces: np.ndarray, size: int = 512, center=None, scale=None) -> np.ndarray:
     """H x W x 3 uint8: flat-shaded triangles painted far to near (orthographic, looking down -Z).
 
-    Fallback for ``flame.preview.render_preview``.
+    Fallback for ``anim3d.flame.preview.render_preview``.
     """
     from PIL import Image, ImageDraw
 
@@ -64,8 +64,8 @@ def painter_render(vertices: np.ndarray, faces: np.ndarray, size: int = 512, cen
 def _renderer(head, renderer: str):
     """(posing(head, motion) -> T x V x 3, render(vertices n x V x 3, size) -> n x H x W x 3 uint8)."""
     if renderer == "project":
-        from flame.open_head import motion_to_vertices
-        from flame.preview import render_previews
+        from anim3d.flame.open_head import motion_to_vertices
+        from anim3d.flame.preview import render_previews
 
         return motion_to_vertices, lambda verts, size: render_previews(head, verts, size=size)
     center = head.vertices.mean(0)
@@ -83,7 +83,7 @@ def write_preview_mp4(motion: Motion, path: str | os.PathLike, audio=None, head=
 
     from anim3d.fileio import atomic_output
     from anim3d.progress import progress
-    from exporters.gltf import resolve_audio
+    from anim3d.exporters.gltf import resolve_audio
 
     path = Path(path)
     motion.validate(path)
@@ -95,7 +95,7 @@ def write_preview_mp4(motion: Motion, path: str | os.PathLike, audio=None, head=
 
         snd = type(snd)(resample(snd.samples, snd.sample_rate, AUDIO_RATE), AUDIO_RATE, snd.path)
     if head is None:
-        from flame.open_head import load_open_head
+        from anim3d.flame.open_head import load_open_head
 
         head = load_open_head()
     size = int(size) + int(size) % 2  # H.264 with yuv420p needs even sizes

@@ -7,7 +7,7 @@ channels. The user's meshes, materials, nodes and buffer bytes are left exactly 
 were: only accessors, buffer views, bytes at the end of the buffer and one animation named
 ``anim3d`` are appended (an ``anim3d`` animation already there is replaced in place), and
 image files a .gltf names (inside its folder) are embedded, since the output lies elsewhere.
-The avatar is read through ``exporters.gltf_read``, which checks it first.
+The avatar is read through ``anim3d.exporters.gltf_read``, which checks it first.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import pygltflib as g
 from anim3d.channels import ARKIT_NAMES, INDEX, canonical_name
 from anim3d.errors import InputError, MotionError
 from anim3d.motion import Motion
-from exporters.glb_buffers import BufferBuilder
-from exporters.gltf import add_animation, rotvec_to_quat
-from exporters.gltf_read import read_document, read_gltf, read_uri
+from anim3d.exporters.glb_buffers import BufferBuilder
+from anim3d.exporters.gltf import add_animation, rotvec_to_quat
+from anim3d.exporters.gltf_read import read_document, read_gltf, read_uri
 
 NECK_SHARE = 0.4  # of the head rotation, when both a neck and a head bone exist
 ROLES = ("neck", "head", "left_eye", "right_eye")
@@ -262,7 +262,7 @@ def retarget(motion: Motion, avatar: str | os.PathLike, out: str | os.PathLike, 
         raise MotionError(out, "the motion has no frames")
     if out.suffix.lower() not in (".glb", ".vrm"):
         raise InputError(out, "an avatar with animation is written as .glb or .vrm")
-    from exporters.gltf import resolve_audio, sidecar_path
+    from anim3d.exporters.gltf import resolve_audio, sidecar_path
 
     resolve_audio(audio)  # fail on bad audio before writing anything
     avatar = os.fspath(avatar)

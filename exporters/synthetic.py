@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flame.head import JOINT_NAMES, JOINT_PARENTS, HeadModel
+from anim3d.flame.head import JOINT_NAMES, JOINT_PARENTS, HeadModel
 
 
 def make_test_head(rings: int = 16, segments: int = 24, seed: int = 0, sparse_fraction: float = 0.15) -> HeadModel:

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from anim3d.channels import ARKIT_NAMES, INDEX, NUM_BLENDSHAPES
-from flame.flame_loader import FlameModel
-from flame.head import HeadModel
+from anim3d.flame.flame_loader import FlameModel
+from anim3d.flame.head import HeadModel
 
 
 @dataclass
@@ -104,7 +104,7 @@ def _vertex_weights(head: HeadModel) -> np.ndarray:
     w = np.ones(468)
     lips = np.asarray(head.parts.get("lips", []), int)
     w[lips[lips < 468]] = 3.0
-    from flame import open_head_geometry as g
+    from anim3d.flame import open_head_geometry as g
 
     for ids in (g.LEFT_EYE_UPPER, g.LEFT_EYE_LOWER, g.RIGHT_EYE_UPPER, g.RIGHT_EYE_LOWER,
                 g.LIP_UPPER_INNER, g.LIP_LOWER_INNER):
@@ -117,7 +117,7 @@ def fit_arkit_to_flame(flame_model: FlameModel, head: HeadModel | None = None, r
     """Fit the ARKit -> FLAME map (see the module docstring)."""
     from scipy.spatial import cKDTree
 
-    from flame.open_head import load_open_head
+    from anim3d.flame.open_head import load_open_head
 
     head = head or load_open_head()
     oh_idx = np.asarray(head.parts["mediapipe_468"], int)
@@ -188,7 +188,7 @@ def map_motion_to_flame(motion, amap: ArkitFlameMap, shape: np.ndarray | None = 
 
 def flame_params_to_vertices(model: FlameModel, params: FlameParams, device=None):
     """T x V x 3 torch tensor: the FLAME mesh for every frame of ``params``."""
-    from flame.flame_loader import flame_vertices
+    from anim3d.flame.flame_loader import flame_vertices
 
     return flame_vertices(model, params.shape if params.shape.size else None, params.expression, params.pose,
                           params.translation, device=device)
@@ -205,7 +205,7 @@ def open_head_as_flame(head: HeadModel | None = None) -> FlameModel:
     """The open head in FLAME form: no identity basis, its 52 morph targets as the expression
     basis (jawOpen's column zeroed: the jaw opens on the jaw joint instead), no pose correctives,
     and a joint regressor that reproduces the head's joints from vertices no morph moves."""
-    from flame.open_head import load_open_head
+    from anim3d.flame.open_head import load_open_head
 
     head = head or load_open_head()
     v = head.vertices.astype(np.float64)

@@ -8,7 +8,7 @@ shape then E expression components), ``posedirs`` (V x 3 x 36), ``J_regressor`` 
 dense or scipy-sparse), ``weights`` (V x 5), ``kintree_table`` (2 x 5), ``f`` (F x 3).
 Pose is 15 axis-angle values: root (global), neck, jaw, left eye, right eye (smplx's order).
 
-Pickles are read by ``flame.flame_pickle``, which resolves only the globals a FLAME model
+Pickles are read by ``anim3d.flame.flame_pickle``, which resolves only the globals a FLAME model
 names (numpy arrays, scipy sparse matrices, chumpy ``Ch``) to inert stand-ins, so that a
 model file cannot run code; chumpy objects (the official FLAME pickles store some arrays as
 chumpy ``Ch``) become numpy arrays without needing chumpy installed.
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from anim3d.errors import InputError
-from flame.flame_pickle import load_flame_pickle, materialize
+from anim3d.flame.flame_pickle import load_flame_pickle, materialize
 
 NUM_JOINTS = 5
 SHAPE_SPACE_DIM = 300
@@ -186,7 +186,7 @@ def flame_vertices(model: FlameModel, shape=None, expression=None, pose=None, tr
     """
     import torch
 
-    from flame.lbs import lbs
+    from anim3d.flame.lbs import lbs
 
     t = 1
     for x in (expression, pose, translation):

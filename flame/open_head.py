@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from anim3d.errors import InputError
-from flame.head import HeadModel
+from anim3d.flame.head import HeadModel
 
 ASSET_PATH = Path(__file__).resolve().parent / "assets" / "open_head.npz"
 _REQUIRED = ("vertices", "faces", "morph_targets", "joints", "skin_weights", "uvs", "landmark_names", "landmark_indices")
@@ -123,7 +123,7 @@ def head_forward(head: HeadModel, blendshapes, pose, translation, device=None):
     """
     import torch
 
-    from flame.lbs import batch_rigid_transform, batch_rodrigues, skin
+    from anim3d.flame.lbs import batch_rigid_transform, batch_rodrigues, skin
 
     t = head_tensors(head, device)
     dev = t["v_template"].device

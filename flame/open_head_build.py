@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from flame import open_head_geometry as g
-from flame.head import HeadModel
+from anim3d.flame import open_head_geometry as g
+from anim3d.flame.head import HeadModel
 
 EYE_RADIUS = 0.0118
 JAW_OPEN_ANGLE = 0.32  # radians of jaw rotation that the jawOpen morph bakes in

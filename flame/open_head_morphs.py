@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from anim3d.channels import ARKIT_NAMES, INDEX
-from flame import open_head_geometry as g
-from flame.open_head_build import EYE_RADIUS, JAW_OPEN_ANGLE, Build
+from anim3d.flame import open_head_geometry as g
+from anim3d.flame.open_head_build import EYE_RADIUS, JAW_OPEN_ANGLE, Build
 
 
 def _rot_x(a: float) -> np.ndarray:

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from flame.head import HeadModel
-from flame.rasterizer import rasterize
+from anim3d.flame.head import HeadModel
+from anim3d.flame.rasterizer import rasterize
 
 SKIN = (0.86, 0.67, 0.55)
 LIPS = (0.72, 0.38, 0.36)
@@ -107,7 +107,7 @@ def _as_vertices(head: HeadModel, frame: Any) -> torch.Tensor:
         if arr is not None and arr.shape[-2:] == (head.num_vertices, 3):
             v = torch.as_tensor(arr, dtype=torch.float32)
         else:
-            from flame.open_head import motion_to_vertices
+            from anim3d.flame.open_head import motion_to_vertices
 
             v = motion_to_vertices(head, frame)
     return v[None] if v.dim() == 2 else v

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from anim3d.errors import InputError
-from models.config import FORMAT1_INFERENCE_KEYS, InferenceConfig, ModelConfig
+from anim3d.models.config import FORMAT1_INFERENCE_KEYS, InferenceConfig, ModelConfig
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -89,7 +89,7 @@ def load_checkpoint(folder: str | os.PathLike, device="cpu"):
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from models.motion_transformer import MotionTransformer
+    from anim3d.models.motion_transformer import MotionTransformer
 
     cfg, meta = read_config(folder)
     wpath = os.path.join(os.fspath(folder), WEIGHTS_FILE)

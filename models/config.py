@@ -103,7 +103,7 @@ class InferenceConfig:
     # condition -> channel groups its guidance acts on (``CHANNEL_GROUPS``); absent = every channel
     guidance_channels: dict = field(default_factory=dict)
     # channel group -> sampler step after which the group keeps that step's x0 estimate while the later steps
-    # refine the other groups (``models.diffusion.KeepEstimate``); absent = refined by every step.
+    # refine the other groups (``anim3d.models.diffusion.KeepEstimate``); absent = refined by every step.
     # {"mouth": 1}: the mouth is the first step's estimate, the expected mouth for the audio
     group_steps: dict = field(default_factory=dict)
     # share of the rule-based mouth (the teacher's visemes on the audio's phones) blended into the generated

@@ -11,7 +11,7 @@ from typing import Callable
 
 import torch
 
-from models.motion_transformer import concat_conditions, drop_condition
+from anim3d.models.motion_transformer import concat_conditions, drop_condition
 
 
 # ------------------------------------------------------------------ schedules

@@ -7,7 +7,7 @@ block through adaptive layer norm (DiT's adaLN-zero). Each condition has a learn
 embedding, used when it is dropped in training and for the unconditional branches of
 classifier-free guidance.
 
-Style follows nanoGPT's ``model.py``: a dataclass config (``models.config.ModelConfig``),
+Style follows nanoGPT's ``model.py``: a dataclass config (``anim3d.models.config.ModelConfig``),
 small modules, shape comments.
 """
 
@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from models.config import ModelConfig
+from anim3d.models.config import ModelConfig
 
 
 def fourier_embedding(x: torch.Tensor, dim: int) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Phone-posterior audio features from pocketsphinx's real-speech acoustic model (``audio_encoder="phones"``).
 
-Per model frame and subframe: the posterior over the 42 CI phones of ``models.sphinx_acoustic`` (each
+Per model frame and subframe: the posterior over the 42 CI phones of ``anim3d.models.sphinx_acoustic`` (each
 phone's best state, softmax over phones, x ``POSTERIOR_SCALE``) and the frame's mean-removed log energy
 (the first cepstral coefficient, x ``ENERGY_SCALE``): num_frames x subframes * 43.
 
@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from anim3d.device import cpu_threads
-from models import sphinx_acoustic as sa
-from models.audio_features import subframe_centers
+from anim3d.models import sphinx_acoustic as sa
+from anim3d.models.audio_features import subframe_centers
 
 POSTERIOR_SCALE = 4.0
 ENERGY_SCALE = 0.1

@@ -16,7 +16,7 @@ The MFCC front end follows ``feat.params`` and sphinxbase's defaults:
 - a fixed 1-LSB dither (``dither``), 0.97 pre-emphasis, 410-sample Hamming windows every 160 samples,
   512-point FFT;
 - 25 mel filters 130-6800 Hz, natural log, orthonormal DCT-II, sinusoidal lifter 22, 13 coefficients;
-- the utterance's mean removed (batch CMN, in ``features``; ``models.phone_features`` uses a running mean);
+- the utterance's mean removed (batch CMN, in ``features``; ``anim3d.models.phone_features`` uses a running mean);
 - deltas c[t+2] - c[t-2] and double deltas d[t+1] - d[t-1].
 Its noise removal (``-remove_noise yes``) is not reproduced. The filters' exact heights do not matter:
 per-filter gains become a constant cepstral offset, which CMN removes.

@@ -40,7 +40,7 @@ def decoder_check(seed: int = 0, frames: int = 150) -> dict:
     from anim3d.data.importers.video import fit_landmarks
     from anim3d.motion import Motion
     from anim3d.tracking import track_video
-    from flame.open_head import load_open_head, motion_to_vertices
+    from anim3d.flame.open_head import load_open_head, motion_to_vertices
 
     rng = np.random.default_rng(seed)
     bs = np.zeros((frames, 52), np.float32)

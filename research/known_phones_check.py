@@ -44,7 +44,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100)
     args = ap.parse_args()
 
-    from models import sphinx_acoustic as sa
+    from anim3d.models import sphinx_acoustic as sa
     from anim3d.data.shards import ShardDataset
     from anim3d.eval.mouth import mesh_opening
     from anim3d.motion_codec import array_to_motion, motion_to_array
@@ -52,8 +52,8 @@ def main() -> None:
     from anim3d.pipeline import _load, generate_windows, load_default_model
     from anim3d.training import example_controls
     from anim3d.training.data import Example
-    from models.config import EMOTIONS
-    from models.phone_features import forward_filter
+    from anim3d.models.config import EMOTIONS
+    from anim3d.models.phone_features import forward_filter
 
     gen = load_default_model() if args.checkpoint == "default" else _load(args.checkpoint)
     labels = [normalize_label(p) for p in sa.load_model().phones]

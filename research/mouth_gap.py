@@ -9,7 +9,7 @@ evaluation scores (``anim3d.eval.mouth.mouth_opening``). Prints, per clip and as
 - the teacher with phone identity taken away: every vowel spoken as AH, or every consonant other than
   P/B/M, F/V and W as T (what knowing the vowels and the consonants is worth);
 - the teacher on the phones of ``recognize_phones(mode="frames")`` (the acoustic model scored frame by
-  frame, ``models.sphinx_acoustic``: a tenth of the words mode's cost);
+  frame, ``anim3d.models.sphinx_acoustic``: a tenth of the words mode's cost);
 - the model with its mean opening per recognised phone moved to the teacher's (a diagnostic bound:
   what a model without per-phone bias against the teacher would score; it reads the phones, so it is
   not a method);

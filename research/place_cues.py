@@ -80,8 +80,8 @@ def main() -> None:
     ap.add_argument("--segments", type=int, default=3000, help="training segments (default 3000)")
     args = ap.parse_args()
 
-    from models.audio_features import LogMelFrontEnd
-    from models.phone_features import N_FEATURES, PhoneFrontEnd
+    from anim3d.models.audio_features import LogMelFrontEnd
+    from anim3d.models.phone_features import N_FEATURES, PhoneFrontEnd
 
     with_context = PhoneFrontEnd(context=True)  # its first subframes * N_FEATURES numbers per frame are the plain front end's
     fes = {"log-mel": LogMelFrontEnd(16000, 64, 3, 30.0), "phones + context": with_context}

@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse-landmarks", action="store_true", help="take the landmarks from the existing asset")
     args = ap.parse_args(argv)
 
-    from flame.open_head_build import build_rest, to_head_model
-    from flame.open_head_morphs import build_morphs
+    from anim3d.flame.open_head_build import build_rest, to_head_model
+    from anim3d.flame.open_head_morphs import build_morphs
 
     if args.reuse_landmarks:
         with np.load(args.out) as z:

@@ -29,8 +29,8 @@ def _label(img: np.ndarray, text: str) -> np.ndarray:
 
 
 def render_weights(head, weight_sets, size, camera):
-    from flame.open_head import motion_to_vertices
-    from flame.preview import render_previews
+    from anim3d.flame.open_head import motion_to_vertices
+    from anim3d.flame.preview import render_previews
 
     w = np.stack(weight_sets).astype(np.float32)
     verts = motion_to_vertices(head, w)
@@ -49,8 +49,8 @@ def main(argv=None) -> int:
     from PIL import Image
 
     from anim3d.channels import ARKIT_NAMES, INDEX
-    from flame.open_head import load_open_head
-    from flame.preview import default_camera
+    from anim3d.flame.open_head import load_open_head
+    from anim3d.flame.preview import default_camera
 
     head = load_open_head()
     cam = default_camera(head, margin=1.15 / args.zoom)

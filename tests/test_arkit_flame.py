@@ -7,10 +7,10 @@ import torch
 
 from anim3d.channels import INDEX
 from anim3d.motion import Motion
-from flame.arkit_mapping import (ArkitFlameMap, FlameModel, fit_arkit_to_flame, flame_head_model,
+from anim3d.flame.arkit_mapping import (ArkitFlameMap, FlameModel, fit_arkit_to_flame, flame_head_model,
                                  flame_params_to_vertices, map_motion_to_flame, open_head_as_flame)
-from flame.open_head import load_open_head, motion_to_vertices
-from flame.open_head_build import JAW_OPEN_ANGLE
+from anim3d.flame.open_head import load_open_head, motion_to_vertices
+from anim3d.flame.open_head_build import JAW_OPEN_ANGLE
 
 
 @pytest.fixture(scope="module")

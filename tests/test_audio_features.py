@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from anim3d.errors import InputError
-from models.audio_features import LogMelFrontEnd, TransformersFrontEnd, mel_filterbank, normalize_window, subframe_centers
+from anim3d.models.audio_features import LogMelFrontEnd, TransformersFrontEnd, mel_filterbank, normalize_window, subframe_centers
 
 
 def tone(freq, seconds=1.0, sr=16000):
@@ -84,8 +84,8 @@ def test_transformers_encoder_from_a_local_folder(tmp_path):
     from anim3d.inference import MotionGenerator
     from anim3d.inference.settings import Conditions, MotionSettings, resolve_sampling
     from anim3d.inference.windows import generate_windows
-    from models.config import get_config
-    from models.motion_transformer import MotionTransformer
+    from anim3d.models.config import get_config
+    from anim3d.models.motion_transformer import MotionTransformer
 
     mcfg = get_config("tiny", audio_encoder=str(tmp_path / "w2v"), audio_dim=32)
     gen = MotionGenerator(MotionTransformer(mcfg).eval(), mcfg)

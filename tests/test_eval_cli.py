@@ -118,9 +118,9 @@ def test_model_row_plugs_in_from_a_checkpoint(tmp_path):
     """Any checkpoint folder becomes a method (here a tiny random one); a bad folder is a clear error."""
     from anim3d.errors import Anim3dError
     from anim3d.eval.baselines import available_methods, model_method
-    from models.checkpoint import save_checkpoint
-    from models.config import get_config
-    from models.motion_transformer import MotionTransformer
+    from anim3d.models.checkpoint import save_checkpoint
+    from anim3d.models.config import get_config
+    from anim3d.models.motion_transformer import MotionTransformer
 
     cfg = get_config("tiny")
     save_checkpoint(tmp_path / "ck", MotionTransformer(cfg), cfg)

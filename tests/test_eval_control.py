@@ -96,9 +96,9 @@ def test_seed_spread_in_points():
 def test_a_checkpoint_takes_gaze_and_distance_requests(tmp_path):
     from anim3d.audio import audio_from_array
     from anim3d.eval.baselines import available_methods
-    from models.checkpoint import save_checkpoint
-    from models.config import get_config
-    from models.motion_transformer import MotionTransformer
+    from anim3d.models.checkpoint import save_checkpoint
+    from anim3d.models.config import get_config
+    from anim3d.models.motion_transformer import MotionTransformer
 
     cfg = get_config("tiny")
     save_checkpoint(tmp_path / "ck", MotionTransformer(cfg), cfg)

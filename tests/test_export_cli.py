@@ -10,9 +10,9 @@ import pytest
 
 from anim3d.cli import main
 from anim3d.motion import Motion
-from exporters.gltf import read_animation_weights
-from exporters.livelink import read_livelink_csv
-from exporters.synthetic import make_test_head
+from anim3d.exporters.gltf import read_animation_weights
+from anim3d.exporters.livelink import read_livelink_csv
+from anim3d.exporters.synthetic import make_test_head
 from test_gltf import assert_valid
 from test_retarget import FACE_TARGETS, build_avatar
 
@@ -68,7 +68,7 @@ def test_export_avatar_prints_found_and_missing(tmp_path, motion_file, capsys):
 def test_preview_mp4_has_h264_and_aac(tmp_path, motion_file):
     import av
 
-    from exporters.preview_video import write_preview_mp4
+    from anim3d.exporters.preview_video import write_preview_mp4
 
     src, m = motion_file
     out = write_preview_mp4(m, tmp_path / "p.mp4", audio=tone(tmp_path / "a.wav", 2.0), head=make_test_head(), size=96, renderer="painter")

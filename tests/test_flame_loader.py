@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from anim3d.errors import InputError
-from flame.flame_loader import flame_vertices, load_flame
+from anim3d.flame.flame_loader import flame_vertices, load_flame
 
 V, F = 60, 80
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from anim3d.errors import Anim3dError
 from anim3d.motion import Motion
-from exporters.gltf_read import read_gltf
-from exporters.retarget import read_json, retarget
+from anim3d.exporters.gltf_read import read_gltf
+from anim3d.exporters.retarget import read_json, retarget
 from fuzzing import fuzz_settings, loads_or_names_the_file, mutations
 from test_gltf import run_validator
 from test_retarget import FACE_TARGETS, build_avatar

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flame.flame_loader import load_flame
+from anim3d.flame.flame_loader import load_flame
 from fuzzing import fuzz_settings, loads_or_names_the_file, mutations
 
 V, NUM_SHAPE = 8, 4

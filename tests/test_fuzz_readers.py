@@ -129,7 +129,7 @@ def test_audio_files(ext):
 @functools.cache
 def livelink_seed() -> str:
     from anim3d.motion import Motion
-    from exporters.livelink import write_livelink_csv
+    from anim3d.exporters.livelink import write_livelink_csv
 
     rng = np.random.default_rng(0)
     m = Motion(rng.random((4, 52)), rng.normal(size=(4, 3)) * 0.1, np.zeros((4, 3)), 30.0)
@@ -140,7 +140,7 @@ def livelink_seed() -> str:
 
 
 def read_livelink(path):
-    from exporters.livelink import read_livelink_csv
+    from anim3d.exporters.livelink import read_livelink_csv
 
     read_livelink_csv(path)
 
@@ -161,7 +161,7 @@ TIMECODES = st.builds(lambda h, m, sec, ff, sub: f"{h:02d}:{m:02d}:{sec:02d}:{ff
 @st.composite
 def livelink_tables(draw):
     """A header from Live Link's columns (some dropped, duplicated or renamed) and random rows."""
-    from exporters.livelink import HEADER
+    from anim3d.exporters.livelink import HEADER
 
     names = list(HEADER)
     for _ in range(draw(st.sampled_from((0, 0, 0, 1, 2, 4)))):  # most headers stay usable
@@ -216,7 +216,7 @@ def good_fields(n: int = 4) -> dict:
 
 
 def read_motion(path):
-    from exporters.motion_io import load_motion
+    from anim3d.exporters.motion_io import load_motion
 
     load_motion(path)
 

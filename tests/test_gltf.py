@@ -15,9 +15,9 @@ import pytest
 from anim3d.channels import ARKIT_NAMES, INDEX
 from anim3d.errors import AudioError, MotionError
 from anim3d.motion import Motion
-from exporters.glb_buffers import read_accessor
-from exporters.gltf import read_animation_weights, write_glb
-from exporters.synthetic import make_test_head
+from anim3d.exporters.glb_buffers import read_accessor
+from anim3d.exporters.gltf import read_animation_weights, write_glb
+from anim3d.exporters.synthetic import make_test_head
 
 JS = Path(__file__).parent / "js"
 
@@ -209,7 +209,7 @@ def _skinned_vertices(path, frame: int) -> np.ndarray:
 
 def test_glb_skinning_matches_the_head_model(tmp_path):
     """Posing the GLB as a glTF viewer would gives the head model's own posed vertices."""
-    from flame.open_head import load_open_head, motion_to_vertices
+    from anim3d.flame.open_head import load_open_head, motion_to_vertices
 
     head = load_open_head()
     m = random_motion(4, seed=5)

@@ -14,7 +14,7 @@ import pytest
 
 from anim3d.errors import InputError
 from anim3d.motion import Motion
-from exporters.retarget import read_json, retarget, write_glb_raw
+from anim3d.exporters.retarget import read_json, retarget, write_glb_raw
 from test_gltf import assert_valid
 from test_retarget import FACE_TARGETS, build_avatar
 

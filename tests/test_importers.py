@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from anim3d.flame.head import HeadModel
 from scipy.spatial.transform import Rotation
 
-from anim3d.channels import ARKIT_NAMES, INDEX
-from anim3d.data.importers.solve import GAZE_CHANNELS, UNSOLVED_CHANNELS, ArkitSolver, SolverConfig, gaze_weights
-from anim3d.errors import InputError
+from anim3d import landmarks as lmk
 from anim3d import tracking as tr
-from flame.head import HeadModel
+from anim3d.channels import ARKIT_NAMES, INDEX
+from anim3d.data.importers.solve import (
+    GAZE_CHANNELS,
+    UNSOLVED_CHANNELS,
+    ArkitSolver,
+    SolverConfig,
+    gaze_weights,
+)
+from anim3d.errors import InputError
 
 
 def synthetic_head(seed: int = 0) -> HeadModel:
@@ -28,7 +35,7 @@ def synthetic_head(seed: int = 0) -> HeadModel:
         direction = rng.normal(size=3)
         direction /= np.linalg.norm(direction)
         targets[k] = 0.006 * falloff[:, None] * direction
-    targets[:, tr.RIGID_LANDMARKS] *= 0.05  # the rigid points barely move
+    targets[:, lmk.RIGID_LANDMARKS] *= 0.05  # the rigid points barely move
     return HeadModel(
         vertices=ref.astype(np.float32),
         faces=np.array([[0, 1, 2]], np.int32),
@@ -99,8 +106,8 @@ def test_solver_recovers_weights_and_pose_from_synthetic_landmarks():
 def test_gaze_from_irises():
     # eye corners at +-1 around the centre (width 2), iris moved towards the subject's left and down
     aligned = np.zeros((3, 478, 3))
-    for inner, outer, iris, cx in ((tr.LEFT_EYE_INNER, tr.LEFT_EYE_OUTER, tr.LEFT_IRIS_CENTER, 3.0),
-                                   (tr.RIGHT_EYE_INNER, tr.RIGHT_EYE_OUTER, tr.RIGHT_IRIS_CENTER, -3.0)):
+    for inner, outer, iris, cx in ((lmk.LEFT_EYE_INNER, lmk.LEFT_EYE_OUTER, lmk.LEFT_IRIS_CENTER, 3.0),
+                                   (lmk.RIGHT_EYE_INNER, lmk.RIGHT_EYE_OUTER, lmk.RIGHT_IRIS_CENTER, -3.0)):
         aligned[:, inner] = (cx - np.sign(cx), 0, 0)
         aligned[:, outer] = (cx + np.sign(cx), 0, 0)
         aligned[:, iris] = (cx, 0, 0)
@@ -201,9 +208,10 @@ def smooth_motion(t: int, fps: float, seed: int = 0):
 
 
 def test_import_livelink_take(tmp_path):
+    from anim3d.exporters.livelink import write_livelink_csv
+
     from anim3d.audio import save_wav
     from anim3d.data.importers.livelink import import_livelink
-    from exporters.livelink import write_livelink_csv
 
     motion = smooth_motion(60, 60.0)  # a 60 fps take, 1 s
     csv = tmp_path / "Slate_3_iPhone.csv"
@@ -229,7 +237,7 @@ def test_import_livelink_errors(tmp_path):
     with pytest.raises(InputError, match="sales.csv.*not a Live Link Face take"):
         import_livelink(other)
 
-    from exporters.livelink import write_livelink_csv
+    from anim3d.exporters.livelink import write_livelink_csv
 
     write_livelink_csv(smooth_motion(30, 30.0), tmp_path / "take.csv")
     (tmp_path / "take.wav").write_bytes(b"RIFF....WAVEjunk")
@@ -238,9 +246,10 @@ def test_import_livelink_errors(tmp_path):
 
 
 def test_import_flame_sequence_round_trip(tmp_path):
+    from anim3d.flame.arkit_mapping import map_motion_to_flame
+
     from anim3d.audio import save_wav
     from anim3d.data.importers.flame_seq import import_flame_sequence, load_mapping
-    from flame.arkit_mapping import map_motion_to_flame
 
     amap = load_mapping("open")  # the open head in FLAME form: no licensed model needed
     motion = smooth_motion(30, 30.0, seed=4)
@@ -274,10 +283,11 @@ def test_import_flame_needs_its_model(tmp_path):
 
 
 def test_import_command_writes_a_readable_shard(tmp_path):
+    from anim3d.exporters.livelink import write_livelink_csv
+
     from anim3d.audio import save_wav
     from anim3d.cli import main
     from anim3d.data.shards import read_shard
-    from exporters.livelink import write_livelink_csv
 
     for k in range(2):
         write_livelink_csv(smooth_motion(45, 30.0, seed=k), tmp_path / f"take{k}.csv")

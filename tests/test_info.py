@@ -22,7 +22,7 @@ def _motion(n=60, fps=60.0):
 
 
 def test_livelink_take(tmp_path, capsys):
-    from exporters.livelink import write_livelink_csv
+    from anim3d.exporters.livelink import write_livelink_csv
 
     path = write_livelink_csv(_motion(), tmp_path / "take.csv", start_seconds=3600)
     out = _info(capsys, path)
@@ -31,7 +31,7 @@ def test_livelink_take(tmp_path, capsys):
 
 
 def test_glb_with_the_open_head(tmp_path, capsys):
-    from exporters.gltf import write_glb
+    from anim3d.exporters.gltf import write_glb
 
     path = write_glb(_motion(30, 30.0), tmp_path / "talk.glb")
     out = _info(capsys, path)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from flame import lbs as ours
+from anim3d.flame import lbs as ours
 
 import smplx.lbs as smplx_lbs
 

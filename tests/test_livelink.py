@@ -10,7 +10,7 @@ import pytest
 from anim3d.channels import INDEX
 from anim3d.errors import InputError, InputWarning, MotionError
 from anim3d.motion import Motion
-from exporters.livelink import (
+from anim3d.exporters.livelink import (
     HEADER,
     format_timecode,
     parse_timecode,

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from anim3d.errors import InputError
-from models.checkpoint import load_checkpoint, save_checkpoint
-from models.config import ModelConfig, get_config
-from models.motion_transformer import MotionTransformer, concat_conditions, count_parameters, drop_condition
+from anim3d.models.checkpoint import load_checkpoint, save_checkpoint
+from anim3d.models.config import ModelConfig, get_config
+from anim3d.models.motion_transformer import MotionTransformer, concat_conditions, count_parameters, drop_condition
 
 
 def make_cond(cfg, B, seed=0):

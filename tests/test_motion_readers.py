@@ -81,7 +81,7 @@ def test_out_of_range_npz_weights_warn_naming_channel_and_frame(tmp_path):
 
 
 def test_empty_csv_take_names_the_input(tmp_path, capsys):
-    from exporters.livelink import HEADER
+    from anim3d.exporters.livelink import HEADER
 
     src = tmp_path / "header_only.csv"
     src.write_text(",".join(HEADER) + "\n")

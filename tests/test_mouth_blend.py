@@ -18,7 +18,7 @@ progress.set_enabled(False)
 
 def _loglik_blocks(blocks: list[tuple[str, int]]) -> np.ndarray:
     """100 Hz CI phone log-likelihoods where each block of frames clearly favours one phone."""
-    from models import sphinx_acoustic as sa
+    from anim3d.models import sphinx_acoustic as sa
 
     names = list(sa.load_model().phones)
     rows = []
@@ -89,7 +89,7 @@ def test_the_front_end_loglik_gives_the_frames_mode_phones(real_speech):
     x = resample(real_speech.samples, real_speech.sample_rate, 16000)
     n = int(round(len(x) / 16000 * 30))
     feats, ll, first = gen.front_end.features_and_loglik(x, n)
-    from models import sphinx_acoustic as sa
+    from anim3d.models import sphinx_acoustic as sa
 
     assert np.array_equal(feats, gen.front_end(x, n)) and first == 0
     assert ll.shape == (1 + (len(x) - sa.WINDOW) // (sa.SAMPLE_RATE // sa.FRAME_RATE), 42)  # every cepstral frame
@@ -191,8 +191,8 @@ def test_a_model_without_the_phone_front_end_blends_phones_scored_beside_it(real
 
     from anim3d.motion import Motion
     from anim3d.inference import MotionGenerator, StreamingAnimator
-    from models.config import get_config
-    from models.motion_transformer import MotionTransformer
+    from anim3d.models.config import get_config
+    from anim3d.models.motion_transformer import MotionTransformer
 
     torch.manual_seed(0)
     cfg = get_config("tiny")

@@ -7,8 +7,8 @@ import torch
 
 from anim3d.channels import ARKIT_NAMES, INDEX
 from anim3d.motion import Motion
-from flame.head import HeadModel
-from flame.open_head import load_head_npz, load_open_head, motion_to_vertices
+from anim3d.flame.head import HeadModel
+from anim3d.flame.open_head import load_head_npz, load_open_head, motion_to_vertices
 
 MM = 1e-3
 REQUIRED_LANDMARKS = (
@@ -314,9 +314,9 @@ def test_motion_to_vertices_pose_and_translation(head):
 def test_committed_asset_matches_the_build_code(head):
     """Rebuilding from the MediaPipe landmarks stored in the asset reproduces it (the asset is
     not stale with respect to flame/open_head_*.py)."""
-    from flame.open_head import ASSET_PATH
-    from flame.open_head_build import build_rest, to_head_model
-    from flame.open_head_morphs import build_morphs
+    from anim3d.flame.open_head import ASSET_PATH
+    from anim3d.flame.open_head_build import build_rest, to_head_model
+    from anim3d.flame.open_head_morphs import build_morphs
 
     with np.load(ASSET_PATH) as z:
         raw = z["source_landmarks"].astype(np.float64)

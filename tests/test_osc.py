@@ -16,11 +16,11 @@ from pythonosc.osc_message import OscMessage
 
 from anim3d.channels import INDEX, PASCAL_NAMES
 from anim3d.motion import Motion
-from unity_bridge.osc_encode import bundle, message, python_osc_bundle
-from unity_bridge.plain import ADDRESS, PlainSender
-from unity_bridge.stream import stream_motion, tick_frames
-from unity_bridge.transport import Frame, StreamError, UdpTarget, parse_target
-from unity_bridge.vmc import BONES, VMCSender
+from anim3d.unity_bridge.osc_encode import bundle, message, python_osc_bundle
+from anim3d.unity_bridge.plain import ADDRESS, PlainSender
+from anim3d.unity_bridge.stream import stream_motion, tick_frames
+from anim3d.unity_bridge.transport import Frame, StreamError, UdpTarget, parse_target
+from anim3d.unity_bridge.vmc import BONES, VMCSender
 
 
 class Receiver:

@@ -250,7 +250,7 @@ def test_render_is_quiet_with_q(tmp_path):
 
 
 def test_training_never_writes_over_the_checkpoint_it_starts_from(tmp_path, capsys):
-    from models.checkpoint import DEFAULT_DIR as DEFAULT_CHECKPOINT
+    from anim3d.models.checkpoint import DEFAULT_DIR as DEFAULT_CHECKPOINT
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -4,7 +4,7 @@ the audio comes whole or in a stream."""
 import numpy as np
 import pytest
 
-from models import phone_features as pf
+from anim3d.models import phone_features as pf
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_layout_posteriors_and_energy(speech):
 
 def _stream(fe, x, total, cache=None):
     """Features of ``x`` fed in 100 ms chunks with the buffer the streaming animator keeps."""
-    from models.audio_features import subframe_centers
+    from anim3d.models.audio_features import subframe_centers
 
     keep = fe.history_samples + 16000
     done, received, got = 0, 0, []

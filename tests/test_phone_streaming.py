@@ -10,7 +10,7 @@ from anim3d.motion import Motion
 from anim3d.inference import MotionGenerator, animate
 from toy_corpus import toy_examples
 from anim3d.training import TrainConfig, train
-from models.phone_features import PhoneFrontEnd
+from anim3d.models.phone_features import PhoneFrontEnd
 
 progress.set_enabled(False)
 

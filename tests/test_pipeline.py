@@ -92,7 +92,7 @@ def test_controls_are_checked(gen, speech):
 def test_mouth_keeps_the_first_step_estimate(gen):
     """mouth_steps=1: in one window, the mouth is what a 1-step sample makes from the same noise
     (zero on the mouth), while eyes, brows and head are refined by the later steps; bad values are clear errors."""
-    from models.config import CHANNEL_GROUPS
+    from anim3d.models.config import CHANNEL_GROUPS
 
     _, auds = toy_examples(1, seconds=0.7, seed=3)  # 21 frames: one window of the tiny model (24)
     mouth = list(CHANNEL_GROUPS["mouth"])
@@ -120,7 +120,7 @@ def test_mouth_keeps_the_first_step_estimate(gen):
 def test_kept_channels_start_from_zero_noise(gen, speech, monkeypatch):
     from anim3d.inference.settings import MotionSettings, check_conditions, resolve_sampling
     from anim3d.inference.windows import sample_window_from_noise, window_conditions
-    from models.config import CHANNEL_GROUPS
+    from anim3d.models.config import CHANNEL_GROUPS
 
     seen = []
     real = gen.model.forward
@@ -145,7 +145,7 @@ def test_kept_channels_start_from_zero_noise(gen, speech, monkeypatch):
 def test_guidance_on_kept_channels_is_skipped_once_they_are_kept(gen, speech, monkeypatch):
     """With the mouth kept from step 1 and audio guidance acting on the mouth only, the later steps run without
     the audio branch (cheaper) and give the same motion as running it."""
-    import models.diffusion as D
+    import anim3d.models.diffusion as D
 
     monkeypatch.setattr(gen.inference, "guidance_channels", {"audio": ["mouth"]})
     calls = []
@@ -247,7 +247,7 @@ def test_stream_command_animates_audio_live(toy_ckpt, speech, tmp_path):
 
 def test_the_shipped_default_model_loads_and_animates(speech):
     from anim3d.inference import load_model
-    from models.checkpoint import DEFAULT_DIR
+    from anim3d.models.checkpoint import DEFAULT_DIR
 
     assert (DEFAULT_DIR / "model.safetensors").stat().st_size < 50e6
     gen = load_model()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from flame.rasterizer import ndc_to_screen, rasterize
+from anim3d.flame.rasterizer import ndc_to_screen, rasterize
 
 
 def brute_force(verts_ndc: torch.Tensor, faces: np.ndarray, h: int, w: int, cull: bool):
@@ -102,8 +102,8 @@ def test_orientation_convention():
 
 
 def test_open_head_renders(tmp_path):
-    from flame.open_head import load_open_head
-    from flame.preview import render_preview
+    from anim3d.flame.open_head import load_open_head
+    from anim3d.flame.preview import render_preview
 
     head = load_open_head()
     img = render_preview(head, np.zeros(52, np.float32), size=128)
@@ -114,7 +114,7 @@ def test_open_head_renders(tmp_path):
 
 def test_chunked_expansion_gives_the_same_result(monkeypatch):
     """Large scenes are processed in chunks of candidates; chunking must not change the output."""
-    import flame.rasterizer as r
+    import anim3d.flame.rasterizer as r
 
     verts, faces = random_mesh(4, n_faces=20)
     full = rasterize(verts[None], torch.as_tensor(faces), 40, use_pytorch3d=False)
@@ -125,8 +125,8 @@ def test_chunked_expansion_gives_the_same_result(monkeypatch):
 
 
 def test_preview_camera_yaw_turns_the_view():
-    from flame.open_head import load_open_head
-    from flame.preview import default_camera, render_preview
+    from anim3d.flame.open_head import load_open_head
+    from anim3d.flame.preview import default_camera, render_preview
 
     head = load_open_head()
     cam = default_camera(head)

@@ -6,8 +6,8 @@ import pytest
 from anim3d.channels import INDEX
 from anim3d.motion import Motion
 from anim3d.render.drive import drive_landmarks, make_rig
-from anim3d.render.flow import MOUTH_LOWER, MOUTH_UPPER
-from flame.head import HeadModel
+from anim3d.landmarks import MOUTH_LOWER, MOUTH_UPPER
+from anim3d.flame.head import HeadModel
 
 
 def synthetic_head() -> HeadModel:

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from anim3d.render.flow import MOUTH_LOWER, MOUTH_UPPER, backward_flow, build_warp_mesh, driven_vertices, mouth_vertex_uv
+from anim3d.landmarks import MOUTH_LOWER, MOUTH_UPPER
+from anim3d.render.flow import backward_flow, build_warp_mesh, driven_vertices, mouth_vertex_uv
 from anim3d.render.mouth import MouthPainter
 
 

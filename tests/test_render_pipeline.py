@@ -10,7 +10,7 @@ import torch
 from anim3d.channels import INDEX
 from anim3d.errors import Anim3dError, InputError
 from anim3d.motion import Motion
-from models.renderer import RefineNet, RendererConfig, load_renderer, save_renderer
+from anim3d.models.renderer import RefineNet, RendererConfig, load_renderer, save_renderer
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_checkpoint_round_trip_and_errors(checkpoint, tmp_path):
 
 
 def test_untrained_network_is_the_identity_refinement():
-    from models.renderer.network import compose
+    from anim3d.models.renderer.network import compose
 
     net = RefineNet(RendererConfig(widths=(8, 8, 8, 8))).eval()
     x = torch.rand(1, 7, 32, 32)

@@ -12,8 +12,8 @@ from scipy.spatial.transform import Rotation
 from anim3d.channels import ARKIT_NAMES, INDEX
 from anim3d.errors import InputError
 from anim3d.motion import Motion
-from exporters.glb_buffers import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, BufferBuilder, read_accessor
-from exporters.retarget import bone_role, read_json, retarget
+from anim3d.exporters.glb_buffers import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, BufferBuilder, read_accessor
+from anim3d.exporters.retarget import bone_role, read_json, retarget
 from test_gltf import assert_valid
 
 FACE_TARGETS = ["EyeBlinkLeft", "eyeBlink_R", "JawOpen", "mouth_smile_l", "MOUTH_SMILE_R", "browInnerUp", "ARKit_cheekPuff",
@@ -114,7 +114,7 @@ def test_node_weights_and_unknown_fields_survive(tmp_path):
     doc["nodes"][0]["weights"] = [0.0] * 7 + [0.7] + [0.0] * 5  # the avatar's own default for Fcl_MTH_A
     doc["nodes"][0]["extras"] = {"vendor": {"x": 1}}
     gl = g.GLTF2.load_binary(str(av))
-    from exporters.retarget import write_glb_raw
+    from anim3d.exporters.retarget import write_glb_raw
 
     write_glb_raw(doc, gl.binary_blob(), tmp_path / "me2.glb")
     retarget(Motion.neutral(4), tmp_path / "me2.glb", tmp_path / "out.glb")
@@ -203,7 +203,7 @@ def test_exporting_onto_an_animated_avatar_replaces_anim3d(tmp_path, capsys):
     """An avatar that already has an 'anim3d' animation (e.g. an earlier export) gets it
     replaced in place; its other animations keep their places."""
     from anim3d.cli import main
-    from exporters.retarget import write_glb_raw
+    from anim3d.exporters.retarget import write_glb_raw
 
     av = build_avatar(tmp_path / "me.glb", {"Face": FACE_TARGETS})
     retarget(Motion.neutral(5), av, tmp_path / "idle.glb")

@@ -67,7 +67,7 @@ def run_roundtrip(folder, seed: int = 0) -> dict:
     from anim3d.data.importers.textured import default_portrait, render_textured, texture_coords, write_video
     from anim3d.data.importers.video import fit_landmarks
     from anim3d.tracking import track_video
-    from flame.open_head import load_open_head, motion_to_vertices
+    from anim3d.flame.open_head import load_open_head, motion_to_vertices
 
     head = load_open_head()
     portrait = default_portrait()
@@ -181,7 +181,7 @@ def test_small_calibration_end_to_end(tmp_path):
     from anim3d.data.importers.decoder import DecoderConfig, decoder_features, load_decoder, save_decoder
     from anim3d.data.importers.decoder_calibration import calibrate_decoder, calibration_motion
     from anim3d.data.importers.solve import ArkitSolver
-    from flame.open_head import load_open_head
+    from anim3d.flame.open_head import load_open_head
 
     head = load_open_head()
     config = DecoderConfig(frames=90, seeds=(7,), folds=3)
@@ -227,7 +227,7 @@ def test_tracked_smile_response_is_on_the_right_side():
     tracker and the solve."""
     from anim3d.channels import INDEX
     from anim3d.data.importers.textured import tracked_basis
-    from flame.open_head import load_open_head
+    from anim3d.flame.open_head import load_open_head
 
     head = load_open_head()
     basis = tracked_basis(head, channels=("mouthSmileLeft", "mouthSmileRight"), size=SIZE)

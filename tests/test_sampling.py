@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from models.diffusion import (
+from anim3d.models.diffusion import (
     GuidedDenoiser,
     get_sigmas_exponential,
     get_sigmas_karras,
@@ -89,7 +89,7 @@ class CountingModel:
 
 
 def test_guidance_formula_and_single_forward():
-    from models.config import get_config
+    from anim3d.models.config import get_config
 
     from test_model import make_cond
     cfg = get_config("tiny")
@@ -108,7 +108,7 @@ def test_guidance_formula_and_single_forward():
 def test_guidance_can_be_restricted_to_channel_groups():
     """A condition's guidance acts only on the channels its mask names (e.g. audio guidance on the mouth,
     not on blinks); unmasked channels keep the plain conditional output."""
-    from models.config import CHANNEL_GROUPS, get_config, guidance_mask
+    from anim3d.models.config import CHANNEL_GROUPS, get_config, guidance_mask
 
     from test_model import make_cond
     cfg = get_config("tiny")
@@ -129,7 +129,7 @@ def test_guidance_can_be_restricted_to_channel_groups():
 @pytest.mark.parametrize("sampler", [sample_ddim, sample_dpmpp_2m])
 def test_kept_channels_end_as_the_estimate_of_their_step(sampler):
     """KeepEstimate: the masked channels come out as the k-th step's estimate; the others are refined to the end."""
-    from models.diffusion import KeepEstimate
+    from anim3d.models.diffusion import KeepEstimate
 
     calls = []
 

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from models import sphinx_acoustic as sa
+from anim3d.models import sphinx_acoustic as sa
 
 
 def test_the_wheel_model_reads_with_the_expected_shapes():

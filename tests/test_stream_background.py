@@ -7,7 +7,7 @@ import pytest
 
 from anim3d.errors import AudioError
 from anim3d.motion import Motion
-from unity_bridge.stream import stream_motion
+from anim3d.unity_bridge.stream import stream_motion
 
 from loopback import drain, udp_receiver
 
@@ -114,8 +114,8 @@ def test_after_a_hiccup_the_delay_comes_back_down():
 def test_sending_process_streams_every_tick_and_a_neutral_frame():
     import functools
 
-    from unity_bridge.process import stream_motion_in_process
-    from unity_bridge.senders import udp_sender
+    from anim3d.unity_bridge.process import stream_motion_in_process
+    from anim3d.unity_bridge.senders import udp_sender
 
     rx = udp_receiver()
     m = motion(15)  # 0.5 s at 30 fps -> 30 ticks at 60 fps
@@ -130,9 +130,9 @@ def test_sending_process_streams_every_tick_and_a_neutral_frame():
 def test_sending_process_reports_errors_of_both_sides():
     import functools
 
-    from unity_bridge.process import stream_motion_in_process
-    from unity_bridge.senders import udp_sender
-    from unity_bridge.transport import StreamError
+    from anim3d.unity_bridge.process import stream_motion_in_process
+    from anim3d.unity_bridge.senders import udp_sender
+    from anim3d.unity_bridge.transport import StreamError
 
     with pytest.raises(StreamError, match="port"):  # the sender cannot be built in the child
         stream_motion_in_process([motion(3)], functools.partial(udp_sender, "plain", "127.0.0.1", 0))

@@ -10,8 +10,8 @@ from anim3d.motion import Motion
 @pytest.fixture(scope="module")
 def gen():
     from anim3d.inference import MotionGenerator
-    from models.config import get_config
-    from models.motion_transformer import MotionTransformer
+    from anim3d.models.config import get_config
+    from anim3d.models.motion_transformer import MotionTransformer
 
     cfg = get_config("tiny", window=60)
     torch.manual_seed(0)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from anim3d import landmarks as lmk
 from anim3d import tracking as tr
 from anim3d.errors import InputError
 
@@ -53,8 +54,8 @@ def test_track_image_gives_478_normalised_landmarks(astronaut):
     assert lm.shape == (478, 3) and lm.dtype == np.float32
     assert (lm[:, :2] > 0).all() and (lm[:, :2] < 1).all()
     # the subject's right eye (33) appears on the image's left
-    assert lm[tr.RIGHT_EYE_OUTER, 0] < lm[tr.LEFT_EYE_OUTER, 0]
-    assert lm[tr.UPPER_LIP_INNER, 1] < lm[tr.LOWER_LIP_INNER, 1] + 1e-3
+    assert lm[lmk.RIGHT_EYE_OUTER, 0] < lm[lmk.LEFT_EYE_OUTER, 0]
+    assert lm[lmk.UPPER_LIP_INNER, 1] < lm[lmk.LOWER_LIP_INNER, 1] + 1e-3
 
 
 def test_track_image_errors(astronaut):
@@ -68,11 +69,11 @@ def test_track_image_errors(astronaut):
 
 def test_mouth_opening_and_aspect():
     lm = np.zeros((2, 478, 3), np.float32)
-    lm[:, tr.RIGHT_EYE_OUTER] = (0.3, 0.4, 0)
-    lm[:, tr.LEFT_EYE_OUTER] = (0.7, 0.4, 0)
-    lm[:, tr.UPPER_LIP_INNER] = (0.5, 0.7, 0)
-    lm[0, tr.LOWER_LIP_INNER] = (0.5, 0.7, 0)  # closed
-    lm[1, tr.LOWER_LIP_INNER] = (0.5, 0.8, 0)  # open by 0.1 image heights
+    lm[:, lmk.RIGHT_EYE_OUTER] = (0.3, 0.4, 0)
+    lm[:, lmk.LEFT_EYE_OUTER] = (0.7, 0.4, 0)
+    lm[:, lmk.UPPER_LIP_INNER] = (0.5, 0.7, 0)
+    lm[0, lmk.LOWER_LIP_INNER] = (0.5, 0.7, 0)  # closed
+    lm[1, lmk.LOWER_LIP_INNER] = (0.5, 0.8, 0)  # open by 0.1 image heights
     np.testing.assert_allclose(tr.mouth_opening(lm), [0.0, 0.1 / 0.4], atol=1e-6)
     # a 2:1 wide video: normalised x spans twice as many pixels, so the eyes are twice as far
     np.testing.assert_allclose(tr.mouth_opening(lm, aspect=2.0), [0.0, 0.1 / 0.8], atol=1e-6)
@@ -80,13 +81,13 @@ def test_mouth_opening_and_aspect():
 
 def test_eye_openness_tracks_lids():
     lm = np.zeros((2, 478, 3), np.float32)
-    for outer, inner, up, lo, x0 in [(tr.LEFT_EYE_OUTER, tr.LEFT_EYE_INNER, tr.LEFT_EYE_UPPER, tr.LEFT_EYE_LOWER, 0.6),
-                                     (tr.RIGHT_EYE_OUTER, tr.RIGHT_EYE_INNER, tr.RIGHT_EYE_UPPER, tr.RIGHT_EYE_LOWER, 0.2)]:
+    for outer, inner, up, lo, x0 in [(lmk.LEFT_EYE_OUTER, lmk.LEFT_EYE_INNER, lmk.LEFT_EYE_UPPER, lmk.LEFT_EYE_LOWER, 0.6),
+                                     (lmk.RIGHT_EYE_OUTER, lmk.RIGHT_EYE_INNER, lmk.RIGHT_EYE_UPPER, lmk.RIGHT_EYE_LOWER, 0.2)]:
         lm[:, inner] = (x0, 0.4, 0)
         lm[:, outer] = (x0 + 0.2, 0.4, 0)
         lm[:, up] = (x0 + 0.1, 0.37, 0)
         lm[:, lo] = (x0 + 0.1, 0.43, 0)
-    lm[1, tr.LEFT_EYE_UPPER] = (0.7, 0.425, 0)  # left eye nearly closed in frame 1
+    lm[1, lmk.LEFT_EYE_UPPER] = (0.7, 0.425, 0)  # left eye nearly closed in frame 1
     e = tr.eye_openness(lm)
     assert e.shape == (2, 2)
     np.testing.assert_allclose(e[0], [0.3, 0.3], atol=1e-5)

@@ -11,10 +11,11 @@ from anim3d import progress
 from anim3d.errors import Anim3dError
 from anim3d.training.augment import augment_logmel
 from toy_corpus import toy_examples
-from anim3d.training.loop import TrainConfig, closure_rate, train, validate
+from anim3d.training import TrainConfig, train
+from anim3d.training.loop import closure_rate, validate
 from anim3d.training.data import WindowSampler, prepare
-from models.checkpoint import load_checkpoint
-from models.config import get_config
+from anim3d.models.checkpoint import load_checkpoint
+from anim3d.models.config import get_config
 
 progress.set_enabled(False)
 
@@ -38,7 +39,7 @@ def test_tiny_model_overfits_and_closes_the_lips(toy, tmp_path):
     assert len(rows) == 2 and rows[1]["loss"] < 0.5 * rows[0]["loss"]
     # closure appears: the untrained model never closes the lips on p/b/m, the trained one does
     model, cfg, meta = load_checkpoint(tmp_path / "run")
-    from models.motion_transformer import MotionTransformer
+    from anim3d.models.motion_transformer import MotionTransformer
 
     untrained = validate(MotionTransformer(cfg).eval(), cfg, va, TrainConfig(**TINY), "cpu")
     assert untrained["closure"] < 0.3

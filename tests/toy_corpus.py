@@ -14,7 +14,7 @@ def toy_examples(n: int, seconds: float = 3.0, seed: int = 0, front_end=None, fp
     different mouth shapes), silent closures before bursts (p/b/m: lips shut) and pauses. Returns
     (examples, audios) where audios[i] is the Audio of examples[i]."""
     from anim3d.audio import audio_from_array
-    from models.audio_features import LogMelFrontEnd
+    from anim3d.models.audio_features import LogMelFrontEnd
 
     fe = front_end or LogMelFrontEnd(sample_rate, fps=fps)
     rng = np.random.default_rng(seed)

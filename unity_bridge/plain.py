@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from unity_bridge.coords import rotvec_to_quat
-from unity_bridge.osc_encode import message_template
-from unity_bridge.transport import Frame, UdpTarget
+from anim3d.unity_bridge.coords import rotvec_to_quat
+from anim3d.unity_bridge.osc_encode import message_template
+from anim3d.unity_bridge.transport import Frame, UdpTarget
 
 DEFAULT_PORT = 39540
 ADDRESS = "/anim3d/frame"

@@ -9,8 +9,8 @@ from typing import Callable, Iterable
 import numpy as np
 
 from anim3d.motion import Motion
-from unity_bridge.stream import StreamStats, stream_motion
-from unity_bridge.transport import Sender, StreamError
+from anim3d.unity_bridge.stream import StreamStats, stream_motion
+from anim3d.unity_bridge.transport import Sender, StreamError
 
 
 def request_realtime() -> str:

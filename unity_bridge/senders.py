@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-from unity_bridge import plain, vmc
-from unity_bridge.transport import Sender, UdpTarget, parse_target
+from anim3d.unity_bridge import plain, vmc
+from anim3d.unity_bridge.transport import Sender, UdpTarget, parse_target
 
 # protocol -> (sender class, default port)
 PROTOCOLS = {"vmc": (vmc.VMCSender, vmc.DEFAULT_PORT), "plain": (plain.PlainSender, plain.DEFAULT_PORT)}

@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from anim3d.motion import Motion
-from unity_bridge.transport import Frame, Sender
+from anim3d.unity_bridge.transport import Frame, Sender
 
 
 @dataclass

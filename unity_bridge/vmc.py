@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from anim3d.channels import INDEX, PASCAL_NAMES
-from unity_bridge.coords import unity_position, unity_quat_from_rotvec
-from unity_bridge.osc_encode import bundle, message, message_template
-from unity_bridge.transport import Frame, UdpTarget
+from anim3d.unity_bridge.coords import unity_position, unity_quat_from_rotvec
+from anim3d.unity_bridge.osc_encode import bundle, message, message_template
+from anim3d.unity_bridge.transport import Frame, UdpTarget
 
 DEFAULT_PORT = 39539
 BONES = ("Neck", "Head", "LeftEye", "RightEye", "Jaw")

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from anim3d.commands.options import motion_settings
     from anim3d.fileio import check_outputs, output_group
     from anim3d.inference import animate, load_model
-    from exporters.motion_io import files_written, save_motion
+    from anim3d.exporters.motion_io import files_written, save_motion
 
     outs = _outputs(args.output, args.num_samples)
     check_outputs([f for paths in outs for p in paths for f in files_written(p, args.audio)], [args.audio, args.style])

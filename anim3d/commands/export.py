@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(args.output, "--audio goes with a .glb/.vrm (written beside) or an .mp4 (muxed)")
 
     from anim3d.fileio import check_outputs
-    from exporters.gltf import sidecar_path
-    from exporters.motion_io import load_motion, save_motion
+    from anim3d.exporters.gltf import sidecar_path
+    from anim3d.exporters.motion_io import load_motion, save_motion
 
     sidecar = args.audio is not None and ext in (".glb", ".vrm")
     written = [args.output] + ([str(sidecar_path(args.output))] if sidecar else [])
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
         load_audio(args.audio)  # bad audio fails before anything is written
     if args.avatar:
-        from exporters.retarget import retarget
+        from anim3d.exporters.retarget import retarget
 
         report = retarget(motion, args.avatar, args.output, audio=args.audio)
         print(report.summary())

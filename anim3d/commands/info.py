@@ -90,7 +90,7 @@ def npz_lines(path: str) -> list[str]:
 
 
 def livelink_lines(path: str) -> list[str]:
-    from exporters.livelink import read_livelink_csv
+    from anim3d.exporters.livelink import read_livelink_csv
 
     m, info = read_livelink_csv(path)
     first, *rest = motion_lines(m)
@@ -104,7 +104,7 @@ def livelink_lines(path: str) -> list[str]:
 def gltf_lines(path: str) -> list[str]:
     """Meshes, skins and animations of a glTF/GLB/VRM, read with the exporters' loader."""
     from anim3d.errors import InputError
-    from exporters.gltf import load_glb
+    from anim3d.exporters.gltf import load_glb
 
     gltf, blob = load_glb(path)
     try:
@@ -116,7 +116,7 @@ def gltf_lines(path: str) -> list[str]:
 
 def _mesh_lines(gltf) -> list[str]:
     from anim3d.channels import canonical_name
-    from exporters.retarget import target_names
+    from anim3d.exporters.retarget import target_names
 
     lines = []
     for i, mesh in enumerate(gltf.meshes):
@@ -133,7 +133,7 @@ def _skin_lines(gltf) -> list[str]:
 
 
 def _animation_lines(gltf, blob: bytes) -> list[str]:
-    from exporters.glb_buffers import read_accessor
+    from anim3d.exporters.glb_buffers import read_accessor
 
     lines = []
     for i, anim in enumerate(gltf.animations):
@@ -172,7 +172,7 @@ def image_lines(path: str) -> list[str]:
 
 
 def flame_lines(path: str) -> list[str]:
-    from flame.flame_loader import load_flame
+    from anim3d.flame.flame_loader import load_flame
 
     m = load_flame(path)
     return [(f"{path}: FLAME model, {m.num_vertices} vertices, {len(m.faces)} faces, "

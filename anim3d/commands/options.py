@@ -16,7 +16,7 @@ def add_motion_arguments(p: argparse.ArgumentParser, *, batch: bool = False) -> 
     """The motion controls, as every command that generates motion takes them (``motion_settings`` reads
     them back). ``batch``: also ``--num-samples`` (several takes in one batch)."""
     from anim3d.emotions import EMOTIONS
-    from models.config import CONDITIONS
+    from anim3d.models.config import CONDITIONS
 
     g = p.add_argument_group("motion controls")
     g.add_argument("--emotion", default="neutral", help=f"one of: {', '.join(EMOTIONS)} (default neutral)")

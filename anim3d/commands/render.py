@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     portrait = prepare_portrait(args.portrait)  # the cheap check first: a bad photo fails before any model runs
     if args.input.lower().endswith(MOTION_EXTS):
-        from exporters.motion_io import load_motion
+        from anim3d.exporters.motion_io import load_motion
 
         motion = load_motion(args.input)
         audio = load_audio(args.audio) if args.audio else None

@@ -54,7 +54,7 @@ def motion_chunks(args: argparse.Namespace):
     import itertools
 
     from anim3d.inference.sources import is_audio_source, live_chunks
-    from exporters.motion_io import load_motion
+    from anim3d.exporters.motion_io import load_motion
 
     if is_audio_source(args.input):  # live generation: frames leave as their audio arrives
         from anim3d.commands.options import motion_settings
@@ -69,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from anim3d.inference.sources import is_audio_source
-    from unity_bridge.process import request_realtime, stream_motion_in_process
-    from unity_bridge.senders import sender_factory
-    from unity_bridge.stream import stream_motion
+    from anim3d.unity_bridge.process import request_realtime, stream_motion_in_process
+    from anim3d.unity_bridge.senders import sender_factory
+    from anim3d.unity_bridge.stream import stream_motion
 
     factory, where = sender_factory(args.protocol, args.osc)
     sender = factory()  # resolves the host: a bad target fails before anything is loaded

@@ -19,7 +19,7 @@ voices (bilabial closure rate, lip error) and writes the EMA weights to RUN as a
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from models.config import CONFIG_NAMES
+    from anim3d.models.config import CONFIG_NAMES
 
     p.add_argument("--data", required=True, action="append",
                    help="corpus folder (anim3d data synth --out, anim3d import --out); repeat to train on several")
@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
     from anim3d.errors import Anim3dError
     from anim3d.training import TrainConfig, train
     from anim3d.training.data import load_examples
-    from models.audio_features import build_front_end, front_end_dim
-    from models.config import get_config
+    from anim3d.models.front_ends import build_front_end, front_end_dim
+    from anim3d.models.config import get_config
 
     from anim3d.fileio import check_output_folder
 
@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = get_config(args.config, **{"audio_dim": dim, **overrides})
     init = None
     if args.init:
-        from models.checkpoint import DEFAULT_DIR as DEFAULT_CHECKPOINT
-        from models.checkpoint import read_config
+        from anim3d.models.checkpoint import DEFAULT_DIR as DEFAULT_CHECKPOINT
+        from anim3d.models.checkpoint import read_config
 
         init = str(DEFAULT_CHECKPOINT) if args.init == "default" else args.init
         if os.path.realpath(init) == os.path.realpath(args.out):
@@ -107,7 +107,7 @@ def _read_inference_file(path: str) -> dict:
     import json
 
     from anim3d.errors import InputError
-    from models.config import InferenceConfig
+    from anim3d.models.config import InferenceConfig
 
     try:
         with open(path) as f:

@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from anim3d.inference.generator import MotionGenerator
-    from models.config import InferenceConfig
+    from anim3d.models.config import InferenceConfig
 
     torch.set_num_threads(1)
     gen = MotionGenerator.load(args.checkpoint, "cpu")

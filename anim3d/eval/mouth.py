@@ -42,7 +42,7 @@ def blendshape_opening(motion: Motion) -> np.ndarray:
 @lru_cache(maxsize=1)
 def _inner_lips() -> tuple[np.ndarray, np.ndarray]:
     """The open head's upper and lower inner-lip landmark vertices."""
-    from flame.open_head import load_open_head
+    from anim3d.flame.open_head import load_open_head
 
     head = load_open_head()
     up = np.atleast_1d(np.asarray(head.landmarks["upper_lip_inner"], dtype=np.int64))
@@ -52,7 +52,7 @@ def _inner_lips() -> tuple[np.ndarray, np.ndarray]:
 
 def mesh_opening(motion: Motion) -> np.ndarray:
     """(T,) vertical inner-lip gap on the open head, metres (mean over the landmark vertices)."""
-    from flame.open_head import load_open_head, motion_to_vertices
+    from anim3d.flame.open_head import load_open_head, motion_to_vertices
 
     up, lo = _inner_lips()
     v = np.asarray(motion_to_vertices(load_open_head(), motion), dtype=np.float64)  # T x V x 3

@@ -75,7 +75,7 @@ def load_heldout(root: str | None, limit: int, seed: int = 0) -> tuple[list[Synt
 @lru_cache(maxsize=1)
 def _regions() -> tuple[np.ndarray, np.ndarray]:
     """The open head's lip vertices and its upper face (CodeTalker's FDD region: face vertices above the nose tip)."""
-    from flame.open_head import load_open_head
+    from anim3d.flame.open_head import load_open_head
 
     head = load_open_head()
     face = np.asarray(head.parts["face"], np.int64).reshape(-1)
@@ -106,7 +106,7 @@ def expression_only(motion: Motion) -> Motion:
 
 def vertices(motion: Motion) -> np.ndarray:
     """T x V x 3 open-head vertices of the expression (head pose removed), metres."""
-    from flame.open_head import load_open_head, motion_to_vertices
+    from anim3d.flame.open_head import load_open_head, motion_to_vertices
 
     return np.asarray(motion_to_vertices(load_open_head(), expression_only(motion)), dtype=np.float64)  # T x V x 3
 
@@ -117,7 +117,7 @@ def score(utt: SynthUtterance, method: str, motion: Motion) -> SynthResult:
         motion = motion.resample(gt.fps)
     n = min(motion.num_frames, gt.num_frames)
     motion, gt = motion[:n], gt[:n]
-    from flame.open_head import load_open_head
+    from anim3d.flame.open_head import load_open_head
 
     lips, upper = _regions()
     vp, vg = vertices(motion), vertices(gt)

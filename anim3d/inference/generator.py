@@ -18,7 +18,7 @@ _CACHE: dict = {}
 
 def default_checkpoint():
     """The shipped default model's folder."""
-    from models.checkpoint import DEFAULT_DIR
+    from anim3d.models.checkpoint import DEFAULT_DIR
 
     return DEFAULT_DIR
 
@@ -30,7 +30,7 @@ class MotionGenerator:
 
     def __init__(self, model, cfg, inference=None, device="cpu", metadata: dict | None = None,
                  audio_encoder: str | None = None, front_end: bool = True):
-        from models.config import InferenceConfig
+        from anim3d.models.config import InferenceConfig
 
         self.model, self.cfg, self.device = model, cfg, device
         self.inference = inference or InferenceConfig()
@@ -39,7 +39,7 @@ class MotionGenerator:
             self.cfg = cfg = dataclasses.replace(cfg, audio_encoder=audio_encoder)
         self.front_end = None
         if front_end:
-            from models.audio_features import build_front_end
+            from anim3d.models.front_ends import build_front_end
 
             self.front_end = build_front_end(cfg, device=device)
         self.mean = np.asarray(cfg.motion_mean, np.float32)
@@ -47,7 +47,7 @@ class MotionGenerator:
 
     @classmethod
     def load(cls, folder, device="cpu", audio_encoder: str | None = None) -> "MotionGenerator":
-        from models.checkpoint import load_checkpoint, read_inference
+        from anim3d.models.checkpoint import load_checkpoint, read_inference
 
         model, cfg, meta = load_checkpoint(folder, device)
         return cls(model, cfg, read_inference(folder), device, meta, audio_encoder)
@@ -93,7 +93,7 @@ class MotionGenerator:
         if isinstance(style, np.ndarray) and style.shape == (self.cfg.style_dim,):
             return style.astype(np.float32)
         if isinstance(style, (str, os.PathLike)):
-            from exporters.motion_io import load_motion
+            from anim3d.exporters.motion_io import load_motion
 
             style = load_motion(style)
         if not isinstance(style, Motion):

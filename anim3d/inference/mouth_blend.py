@@ -64,7 +64,7 @@ def rule_mouth(loglik: np.ndarray, first_frame: int, samples16k: np.ndarray, num
 
 def scored_loglik(samples16k: np.ndarray) -> np.ndarray:
     """L x 42 CI phone log-likelihoods of 16 kHz samples (for models whose front end does not score them)."""
-    from models import sphinx_acoustic as sa
+    from anim3d.models import sphinx_acoustic as sa
 
     return sa.ci_phone_loglik(sa.features(np.asarray(samples16k, np.float32)), sa.load_model())
 
@@ -84,7 +84,7 @@ class StreamingRuleMouth:
     HOLD = 0.2  # s the last phone heard is assumed to go on
 
     def __init__(self, fps: float = 30.0, config=None):
-        from models import sphinx_acoustic as sa
+        from anim3d.models import sphinx_acoustic as sa
         from anim3d.phonetic import RecognizerConfig
 
         self.fps = float(fps)

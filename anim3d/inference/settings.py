@@ -107,7 +107,7 @@ def check_seed(seed, num_samples: int = 1) -> int:
 
 def resolve_sampling(settings: MotionSettings, inference) -> Sampling:
     """The request's sampling, each unset field taken from ``inference`` (the checkpoint's ``InferenceConfig``)."""
-    from models.diffusion import SAMPLERS
+    from anim3d.models.diffusion import SAMPLERS
 
     steps = inference.steps if settings.steps is None else settings.steps
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= STEPS_MAX:
@@ -124,7 +124,7 @@ def resolve_sampling(settings: MotionSettings, inference) -> Sampling:
 
 
 def check_guidance(guidance: dict) -> dict:
-    from models.config import CONDITIONS
+    from anim3d.models.config import CONDITIONS
 
     out = dict(guidance)
     for k, v in out.items():
@@ -137,7 +137,7 @@ def check_guidance(guidance: dict) -> dict:
 
 def check_group_steps(group_steps: dict, steps: int) -> dict:
     """Channel group -> the sampler step whose estimate it keeps: known groups, whole steps in [0, steps]."""
-    from models.config import CHANNEL_GROUPS
+    from anim3d.models.config import CHANNEL_GROUPS
 
     out = {}
     for name, k in group_steps.items():

@@ -133,7 +133,7 @@ class StreamingAnimator:
             raise ConditionError(f"a teacher blend needs {SAMPLE_RATE} Hz audio features; this model reads {self.cfg.sample_rate} Hz")
         own = None
         if not hasattr(self.gen.front_end, "features_and_loglik"):
-            from models.phone_features import PhoneFrontEnd
+            from anim3d.models.phone_features import PhoneFrontEnd
 
             own = PhoneFrontEnd(fps=self.cfg.fps)
         return StreamingRuleMouth(self.cfg.fps), own
@@ -157,7 +157,7 @@ class StreamingAnimator:
         cfg = self.cfg
         if final:
             return int(np.ceil(self.received / cfg.sample_rate * cfg.fps - 1e-9))
-        from models.audio_features import N_FFT
+        from anim3d.models.audio_features import N_FFT
 
         # frame i needs samples up to its last analysis instant + the front end's reach (log-mel: N_FFT/2)
         reach = getattr(self.gen.front_end, "lookahead_samples", N_FFT // 2)

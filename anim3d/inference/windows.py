@@ -29,7 +29,7 @@ def window_conditions(gen, feats: np.ndarray, start: int, prev: np.ndarray | Non
     import torch
 
     from anim3d.motion_codec import DISTANCE_SCALE
-    from models.audio_features import normalize_window
+    from anim3d.models.audio_features import normalize_window
 
     cfg, dev = gen.cfg, gen.device
     K, W = cfg.prev, cfg.window
@@ -71,7 +71,7 @@ def guidance_masks(gen) -> dict:
     """Condition -> D channel weights from the checkpoint's ``guidance_channels`` (conditions not named act on all)."""
     import torch
 
-    from models.config import guidance_mask
+    from anim3d.models.config import guidance_mask
 
     return {name: torch.tensor(guidance_mask(groups, gen.cfg.motion_dim), device=gen.device)
             for name, groups in (gen.inference.guidance_channels or {}).items()}
@@ -80,13 +80,13 @@ def guidance_masks(gen) -> dict:
 def sample_window_from_noise(gen, cond: dict, noise, sampling: Sampling, generator=None, known=None, steps: int | None = None):
     """Denoise one window from unit noise (B x W x 58, torch) -> B x W x 58 normalised (torch).
 
-    ``known``: B x O x 58 frames the window's start must continue (``models.diffusion.KnownPrefix``); a group
+    ``known``: B x O x 58 frames the window's start must continue (``anim3d.models.diffusion.KnownPrefix``); a group
     that keeps an early step's estimate (``sampling.group_steps``) starts from zero noise; ``steps``: this
     window's step count when it differs from ``sampling.steps`` (a stream's cheap first window)."""
     import torch
 
-    from models.config import guidance_mask
-    from models.diffusion import SAMPLERS, GuidedDenoiser, KeepEstimate, KnownPrefix, get_sigmas_karras
+    from anim3d.models.config import guidance_mask
+    from anim3d.models.diffusion import SAMPLERS, GuidedDenoiser, KeepEstimate, KnownPrefix, get_sigmas_karras
 
     cfg = gen.cfg
     guidance = sampling.guidance

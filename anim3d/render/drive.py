@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from anim3d.errors import Anim3dError
+from anim3d.landmarks import NUM_LANDMARKS
 from anim3d.motion import Motion
 
-NUM_LANDMARKS = 478
 NUM_MESH_LANDMARKS = 468
 VERTICAL_FOV_DEG = 30.0  # an assumed camera, to turn head translation along Z into scale
 
@@ -59,7 +59,8 @@ def units_to_crop(points: np.ndarray, size: int) -> np.ndarray:
 
 def make_rig(head, landmarks: np.ndarray, size: int) -> DriveRig:
     """Align ``head`` (a flame.head.HeadModel with parts['mediapipe_468']) to a portrait's landmarks."""
-    from anim3d.tracking import RIGID_LANDMARKS, similarity_align
+    from anim3d.landmarks import RIGID_LANDMARKS
+    from anim3d.tracking import similarity_align
 
     if "mediapipe_468" not in head.parts:
         raise Anim3dError(f"head model {head.name!r} has no MediaPipe landmark map (parts['mediapipe_468'])")
@@ -114,7 +115,7 @@ def uncross_lips(lm: np.ndarray) -> np.ndarray:
     """T x 478 x 3 crop pixels: where a lower inner-lip point rose above its upper partner (morph
     targets summed past contact, e.g. mouthPress on a portrait whose lips already touch), put
     both at their midpoint, so the lips meet instead of passing through each other."""
-    from anim3d.render.flow import MOUTH_LOWER, MOUTH_UPPER
+    from anim3d.landmarks import MOUTH_LOWER, MOUTH_UPPER
 
     up, lo = list(MOUTH_UPPER[1:-1]), list(MOUTH_LOWER[1:-1])
     gap = lm[:, lo, 1] - lm[:, up, 1]  # T x 9, positive = open (y grows downwards)

@@ -19,18 +19,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-NUM_LANDMARKS = 478
-
-# Closed loops as (upper, lower) chains sharing their two end corners.
-MOUTH_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
-MOUTH_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
-EYE_R_UPPER = (33, 246, 161, 160, 159, 158, 157, 173, 133)  # the subject's right eye (image left)
-EYE_R_LOWER = (33, 7, 163, 144, 145, 153, 154, 155, 133)
-EYE_L_UPPER = (263, 466, 388, 387, 386, 385, 384, 398, 362)
-EYE_L_LOWER = (263, 249, 390, 373, 374, 380, 381, 382, 362)
-
-# Landmarks that move rigidly with the skull (forehead, nose bridge, eye corners, temples).
-STABLE_LANDMARKS = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 33, 133, 362, 263, 234, 454, 127, 356, 70, 300, 109, 338)
+from anim3d.landmarks import (EYE_L_LOWER, EYE_L_UPPER, EYE_R_LOWER, EYE_R_UPPER, MOUTH_LOWER, MOUTH_UPPER, NUM_LANDMARKS,
+                              STABLE_LANDMARKS)
+from anim3d.render.gaze import eye_iris_points
 
 RING_SCALES = (1.2, 1.7)  # ring radii relative to the face oval, measured from its centre
 RING_WEIGHTS = (1.0, 0.35)  # how much of the head's rigid motion each ring follows
@@ -123,7 +114,6 @@ def build_warp_mesh(landmarks: np.ndarray, size: int) -> WarpMesh:
     lm = np.asarray(landmarks, np.float64)[:NUM_LANDMARKS]
     tri_face = face_triangles()
     tri_mouth = _strip(MOUTH_UPPER, MOUTH_LOWER)
-    from anim3d.render.gaze import eye_iris_points
 
     iris = np.concatenate(eye_iris_points(lm))  # the iris points that gaze moves
     tri_eyes = np.concatenate([_eye_triangles(lm, EYE_R_UPPER, EYE_R_LOWER, iris), _eye_triangles(lm, EYE_L_UPPER, EYE_L_LOWER, iris)])

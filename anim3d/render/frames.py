@@ -95,7 +95,7 @@ def render_batch(model, source: torch.Tensor, mesh: WarpMesh, driven, n: int, *,
         return None, warped
     low = warp_low(source, maps, n, size, painter, lm)
     x = network_inputs(low, xy, masks_of(maps), size)
-    from models.renderer.network import compose
+    from anim3d.models.renderer.network import compose
 
     x = x.contiguous(memory_format=torch.channels_last)
     rgb = model(x)

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from anim3d.render.flow import EYE_L_LOWER, EYE_L_UPPER, EYE_R_LOWER, EYE_R_UPPER
+from anim3d.landmarks import EYE_L_LOWER, EYE_L_UPPER, EYE_R_LOWER, EYE_R_UPPER, IRIS_GROUPS
 
 # Motion.eye_rotations order: the subject's left eye (image right), then the right eye.
 EYES = ((EYE_L_UPPER, EYE_L_LOWER), (EYE_R_UPPER, EYE_R_LOWER))
-IRIS_GROUPS = (tuple(range(468, 473)), tuple(range(473, 478)))  # centre first, then 4 ring points
 EYEBALL_RADIUS_M = 0.0115  # cornea centre to eyeball centre, about
 S_RANGE, V_RANGE = (0.12, 0.88), (0.08, 0.92)
 

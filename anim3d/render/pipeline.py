@@ -16,7 +16,7 @@ import numpy as np
 from anim3d.errors import Anim3dError
 from anim3d.motion import Motion
 
-from models.renderer import DEFAULT_DIR as DEFAULT_CHECKPOINT
+from anim3d.models.renderer import DEFAULT_DIR as DEFAULT_CHECKPOINT
 
 
 @dataclass
@@ -40,7 +40,7 @@ class PortraitRenderer:
         from anim3d.render.flow import build_warp_mesh
         from anim3d.render.frames import image_to_tensor
         from anim3d.render.mouth import MouthPainter
-        from models.renderer import RendererConfig, load_renderer
+        from anim3d.models.renderer import RendererConfig, load_renderer
 
         self.device = torch.device(device) if not hasattr(device, "type") else device
         self.dtype = default_dtype(self.device)
@@ -51,7 +51,7 @@ class PortraitRenderer:
         self.n = cfg.internal_size
         self.portrait = portrait
         if head is None:
-            from flame.open_head import load_open_head
+            from anim3d.flame.open_head import load_open_head
 
             head = load_open_head()
         self.head = head
@@ -82,8 +82,8 @@ class PortraitRenderer:
 
 def mesh_frames(head, motion: Motion, size: int, batch: int = 8) -> Iterator[np.ndarray]:
     """The mesh head driven by ``motion`` (flame.preview, fixed camera): the right half of side-by-side."""
-    from flame.open_head import motion_to_vertices
-    from flame.preview import default_camera, render_previews
+    from anim3d.flame.open_head import motion_to_vertices
+    from anim3d.flame.preview import default_camera, render_previews
 
     cam = default_camera(head)
     for a in range(0, motion.num_frames, batch):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from anim3d.errors import InputError
+from anim3d.landmarks import LEFT_EYE_INNER, LEFT_EYE_OUTER, RIGHT_EYE_INNER, RIGHT_EYE_OUTER
 from anim3d.optional import QuietSolution, mediapipe, require
 
 CROP_SIZE = 512
@@ -21,8 +22,9 @@ PORTRAIT_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")  # photo formats; Pill
 MIN_EYE_DISTANCE_PX = 32.0  # inter-ocular distance in the original photo below this = "too small"
 
 # MediaPipe Face Mesh indices used for alignment.
-LEFT_EYE_CORNERS = (33, 133)  # subject's right eye in the image's left half (outer, inner)
-RIGHT_EYE_CORNERS = (362, 263)
+# the eye in the image's left half (the subject's right) and the other, each (outer/inner corner)
+LEFT_EYE_CORNERS = (RIGHT_EYE_OUTER, RIGHT_EYE_INNER)
+RIGHT_EYE_CORNERS = (LEFT_EYE_INNER, LEFT_EYE_OUTER)
 MOUTH_CORNERS = (61, 291)
 
 

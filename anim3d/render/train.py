@@ -181,8 +181,8 @@ def train(videos: list[str], holdout: str, out: str, *, minutes: float = 25.0, m
           batch: int = 8, lr: float = 1e-3, seed: int = 0, threads: int = 1, max_frames: int | None = None,
           patch: int | None = 64, paint: bool = True, init: str | None = None) -> dict:
     from anim3d.progress import progress
-    from models.renderer import RefineNet, RendererConfig, save_renderer
-    from models.renderer.network import compose
+    from anim3d.models.renderer import RefineNet, RendererConfig, save_renderer
+    from anim3d.models.renderer.network import compose
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -190,7 +190,7 @@ def train(videos: list[str], holdout: str, out: str, *, minutes: float = 25.0, m
     clips = [prepare_clip(v, max_frames=max_frames) for v in videos]
     val = prepare_clip(holdout, max_frames=max_frames)
     if init:  # continue from a checkpoint (its config, its weights)
-        from models.renderer import load_renderer
+        from anim3d.models.renderer import load_renderer
 
         model = load_renderer(init).train()
         cfg = model.config

@@ -9,7 +9,7 @@ from anim3d.channels import ARKIT_NAMES, INDEX, NUM_BLENDSHAPES
 from anim3d.phones import Phone, fill_gaps, known_label
 from anim3d.teacher import emotion as emo
 from anim3d.teacher.eyes import blink_curve, blink_times, gaze_channels, gaze_track
-from anim3d.teacher.head import _pulse, head_motion, prosody_from_audio, prosody_from_phones
+from anim3d.teacher.head import pulse, head_motion, prosody_from_audio, prosody_from_phones
 from anim3d.teacher.speaker import SpeakerStyle
 from anim3d.teacher.visemes import ARTIC_CHANNELS, JAW_CHANNELS, blend, enforce, loudness_gain
 from anim3d.errors import Anim3dError
@@ -101,7 +101,7 @@ def phones_to_motion(
     )
     for f in peaks:
         if rng.random() < 0.6:
-            k = speaker.brows * rng.uniform(0.1, 0.3) * _pulse(times, times[f] - 0.1, 0.15)
+            k = speaker.brows * rng.uniform(0.1, 0.3) * pulse(times, times[f] - 0.1, 0.15)
             b[:, INDEX["browInnerUp"]] += k
             b[:, INDEX["browOuterUpLeft"]] += 0.7 * k
             b[:, INDEX["browOuterUpRight"]] += 0.7 * k

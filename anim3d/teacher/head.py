@@ -98,7 +98,7 @@ def accents(pro: Prosody, fps: float) -> tuple[np.ndarray, np.ndarray]:
     return peaks, strength
 
 
-def _pulse(t: np.ndarray, t0: float, width: float) -> np.ndarray:
+def pulse(t: np.ndarray, t0: float, width: float) -> np.ndarray:
     """A smooth one-sided bump starting at t0 and peaking width later (gamma-like)."""
     u = np.clip((t - t0) / width, 0.0, None)
     return u * np.exp(1.0 - u)
@@ -124,17 +124,17 @@ def head_motion(pro: Prosody, phones: list[Phone], num_frames: int, fps: float, 
     for f, s in zip(peaks, strength):
         t0 = t[f] - 0.08
         width = rng.uniform(0.1, 0.18)
-        k = _pulse(t, t0, width) - 0.35 * _pulse(t, t0 + 2.2 * width, width)  # down, small overshoot up
+        k = pulse(t, t0, width) - 0.35 * pulse(t, t0 + 2.2 * width, width)  # down, small overshoot up
         euler[:, 0] += energy * (0.02 + 0.05 * s) * rng.uniform(0.6, 1.2) * k
         u = rng.random()
         if u < 0.3:
-            euler[:, 2] += energy * 0.03 * s * rng.choice([-1.0, 1.0]) * _pulse(t, t0, 1.5 * width)
+            euler[:, 2] += energy * 0.03 * s * rng.choice([-1.0, 1.0]) * pulse(t, t0, 1.5 * width)
         elif u < 0.5:
-            euler[:, 1] += energy * 0.04 * s * rng.choice([-1.0, 1.0]) * _pulse(t, t0, 2.0 * width)
+            euler[:, 1] += energy * 0.04 * s * rng.choice([-1.0, 1.0]) * pulse(t, t0, 2.0 * width)
     # phrase ends: a slow settle downward in the pause after speech
     for a, b in zip(phones[:-1], phones[1:]):
         if b.label == SIL and a.label != SIL and b.duration > 0.15:
-            euler[:, 0] += energy * 0.02 * _pulse(t, b.start - 0.1, 0.3)
+            euler[:, 0] += energy * 0.02 * pulse(t, b.start - 0.1, 0.3)
     # the head follows the main gaze a little, plus the emotion's posture
     euler[:, 0] += 0.25 * gaze[1] + posture[0]
     euler[:, 1] += 0.25 * gaze[0] + posture[1]

@@ -3,10 +3,12 @@
 - ``data``: ``Example`` (features, motion, labels, phones), ``load_examples`` from the data engine's shards,
   ``WindowSampler`` (random training windows and their conditions);
 - ``augment``: feature augmentation on whole batches;
-- ``loop``: ``TrainConfig``, the losses, validation on held-out voices and the loop (``train``).
+- ``config``: ``TrainConfig``;
+- ``loop``: the losses, validation on held-out voices and the loop (``train``).
 """
 
+from anim3d.training.config import TrainConfig
 from anim3d.training.data import Example, load_examples
-from anim3d.training.loop import TrainConfig, train
+from anim3d.training.loop import train
 
 __all__ = ["Example", "TrainConfig", "load_examples", "train"]

@@ -1,6 +1,6 @@
 """Training-time augmentation of audio features, done on whole batches in torch so that every window sees a
-different channel and speaker. Log-mel features (``models.audio_features.LogMelFrontEnd`` output): frequency
-warp, spectral tilt, gain, a noise floor and a masked band. Phone features (``models.phone_features``) are
+different channel and speaker. Log-mel features (``anim3d.models.audio_features.LogMelFrontEnd`` output): frequency
+warp, spectral tilt, gain, a noise floor and a masked band. Phone features (``anim3d.models.phone_features``) are
 posteriors of mean-removed cepstra and are not augmented here. Waveform augmentation (noise, reverb, codecs)
 happens earlier, in the data engine (``anim3d.data.augment``).
 """

@@ -5,13 +5,10 @@ and ``WindowSampler``, which draws random training windows and their conditions 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-
-if TYPE_CHECKING:
-    from anim3d.training.loop import TrainConfig
+from anim3d.training.config import TrainConfig
 
 
 @dataclass
@@ -53,9 +50,9 @@ def load_examples(root: str, split: str, front_end, fps: float = 30.0, limit: in
     """Examples from the data engine's shards (``anim3d.data.shards.ShardDataset(root, split)``; val = held-out voices)."""
     from anim3d.audio import resample
     from anim3d.data.shards import ShardDataset
+    from anim3d.emotions import EMOTIONS
     from anim3d.motion_codec import motion_to_array
     from anim3d.progress import progress
-    from anim3d.emotions import EMOTIONS
 
     ds = ShardDataset(root, split)
     n = len(ds) if limit is None else min(limit, len(ds))
@@ -133,7 +130,7 @@ class WindowSampler:
             from anim3d.training.augment import augment_features
 
             audio_t = augment_features(audio_t, cfg, rng)
-        from models.audio_features import normalize_window
+        from anim3d.models.audio_features import normalize_window
 
         cond = {
             "audio": normalize_window(audio_t, amask_t),

@@ -16,46 +16,16 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from anim3d.channels import INDEX
 from anim3d.errors import Anim3dError
 from anim3d.phones import BILABIALS
+from anim3d.training.config import TrainConfig
 from anim3d.training.data import Example, WindowSampler, prepare
 
 LIP_CHANNELS = [i for n, i in INDEX.items() if n.startswith(("jaw", "mouth"))]
-
-
-@dataclass
-class TrainConfig:
-    model: str = "fast"
-    epochs: int = 10
-    steps_per_epoch: int = 200
-    batch_size: int = 32
-    lr: float = 4e-4
-    weight_decay: float = 0.01
-    warmup: int = 100
-    ema: float = 0.998
-    grad_clip: float = 1.0
-    seed: int = 0
-    p_drop: float = 0.1
-    p_drop_prev: float = 0.5
-    p_truncate: float = 0.3
-    p_start: float = 0.15  # windows that start an utterance (no X_pre)
-    augment: bool = True
-    velocity_weight: float = 1.0
-    lip_weight: float = 2.0
-    bilabial_weight: float = 0.0  # extra loss weight on the frames around each p/b/m's middle (where lips must meet)
-    val_utterances: int = 24
-    val_steps: int = 4
-    max_minutes: float | None = None  # stop (after saving) when the time budget is used up
-    init: str | None = None  # fine-tune: start from this checkpoint folder (its config and motion statistics)
-    # inference settings written into the checkpoint (models.config.InferenceConfig fields), over those of the
-    # init checkpoint (or the defaults)
-    inference: dict = field(default_factory=dict)
-    model_overrides: dict = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- metrics
@@ -80,7 +50,7 @@ def lip_error(pred: np.ndarray, target: np.ndarray) -> float:
 def random_dropout(cond: dict, tcfg: TrainConfig, generator) -> dict:
     import torch
 
-    from models.motion_transformer import drop_condition
+    from anim3d.models.motion_transformer import drop_condition
 
     B = cond["prev_mask"].shape[0]
     for name in ("audio", "emotion", "gaze", "distance", "style", "prev"):
@@ -93,7 +63,7 @@ def diffusion_loss(model, x0, loss_mask, cond, tcfg: TrainConfig, generator, lip
     """Masked x0 MSE + velocity MSE at EDM log-normal noise levels. x0: B x W x D, loss_mask: B x W."""
     import torch
 
-    from models.diffusion import sample_training_sigmas
+    from anim3d.models.diffusion import sample_training_sigmas
 
     B = x0.shape[0]
     sigma = sample_training_sigmas(B, generator=generator).to(x0.device)  # B
@@ -184,11 +154,16 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
     and ``metrics.jsonl``). Returns the last validation metrics."""
     import torch
 
+    from anim3d.models.checkpoint import (
+        load_checkpoint,
+        read_config,
+        read_inference,
+        save_checkpoint,
+    )
+    from anim3d.models.config import InferenceConfig, get_config
+    from anim3d.models.motion_transformer import MotionTransformer
     from anim3d.motion_codec import compute_stats
     from anim3d.progress import progress
-    from models.checkpoint import load_checkpoint, read_config, read_inference, save_checkpoint
-    from models.config import InferenceConfig, get_config
-    from models.motion_transformer import MotionTransformer
 
     if not train_examples:
         raise Anim3dError("no training examples")

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from models.renderer.config import RendererConfig
-from models.renderer.network import RefineNet, load_renderer, save_renderer
+from anim3d.models.renderer.config import RendererConfig
+from anim3d.models.renderer.network import RefineNet, load_renderer, save_renderer
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "renderer_default"  # the shipped renderer
 

@@ -330,7 +330,7 @@ def default_decoder(head=None, portrait: np.ndarray | None = None) -> LandmarkDe
 
     decoder = load_decoder(DEFAULT_DECODER_DIR)
     if head is None:
-        from flame.open_head import load_open_head
+        from anim3d.flame.open_head import load_open_head
 
         head = load_open_head()
     portrait = default_portrait() if portrait is None else portrait

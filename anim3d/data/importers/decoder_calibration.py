@@ -81,7 +81,7 @@ def calibrate_decoder(head, portrait: np.ndarray | None = None, uv: np.ndarray |
         texture_coords,
         write_video,
     )
-    from flame.open_head import motion_to_vertices
+    from anim3d.flame.open_head import motion_to_vertices
 
     config = config or DecoderConfig()
     portrait = default_portrait() if portrait is None else portrait
@@ -138,7 +138,7 @@ def main(argv=None) -> int:
     import argparse
     import time
 
-    from flame.open_head import load_open_head
+    from anim3d.flame.open_head import load_open_head
 
     p = argparse.ArgumentParser(description=main.__doc__)
     p.add_argument("--out", default=DEFAULT_DECODER_DIR)

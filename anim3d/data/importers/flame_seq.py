@@ -7,7 +7,7 @@ matched case-insensitively, with the common aliases (``exp``, ``jaw``, ``neck``,
 ``global_pose``/``root_orient``, ``trans``/``translation``, ``eyes``).
 
 The expression and jaw go to ARKit weights through the ARKit->FLAME map of
-``flame.arkit_mapping`` (52 weights -> expression coefficients + jaw pose, linear): we
+``anim3d.flame.arkit_mapping`` (52 weights -> expression coefficients + jaw pose, linear): we
 invert it by bounded least squares in [0, 1] (the map's pseudo-inverse when no weight
 hits a bound). Head rotation = global orientation composed with the neck rotation.
 """
@@ -130,9 +130,9 @@ def find_audio(path: str) -> str:
 
 def load_mapping(flame_model: str | os.PathLike | None = None, flame_map: str | os.PathLike | None = None):
     """The ARKit->FLAME map for a FLAME model: a saved map (``ArkitFlameMap.save``), a
-    FLAME model file (fitted now with ``flame.arkit_mapping.fit_arkit_to_flame``), or the
+    FLAME model file (fitted now with ``anim3d.flame.arkit_mapping.fit_arkit_to_flame``), or the
     string "open" for the open head in FLAME form. Raises InputError naming the file."""
-    from flame.arkit_mapping import (
+    from anim3d.flame.arkit_mapping import (
         ArkitFlameMap,
         fit_arkit_to_flame,
         open_head_as_flame,
@@ -145,7 +145,7 @@ def load_mapping(flame_model: str | os.PathLike | None = None, flame_map: str | 
                                "made with: give that model (--flame-model PATH) or a saved ARKit->FLAME map (--flame-map)")
     if os.fspath(flame_model) == "open":
         return fit_arkit_to_flame(open_head_as_flame())
-    from flame.flame_loader import load_flame
+    from anim3d.flame.flame_loader import load_flame
 
     model = load_flame(flame_model)
     try:
@@ -179,7 +179,7 @@ def import_flame_sequence(path: str | os.PathLike, audio_path: str | os.PathLike
     (source "flame", 30 fps). The audio is ``audio_path`` or the file with the same name
     beside the sequence; the map is ``amap`` or ``load_mapping(flame_model, flame_map)``."""
     from anim3d.audio import load_audio
-    from anim3d.data.importers.video import _match_duration, _utterance
+    from anim3d.data.importers.video import match_duration, make_utterance
 
     path = os.fspath(path)
     seq = read_flame_sequence(path)
@@ -189,7 +189,7 @@ def import_flame_sequence(path: str | os.PathLike, audio_path: str | os.PathLike
     motion = sequence_to_motion(seq, amap)
     if abs(motion.fps - MOTION_FPS) > 1e-6:
         motion = motion.resample(MOTION_FPS)
-    motion = _match_duration(motion, audio.duration)
+    motion = match_duration(motion, audio.duration)
     stem = os.path.splitext(os.path.basename(path))[0]
-    return _utterance(uid=f"flame-{stem}", audio=audio, motion=motion, source="flame", speaker=speaker or stem,
+    return make_utterance(uid=f"flame-{stem}", audio=audio, motion=motion, source="flame", speaker=speaker or stem,
                       extra={"sequence_fps": float(seq["fps"]), "path": path, "audio_path": audio_path})

@@ -1,6 +1,6 @@
 """Live Link Face take (CSV + its audio) -> Utterance.
 
-The CSV is read by ``exporters.livelink.read_livelink_csv`` (columns by name, timecodes,
+The CSV is read by ``anim3d.exporters.livelink.read_livelink_csv`` (columns by name, timecodes,
 dropped frames); the audio is the take's own recording: an explicit path, or the file
 beside the CSV with the same stem (Live Link Face saves ``<slate>_<take>_<device>.csv``
 next to the ``.mov`` whose sound track is the take's audio).
@@ -41,8 +41,8 @@ def import_livelink(csv_path: str | os.PathLike, audio_path: str | os.PathLike |
     MotionError for bad values, AudioError naming the audio file when it is unreadable.
     """
     from anim3d.audio import load_audio
-    from anim3d.data.importers.video import _match_duration, _utterance
-    from exporters.livelink import read_livelink_csv
+    from anim3d.data.importers.video import match_duration, make_utterance
+    from anim3d.exporters.livelink import read_livelink_csv
 
     csv_path = os.fspath(csv_path)
     motion, info = read_livelink_csv(csv_path)
@@ -51,9 +51,9 @@ def import_livelink(csv_path: str | os.PathLike, audio_path: str | os.PathLike |
     if abs(motion.fps - MOTION_FPS) > 1e-6:
         motion = motion.resample(MOTION_FPS)
     motion.blendshapes = np.clip(motion.blendshapes, 0.0, 1.0)
-    motion = _match_duration(motion, audio.duration)
+    motion = match_duration(motion, audio.duration)
     stem = os.path.splitext(os.path.basename(csv_path))[0]
-    return _utterance(
+    return make_utterance(
         uid=f"livelink-{stem}",
         audio=audio,
         motion=motion,

@@ -29,21 +29,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from anim3d.channels import ARKIT_NAMES, EYE_MAX_DOWN, EYE_MAX_UP, EYE_MAX_YAW, INDEX
+from anim3d.landmarks import (LEFT_EYE_INNER, LEFT_EYE_OUTER, LEFT_IRIS_CENTER, RIGHT_EYE_INNER, RIGHT_EYE_OUTER,
+                              RIGHT_IRIS_CENTER, RIGID_LANDMARKS)
 from anim3d.tracking import (
-    LEFT_EYE_INNER,
-    LEFT_EYE_OUTER,
-    LEFT_IRIS_CENTER,
-    RIGHT_EYE_INNER,
-    RIGHT_EYE_OUTER,
-    RIGHT_IRIS_CENTER,
-    RIGID_LANDMARKS,
     eye_openness,
     mouth_opening,
     rotvec_from_matrix,
     similarity_align,
     to_metric_image,
 )
-from flame.head import HeadModel
+from anim3d.flame.head import HeadModel
 
 GAZE_CHANNELS = tuple(n for n in ARKIT_NAMES if n.startswith("eyeLook"))
 # Channels the landmarks cannot tell: gaze (solved from the irises instead) and the tongue.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from anim3d.optional import require
-from flame.head import HeadModel
+from anim3d.flame.head import HeadModel
 
 RENDER_SIZE = 256
 
@@ -50,13 +50,13 @@ def render_textured(head: HeadModel, vertices, portrait: np.ndarray, uv: np.ndar
     """T x V x 3 posed vertices -> T x size x size x 3 uint8 frames of the portrait-textured
     head (mouth cavity, teeth and tongue in the preview's flat colours, grey background).
 
-    camera: a ``flame.preview.Camera`` (default: the preview's, framing the face);
+    camera: a ``anim3d.flame.preview.Camera`` (default: the preview's, framing the face);
     shading: 0..1, how much Lambert shading (light above the camera) multiplies the photo.
     """
     import torch
 
-    from flame.preview import default_camera, vertex_colors, vertex_normals
-    from flame.rasterizer import rasterize
+    from anim3d.flame.preview import default_camera, vertex_colors, vertex_normals
+    from anim3d.flame.rasterizer import rasterize
 
     cam = camera or default_camera(head, fov_deg=20.0, margin=0.8)
     faces = torch.as_tensor(head.faces, dtype=torch.long)
@@ -151,7 +151,7 @@ def tracked_basis(head: HeadModel, portrait: np.ndarray | None = None, uv: np.nd
         ArkitSolver,
         align_to_head,
     )
-    from flame.open_head import motion_to_vertices
+    from anim3d.flame.open_head import motion_to_vertices
 
     portrait = default_portrait() if portrait is None else portrait
     uv = texture_coords(head, portrait) if uv is None else uv

@@ -26,7 +26,7 @@ class VideoFit:
 
 
 def default_head():
-    from flame.open_head import load_open_head
+    from anim3d.flame.open_head import load_open_head
 
     return load_open_head()
 
@@ -75,11 +75,11 @@ def import_video(path: str | os.PathLike, *, head=None, config=None, max_frames:
     path = os.fspath(path)
     audio = load_audio(path)
     fit = video_motion(path, head=head, config=config, max_frames=max_frames, progress=progress)
-    motion = _match_duration(fit.motion, audio.duration if max_frames is None else None)
+    motion = match_duration(fit.motion, audio.duration if max_frames is None else None)
     stem = os.path.splitext(os.path.basename(path))[0]
     if max_frames is not None:  # a partial track: keep the audio that goes with it
         audio = _cut_audio(audio, motion.duration)
-    return _utterance(
+    return make_utterance(
         uid=f"video-{stem}",
         audio=audio,
         motion=motion,
@@ -89,7 +89,7 @@ def import_video(path: str | os.PathLike, *, head=None, config=None, max_frames:
     )
 
 
-def _match_duration(motion: Motion, seconds: float | None) -> Motion:
+def match_duration(motion: Motion, seconds: float | None) -> Motion:
     """Cut or pad (holding the last frame) the Motion to ``seconds``."""
     if seconds is None:
         return motion
@@ -112,7 +112,7 @@ def _cut_audio(audio, seconds: float):
     return Audio(samples=audio.samples[:n], sample_rate=audio.sample_rate, path=audio.path)
 
 
-def _utterance(*, uid: str, audio, motion: Motion, source: str, speaker: str, extra: dict | None = None, text: str = ""):
+def make_utterance(*, uid: str, audio, motion: Motion, source: str, speaker: str, extra: dict | None = None, text: str = ""):
     """Build an ``anim3d.data.shards.Utterance`` for a real recording: no phones (none are
     known), no emotion label (unknown; readers default to neutral), ``labels["source"]``
     set, ``voice`` = the person or clip (the by-voice split key)."""
