@@ -41,11 +41,9 @@ FRAME_RATE = 100  # pocketsphinx frames per second (10 ms)
 
 @dataclass(frozen=True)
 class RecognizerConfig:
-    """Allphone decoder settings. lw=2, beams 1e-20 gave the lowest mean phone error rate (0.56)
-    on the four evaldata speech clips among lw in {1, 1.5, 2, 2.5, 3, 5, 10} x beams {1e-5, 1e-20, 1e-30}.
-    The "frames" mode's phone change penalty: 12 gave the lowest phone error rate among {3, 5, 8, 12, 20}
-    on held-out synthetic speech (0.727) and on the B08 sentence (0.519); with the acoustic front end's
-    dither, added later, 0.698 / 0.556 (penalty 8: 0.748 / 0.667) (docs/model.md)."""
+    """Recognition settings: the allphone decoder's language weight and beams (the lowest mean phone error rate
+    on speech clips over a grid of both), and the "frames" mode's phone change penalty (the lowest phone error
+    rate over a grid, on held-out synthetic speech and a real sentence)."""
 
     language_weight: float = 2.0
     beam: float = 1e-20

@@ -1,4 +1,4 @@
-"""Audio loading of common formats and every bad input the issue names."""
+"""Audio loading of common formats, and each kind of bad audio file: one clear error naming the file."""
 
 import io
 import struct

@@ -121,7 +121,7 @@ def test_rendered_head_is_tracked_every_frame(roundtrip):
     assert roundtrip["decoded"].tracking.valid.all()
 
 
-# The target, r >= 0.9 on every tested channel, with the calibrated decoder.
+# The round trip's bar: r >= 0.9 on every tested channel with the calibrated decoder.
 # Measured (``python tests/test_roundtrip_tracking.py``; deterministic, seed 0): jawOpen 0.975,
 # mouthClose 0.962, eyeBlinkLeft 0.983, eyeBlinkRight 0.984, mouthSmileLeft 0.915,
 # mouthSmileRight 0.934, browInnerUp 0.986 (the least-squares solve: 0.941, 0.636, 0.954, 0.940,

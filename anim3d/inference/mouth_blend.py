@@ -1,10 +1,9 @@
 """The generated mouth blended with the rule-based one: the teacher's visemes on the phones the audio's phone loop hears.
 
-The model learned its mouth from the teacher on synthetic voices; on real speakers its consonants are softer and
-its slow opening and closing follow the tracked lips less well than the teacher's rules on recognised phones do
-(``research/mouth_gap.py``). Blending a share of the rule-based mouth into the generated one moves the
-generated lip gap toward the real one while the model keeps the rest (emotion, eyes, brows, head, the
-variety between seeds). docs/model.md ("Teacher blend") has the measurements behind the shipped share.
+The model learned its mouth from the teacher on synthetic voices, and on real speakers the teacher's rules on
+recognised phones follow the tracked lips better in the consonants and the slow opening and closing. A share of
+the rule-based mouth moves the generated lip gap toward the real one while the model keeps the rest (emotion,
+eyes, brows, head, the variety between seeds). The share is the checkpoint's ``inference.teacher_blend``.
 
 The phones come from the CI phone log-likelihoods the phone front end already scored for the model's
 features (``PhoneFrontEnd.features_and_loglik``), decoded by the "frames" mode's phone loop
@@ -14,7 +13,7 @@ second acoustic model pass. Models with another front end score the phones separ
 Only the articulation channels that shape the opening are blended (``BLEND_CHANNELS``: the teacher's jaw,
 lips, rounding and tongue channels but mouthPress and mouthStretch); smiles, frowns, dimples, cheeks, and the
 press and stretch that angry, contempt and fear put on the mouth stay the model's, so the asked-for emotion
-keeps its mouth. (Blending press and stretch too gave the same real-speaker r to four decimals, seeds 0-2.)
+keeps its mouth.
 """
 
 from __future__ import annotations
