@@ -4,34 +4,32 @@ RTF = wall seconds of compute / seconds of audio (< 1 is faster than real time).
 row also shows its ratio to the baseline measured in the same run: the weight-free
 log-mel feature extraction alone on the same audio.
 
-Rows (a row whose component is missing prints "skipped: <reason>"):
-- baselines: log-mel features, phone-posterior features (also through the forward filter, and with the phone context), loudness -> jaw, pocketsphinx phone recognition, phones -> teacher;
-- the model, per configuration (models.config.CONFIG_NAMES, randomly initialised: speed does
+Rows (the default checkpoint row prints "skipped: <reason>" when its folder is missing):
+- baselines: log-mel features, phone-posterior features, loudness -> jaw, pocketsphinx phone recognition,
+  phones -> teacher;
+- the model, per configuration (anim3d.models.config.CONFIG_NAMES, randomly initialised: speed does
   not depend on trained weights) and per sampler step count, plus the shipped default
   checkpoint when it exists;
-- live streaming per config through ``anim3d.streaming.StreamingAnimator`` (audio pushed
+- live streaming per config through ``anim3d.inference.StreamingAnimator`` (audio pushed
   in 20 ms chunks): first-frame latency (audio time of the first frame + its compute),
   the slowest push, and sustained CPU = CPU seconds per second of audio (100 % = one core);
 - renderer frames per second at 512 x 512: warp only (baseline) vs with the refinement
   network (shipped checkpoint, else random init);
 - export: NPZ (baseline), Live Link Face CSV, glTF/GLB, for the generated motion.
 
-    python benchmarks/bench_rtf.py [--audio FILE] [--seconds 10] [--steps 1,2,4,8] [--repeats 2]
+    python benchmarks/bench_rtf.py [--audio FILE] [--seconds 10] [--steps 1,2,4,8] [--configs fast,vasa] [--repeats 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from anim3d.paths import evaldata_dir, evaldata_portrait  # noqa: E402
+from anim3d.paths import evaldata_dir, evaldata_portrait
 
 DEFAULT_AUDIO = str(evaldata_dir() / "video" / "Obama_clip1.mp4")
 
@@ -77,26 +75,24 @@ def random_generator(name: str, device: str):
     """A MotionGenerator with randomly initialised weights for config ``name``."""
     import torch
 
-    from anim3d.pipeline import MotionGenerator
+    from anim3d.inference import MotionGenerator
     from anim3d.models.config import get_config
     from anim3d.models.motion_transformer import MotionTransformer
 
     torch.manual_seed(0)
     cfg = get_config(name)
     model = MotionTransformer(cfg).to(device).eval()
-    return MotionGenerator(model, cfg, device)
+    return MotionGenerator(model, cfg, device=device)  # the default InferenceConfig (4 DDIM steps, no guidance)
 
 
 def live_row(label: str, gen, audio, chunk_ms: float) -> list[str]:
-    """Stream ``audio`` in ``chunk_ms`` chunks through anim3d.streaming.StreamingAnimator
+    """Stream ``audio`` in ``chunk_ms`` chunks through anim3d.inference.StreamingAnimator
     (as fast as it computes; audio time is simulated). First-frame latency = audio time
     when the first frame comes out + the compute of that push; sustained CPU = CPU seconds
     of all pushes / audio seconds; also the slowest push (it must stay under the chunk
     length to keep up)."""
-    try:
-        from anim3d.streaming import StreamingAnimator
-    except ImportError as e:
-        return [label, "-", "-", "-", "-", "-", f"skipped: {e}"]
+    from anim3d.inference import StreamingAnimator
+
     anim = StreamingAnimator(gen, sample_rate=audio.sample_rate)
     hop = max(1, int(audio.sample_rate * chunk_ms / 1000))
     first_latency, worst, cpu_total, frames = None, 0.0, 0.0, 0
@@ -123,14 +119,11 @@ def render_rows(motion, args) -> None:
     n = min(motion.num_frames, args.render_frames)
     clip = motion[:n]
     rows: list[list[str]] = []
-    try:
-        from anim3d.render.pipeline import DEFAULT_CHECKPOINT as RENDER_CKPT
-        from anim3d.render.pipeline import PortraitRenderer
-        from anim3d.render.portrait import prepare_portrait
-        from anim3d.models.renderer.network import RefineNet, save_renderer
-    except ImportError as e:
-        print(f"\n## renderer: skipped: {e}")
-        return
+    from anim3d.models.renderer import DEFAULT_DIR as RENDER_CKPT
+    from anim3d.models.renderer import RefineNet, save_renderer
+    from anim3d.render.pipeline import PortraitRenderer
+    from anim3d.render.portrait import prepare_portrait
+
     portrait = prepare_portrait(args.portrait)
     with _tmp.TemporaryDirectory() as tmp:
         if os.path.isdir(RENDER_CKPT):
@@ -163,7 +156,7 @@ def main(argv=None) -> int:
     ap.add_argument("--audio", default=DEFAULT_AUDIO)
     ap.add_argument("--seconds", type=float, default=10.0, help="audio length used (default 10 s)")
     ap.add_argument("--steps", default="1,2,4,8", help="sampler step counts for the model rows")
-    ap.add_argument("--configs", default=None, help="model configs (default: all of models.config.CONFIG_NAMES)")
+    ap.add_argument("--configs", default=None, help="model configs (default: all of anim3d.models.config.CONFIG_NAMES)")
     ap.add_argument("--repeats", type=int, default=2, help="runs per row; the fastest is reported")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--checkpoint", default=None, help="also time this checkpoint folder")
@@ -172,89 +165,63 @@ def main(argv=None) -> int:
     ap.add_argument("--chunk-ms", type=float, default=20.0, help="live audio chunk length (default 20 ms)")
     args = ap.parse_args(argv)
 
+    import torch
+
     from anim3d.audio import load_audio
     from anim3d.eval.baselines import loudness_motion
+    from anim3d.inference import animate, load_model
+    from anim3d.models.audio_features import LogMelFrontEnd
+    from anim3d.models.checkpoint import DEFAULT_DIR
+    from anim3d.models.config import CONFIG_NAMES
+    from anim3d.models.phone_features import PhoneFrontEnd
+    from anim3d.phonetic import recognize_phones
+    from anim3d.teacher import phones_to_motion
 
     audio = load_audio(args.audio)
     audio.samples = audio.samples[: int(args.seconds * audio.sample_rate)]
     dur = audio.duration
     steps = [int(s) for s in args.steps.split(",") if s]
-    print(f"audio: {args.audio} ({dur:.1f} s); torch threads: ", end="")
-    try:
-        import torch
-
-        print(torch.get_num_threads(), f"; device {args.device}")
-    except ImportError:
-        print("torch missing")
+    print(f"audio: {args.audio} ({dur:.1f} s); torch threads: {torch.get_num_threads()}; device {args.device}")
 
     t = Table("log-mel")
 
-    def front_end_row(name: str, module: str, cls: str, **kwargs) -> bool:
-        """Time one audio front end on the audio (30 fps); a skipped row and False when it cannot be imported."""
-        try:
-            fe = getattr(importlib.import_module(module), cls)(**kwargs)
-        except ImportError as e:
-            t.add(name, None, dur, note=f"skipped: {e}")
-            return False
+    def front_end_row(name: str, fe) -> None:
+        """Time one audio front end on the audio (30 fps)."""
         n = int(round(dur * 30))
         sec, cpu, _ = timed(lambda: fe(audio.samples, n), args.repeats)
         t.add(name, sec, dur, cpu)
-        return True
 
-    # ---- baseline: log-mel features alone; without the model's front end, loudness becomes the reference
-    if not front_end_row("log-mel features (baseline)", "anim3d.models.audio_features", "LogMelFrontEnd"):
-        t.baseline_name = "loudness"
-    front_end_row("phone-posterior features (audio_encoder phones)", "anim3d.models.phone_features", "PhoneFrontEnd")
-    front_end_row("phone-posterior features, forward filter 0.9 (--phone-smoothing)", "anim3d.models.phone_features", "PhoneFrontEnd",
-                  smoothing=0.9)
-    front_end_row("phone-posterior features + context (--phone-context)", "anim3d.models.phone_features", "PhoneFrontEnd",
-                  context=True)
+    # ---- baseline: log-mel features alone
+    front_end_row("log-mel features (baseline)", LogMelFrontEnd())
+    front_end_row("phone-posterior features (audio_encoder phones)", PhoneFrontEnd())
     sec, cpu, motion = timed(lambda: loudness_motion(audio), args.repeats)
     t.add("loudness -> jaw", sec, dur, cpu)
-    try:
-        from anim3d.phonetic import recognize_phones
-
-        sec, cpu, phones = timed(lambda: recognize_phones(audio), args.repeats)
-        t.add("pocketsphinx phones", sec, dur, cpu)
-        try:
-            from anim3d.teacher import phones_to_motion
-
-            sec, cpu, motion = timed(lambda: phones_to_motion(phones, dur, audio=audio), args.repeats)
-            t.add("phones -> teacher (after recognition)", sec, dur, cpu)
-        except ImportError as e:
-            t.add("phones -> teacher", None, dur, note=f"skipped: {e}")
-    except ImportError as e:
-        t.add("pocketsphinx phones", None, dur, note=f"skipped: {e}")
+    sec, cpu, phones = timed(lambda: recognize_phones(audio), args.repeats)
+    t.add("pocketsphinx phones", sec, dur, cpu)
+    sec, cpu, motion = timed(lambda: phones_to_motion(phones, dur, audio=audio), args.repeats)
+    t.add("phones -> teacher (after recognition)", sec, dur, cpu)
 
     # ---- the model
     live: list[list[str]] = []
-    try:
-        from anim3d.pipeline import DEFAULT_CHECKPOINT, animate, load_default_model
-        from anim3d.models.config import CONFIG_NAMES
-
-        gens = {}
-        configs = args.configs.split(",") if args.configs else list(CONFIG_NAMES)
-        for name in configs:
-            gens[f"{name} (random init)"] = random_generator(name, args.device)
-        if args.checkpoint:
-            from anim3d.pipeline import MotionGenerator
-
-            gens[f"checkpoint {Path(args.checkpoint).name}"] = MotionGenerator.load(args.checkpoint, args.device)
-        if Path(DEFAULT_CHECKPOINT).exists():
-            gens["default checkpoint"] = load_default_model(args.device)
-        else:
-            t.add("default checkpoint", None, dur, note=f"skipped: {DEFAULT_CHECKPOINT} not found")
-        for label, gen in gens.items():
-            for s in steps:
-                sec, cpu, motion = timed(lambda: animate(audio, checkpoint=gen, steps=s, device=args.device), args.repeats)
-                t.add(f"model {label}, {s} steps", sec, dur, cpu)
-            live.append(live_row(label, gen, audio, args.chunk_ms))
-    except ImportError as e:
-        t.add("model", None, dur, note=f"skipped: {e}")
+    gens = {}
+    configs = args.configs.split(",") if args.configs else list(CONFIG_NAMES)
+    for name in filter(None, configs):
+        gens[f"{name} (random init)"] = random_generator(name, args.device)
+    if args.checkpoint:
+        gens[f"checkpoint {Path(args.checkpoint).name}"] = load_model(args.checkpoint, args.device)
+    if DEFAULT_DIR.exists():
+        gens["default checkpoint"] = load_model(device=args.device)
+    else:
+        t.add("default checkpoint", None, dur, note=f"skipped: {DEFAULT_DIR} not found")
+    for label, gen in gens.items():
+        for s in steps:
+            sec, cpu, motion = timed(lambda: animate(audio, checkpoint=gen, steps=s, device=args.device), args.repeats)
+            t.add(f"model {label}, {s} steps", sec, dur, cpu)
+        live.append(live_row(label, gen, audio, args.chunk_ms))
 
     t.print(f"offline real-time factor ({dur:.1f} s of audio, best of {args.repeats})")
     if live:
-        print("\n## live streaming (anim3d.streaming.StreamingAnimator, audio pushed in chunks)")
+        print("\n## live streaming (anim3d.inference.StreamingAnimator, audio pushed in chunks)")
         hdr = ["model", "steps", "chunk ms", "first-frame latency s", "slowest push ms", "sustained CPU (per audio s)", "notes"]
         widths = [max(len(r[i]) for r in live + [hdr]) for i in range(len(hdr))]
         print("  ".join(h.ljust(w) for h, w in zip(hdr, widths)))
@@ -264,24 +231,17 @@ def main(argv=None) -> int:
     render_rows(motion, args)
 
     # ---- export time for the last generated motion
+    from anim3d.exporters.gltf import write_glb
+    from anim3d.exporters.livelink import write_livelink_csv
+
     e = Table("NPZ")
     with tempfile.TemporaryDirectory() as tmp:
         sec, cpu, _ = timed(lambda: motion.save_npz(os.path.join(tmp, "m.npz")), args.repeats)
         e.add("NPZ (baseline)", sec, dur, cpu)
-        try:
-            from anim3d.exporters.livelink import write_livelink_csv
-
-            sec, cpu, _ = timed(lambda: write_livelink_csv(motion, os.path.join(tmp, "m.csv")), args.repeats)
-            e.add("Live Link Face CSV", sec, dur, cpu)
-        except ImportError as err:
-            e.add("Live Link Face CSV", None, dur, note=f"skipped: {err}")
-        try:
-            from anim3d.exporters.gltf import write_glb
-
-            sec, cpu, _ = timed(lambda: write_glb(motion, os.path.join(tmp, "m.glb")), args.repeats)
-            e.add("glTF GLB (open head)", sec, dur, cpu)
-        except ImportError as err:
-            e.add("glTF GLB", None, dur, note=f"skipped: {err}")
+        sec, cpu, _ = timed(lambda: write_livelink_csv(motion, os.path.join(tmp, "m.csv")), args.repeats)
+        e.add("Live Link Face CSV", sec, dur, cpu)
+        sec, cpu, _ = timed(lambda: write_glb(motion, os.path.join(tmp, "m.glb")), args.repeats)
+        e.add("glTF GLB (open head)", sec, dur, cpu)
     e.print(f"export of a {motion.num_frames}-frame motion")
     return 0
 
