@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from anim3d.paths import evaldata_dir  # noqa: E402
+from anim3d.paths import evaldata_dir
+
+ROOT = Path(__file__).resolve().parent.parent  # the children run here (they import benchmarks.bench_rtf)
 
 DEFAULT_AUDIO = str(evaldata_dir() / "video" / "Obama_clip1.mp4")
 
 PRELUDE = """
 import json, resource, sys
-sys.path.insert(0, {root!r})
 from anim3d.audio import load_audio
 audio = load_audio({audio!r})
 audio.samples = audio.samples[: int({seconds} * audio.sample_rate)]
@@ -43,33 +43,33 @@ CASES = {
     "model fast (random init), 4 steps": (
         "import torch; torch.set_num_threads(1)\n"
         "from benchmarks.bench_rtf import random_generator\n"
-        "from anim3d.pipeline import animate\n"
+        "from anim3d.inference import animate\n"
         "animate(audio, checkpoint=random_generator('fast', 'cpu'), steps=4)"
     ),
     "model vasa (random init), 4 steps": (
         "import torch; torch.set_num_threads(1)\n"
         "from benchmarks.bench_rtf import random_generator\n"
-        "from anim3d.pipeline import animate\n"
+        "from anim3d.inference import animate\n"
         "animate(audio, checkpoint=random_generator('vasa', 'cpu'), steps=4)"
     ),
     "model default checkpoint, default steps": (
         "import torch; torch.set_num_threads(1)\n"
-        "from anim3d.pipeline import animate\n"
+        "from anim3d.inference import animate\n"
         "animate(audio)"
     ),
     "tracking (MediaPipe, first 150 frames)": (
         "from anim3d.tracking import track_video; track_video({audio!r}, max_frames=150, progress=False)"
     ),
     "glTF export of a 10 s motion": (
-        "import tempfile, os\nfrom anim3d.eval.baselines import loudness_motion\nfrom exporters.gltf import write_glb\n"
+        "import tempfile, os\nfrom anim3d.eval.baselines import loudness_motion\nfrom anim3d.exporters.gltf import write_glb\n"
         "d = tempfile.mkdtemp(); write_glb(loudness_motion(audio), os.path.join(d, 'm.glb'))"
     ),
 }
 
 
 def run_case(code: str, audio: str, seconds: float) -> tuple[float | None, str]:
-    src = PRELUDE.format(root=str(ROOT), audio=audio, seconds=seconds) + code.format(audio=audio) + EPILOGUE.format()
-    p = subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, cwd=ROOT, env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "GLOG_minloglevel": "2"})
+    src = PRELUDE.format(audio=audio, seconds=seconds) + code.format(audio=audio) + EPILOGUE.format()
+    p = subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1", "GLOG_minloglevel": "2"})
     if p.returncode != 0:
         last = (p.stderr.strip().splitlines() or ["failed"])[-1]
         return None, f"skipped: {last[:110]}"

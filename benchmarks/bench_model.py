@@ -13,12 +13,9 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
 import time
 
 import numpy as np
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
 def speech_like(seconds: float, sr: int = 16000, seed: int = 0) -> np.ndarray:
@@ -33,12 +30,13 @@ def speech_like(seconds: float, sr: int = 16000, seed: int = 0) -> np.ndarray:
 def make_generator(name: str):
     import torch
 
-    from anim3d.pipeline import DEFAULT_CHECKPOINT, MotionGenerator
+    from anim3d.inference import MotionGenerator
+    from anim3d.models.checkpoint import DEFAULT_DIR
     from anim3d.models.config import get_config
     from anim3d.models.motion_transformer import MotionTransformer
 
-    if name == "fast" and os.path.isfile(os.path.join(DEFAULT_CHECKPOINT, "model.safetensors")):
-        return MotionGenerator.load(DEFAULT_CHECKPOINT), "default checkpoint"
+    if name == "fast" and (DEFAULT_DIR / "model.safetensors").is_file():
+        return MotionGenerator.load(DEFAULT_DIR), "default checkpoint"
     cfg = get_config(name)
     torch.manual_seed(0)
     return MotionGenerator(MotionTransformer(cfg).eval(), cfg), "random weights"
@@ -47,7 +45,7 @@ def make_generator(name: str):
 def bench_offline(gen, audio, steps, repeats=2, **options):
     """-> (best wall seconds, CPU seconds of that run). On a shared machine the CPU time is what the
     same run takes on an idle core; the wall time includes waiting for other processes."""
-    from anim3d.pipeline import animate
+    from anim3d.inference import animate
 
     animate(audio, checkpoint=gen, steps=steps, **options)  # warm-up
     best = (float("inf"), float("inf"))
@@ -61,7 +59,7 @@ def bench_offline(gen, audio, steps, repeats=2, **options):
 def bench_stream(gen, samples, sr, chunk_ms=20, **options):
     """Feed audio in chunks as fast as real time allows; -> (first-frame latency s, cpu seconds per audio second,
     frames, CPU of the push that made the first frame, audio waited for after the first chunk, first window timings)."""
-    from anim3d.streaming import StreamingAnimator
+    from anim3d.inference import StreamingAnimator
 
     st = StreamingAnimator(gen, **options)
     chunk = int(sr * chunk_ms / 1000)
@@ -90,7 +88,7 @@ def audio_cache_ratio(gen, audio, rounds: int = 3):
     """Same-run A/B of the audio-token cache: CPU seconds of ``animate`` with the audio encoded once per window
     (as shipped) and with every forward pass encoding it again (as before the cache), alternating ``rounds``
     times so that the machine's drift hits both. -> (median cached, median per call, median of per-round ratios)."""
-    from anim3d.pipeline import animate
+    from anim3d.inference import animate
 
     model = gen.model
     cached_forward = model.forward
@@ -140,12 +138,12 @@ def main() -> None:
         gen.features(audio)
         t_feat = time.perf_counter() - t0
         t, cpu = bench_offline(gen, audio, args.steps)
-        steps = gen.cfg.default_steps if args.steps is None else args.steps
+        steps = gen.inference.steps if args.steps is None else args.steps
         print(f"| {name} ({what}) | steps {steps} | features {t_feat:.3f} s | animate {audio.duration:.0f} s of speech: "
               f"{t:.2f} s wall ({audio.duration / t:.1f}x real time), {cpu:.2f} CPU s ({audio.duration / cpu:.1f}x) |", flush=True)
     if "fast" in args.configs.split(","):
         gen, what = make_generator("fast")
-        share = gen.cfg.teacher_blend
+        share = gen.inference.teacher_blend
         if share > 0:  # what the rule-based mouth costs (anim3d.inference.mouth_blend), against the model alone in this run
             on, off = bench_offline(gen, audio, args.steps)[1], bench_offline(gen, audio, args.steps, teacher_blend=0.0)[1]
             print(f"| fast ({what}): teacher blend {share} vs the model's mouth alone (same run) | {on:.2f} vs {off:.2f} CPU s "
@@ -153,24 +151,21 @@ def main() -> None:
         cached, per_call, ratio = audio_cache_ratio(gen, audio)
         print(f"| fast ({what}): audio encoded once per window vs in every forward pass (same run, 3 rounds) | "
               f"{cached:.2f} vs {per_call:.2f} CPU s for {audio.duration:.0f} s of speech | ratio {ratio:.3f} |", flush=True)
-    try:
-        gen, what = make_generator("fast")
-        variants = [
-            ("first window as every window (90 frames, all steps, lookahead 1; the previous design)", dict(first_window=None, first_steps=None, first_lookahead=1)),
-            ("first window 30 frames, all steps, no lookahead", dict(first_steps=None)),
-            ("first window 30 frames, 2 steps, no lookahead (default)", {}),
-        ]
-        if gen.cfg.teacher_blend > 0:
-            variants.append(("the default without the teacher blend", dict(teacher_blend=0.0)))
-        for label, opts in variants:
-            first, cpu, frames, first_cpu, first_audio, t = bench_stream(gen, audio.samples[: int(args.stream_seconds * 16000)], 16000, **opts)
-            print(f"| streaming fast ({what}): {label} | 20 ms chunks | first frame {first * 1000:.0f} ms after the first chunk arrived = "
-                  f"waiting {first_audio * 1000:.0f} ms for the audio it needs + {(first - first_audio) * 1000:.0f} ms computing "
-                  f"(features {t['features_s'] * 1000:.1f} ms wall / {t['features_cpu_s'] * 1000:.1f} CPU, sampling {t['window']} frames x {t['steps']} steps "
-                  f"{t['sampling_s'] * 1000:.1f} ms wall / {t['sampling_cpu_s'] * 1000:.1f} CPU; whole push {first_cpu * 1000:.0f} ms CPU) | "
-                  f"CPU {cpu:.2f} core-s per audio s | {frames} frames |", flush=True)
-    except ImportError as e:
-        print(f"streaming not benchmarked ({e})")
+    gen, what = make_generator("fast")
+    variants = [
+        ("first window as every window (90 frames, all steps, lookahead 1; the previous design)", dict(first_window=None, first_steps=None, first_lookahead=1)),
+        ("first window 30 frames, all steps, no lookahead", dict(first_steps=None)),
+        ("first window 30 frames, 2 steps, no lookahead (default)", {}),
+    ]
+    if gen.inference.teacher_blend > 0:
+        variants.append(("the default without the teacher blend", dict(teacher_blend=0.0)))
+    for label, opts in variants:
+        first, cpu, frames, first_cpu, first_audio, t = bench_stream(gen, audio.samples[: int(args.stream_seconds * 16000)], 16000, **opts)
+        print(f"| streaming fast ({what}): {label} | 20 ms chunks | first frame {first * 1000:.0f} ms after the first chunk arrived = "
+              f"waiting {first_audio * 1000:.0f} ms for the audio it needs + {(first - first_audio) * 1000:.0f} ms computing "
+              f"(features {t['features_s'] * 1000:.1f} ms wall / {t['features_cpu_s'] * 1000:.1f} CPU, sampling {t['window']} frames x {t['steps']} steps "
+              f"{t['sampling_s'] * 1000:.1f} ms wall / {t['sampling_cpu_s'] * 1000:.1f} CPU; whole push {first_cpu * 1000:.0f} ms CPU) | "
+              f"CPU {cpu:.2f} core-s per audio s | {frames} frames |", flush=True)
     print(f"| load average at end | {os.getloadavg()[0]:.1f} |")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"| peak memory (max RSS of this process) | {peak:.0f} MB |")

@@ -21,15 +21,13 @@ baseline row sends the same frames with python-osc's message/bundle builders (VM
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 RECEIVER = r"""
 import socket, sys
@@ -101,10 +99,7 @@ print(len(t), np.percentile(g, 50), np.percentile(g, 99), g.max(), flush=True)
 def run_live(audio_path: str, seconds: float, fps: float, mode: str = "process", chunk_ms: float = 20.0, realtime: bool = False):
     """Live generation from ``audio_path`` looped to ``seconds``, streamed (plain OSC) to a timing receiver."""
     from anim3d.audio import load_audio
-    from anim3d.pipeline import load_default_model
-    from anim3d.streaming import StreamingAnimator
-    import functools
-
+    from anim3d.inference import StreamingAnimator, load_model
     from anim3d.unity_bridge.plain import PlainSender
     from anim3d.unity_bridge.process import stream_motion_in_process
     from anim3d.unity_bridge.senders import udp_sender
@@ -113,7 +108,7 @@ def run_live(audio_path: str, seconds: float, fps: float, mode: str = "process",
 
     a = load_audio(audio_path, 16000)
     samples = np.tile(a.samples, int(np.ceil(seconds / a.duration)))[: int(seconds * 16000)]
-    animator = StreamingAnimator(load_default_model())  # loads and warms up before the audio starts
+    animator = StreamingAnimator(load_model())  # loads and warms up before the audio starts
     rx = subprocess.Popen([sys.executable, "-c", TIMED_RECEIVER], stdout=subprocess.PIPE, text=True)
     port = int(rx.stdout.readline())
     target = UdpTarget("127.0.0.1", port)
