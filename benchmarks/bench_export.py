@@ -11,16 +11,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from anim3d.motion import Motion  # noqa: E402
+from anim3d.motion import Motion
 
 
 def timed(fn, repeats):
@@ -43,19 +40,14 @@ def main() -> None:
     from anim3d.exporters.livelink import write_livelink_csv
     from anim3d.exporters.retarget import retarget
     from anim3d.exporters.synthetic import make_test_head
+    from anim3d.flame.open_head import load_open_head
 
     n = int(args.seconds * args.fps)
     rng = np.random.default_rng(0)
     t = np.arange(n) / args.fps
     bs = np.clip(0.5 + 0.5 * np.sin(t[:, None] * rng.uniform(1, 8, 52) + rng.uniform(0, 6, 52)), 0, 1)
     m = Motion(bs, 0.2 * np.sin(t[:, None] * [0.7, 1.1, 0.5]), 0.01 * np.sin(t[:, None] * [0.3, 0.2, 0.4]), args.fps)
-    heads = {"synthetic sphere": make_test_head()}
-    try:
-        from anim3d.flame.open_head import load_open_head
-
-        heads["open head"] = load_open_head()
-    except ImportError:
-        pass
+    heads = {"synthetic sphere": make_test_head(), "open head": load_open_head()}
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         base = timed(lambda: m.save_npz(d / "m.npz"), args.repeats)
@@ -66,7 +58,7 @@ def main() -> None:
             rows.append((f"GLB, {name}", f"{head.num_vertices} verts", tt, (d / "a.glb").stat().st_size))
         tt = timed(lambda: write_livelink_csv(m, d / "a.csv"), args.repeats)
         rows.append(("Live Link Face CSV", "-", tt, (d / "a.csv").stat().st_size))
-        write_glb(Motion.neutral(2), d / "avatar.glb", head=heads.get("open head", heads["synthetic sphere"]))
+        write_glb(Motion.neutral(2), d / "avatar.glb", head=heads["open head"])
         tt = timed(lambda: retarget(m, d / "avatar.glb", d / "r.glb"), args.repeats)
         rows.append(("retarget onto a GLB avatar", "-", tt, (d / "r.glb").stat().st_size))
     print(f"export of {args.seconds:g} s at {args.fps:g} fps ({n} frames), median of {args.repeats}; "

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 
 import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _motion(n: int):
@@ -38,7 +35,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--portrait", default=None, help="default: the evaldata Einstein portrait (closed mouth, so the "
                     "mouth painting runs), or skimage's astronaut without evaldata")
-    ap.add_argument("--renderer", default=None, help="checkpoint folder (default: models/renderer_default)")
+    ap.add_argument("--renderer", default=None, help="checkpoint folder (default: the shipped renderer, "
+                    "anim3d.models.renderer.DEFAULT_DIR)")
     a = ap.parse_args()
     import torch
 
@@ -48,9 +46,8 @@ def main() -> int:
     from anim3d.render.flow import driven_vertices
     from anim3d.render.frames import flow_batch
     from anim3d.render.pipeline import PortraitRenderer, RenderSettings, render_video
-    from anim3d.render.portrait import prepare_portrait
-
     from anim3d.paths import evaldata_portrait
+    from anim3d.render.portrait import prepare_portrait
 
     einstein = str(evaldata_portrait())
     default = einstein if os.path.isfile(einstein) else skimage.data.astronaut()
