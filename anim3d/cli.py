@@ -28,6 +28,10 @@ def _command_modules():
     return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.NAME))
 
 
+# the commands that may run MediaPipe, whose native logs are kept off the terminal
+NATIVE_LOGGING_COMMANDS = ("render", "import", "eval", "info")
+
+
 class UsageError(Exception):
     """A command line argparse refused; ``main`` prints it as one line and returns 2."""
 
@@ -98,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from anim3d import progress
     from anim3d.errors import show_warnings_as_lines
+    from anim3d.optional import filter_native_logs
 
+    if args.command in NATIVE_LOGGING_COMMANDS:
+        filter_native_logs()
     progress.set_enabled(not args.quiet)
     import warnings
 

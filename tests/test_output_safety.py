@@ -270,3 +270,26 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
     err = proc.stderr.read().decode()
     proc.wait(timeout=60)
     assert "Traceback" not in err and proc.returncode in (0, 141), (proc.returncode, err)
+
+
+@pytest.mark.slow
+def test_mediapipe_native_logs_never_reach_the_terminal(tmp_path):
+    """Tracking two videos: MediaPipe's C++ side logs from its own threads while each graph runs; none of it
+    shows, while anim3d's own lines do."""
+    from skimage import data
+    from test_importers import write_video_with_audio
+
+    face = data.astronaut()[:, 60:412]  # 512 x 352
+    rng = np.random.default_rng(0)
+    for name in ("a.mp4", "b.mp4"):
+        frames = [np.clip(face.astype(np.int16) + rng.integers(-3, 4, face.shape), 0, 255).astype(np.uint8) for _ in range(8)]
+        write_video_with_audio(tmp_path / name, frames, len(frames) / 30)
+    for _ in range(3):  # the graphs' threads log at their own pace: several runs, several timings
+        out = subprocess.run(ANIM3D + ["import", "video", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4"),
+                                       str(tmp_path / "c.mp4"), "--out", str(tmp_path / "d")], capture_output=True, text=True,
+                             timeout=300)
+        assert out.returncode == 2
+        for native in ("W0000", "I0000", "INFO: Created TensorFlow Lite", "absl::InitializeLog"):
+            assert native not in out.stderr, out.stderr
+        assert "tracking a.mp4" in out.stderr  # the progress bars still show
+        assert out.stderr.strip().endswith("c.mp4: file not found"), out.stderr
