@@ -9,9 +9,11 @@ Per corpus, on the first N utterances with distinct sentences (augmented audio i
   (under 0.1 mm) in each;
 - per phone, the share of phone middles at which model / teacher have the lips shut;
 - the phone front end: the share of speech frames whose most likely CI phone of pocketsphinx's acoustic model
-  is the known phone, for the frame posteriors and for the forward filter (``--phone-smoothing``) at stay 0.8
-  and 0.9, and how well the posterior mass of P, B and M (its maximum over the phone) tells p/b/m from the
-  other stops and nasals (ROC AUC).
+  is the known phone (frame posteriors), and how well the posterior mass of P, B and M (its maximum over the
+  phone) tells p/b/m from the other stops and nasals (ROC AUC).
+
+The forward-filter rows of the recorded answer (``--phone-smoothing`` at stay 0.8 and 0.9, an experiment
+removed since) need ``git checkout experiments-2026-12``; this version prints the rest with the current API.
 
 A transcribed corpus holds one voice and no held-out split: ``--all-split`` reads every utterance (split
 "all"); they are held out from a model that was not trained on that corpus.
@@ -44,22 +46,24 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100)
     args = ap.parse_args()
 
-    from anim3d.models import sphinx_acoustic as sa
     from anim3d.data.shards import ShardDataset
+    from anim3d.emotions import EMOTIONS
     from anim3d.eval.mouth import mesh_opening
+    from anim3d.inference import MotionSettings, load_model
+    from anim3d.inference.settings import resolve_sampling
+    from anim3d.inference.windows import generate_windows
+    from anim3d.models import sphinx_acoustic as sa
     from anim3d.motion_codec import array_to_motion, motion_to_array
-    from anim3d.phonetic import normalize_label
-    from anim3d.pipeline import _load, generate_windows, load_default_model
-    from anim3d.training import example_controls
+    from anim3d.phones import normalize_label
     from anim3d.training.data import Example
-    from anim3d.models.config import EMOTIONS
-    from anim3d.models.phone_features import forward_filter
+    from anim3d.training.loop import example_conditions
 
-    gen = load_default_model() if args.checkpoint == "default" else _load(args.checkpoint)
+    gen = load_model(None if args.checkpoint == "default" else args.checkpoint)
+    sampling = resolve_sampling(MotionSettings(), gen.inference)  # the checkpoint's steps, sampler and guidance
     labels = [normalize_label(p) for p in sa.load_model().phones]
     bilabial = [i for i, lab in enumerate(labels) if lab in BILABIALS]
     seen, rs, shut, per_phone = set(), [], [], {}
-    hits = {"frame posteriors": [], "forward filter 0.8": [], "forward filter 0.9": []}
+    hits = {"frame posteriors": []}
     pbm_scores: tuple[list, list] = ([], [])
     for u in ShardDataset(args.corpus, "all" if args.all_split else args.split):
         if len(seen) >= args.n:
@@ -72,7 +76,7 @@ def main() -> None:
         emo = str(u.labels.get("emotion", "neutral"))
         ex = Example(gen.front_end(u.audio.samples, motion.num_frames), motion_to_array(motion),
                      EMOTIONS.index(emo) if emo in EMOTIONS else 0, float(u.labels.get("intensity", 0.0) or 0.0), u.voice, phones)
-        out = generate_windows(gen, ex.feats, example_controls(ex), [0], None, gen.cfg.default_guidance, gen.cfg.default_sampler)[0]
+        out = generate_windows(gen, ex.feats, example_conditions(ex), [0], sampling)[0]
         mm, mt = mesh_opening(array_to_motion(out, gen.cfg.fps)), mesh_opening(motion)
         k = min(len(mm), len(mt))
         rs.append(float(np.corrcoef(mm[:k], mt[:k])[0, 1]))
@@ -90,8 +94,7 @@ def main() -> None:
         for lab, s, e in phones:
             truth[(centres >= s) & (centres < e)] = lab
         speech = truth != "SIL"
-        for name, p in (("frame posteriors", post), ("forward filter 0.8", forward_filter(post, 0.8)),
-                        ("forward filter 0.9", forward_filter(post, 0.9))):
+        for name, p in (("frame posteriors", post),):
             pred = np.array([labels[i] for i in p.argmax(axis=1)], dtype=object)
             hits[name] += list(pred[speech] == truth[speech])
         mass = post[:, bilabial].sum(axis=1)

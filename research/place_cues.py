@@ -7,9 +7,12 @@ For every such consonant, the features of the 7 frames (233 ms) around its middl
 removed) feed a logistic regression (torch, L2) trained on the synthetic corpus's train split; the script
 prints its ROC AUC on that split, on the corpus's held-out voices and on the real voice (a corpus made by
 ``anim3d import transcribed``; one copy of each sentence), for the phone front end (the default model's
-input), log-mel, both, and the phone front end with its context (``--phone-context``: the neighbours of the
-frame's likely context-dependent senones). A linear probe: what the features carry in plain view, not what a model could
+input), log-mel and both. A linear probe: what the features carry in plain view, not what a model could
 learn from them.
+
+The recorded answer's fourth row, the phone front end with its context (``--phone-context``: the neighbours of
+the frame's likely context-dependent senones, an experiment removed since), needs ``git checkout
+experiments-2026-12``; this version prints the other three rows with the current front ends.
 """
 
 from __future__ import annotations
@@ -81,17 +84,13 @@ def main() -> None:
     args = ap.parse_args()
 
     from anim3d.models.audio_features import LogMelFrontEnd
-    from anim3d.models.phone_features import N_FEATURES, PhoneFrontEnd
+    from anim3d.models.phone_features import PhoneFrontEnd
 
-    with_context = PhoneFrontEnd(context=True)  # its first subframes * N_FEATURES numbers per frame are the plain front end's
-    fes = {"log-mel": LogMelFrontEnd(16000, 64, 3, 30.0), "phones + context": with_context}
+    fes = {"log-mel": LogMelFrontEnd(16000, 64, 3, 30.0), "phones": PhoneFrontEnd()}
     tr, va, rv = (collect(root, split, fes, args.segments) for root, split in ((args.train, "train"), (args.train, "val"), (args.real, "all")))
-    for X, _ in (tr, va, rv):  # the plain phone features: the context's columns dropped from each of the 2 HALF + 1 frames
-        ctx = X["phones + context"]
-        X["phones"] = ctx.reshape(len(ctx), 2 * HALF + 1, with_context.dim)[:, :, : with_context.subframes * N_FEATURES].reshape(len(ctx), -1)
     print(f"segments (p/b/m + others): train {len(tr[1])}, held-out synthetic {len(va[1])}, real voice {len(rv[1])}")
     print(f"{'features':22s} {'train':>8s} {'held-out synthetic':>20s} {'real voice':>12s}")
-    for name in ("phones", "log-mel", "phones + log-mel", "phones + context"):
+    for name in ("phones", "log-mel", "phones + log-mel"):
         pick = (lambda d: np.concatenate([d[0]["phones"], d[0]["log-mel"]], axis=1)) if name == "phones + log-mel" else (lambda d, n=name: d[0][n])
         a = probe(pick(tr), tr[1], [(pick(va), va[1]), (pick(rv), rv[1])])
         print(f"{name:22s} {a[0]:8.3f} {a[1]:20.3f} {a[2]:12.3f}")
