@@ -80,9 +80,9 @@ def main() -> None:
     from anim3d.eval.metrics import lagged_pearson
     from anim3d.eval.mouth import mouth_opening
     from anim3d.phonetic import recognize_phones
-    from anim3d.pipeline import _load, animate, load_default_model
+    from anim3d.inference import animate, load_model
 
-    gen = _load(args.checkpoint) if args.checkpoint else load_default_model()
+    gen = load_model(args.checkpoint)  # None: the shipped model
     coarse = {
         "vowels as AH": lambda lab: "AH" if lab in VOWELS else lab,
         "consonants as T": lambda lab: lab if lab in VOWELS or lab in KEEP_CONSONANTS else "T",

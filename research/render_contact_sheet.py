@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-EVAL = os.environ.get("EVALDATA", os.path.join(ROOT, "..", "shared", "evaldata"))
+from anim3d.paths import evaldata_dir
+
+EVAL = os.environ.get("EVALDATA", str(evaldata_dir()))
 
 POSES = {
     "source": {},
@@ -65,7 +64,8 @@ def main() -> int:
     a = ap.parse_args()
     from PIL import Image, ImageDraw
 
-    from anim3d.render.pipeline import DEFAULT_CHECKPOINT, PortraitRenderer
+    from anim3d.models.renderer import DEFAULT_DIR as DEFAULT_CHECKPOINT
+    from anim3d.render.pipeline import PortraitRenderer
     from anim3d.render.portrait import prepare_portrait
 
     motion = pose_motion()
