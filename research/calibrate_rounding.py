@@ -8,6 +8,9 @@ is its second half; see that script's docstring).
    pauses) next to the seed-0 teacher's with the table's full funnel (share 1) at the same frames
    (audio time; the video read at the clip's audio-video offset).
 3. The teacher's r with the real lip gap for several shares of the table's funnel kept as funnel.
+
+Runs at ``git checkout experiments-2026-12`` only: 2 and 3 swap the teacher's viseme table through
+``visemes.split_rounding`` and ``visemes._TABLE``, which are gone since (the table holds the chosen shares).
 """
 
 from __future__ import annotations

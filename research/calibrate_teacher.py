@@ -22,7 +22,9 @@ mouthPucker are decoded per frame (``anim3d.data.importers.decoder``: the least-
 not see a funnel at all, the decoder does; both are first checked on a render of the open head with
 known funnel and pucker), their means per recognised phone (minus the clip's mean in pauses, the
 decoder's floor on a real face) printed next to the teacher's, and the teacher's r for several shares
-of its table's funnel kept as funnel (the rest moved into pucker, ``visemes.split_rounding``).
+of its table's funnel kept as funnel (the rest moved into pucker, ``visemes.split_rounding``). ``--rounding``
+runs at ``git checkout experiments-2026-12`` only: the viseme table now holds the chosen shares and
+``split_rounding`` is gone (see calibrate_rounding.py).
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ def main() -> None:
     ap.add_argument("--videos", default=str(evaldata_dir() / "video"))
     ap.add_argument("--seconds", type=float, default=30.0, help="at most this much of each clip")
     ap.add_argument("--cache", default="/tmp/anim3d-calibration", help="folder for tracked mouths and phones (outside the repo)")
-    ap.add_argument("--rounding", action="store_true", help="how real speakers round their lips (funnel vs pucker) instead")
+    ap.add_argument("--rounding", action="store_true", help="how real speakers round their lips (funnel vs pucker) instead; "
+                    "runs at the tag experiments-2026-12 only")
     args = ap.parse_args()
 
     from anim3d.teacher import SpeakerStyle, lip_gap, phones_to_motion
