@@ -24,7 +24,8 @@
 #   real-speech acoustic model's CI-phone posteriors + log energy instead of log-mel; the audio input layer starts
 #   afresh, every other weight from stage 6), lr 3e-4, p/b/m weight x17, 24 epochs (6000 steps, 50 min).
 # Stage 8, fine-tune on two hours with the same voices and sentences as stage 6's corpus (seed 6), taught by the
-#   teacher that rounds the lips mostly with pucker (visemes.FUNNEL_SHARE 0.25; a funnel parts the lips, and real
+#   teacher that rounds the lips mostly with pucker (a quarter of its first table's funnel kept, the rest moved into
+#   pucker; a funnel parts the lips, and real
 #   speakers' funnel stays at its pause level), lr 3e-4, p/b/m weight x17, for a 36-minute budget (the shipped run:
 #   20 epochs, 4970 steps).
 # Batch 24, AdamW, EMA 0.998; one CPU thread (on a busy 2-core machine a second thread made each step
@@ -48,7 +49,7 @@ COMMON=(--steps-per-epoch 250 --batch-size 24 --ema 0.998 --val-utterances 24 --
 [ -f "$CORPUS3/index.json" ] || anim3d data synth --hours 2 --seed 4 --workers 2 --piper-share 0 --out "$CORPUS3"
 [ -f "$CORPUS4/index.json" ] || anim3d data synth --hours 2 --seed 6 --workers 2 --piper-share 0.4 --out "$CORPUS4"
 # stage 8's corpus: the same voices and sentences as CORPUS4, taught by the teacher that rounds with pucker
-# (visemes.FUNNEL_SHARE); CORPUS1-4 were made before that change (see docs/model.md, stage 8)
+# (anim3d/teacher/visemes.py); CORPUS1-4 were made before that change (see docs/history/model-2026.md, stage 8)
 [ -f "$CORPUS5/index.json" ] || anim3d data synth --hours 2 --seed 6 --workers 2 --piper-share 0.4 --out "$CORPUS5"
 
 anim3d train --data "$CORPUS1" --config fast --out "$RUN/stage1" --epochs 40 --lr 8e-4 --max-minutes 95 --seed 0 "${COMMON[@]}"
