@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from anim3d.eval import metrics as M
-from anim3d.eval.avsync import energy_onsets, estimate_av_offset, offset_from_signal, speech_energy
+from anim3d.eval.avsync import (choose_offset, energy_onsets, estimate_av_offset, offset_from_signal, peak_sharpness,
+                                 speech_energy)
 
 FPS, SR = 30.0, 16000
 
@@ -64,3 +65,61 @@ def test_silence_and_flat_mouth_give_no_crash():
     lag, r, curve = offset_from_signal(np.zeros(60), np.ones(60), 5)
     assert lag == 0 and np.isnan(r) and curve.shape == (11,)
     assert np.all(energy_onsets(np.ones(10)) == 0)
+
+
+# ---------------------------------------------------------------- which offset is trusted
+
+
+def lag_curve_with_peak(peak: int, max_lag: int = 10, width: float = 2.0, height: float = 0.5) -> np.ndarray:
+    """A correlation-per-lag curve (2 * max_lag + 1,) with one smooth peak at ``peak``."""
+    lags = np.arange(-max_lag, max_lag + 1)
+    return height * np.exp(-0.5 * ((lags - peak) / width) ** 2)
+
+
+def test_agreeing_sharp_peak_is_used_with_high_confidence():
+    lag, used = choose_offset(lag_curve_with_peak(6), lag_curve_with_peak(5), 10)
+    assert (lag, used) == (6, "full window")
+
+
+def test_disagreeing_signals_fall_back_to_the_tight_window():
+    """Energy peaks at +8, onsets at -6: the full window is not trusted, and within +/-3 the
+    energy prefers +3 and the onsets -3, so they disagree there too: lag 0."""
+    assert choose_offset(lag_curve_with_peak(8), lag_curve_with_peak(-6), 10) == (0, "lag 0")
+    # energy at +9 (an edge-like broad peak) but within +/-3 both signals prefer +2
+    energy = lag_curve_with_peak(9, width=4.0) + lag_curve_with_peak(2, width=1.0, height=0.2)
+    onset = lag_curve_with_peak(2, width=1.0)
+    lag, used = choose_offset(energy, onset, 10)
+    assert used == "tight window" and lag == 2
+
+
+def test_a_peak_at_the_window_edge_is_not_trusted_even_when_both_agree():
+    lag, used = choose_offset(lag_curve_with_peak(10), lag_curve_with_peak(10), 10)
+    assert used == "tight window" and lag == 3  # the closest the tight window allows, both signals agree there
+
+
+def test_a_flat_peak_is_not_trusted():
+    flat = 0.3 + 0.001 * np.arange(21)  # rises by 0.02 over the window: no distinct peak
+    assert peak_sharpness(flat) < 0.03
+    lag, used = choose_offset(flat, flat, 10)
+    assert used == "tight window" and lag == 3
+
+
+def test_in_sync_clip_gives_lag_0_with_high_confidence():
+    mouth = mouth_curve(seed=7)
+    off = estimate_av_offset(speech_for(mouth, 0), SR, mouth, FPS)
+    assert off.lag == 0 and off.used == "full window" and off.confidence == "high"
+    assert off.energy_lag == 0 and off.agreement <= 1 and off.sharpness > 0.03
+
+
+@pytest.mark.parametrize("k", [2, 7])
+def test_known_offset_is_reported_with_its_rule(k):
+    mouth = mouth_curve(seed=8)
+    off = estimate_av_offset(speech_for(mouth, k), SR, mouth, FPS)
+    assert off.lag == k and off.used == "full window"
+    assert off.r == pytest.approx(off.curve[k + 10])
+
+
+def test_silence_gives_lag_0_with_low_confidence():
+    mouth = mouth_curve(seed=9)
+    off = estimate_av_offset(np.zeros(int(len(mouth) / FPS * SR), np.float32), SR, mouth, FPS)
+    assert off.lag == 0 and off.confidence == "low"

@@ -19,6 +19,20 @@ every method's curve is compared with the tracked mouth at that same lag.
 
 The estimate also contains the physiological lead of the lips over the sound (a fraction
 of a frame to a frame or two); that part is the same for every method in a clip.
+
+Trust: on short or hard clips the energy curve's maximum can sit far from the true offset
+(at the window's edge, or on a broad plateau). The offset used is therefore chosen by
+``choose_offset`` from both signals:
+
+1. ``"full window"``: the energy lag within +/- ``max_lag``, when the onset lag agrees with it
+   (within ``AGREE`` frames), it is not at the window's edge, and its peak stands out (the
+   correlation at it exceeds every correlation ``SEPARATION`` or more frames away by at
+   least ``MIN_SHARPNESS``);
+2. ``"tight window"``: otherwise both signals again within +/- ``TIGHT_LAG`` frames (0.10-0.12 s
+   at 25-30 fps: about the lips' lead plus a small muxing offset), when they agree there;
+3. ``"lag 0"``: otherwise the file's own alignment.
+
+Confidence: "high" (1), "medium" (2), "low" (3).
 """
 
 from __future__ import annotations
@@ -33,15 +47,34 @@ SPEECH_BAND = (300.0, 3400.0)  # Hz, telephone speech band
 N_FFT = 512
 
 
+AGREE = 1  # frames: the energy and onset lags agree when this close
+SEPARATION = 3  # frames: the lags that compete with the peak are this far from it or farther
+MIN_SHARPNESS = 0.03  # the peak must beat every competing lag's correlation by this much
+TIGHT_LAG = 3  # frames: the tight window is +/- this
+CONFIDENCE = {"full window": "high", "tight window": "medium", "lag 0": "low"}
+
+
 @dataclass
 class AVOffset:
-    lag: int  # frames; > 0: the audio is late relative to the video
-    r: float  # correlation of the audio signal with the mouth at ``lag``
+    lag: int  # frames used for scoring; > 0: the audio is late relative to the video
+    r: float  # correlation of the speech energy with the mouth at ``lag``
     r0: float  # the same at lag 0
-    onset_lag: int  # the lag from the onset signal (cross-check)
+    onset_lag: int  # the lag from the onset signal within +/- max_lag (cross-check)
     onset_r: float
     curve: np.ndarray  # correlation per lag, -max_lag..max_lag (energy signal)
     fps: float = 30.0
+    energy_lag: int = 0  # the energy signal's own best lag within +/- max_lag
+    sharpness: float = float("nan")  # energy peak minus the best correlation SEPARATION+ frames away
+    used: str = "full window"  # "full window", "tight window" or "lag 0" (see ``choose_offset``)
+
+    @property
+    def agreement(self) -> int:
+        """|energy lag - onset lag| in frames, over the full window."""
+        return abs(self.energy_lag - self.onset_lag)
+
+    @property
+    def confidence(self) -> str:
+        return CONFIDENCE[self.used]
 
 
 def speech_energy(samples: np.ndarray, sample_rate: int, fps: float, num_frames: int, band=SPEECH_BAND) -> np.ndarray:
@@ -84,6 +117,46 @@ def offset_from_signal(signal: np.ndarray, mouth: np.ndarray, max_lag: int = 10)
     return k - max_lag, float(curve[k]), curve
 
 
+def peak_sharpness(curve: np.ndarray, separation: int = SEPARATION) -> float:
+    """How far the maximum of a lag curve (L,) stands above every value ``separation`` or more
+    lags away from it; NaN when the curve has no finite value or nothing is that far away."""
+    c = np.asarray(curve, dtype=np.float64)
+    if not np.isfinite(c).any():
+        return float("nan")
+    k = int(np.nanargmax(c))
+    far = np.abs(np.arange(c.size) - k) >= separation
+    if not (far & np.isfinite(c)).any():
+        return float("nan")
+    return float(c[k] - np.nanmax(c[far]))
+
+
+def _argmax_within(curve: np.ndarray, max_lag: int, window: int) -> int | None:
+    """The lag (-window..window) maximising a lag curve indexed -max_lag..max_lag; None if all NaN."""
+    w = min(window, max_lag)
+    part = curve[max_lag - w : max_lag + w + 1]
+    if not np.isfinite(part).any():
+        return None
+    return int(np.nanargmax(part)) - w
+
+
+def choose_offset(energy_curve: np.ndarray, onset_curve: np.ndarray, max_lag: int, tight: int = TIGHT_LAG) -> tuple[int, str]:
+    """(lag, how it was chosen) from the energy and onset lag curves (each 2 * max_lag + 1, lags
+    -max_lag..max_lag): "full window", "tight window" (+/- ``tight`` lags) or "lag 0"; the rules
+    are in the module's docstring."""
+    e_full = _argmax_within(energy_curve, max_lag, max_lag)
+    o_full = _argmax_within(onset_curve, max_lag, max_lag)
+    if e_full is not None and o_full is not None:
+        sharp = peak_sharpness(energy_curve)
+        if (abs(e_full - o_full) <= AGREE and abs(e_full) < max_lag
+                and np.isfinite(sharp) and sharp >= MIN_SHARPNESS):
+            return e_full, "full window"
+    e_tight = _argmax_within(energy_curve, max_lag, tight)
+    o_tight = _argmax_within(onset_curve, max_lag, tight)
+    if e_tight is not None and o_tight is not None and abs(e_tight - o_tight) <= AGREE:
+        return e_tight, "tight window"
+    return 0, "lag 0"
+
+
 def estimate_av_offset(samples: np.ndarray, sample_rate: int, mouth: np.ndarray, fps: float,
                        max_lag: int = 10, valid: np.ndarray | None = None) -> AVOffset:
     """The clip's audio-video offset from its audio and its tracked mouth opening (T,).
@@ -94,6 +167,8 @@ def estimate_av_offset(samples: np.ndarray, sample_rate: int, mouth: np.ndarray,
     if valid is not None and (~np.asarray(valid, bool)).any() and np.asarray(valid, bool).any():
         mouth = np.where(valid, mouth, np.median(mouth[np.asarray(valid, bool)]))
     energy = speech_energy(samples, sample_rate, fps, mouth.size)
-    lag, r, curve = offset_from_signal(energy, mouth, max_lag)
-    onset_lag, onset_r, _ = offset_from_signal(energy_onsets(energy), energy_onsets(mouth), max_lag)
-    return AVOffset(lag, r, float(curve[max_lag]), onset_lag, onset_r, curve, float(fps))
+    energy_lag, _, curve = offset_from_signal(energy, mouth, max_lag)
+    onset_lag, onset_r, onset_curve = offset_from_signal(energy_onsets(energy), energy_onsets(mouth), max_lag)
+    lag, used = choose_offset(curve, onset_curve, max_lag, min(TIGHT_LAG, max_lag))
+    return AVOffset(lag, float(curve[lag + max_lag]), float(curve[max_lag]), onset_lag, onset_r, curve, float(fps),
+                    energy_lag, peak_sharpness(curve), used)
