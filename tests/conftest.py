@@ -17,3 +17,14 @@ def evaldata() -> Path:
     if not EVALDATA.is_dir():
         pytest.skip(f"evaluation media not found at {EVALDATA}")
     return EVALDATA
+
+
+REALVIDEO = EVALDATA.parent / "realvideo"
+
+
+@pytest.fixture(scope="session")
+def realvideo() -> Path:
+    """../shared/realvideo (clips/ and manifest.tsv); tests that need it skip when it is absent."""
+    if not (REALVIDEO / "clips").is_dir():
+        pytest.skip(f"real-speaker clips not found at {REALVIDEO}")
+    return REALVIDEO

@@ -70,21 +70,19 @@ def phone_teacher_motion(audio: Audio, seed: int = 0, fps: float = 30.0, **contr
     return phones_to_motion(phones, audio.duration, fps=fps, audio=audio, seed=seed, **controls)
 
 
-_PHONE_CACHE: dict[tuple, list] = {}
+_PHONE_CACHE: dict[str, list] = {}
 
 
 def _recognized(audio: Audio) -> list:
-    """pocketsphinx phones of ``audio``, memoised by content (emotion and seed sweeps
-    animate the same audio many times)."""
-    import hashlib
+    """pocketsphinx phones of ``audio`` ("words" mode), memoised by content in memory (emotion and
+    seed sweeps animate the same audio many times) and on disk (``anim3d.eval.cache``)."""
+    from anim3d.eval.cache import audio_hash, cached_phones
 
-    from anim3d.phonetic import recognize_phones
-
-    key = (audio.sample_rate, hashlib.sha1(np.ascontiguousarray(audio.samples).tobytes()).hexdigest())
+    key = audio_hash(audio)
     if key not in _PHONE_CACHE:
         if len(_PHONE_CACHE) > 64:
             _PHONE_CACHE.clear()
-        _PHONE_CACHE[key] = recognize_phones(audio)
+        _PHONE_CACHE[key] = cached_phones(audio)
     return _PHONE_CACHE[key]
 
 

@@ -5,43 +5,43 @@ against the real speaker.
 Per clip and method: Pearson correlation between the generated and the tracked mouth
 opening at lag 0, at the clip's audio-video offset (estimated from the audio and the
 tracked mouth only, ``anim3d.eval.avsync``; the same lag for every method in the clip), and
-at the method's own best lag within +/- 10 frames (0.33 s); head-motion intensity dP
-(VASA-1) and blink rate next to the real speaker's.
+at the method's own best lag within +/- 10 frames (0.33 s); timing (DTW lead or lag in ms,
+``anim3d.eval.timing``); lips-shut share and opening per phone class (``anim3d.eval.articulation``,
+phones recognised in the audio); head-motion intensity dP (VASA-1) and blink rate next to the
+real speaker's.
 
-Tracking results are cached in ``~/.cache/anim3d/tracking/`` keyed by the video's SHA-256
-(and a cache version), so reruns skip the tracker.
+Tracking results are cached in ``$ANIM3D_CACHE/tracking/`` (default ``~/.cache/anim3d``) keyed by
+the video's SHA-256 (and a cache version), and recognised phones beside them
+(``anim3d.eval.cache``), so reruns skip the tracker and the recogniser.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from anim3d.audio import MEDIA_EXTENSIONS
 from anim3d.errors import InputError
 from anim3d.eval import metrics as M
+from anim3d.eval.articulation import class_openings, shut_share
+from anim3d.eval.cache import cache_root, file_hash
 from anim3d.eval.mouth import mouth_opening
+from anim3d.eval.timing import dtw_timing
 
 CACHE_VERSION = 1
-VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+_AUDIO_ONLY = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aif", ".aiff")
+# video containers: the media extensions that carry pictures, and MPEG program streams (GRID's .mpg)
+VIDEO_EXTS = tuple(e for e in MEDIA_EXTENSIONS if e not in _AUDIO_ONLY) + (".mpg", ".mpeg", ".m4v")
 MAX_LAG = 10  # frames
 DP_SMOOTH = 9  # frames (0.3 s): dP is also reported after removing tracker jitter
+NAN = float("nan")
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("ANIM3D_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "anim3d")
-    return Path(root) / "tracking"
-
-
-def file_hash(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return cache_root() / "tracking"
 
 
 @dataclass
@@ -103,13 +103,27 @@ def _first(rt: RealTrack, n: int | None) -> RealTrack:
 
 
 def find_videos(folder: str | os.PathLike) -> list[Path]:
+    """The videos in ``folder`` (every ``VIDEO_EXTS`` container), sorted by name."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "videos folder not found")
-    vids = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTS)
+    vids = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTS and p.is_file())
     if not vids:
         raise InputError(folder, f"no videos ({', '.join(VIDEO_EXTS)}) in the folder")
     return vids
+
+
+def find_videos_in(folders: list[str | os.PathLike]) -> list[Path]:
+    """``find_videos`` of each folder, in order; an InputError when two clips share a name
+    (clips are told apart by file stem)."""
+    videos, seen = [], {}
+    for folder in folders:
+        for v in find_videos(folder):
+            if v.stem in seen:
+                raise InputError(v, f"has the same name as {seen[v.stem]}; clips are told apart by name")
+            seen[v.stem] = v
+            videos.append(v)
+    return videos
 
 
 @dataclass
@@ -126,7 +140,17 @@ class ClipResult:
     curve: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     fps: float = 30.0
     av_lag: int = 0  # the clip's estimated audio-video offset, frames (> 0: audio late)
-    r_av: float = float("nan")  # Pearson at av_lag
+    r_av: float = NAN  # Pearson at av_lag
+    seed: int = 0
+    timing_ms: float = NAN  # DTW mean signed offset after the AV offset (> 0: generated late)
+    timing_abs_ms: float = NAN  # DTW mean absolute offset
+    shut: float = NAN  # share of frames with the lips shut (``articulation.SHUT_BELOW``)
+    classes: dict = field(default_factory=dict)  # phone class -> (mean relative opening, phones)
+
+    @property
+    def xcorr_ms(self) -> float:
+        """The best lag relative to the AV offset, ms (> 0: generated late)."""
+        return 1000.0 * (self.lag - self.av_lag) / self.fps
 
 
 @dataclass
@@ -138,10 +162,12 @@ class RealClip:
     audio: object  # Audio
     frames: int
     offset: object  # avsync.AVOffset
+    phones: list | None = None  # recognised phones (audio time), when asked for
 
 
-def load_clip(video: Path, max_seconds: float | None = None, progress: bool = True) -> RealClip:
-    """Track (cached) and load ``video`` (its first ``max_seconds``) and estimate its AV offset."""
+def load_clip(video: Path, max_seconds: float | None = None, progress: bool = True, phones: bool = False) -> RealClip:
+    """Track (cached) and load ``video`` (its first ``max_seconds``), estimate its AV offset and,
+    with ``phones``, recognise its phones (cached)."""
     from anim3d.audio import load_audio
     from anim3d.eval.avsync import estimate_av_offset
 
@@ -155,11 +181,18 @@ def load_clip(video: Path, max_seconds: float | None = None, progress: bool = Tr
         audio.samples = audio.samples[: int(n / rt.fps * audio.sample_rate)]
         rt = RealTrack(rt.mouth[:n], rt.eyes[:n], rt.head_rotation[:n], rt.valid[:n], rt.fps)
     offset = estimate_av_offset(audio.samples, audio.sample_rate, rt.mouth, rt.fps, MAX_LAG, rt.valid)
-    return RealClip(Path(video).stem, rt, audio, n, offset)
+    recognised = None
+    if phones:
+        from anim3d.eval.cache import cached_phones
+
+        recognised = cached_phones(audio)
+    return RealClip(Path(video).stem, rt, audio, n, offset, recognised)
 
 
-def real_track_result(name: str, rt: RealTrack, n: int) -> ClipResult:
-    """The real speaker's own row (correlation with itself is 1 by definition)."""
+def real_track_result(name: str, rt: RealTrack, n: int, av_lag: int = 0, phones: list | None = None) -> ClipResult:
+    """The real speaker's own row (correlation with itself is 1 by definition); ``phones`` in
+    audio time are found in the video ``av_lag`` frames earlier."""
+    mouth = rt.mouth[:n].astype(np.float64)
     return ClipResult(
         name,
         "real (tracked)",
@@ -170,16 +203,20 @@ def real_track_result(name: str, rt: RealTrack, n: int) -> ClipResult:
         M.head_motion_intensity(rt.head_rotation[:n], rt.fps, smooth=DP_SMOOTH),
         M.blink_rate_from_closure(M.closure_from_openness(rt.eyes[:n]), rt.fps),
         "tracked",
-        rt.mouth[:n].astype(np.float64),
+        mouth,
         rt.fps,
-        0,
+        av_lag,
         1.0,
+        shut=shut_share(mouth, "tracked"),
+        classes=class_openings(mouth, phones, rt.fps, shift=av_lag) if phones is not None else {},
     )
 
 
-def score_motion(name: str, method: str, motion, rt: RealTrack, av_lag: int = 0) -> ClipResult:
+def score_motion(name: str, method: str, motion, rt: RealTrack, av_lag: int = 0, phones: list | None = None,
+                 seed: int = 0) -> ClipResult:
     """Score one generated Motion against the tracked speaker (both at the video's fps);
-    ``av_lag``: the clip's audio-video offset in frames."""
+    ``av_lag``: the clip's audio-video offset in frames; ``phones``: recognised phones of the
+    audio, for the openings per phone class."""
     if abs(motion.fps - rt.fps) > 1e-6:
         motion = motion.resample(rt.fps)
     n = min(motion.num_frames, rt.mouth.shape[0])
@@ -188,6 +225,7 @@ def score_motion(name: str, method: str, motion, rt: RealTrack, av_lag: int = 0)
     r = M.pearson(gen, real)
     lag, r_best = M.best_lag(gen, real, MAX_LAG)
     blink = 0.5 * (motion.channel("eyeBlinkLeft")[:n] + motion.channel("eyeBlinkRight")[:n])
+    timing, timing_abs = dtw_timing(gen, real, av_lag, rt.fps, MAX_LAG)
     return ClipResult(
         name,
         method,
@@ -202,7 +240,47 @@ def score_motion(name: str, method: str, motion, rt: RealTrack, av_lag: int = 0)
         rt.fps,
         av_lag,
         M.lagged_pearson(gen, real, av_lag),
+        seed,
+        timing,
+        timing_abs,
+        shut_share(gen, source),
+        class_openings(gen, phones, rt.fps) if phones is not None else {},
     )
+
+
+def load_clips(videos: list[Path], *, max_seconds: float | None = None, progress: bool = True, phones: bool = False,
+               skipped: dict | None = None) -> list[RealClip]:
+    """``load_clip`` for each video; a video the tracker refuses (no face, two faces, too small)
+    is left out and, when ``skipped`` is a dict, recorded there as file name -> reason. An
+    InputError when no video is left."""
+    from anim3d.progress import progress as bar
+
+    clips = []
+    for video in bar(videos, desc="tracking / loading", unit="clip") if progress else videos:
+        try:
+            clips.append(load_clip(video, max_seconds, progress, phones))
+        except InputError as e:
+            if skipped is None:
+                raise
+            skipped[Path(video).name] = e.problem
+    if not clips:
+        raise InputError(os.path.dirname(os.fspath(videos[0])) if videos else None, "no video could be tracked")
+    return clips
+
+
+def score_clips(clips: list[RealClip], methods, *, seeds=(0,), progress: bool = True) -> list[ClipResult]:
+    """Every method on every clip (stochastic methods once per seed, the others once). One row
+    per (clip, method, seed) plus the real speaker's row per clip."""
+    from anim3d.progress import progress as bar
+
+    results: list[ClipResult] = []
+    for clip in bar(clips, desc="real speakers", unit="clip") if progress else clips:
+        results.append(real_track_result(clip.name, clip.track, clip.frames, clip.offset.lag, clip.phones))
+        for m in methods:
+            for s in seeds if m.stochastic else seeds[:1]:
+                motion = m.generate(clip.audio, seed=s, fps=clip.track.fps)
+                results.append(score_motion(clip.name, m.name, motion, clip.track, clip.offset.lag, clip.phones, s))
+    return results
 
 
 def evaluate_real(
@@ -217,18 +295,20 @@ def evaluate_real(
     """Track every video, run every method on its audio, score. Returns one row per
     (clip, method) plus the real speaker's row per clip; ``offsets`` (a dict), when given,
     receives clip name -> ``avsync.AVOffset``."""
-    from anim3d.progress import progress as bar
+    clips = load_clips(videos, max_seconds=max_seconds, progress=progress)
+    if offsets is not None:
+        offsets.update({c.name: c.offset for c in clips})
+    return score_clips(clips, methods, seeds=(seed,), progress=progress)
 
-    results: list[ClipResult] = []
-    for video in bar(videos, desc="real speakers", unit="clip") if progress else videos:
-        clip = load_clip(video, max_seconds, progress)
-        if offsets is not None:
-            offsets[clip.name] = clip.offset
-        results.append(real_track_result(clip.name, clip.track, clip.frames))
-        for m in methods:
-            motion = m.generate(clip.audio, seed=seed, fps=clip.track.fps)
-            results.append(score_motion(clip.name, m.name, motion, clip.track, clip.offset.lag))
-    return results
+
+def per_clip(results: list[ClipResult], method: str, attr: str) -> dict[str, float]:
+    """Clip -> ``attr`` of ``method``'s rows, averaged over seeds."""
+    out: dict[str, list[float]] = {}
+    for r in results:
+        if r.method == method:
+            out.setdefault(r.clip, []).append(float(getattr(r, attr)))
+    finite = {c: [x for x in v if np.isfinite(x)] for c, v in out.items()}
+    return {c: float(np.mean(v)) if v else NAN for c, v in finite.items()}
 
 
 def summarize(results: list[ClipResult]) -> list[dict]:
@@ -239,7 +319,7 @@ def summarize(results: list[ClipResult]) -> list[dict]:
         out.append(
             {
                 "method": method,
-                "clips": len(rows),
+                "clips": len({r.clip for r in rows}),
                 "r": float(np.nanmean([r.r for r in rows])),
                 "r_best": float(np.nanmean([r.r_best for r in rows])),
                 "r_av": float(np.nanmean([r.r_av for r in rows])),
