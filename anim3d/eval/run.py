@@ -15,7 +15,7 @@ from anim3d.eval.report import Report, fmt, plot_bars, plot_emotion_matrix, plot
 from anim3d.paths import evaldata_dir
 
 DEFAULT_VIDEOS = str(evaldata_dir() / "video")
-LOUDNESS_REF, RHUBARB_REF, GOAL = 0.15, 0.2, 0.5  # DESIGN.md
+LOUDNESS_REF, RHUBARB_REF, GOAL = "0.27-0.29", "0.32 (best lag)", 0.55  # DESIGN.md, at the AV offset on held-out speakers
 SECTIONS = ("real", "synthetic", "stochastic", "emotion", "control")
 
 
@@ -33,6 +33,18 @@ class EvalConfig:
     seconds: float | None = None  # per clip; default: whole clips (10 s with quick)
     clips: int | None = None  # default: all (2 with quick)
     sections: tuple[str, ...] = SECTIONS
+    manifests: tuple[str, ...] = ()  # clip manifests besides each videos folder's own
+    seeds: tuple[int, ...] | None = None  # seeds of the stochastic methods on real speakers (default: seed)
+    folds: int | None = None  # speaker-held-out folds over the real clips (None: none)
+    blend_grid: tuple[float, ...] = ()  # teacher blend shares chosen per fold (empty: folds.BLEND_GRID)
+
+    @property
+    def folders(self) -> list[str]:
+        return [f for f in str(self.videos).split(",") if f.strip()]
+
+    @property
+    def seed_list(self) -> tuple[int, ...]:
+        return tuple(self.seeds) if self.seeds else (self.seed,)
 
     @property
     def max_seconds(self) -> float | None:
@@ -60,15 +72,19 @@ def _warn(section: str, e: BaseException) -> str:
 
 def run_eval(cfg: EvalConfig) -> Path:
     from anim3d.eval.baselines import available_methods
-    from anim3d.eval.real import find_videos
+    from anim3d.eval.manifest import clip_infos, load_manifests
+    from anim3d.eval.real import find_videos_in
 
     t0 = time.time()
-    videos = find_videos(cfg.videos)  # InputError for a bad folder, before any work
+    videos = find_videos_in(cfg.folders)  # InputError for a bad folder, before any work
     if cfg.max_clips is not None:
         videos = videos[: cfg.max_clips]
+    infos = clip_infos(videos, load_manifests(cfg.folders, list(cfg.manifests)))  # InputError for a bad manifest
     unknown = set(cfg.sections) - set(SECTIONS)
     if unknown:
         raise Anim3dError(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+    if cfg.folds is not None and "real" not in cfg.sections:
+        raise Anim3dError("--folds scores the real clips: keep the 'real' section")
     methods = available_methods(cfg.model, cfg.device, cfg.steps)
     rep = Report(cfg.out, "anim3d evaluation report")
     status = [[m.name, m.description] for m in methods]
@@ -83,7 +99,7 @@ def run_eval(cfg: EvalConfig) -> Path:
     )
 
     if "real" in cfg.sections:
-        _real_section(rep, cfg, videos, methods)
+        _real_section(rep, cfg, videos, methods, infos)
     utterances = None
     if "synthetic" in cfg.sections or "stochastic" in cfg.sections:
         utterances = _synthetic_section(rep, cfg, methods, score="synthetic" in cfg.sections)
@@ -100,70 +116,56 @@ def run_eval(cfg: EvalConfig) -> Path:
 # ------------------------------------------------------------------ real speakers
 
 
-def _real_section(rep: Report, cfg: EvalConfig, videos, methods) -> None:
-    from anim3d.eval.real import DP_SMOOTH, MAX_LAG, evaluate_real, summarize
+def _real_section(rep: Report, cfg: EvalConfig, videos, methods, infos) -> None:
+    from anim3d.eval import real_report as R
+    from anim3d.eval.real import DP_SMOOTH, MAX_LAG, load_clips, score_clips
 
-    rep.add(
-        "## Real speakers",
-        f"Videos: {', '.join(v.name for v in videos)} from `{cfg.videos}`"
-        + (f" (first {cfg.max_seconds:g} s each)" if cfg.max_seconds else "")
-        + ". Ground truth: MediaPipe Face Mesh inner-lip gap (13/14) over the inter-ocular distance (33/263). "
-        "dP = mean frame-to-frame head rotation (deg/frame at 30 fps, VASA-1), raw and after a Savitzky-Golay filter over "
-        f"{DP_SMOOTH} frames (MediaPipe pose jitter inflates the raw real value); blinks per minute "
-        "(tracked: eyelid gap below half the open level).",
-        "Lip-sync columns (all Pearson correlations of a method's mouth opening with the tracked one):",
-        "- **r (lag 0)**: frames compared as they are in the file;",
-        "- **r (AV offset)**: the method's curve shifted by the clip's *audio-video offset*, one lag per clip and the same for "
-        "every method. The offset is estimated from the clip alone, without any method: the lag (within "
-        f"+/-{MAX_LAG} frames) that maximises the correlation of the audio's speech-band (300-3400 Hz) log energy with the tracked "
-        "mouth opening (`anim3d.eval.avsync`; SyncNet, the usual tool, cannot be downloaded here). It corrects an offset between "
-        "the file's audio and video tracks (and includes the lips' natural lead over the sound); this is the fair lip-sync number;",
-        f"- **r (best lag)**: the method's own best lag within +/-{MAX_LAG} frames (> 0: generated is late) — an upper bound "
-        "that also rewards a method for being early or late.",
-        f"Reference points from DESIGN.md: loudness ~{LOUDNESS_REF}, Rhubarb ~{RHUBARB_REF}, goal {GOAL}.",
-    )
-    offsets: dict = {}
+    R.describe(rep, cfg.videos, videos, cfg.max_seconds, MAX_LAG, DP_SMOOTH)
+    rep.add(f"Reference points from DESIGN.md: loudness ~{LOUDNESS_REF}, Rhubarb ~{RHUBARB_REF}, goal {GOAL}. "
+            f"Seeds of the stochastic methods: {', '.join(map(str, cfg.seed_list))}.")
+    skipped: dict = {}
     try:
-        results = evaluate_real(videos, methods, max_seconds=cfg.max_seconds, seed=cfg.seed, progress=cfg.progress, offsets=offsets)
+        clips = load_clips(videos, max_seconds=cfg.max_seconds, progress=cfg.progress, phones=True, skipped=skipped)
+        results = score_clips(clips, methods, seeds=cfg.seed_list, progress=cfg.progress)
     except Exception as e:
         rep.add(f"Real-speaker evaluation failed: `{_warn('real speakers', e)}`")
         return
-    rep.add(
-        "### Audio-video offset per clip",
-        "Estimated from the audio and the tracked mouth only (no method). Cross-check: the lag that best matches the audio's "
-        "energy onsets with the mouth's opening movements. > 0: the audio track is late relative to the video.",
-        table(
-            ["clip", "AV offset (frames)", "ms", "r(speech energy, mouth) at offset", "at lag 0", "onset cross-check lag", "r(onsets)"],
-            [[c, f"{o.lag:+d}", f"{1000 * o.lag / o.fps:+.0f}", o.r, o.r0, f"{o.onset_lag:+d}", o.onset_r] for c, o in offsets.items()],
-        ),
-    )
-    summary = summarize(results)
-    rep.add(
-        "### Summary (mean over clips)",
-        table(
-            ["method", "clips", "r (lag 0)", "r (AV offset)", "r (best lag)", "median best lag (frames)", "dP", f"dP smoothed ({DP_SMOOTH} fr)", "blinks/min", "mouth from"],
-            [[s["method"], s["clips"], s["r"], s["r_av"], s["r_best"], f"{s['lag']:+.1f}", s["dp"], s["dp_smooth"], f"{s['blinks']:.1f}", s["source"]] for s in summary],
-        ),
-    )
-    gen = [s for s in summary if not s["method"].startswith("real")]
-    plot_bars(
-        "lip sync on real speakers",
-        [s["method"] for s in gen],
-        {"r (lag 0)": [s["r"] for s in gen], "r (AV offset)": [s["r_av"] for s in gen], "r (best lag)": [s["r_best"] for s in gen]},
-        "Pearson r",
-        rep.path("real_lipsync.png"),
-        hline=(GOAL, "goal"),
-    )
-    rep.image("real_lipsync.png", "lip-sync correlation per method")
-    rows = [[r.clip, r.method, r.r, f"{r.r_av:.3f} ({r.av_lag:+d})" if not r.method.startswith("real") else "1.000",
-             r.r_best, f"{r.lag:+d}", r.dp, r.dp_smooth, f"{r.blinks:.1f}"] for r in results]
-    rep.add("### Per clip", table(["clip", "method", "r (lag 0)", "r (AV offset, lag)", "r (best lag)", "best lag", "dP", "dP smoothed", "blinks/min"], rows))
-    for clip in dict.fromkeys(r.clip for r in results):
-        curves = {r.method: r.curve for r in results if r.clip == clip}
-        fps = next(r.fps for r in results if r.clip == clip)
-        name = f"mouth_{clip}.png"
-        plot_mouth_curves(clip, curves, fps, rep.path(name))
-        rep.image(name, f"mouth opening {clip}")
+    if skipped:
+        rep.add("Left out (the tracker refused them): " + "; ".join(f"`{k}`: {v}" for k, v in skipped.items()) + ".")
+    R.offsets_table(rep, {c.name: c.offset for c in clips}, infos)
+    summary = R.summary_tables(rep, results, infos)
+    for s in summary:
+        print(f"{s['method']}: {s['clips']} clips, {s['speakers']} speakers; r lag 0 {s['r']}, AV offset {s['r_av']}, "
+              f"best lag {s['r_best']}; DTW {s['timing_ms']:+.0f} ms; lips shut {s['shut']:.3f}")
+    R.speaker_table(rep, results, infos)
+    R.plots(rep, results, summary, GOAL)
+    R.clip_table(rep, results, infos)
+    if cfg.folds is not None:
+        _folds_section(rep, cfg, clips, infos, methods, results)
+
+
+def _folds_section(rep: Report, cfg: EvalConfig, clips, infos, methods, results) -> None:
+    from anim3d.eval import folds as F
+    from anim3d.eval.real_report import folds_section
+
+    scorer = F.Scorer(clips, cfg.seed_list)
+    scorer.remember(results)
+    candidates = [F.fixed(m) for m in methods]
+    if cfg.model is not None:
+        from anim3d.inference import load_model
+
+        gen = load_model(None if cfg.model == "default" else cfg.model, cfg.device)
+        candidates.append(F.blend_share_candidate(F.BlendFamily(gen), scorer, cfg.blend_grid or F.BLEND_GRID))
+    try:
+        fold_results = F.run_folds(clips, {c.name: infos[c.name].group for c in clips}, candidates, cfg.folds, scorer,
+                                   cfg.progress)
+    except Anim3dError as e:
+        rep.add("## Speaker-held-out folds", f"Not run: {e}")
+        print(f"anim3d eval: folds: {e}", file=sys.stderr)
+        return
+    summary = F.fold_summary(fold_results)
+    folds_section(rep, fold_results, summary)
+    F.print_folds(fold_results, summary)
 
 
 # ------------------------------------------------------------------ held-out synthetic
@@ -226,10 +228,10 @@ def _stochastic_section(rep: Report, cfg: EvalConfig, utterances, methods, video
     )
     clips = []
     if videos:
-        from anim3d.eval.real import load_clip
+        from anim3d.eval.real import load_clips
 
         try:
-            clips = [load_clip(v, cfg.max_seconds, cfg.progress) for v in videos]
+            clips = load_clips(videos, max_seconds=cfg.max_seconds, progress=cfg.progress, skipped={})
         except Exception as e:
             rep.add(f"Real clips not available for the per-seed lip sync: `{_warn('stochastic real clips', e)}`")
     rows = []
