@@ -136,7 +136,6 @@ def test_eval_command_refuses_a_missing_manifest_before_any_work(tmp_path, capsy
     assert "--folds" in capsys.readouterr().err
 
 
-@pytest.mark.slow
 def test_blend_family_equals_animate_with_that_share(evaldata):
     """Blending the share-0 motion with the rule mouth afterwards is what animate does with the share."""
     from anim3d.audio import load_audio
@@ -150,3 +149,27 @@ def test_blend_family_equals_animate_with_that_share(evaldata):
         want = animate(audio, checkpoint=gen, seed=2, teacher_blend=share)
         got = family.method(share).generate(audio, seed=2)
         assert np.array_equal(want.blendshapes, got.blendshapes)
+
+
+@pytest.mark.slow
+def test_eval_with_folds_end_to_end(tmp_path, evaldata, monkeypatch, capsys):
+    """Two speakers (5 s each), baselines only: the report holds the folds and every fold holds one speaker."""
+    import os
+
+    from anim3d.cli import main
+
+    monkeypatch.setenv("ANIM3D_CACHE", str(tmp_path / "cache"))
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in ("Obama_clip1.mp4", "reagan_clip1.mp4"):
+        os.symlink(evaldata / "video" / name, videos / name)
+    out = tmp_path / "report"
+    code = main(["eval", "--videos", str(videos), "--model", "none", "--seconds", "5", "--sections", "real",
+                 "--folds", "2", "--out", str(out), "-q"])
+    assert code == 0
+    text = (out / "report.md").read_text()
+    folds = text.split("## Speaker-held-out folds")[1]
+    rows = [l for l in folds.splitlines() if l.startswith("| 1 |") or l.startswith("| 2 |")]
+    assert len(rows) == 2 and all(r.split("|")[3].strip() == "1" for r in rows)  # one speaker per fold
+    assert "held out (mean over folds" in capsys.readouterr().out
+    assert len(list((tmp_path / "cache" / "phones").glob("*.json"))) == 2  # phones cached beside the tracks
