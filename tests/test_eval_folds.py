@@ -74,6 +74,8 @@ def test_the_blend_share_is_chosen_on_the_training_folds_only():
     summary = F.fold_summary(results)
     assert summary[cand.name]["mean"] == pytest.approx(0.15)  # held out, the per-clip favourite never wins
     assert summary["spy"]["mean"] == pytest.approx((0.1 + 0.5) / 2)
+    assert summary["spy"]["clips"] == pytest.approx((0.1 + 0.1 + 0.5) / 3)  # each clip once, while held out
+    assert held_a.clip_scores[cand.name] == {"a1": 0.1, "a2": 0.1}
 
 
 def test_ties_choose_the_smaller_share():
@@ -119,6 +121,8 @@ def test_folds_command_bad_input_is_one_line_exit_2(tmp_path):
     run = [sys.executable, "-m", "anim3d.eval.folds", "--videos", str(tmp_path), "-q"]
     p = subprocess.run(run + ["--settings", "[{"], capture_output=True, text=True)
     assert p.returncode == 2 and "--settings is not JSON" in p.stderr and "Traceback" not in p.stderr
+    p = subprocess.run(run + ["--seeds", "0,x"], capture_output=True, text=True)
+    assert p.returncode == 2 and "--seeds" in p.stderr and "Traceback" not in p.stderr
     p = subprocess.run(run + ["--manifest", str(tmp_path / "none.tsv")], capture_output=True, text=True)
     assert p.returncode == 2 and "none.tsv: manifest not found" in p.stderr and "Traceback" not in p.stderr
 

@@ -89,9 +89,13 @@ class Scorer:
         return float(np.mean(values))
 
     def mean(self, method: Method, clips: list[str]) -> float:
-        v = np.array([self.clip_score(method, c) for c in clips])
-        v = v[np.isfinite(v)]
-        return float(v.mean()) if v.size else float("nan")
+        return _finite_mean(self.clip_score(method, c) for c in clips)
+
+
+def _finite_mean(values) -> float:
+    v = np.array(list(values), dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else float("nan")
 
 
 class BlendFamily:
@@ -146,6 +150,7 @@ class FoldResult:
     groups: list[str]
     clips: list[str]
     scores: dict[str, float] = field(default_factory=dict)  # candidate -> mean score on the held-out clips
+    clip_scores: dict[str, dict] = field(default_factory=dict)  # candidate -> held-out clip -> score
     chosen: dict[str, str] = field(default_factory=dict)  # fitted candidate -> what it chose (method name)
     notes: dict[str, str] = field(default_factory=dict)  # fitted candidate -> the training scores behind it
 
@@ -163,7 +168,8 @@ def run_folds(clips: list, groups: dict[str, str], candidates: list[Candidate], 
         res = FoldResult(i, sorted({groups[n] for n in held}), list(held))
         for cand in candidates:
             method = cand.fit(train)
-            res.scores[cand.name] = scorer.mean(method, held)
+            res.clip_scores[cand.name] = {c: scorer.clip_score(method, c) for c in held}
+            res.scores[cand.name] = _finite_mean(res.clip_scores[cand.name].values())
             if cand.fitted:
                 res.chosen[cand.name] = method.name
                 res.notes[cand.name] = method.description
@@ -172,12 +178,14 @@ def run_folds(clips: list, groups: dict[str, str], candidates: list[Candidate], 
 
 
 def fold_summary(results: list[FoldResult]) -> dict[str, dict]:
-    """Candidate -> {"mean": mean over folds, "sd": spread over folds, "min"/"max"}."""
+    """Candidate -> {"mean": mean over folds, "sd": spread over folds, "min"/"max" over folds,
+    "clips": mean over all clips, each scored while its fold was held out}."""
     out = {}
     for name in results[0].scores:
         v = np.array([r.scores[name] for r in results])
         out[name] = {"mean": float(np.nanmean(v)), "sd": float(np.nanstd(v)), "min": float(np.nanmin(v)),
-                     "max": float(np.nanmax(v))}
+                     "max": float(np.nanmax(v)),
+                     "clips": _finite_mean(x for r in results for x in r.clip_scores[name].values())}
     return out
 
 
@@ -255,7 +263,8 @@ def print_folds(results: list[FoldResult], summary: dict) -> None:
     print("held out (mean over folds of the mean r at the AV offset on clips whose speakers the candidate never saw):")
     for n in names:
         s = summary[n]
-        print(f"    {s['mean']:+.3f} (sd over folds {s['sd']:.3f}, {s['min']:+.3f}..{s['max']:+.3f})  {n}")
+        print(f"    {s['mean']:+.3f} (sd over folds {s['sd']:.3f}, {s['min']:+.3f}..{s['max']:+.3f}; "
+              f"mean over clips {s['clips']:+.3f})  {n}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,7 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = parse_settings(args.settings)
         grid = parse_grid(args.blend_grid) if args.blend_grid.strip() else ()
-        seeds = [int(s) for s in args.seeds.split(",")]
+        try:
+            seeds = [int(s) for s in args.seeds.split(",")]
+        except ValueError:
+            raise Error(f"--seeds must be comma-separated whole numbers, got {args.seeds!r}") from None
         folders = [f for f in args.videos.split(",") if f.strip()]
         videos = find_videos_in(folders)
         infos = clip_infos(videos, load_manifests(folders, args.manifest))

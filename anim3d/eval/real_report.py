@@ -140,8 +140,9 @@ def folds_section(rep: Report, fold_results, summary: dict) -> None:
         table(["fold", "clips", "speakers", *names],
               [[r.fold + 1, len(r.clips), len(r.groups), *[r.scores[n] for n in names]] for r in fold_results]),
         "",
-        table(["candidate", "mean over folds", "sd over folds", "min", "max"],
-              [[n, summary[n]["mean"], summary[n]["sd"], summary[n]["min"], summary[n]["max"]] for n in names]),
+        table(["candidate", "mean over folds", "sd over folds", "min", "max", "mean over clips (each held out)"],
+              [[n, summary[n]["mean"], summary[n]["sd"], summary[n]["min"], summary[n]["max"], summary[n]["clips"]]
+               for n in names]),
     )
     chosen = [[r.fold + 1, n, r.chosen[n], r.notes[n]] for r in fold_results for n in r.chosen]
     if chosen:
