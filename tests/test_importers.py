@@ -356,3 +356,32 @@ def test_import_video_errors(tmp_path):
     write_video_with_audio(noface, list(noise), 0.5)
     with pytest.raises(InputError, match="noface.mp4.*no face"):
         import_video(noface, progress=False)
+
+
+def test_shift_motion_moves_frames_and_keeps_the_length():
+    from anim3d.data.importers.video import shift_motion
+    from anim3d.motion import Motion
+
+    m = Motion.neutral(10)
+    m.blendshapes[:, 17] = np.arange(10) / 10
+    later, earlier = shift_motion(m, 3), shift_motion(m, -2)
+    assert later.num_frames == earlier.num_frames == 10
+    np.testing.assert_allclose(later.channel("jawOpen"), [0, 0, 0, 0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6], atol=1e-7)
+    np.testing.assert_allclose(earlier.channel("jawOpen"), [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.9, 0.9], atol=1e-7)
+    assert np.array_equal(shift_motion(m, 0).blendshapes, m.blendshapes)
+
+
+@pytest.mark.slow
+def test_import_video_aligns_the_motion_with_the_audio(evaldata):
+    """Obama_clip1's audio is late in the file (a confident offset of several frames): aligned, the imported
+    mouth is that many frames later than as tracked, and the shift is recorded."""
+    from anim3d.data.importers.video import import_video
+
+    path = evaldata / "video" / "Obama_clip1.mp4"
+    plain = import_video(path, max_frames=450, progress=False)
+    aligned = import_video(path, max_frames=450, progress=False, align_audio=True)
+    shift = aligned.labels["av_offset_s"]
+    assert 0.05 < shift < 0.34  # 2-10 frames at the clip's 30 fps
+    k = int(round(shift * 30))
+    np.testing.assert_allclose(aligned.motion.blendshapes[k:], plain.motion.blendshapes[:-k], atol=1e-6)
+    assert plain.labels["av_offset_s"] == 0.0

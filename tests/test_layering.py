@@ -8,7 +8,8 @@ Layers (a module imports its own layer's and lower layers' modules only):
   1 libraries    anim3d.models, anim3d.flame, anim3d.unity_bridge (each only itself and the core);
                  anim3d.exporters (itself, the core and anim3d.flame)
   2 domain       anim3d.{motion_codec, tracking, phonetic}, anim3d.teacher, anim3d.render (but render.train), and
-                 the measures training shares with evaluation: anim3d.eval.metrics, anim3d.eval.mouth
+                 the measures training and the data engine share with evaluation: anim3d.eval.metrics, anim3d.eval.mouth,
+                 anim3d.eval.avsync
   3 applications anim3d.inference and anim3d.data (neither imports the other)
   4 training     anim3d.training, anim3d.render.train
   5 evaluation   anim3d.eval (it measures checkpoints and trained renderers)
@@ -80,7 +81,7 @@ def layer(mod: str) -> tuple[int, str]:
         return 0, "core"
     if mod == "anim3d.render.train":
         return 4, "anim3d.render.train"
-    if mod in ("anim3d.eval.metrics", "anim3d.eval.mouth"):
+    if mod in ("anim3d.eval.metrics", "anim3d.eval.mouth", "anim3d.eval.avsync"):
         return 2, "domain"
     top = ".".join(mod.split(".")[:2])
     if top in ("anim3d.motion_codec", "anim3d.tracking", "anim3d.phonetic", "anim3d.teacher", "anim3d.render"):

@@ -36,6 +36,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--speaker", default=None, help="speaker id to record (default: the file name)")
     parser.add_argument("--name", default=None, help="shard file name (default: import-<kind>-NNN)")
     parser.add_argument("--max-frames", type=int, default=None, help="video: track at most this many frames (for a quick look)")
+    parser.add_argument("--align-audio", action="store_true",
+                        help="video: shift the motion by the file's audio-video offset, estimated from its audio and the "
+                             "tracked lip gap (no shift when the estimate is not confident)")
     parser.add_argument("--flame-model", default=None, help="flame: the FLAME model file the sequences were made with "
                         "(smplx layout), or 'open' for the open head in FLAME form")
     parser.add_argument("--flame-map", default=None, help="flame: a saved ARKit->FLAME map instead of --flame-model")
@@ -64,7 +67,8 @@ def run(args) -> int:
         if args.kind == "video":
             from anim3d.data.importers.video import import_video
 
-            utt = import_video(path, max_frames=args.max_frames, progress=not args.quiet, speaker=args.speaker)
+            utt = import_video(path, max_frames=args.max_frames, progress=not args.quiet, speaker=args.speaker,
+                               align_audio=args.align_audio)
         elif args.kind == "livelink":
             from anim3d.data.importers.livelink import import_livelink
 

@@ -64,18 +64,30 @@ def video_motion(path: str | os.PathLike, *, head=None, config=None, max_frames:
     return fit_landmarks(tracking, head=head, config=config, basis=basis, decoder=decoder)
 
 
-def import_video(path: str | os.PathLike, *, head=None, config=None, max_frames: int | None = None, progress: bool = True, speaker: str | None = None):
+def import_video(path: str | os.PathLike, *, head=None, config=None, max_frames: int | None = None, progress: bool = True,
+                 speaker: str | None = None, align_audio: bool = False):
     """A talking-face video with its sound -> ``anim3d.data.shards.Utterance`` (source "video").
 
     The audio is checked first (a video without a usable audio track fails fast with an
-    AudioError naming the file); the Motion is cut or padded to the audio's duration.
+    AudioError naming the file); the Motion is cut or padded to the audio's duration. With
+    ``align_audio`` the Motion is first shifted by the file's audio-video offset, estimated from the
+    audio and the tracked lip gap (``anim3d.eval.avsync``; 0 when the estimate is not confident), so
+    that its mouth moves with the sound; ``labels["av_offset_s"]`` records the shift.
     """
     from anim3d.audio import load_audio
 
     path = os.fspath(path)
     audio = load_audio(path)
     fit = video_motion(path, head=head, config=config, max_frames=max_frames, progress=progress)
-    motion = match_duration(fit.motion, audio.duration if max_frames is None else None)
+    motion, shift = fit.motion, 0.0
+    if align_audio:
+        from anim3d.eval.avsync import estimate_av_offset
+
+        t = fit.tracking
+        offset = estimate_av_offset(audio.samples, audio.sample_rate, t.mouth_opening(), t.fps, valid=t.valid)
+        shift = offset.lag / t.fps
+        motion = shift_motion(motion, int(round(shift * motion.fps)))
+    motion = match_duration(motion, audio.duration if max_frames is None else None)
     stem = os.path.splitext(os.path.basename(path))[0]
     if max_frames is not None:  # a partial track: keep the audio that goes with it
         audio = _cut_audio(audio, motion.duration)
@@ -85,8 +97,18 @@ def import_video(path: str | os.PathLike, *, head=None, config=None, max_frames:
         motion=motion,
         source="video",
         speaker=speaker or stem,
-        extra={"tracked_fraction": float(fit.tracking.valid.mean()), "video_fps": float(fit.tracking.fps), "path": path},
+        extra={"tracked_fraction": float(fit.tracking.valid.mean()), "video_fps": float(fit.tracking.fps), "path": path,
+               "av_offset_s": shift},
     )
+
+
+def shift_motion(motion: Motion, frames: int) -> Motion:
+    """The Motion ``frames`` later (> 0: its first frame held before it) or earlier (< 0: its first frames
+    dropped and its last one held), at the same length."""
+    n = motion.num_frames
+    k = int(np.clip(frames, -(n - 1), n - 1))
+    idx = np.clip(np.arange(n) - k, 0, n - 1)
+    return Motion(motion.blendshapes[idx], motion.head_rotation[idx], motion.head_translation[idx], fps=motion.fps)
 
 
 def match_duration(motion: Motion, seconds: float | None) -> Motion:
