@@ -22,13 +22,6 @@ class Example:
     norm: np.ndarray | None = None  # T x 58 normalised (filled by prepare)
     style: np.ndarray | None = None  # (116,)
     frame_weight: np.ndarray | None = None  # T: 1 on the frames around p/b/m middles (filled by prepare)
-    source: str = ""  # where the motion comes from (a shard's labels["source"]: "synth", "video", ...)
-
-
-# Sources whose motion teaches the mouth only: a talking-face video tracked with MediaPipe gives a real speaker's
-# mouth, while its eyes, brows and head come from a noisier solve and its emotion, gaze and distance are unknown.
-# Their loss covers the mouth channels, and their conditions other than audio and X_pre are marked absent.
-MOUTH_ONLY_SOURCES = ("video",)
 
 
 def bilabial_frames(phones: list, num_frames: int, fps: float = 30.0, tolerance: int = 1) -> np.ndarray:
@@ -76,8 +69,7 @@ def load_examples(root: str, split: str, front_end, fps: float = 30.0, limit: in
         phones = [(p.label, float(p.start), float(p.end)) for p in u.phones]
         emo = str(u.labels.get("emotion", "neutral"))
         out.append(Example(feats, motion_to_array(motion), EMOTIONS.index(emo) if emo in EMOTIONS else 0,
-                           float(u.labels.get("intensity", 0.0) or 0.0), u.voice, phones,
-                           source=str(u.labels.get("source", ""))))
+                           float(u.labels.get("intensity", 0.0) or 0.0), u.voice, phones))
     return out
 
 
@@ -85,16 +77,13 @@ class WindowSampler:
     """Random training windows (numpy, seeded) -> batches of model inputs (torch)."""
 
     def __init__(self, examples: list[Example], cfg, tcfg: TrainConfig, seed: int):
-        from anim3d.models.config import guidance_mask
-
         self.ex, self.cfg, self.t = examples, cfg, tcfg
-        self.mouth = np.asarray(guidance_mask(["mouth"], cfg.motion_dim), np.float32)  # D: the mouth channels
         self.rng = np.random.default_rng(seed)
         lengths = np.array([e.norm.shape[0] for e in examples], np.float64)
         self.p = lengths / lengths.sum()
 
     def batch(self, B: int):
-        """x0 B x W x D, loss mask B x W, channel weights B x D (1: the channel is taught), conditions."""
+        """x0 B x W x D, loss mask B x W, conditions."""
         import torch
 
         from anim3d.motion_codec import distance_condition, gaze_condition
@@ -112,8 +101,6 @@ class WindowSampler:
         gaze = np.zeros((B, 2), np.float32)
         dist = np.zeros((B, 1), np.float32)
         style = np.zeros((B, cfg.style_dim), np.float32)
-        channels = np.ones((B, D), np.float32)
-        known = np.ones(B, bool)  # the example's emotion, gaze, distance and style are known
         for b in range(B):
             e = self.ex[rng.choice(len(self.ex), p=self.p)]
             feats = e.feats  # T x F
@@ -137,9 +124,6 @@ class WindowSampler:
             gaze[b] = gaze_condition(raw)
             dist[b] = distance_condition(raw)
             style[b] = e.style
-            if e.source in MOUTH_ONLY_SOURCES:
-                channels[b] = self.mouth
-                known[b] = False
         audio_t = torch.from_numpy(audio)
         amask_t = torch.from_numpy(amask)
         if t.augment:
@@ -155,12 +139,12 @@ class WindowSampler:
             "prev_mask": torch.from_numpy(prev_mask),
             "emotion": torch.from_numpy(emo),
             "intensity": torch.from_numpy(inten),
-            "emotion_mask": torch.from_numpy(known.copy()),
+            "emotion_mask": torch.ones(B, dtype=torch.bool),
             "gaze": torch.from_numpy(gaze),
-            "gaze_mask": torch.from_numpy(known.copy()),
+            "gaze_mask": torch.ones(B, dtype=torch.bool),
             "distance": torch.from_numpy(dist),
-            "distance_mask": torch.from_numpy(known.copy()),
+            "distance_mask": torch.ones(B, dtype=torch.bool),
             "style": torch.from_numpy(style),
-            "style_mask": torch.from_numpy(known.copy()),
+            "style_mask": torch.ones(B, dtype=torch.bool),
         }
-        return torch.from_numpy(x0), torch.from_numpy(loss_mask), torch.from_numpy(channels), cond
+        return torch.from_numpy(x0), torch.from_numpy(loss_mask), cond

@@ -59,10 +59,8 @@ def random_dropout(cond: dict, tcfg: TrainConfig, generator) -> dict:
     return cond
 
 
-def diffusion_loss(model, x0, loss_mask, cond, tcfg: TrainConfig, generator, lip_w, channels=None):
-    """Masked x0 MSE + velocity MSE at EDM log-normal noise levels. x0: B x W x D, loss_mask: B x W, lip_w: D
-    channel weights, channels: B x D (1: the channel is taught for that sample; None: all); each sample's
-    error is the mean over its taught channels."""
+def diffusion_loss(model, x0, loss_mask, cond, tcfg: TrainConfig, generator, lip_w):
+    """Masked x0 MSE + velocity MSE at EDM log-normal noise levels. x0: B x W x D, loss_mask: B x W, lip_w: D."""
     import torch
 
     from anim3d.models.diffusion import sample_training_sigmas
@@ -71,12 +69,10 @@ def diffusion_loss(model, x0, loss_mask, cond, tcfg: TrainConfig, generator, lip
     sigma = sample_training_sigmas(B, generator=generator).to(x0.device)  # B
     noise = torch.randn(x0.shape, generator=generator).to(x0.device)
     pred = model(x0 + sigma[:, None, None] * noise, sigma, cond)  # B x W x D
-    w = lip_w if channels is None else lip_w * channels[:, None, :]  # D or B x 1 x D
-    scale = 1.0 if channels is None else (channels.shape[1] / channels.sum(1).clamp_min(1))[:, None]  # B x 1
-    err = ((pred.float() - x0) ** 2 * w).mean(-1) * scale  # B x W
+    err = ((pred.float() - x0) ** 2 * lip_w).mean(-1)  # B x W
     loss = (err * loss_mask).sum() / loss_mask.sum().clamp_min(1)
     vm = loss_mask[:, 1:] * loss_mask[:, :-1]
-    verr = (((pred[:, 1:] - pred[:, :-1]).float() - (x0[:, 1:] - x0[:, :-1])) ** 2 * w).mean(-1) * scale
+    verr = (((pred[:, 1:] - pred[:, :-1]).float() - (x0[:, 1:] - x0[:, :-1])) ** 2 * lip_w).mean(-1)
     vloss = (verr * vm).sum() / vm.sum().clamp_min(1)
     return loss + tcfg.velocity_weight * vloss, loss.detach()
 
@@ -242,12 +238,12 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
             lr = tcfg.lr * min(1.0, (step + 1) / tcfg.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
             for g in opt.param_groups:
                 g["lr"] = lr
-            x0, mask, channels, cond = sampler.batch(tcfg.batch_size)
+            x0, mask, cond = sampler.batch(tcfg.batch_size)
             cond = random_dropout(cond, tcfg, gen)
-            x0, mask, channels = x0.to(device), mask.to(device), channels.to(device)
+            x0, mask = x0.to(device), mask.to(device)
             cond = {k: v.to(device) for k, v in cond.items()}
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
-                loss, mse = diffusion_loss(model, x0, mask, cond, tcfg, gen, lip_w, channels)
+                loss, mse = diffusion_loss(model, x0, mask, cond, tcfg, gen, lip_w)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(opt)
