@@ -32,7 +32,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ema", type=float, default=0.998)
     p.add_argument("--max-minutes", type=float, help="stop after this much training time (the checkpoint is saved)")
     p.add_argument("--val-utterances", type=int, default=24, help="held-out utterances sampled at every validation")
-    p.add_argument("--limit", type=int, help="use at most this many training utterances")
     p.add_argument("--no-augment", action="store_true", help="turn off feature augmentation")
     p.add_argument("--audio-conv-layers", type=int, help="residual temporal conv blocks over the audio before the transformer (default: the config's; may be added to an --init model)")
     p.add_argument("--bilabial-weight", type=float, default=0.0, help="extra loss weight on the frames around each p/b/m's middle (default 0)")
@@ -94,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     )
     tr, va = [], []
     for root in args.data:  # each corpus's train split trains, each one's held-out voices validate
-        tr += load_examples(root, "train", fe, cfg.fps, limit=args.limit)
+        tr += load_examples(root, "train", fe, cfg.fps)
         va += load_examples(root, "val", fe, cfg.fps, limit=args.val_utterances)
     print(f"{len(tr)} training utterances ({sum(e.motion.shape[0] for e in tr) / cfg.fps / 60:.1f} min), {len(va)} held-out")
     train(tr, va, args.out, tcfg, device=device, resume=args.resume)
