@@ -1,5 +1,7 @@
 """The rule-based mouth blended into the generated one (anim3d.inference.mouth_blend, animate(teacher_blend=...))."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -76,7 +78,14 @@ def test_blend_mouth_mixes_only_the_articulation_channels():
 
 
 @pytest.fixture(scope="module")
-def real_speech(evaldata):
+def real_speech():
+    """Speech that ships with the repository (examples/hello.wav, 7.9 s)."""
+    return load_audio(Path(__file__).resolve().parents[1] / "examples" / "hello.wav")
+
+
+@pytest.fixture(scope="module")
+def long_sentence(evaldata):
+    """A long real sentence (B08, 11 s): longer than the online phone loop's kept history."""
     return load_audio(evaldata / "audio" / "B08_sb_example1.wav")
 
 
@@ -123,13 +132,13 @@ def test_animate_blends_the_rule_mouth_by_the_share(real_speech):
         animate(clip, checkpoint=gen, teacher_blend=1.5)
 
 
-def test_streaming_rule_mouth_matches_the_whole_file_away_from_its_edges(real_speech):
+def test_streaming_rule_mouth_matches_the_whole_file_away_from_its_edges(long_sentence):
     """Fed the whole sentence in pieces, the online phone loop's mouth is the offline one except near the
     start of its kept history and the end of the audio."""
     from anim3d.inference.mouth_blend import StreamingRuleMouth
 
     gen = load_model()
-    x = resample(real_speech.samples, real_speech.sample_rate, 16000)
+    x = resample(long_sentence.samples, long_sentence.sample_rate, 16000)
     n = int(round(len(x) / 16000 * 30))
     _, ll, first = gen.front_end.features_and_loglik(x, n)
     offline = rule_mouth(ll, first, x, n)
