@@ -8,10 +8,13 @@ from anim3d.models import phone_features as pf
 
 
 @pytest.fixture(scope="module")
-def speech(evaldata):
+def speech():
+    """The repository's own speech (examples/hello.wav, 7.9 s)."""
+    from pathlib import Path
+
     from anim3d.audio import load_audio, resample
 
-    audio = load_audio(evaldata / "audio" / "B01_jfk.flac")
+    audio = load_audio(Path(__file__).resolve().parents[1] / "examples" / "hello.wav")
     x = np.asarray(audio.samples, np.float32)
     return resample(x, audio.sample_rate, 16000) if audio.sample_rate != 16000 else x
 
