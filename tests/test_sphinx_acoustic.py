@@ -1,4 +1,4 @@
-"""pocketsphinx's acoustic model read and scored by anim3d.sphinx_acoustic (the model ships in the wheel)."""
+"""pocketsphinx's acoustic model read and scored by anim3d.models.sphinx_acoustic (the model ships in the wheel)."""
 
 import itertools
 
