@@ -1,6 +1,6 @@
 """MediaPipe Face Mesh landmark indices (478 points with the irises), in one place for tracking, the video
-importer and the portrait renderer. "left"/"right" are the subject's: the subject's right eye is in the
-image's left half."""
+importer, the portrait renderer and the open head's builder. "left"/"right" are the subject's: the subject's
+right eye is in the image's left half."""
 
 from __future__ import annotations
 
@@ -29,6 +29,15 @@ EYE_R_UPPER = (33, 246, 161, 160, 159, 158, 157, 173, 133)
 EYE_R_LOWER = (33, 7, 163, 144, 145, 153, 154, 155, 133)
 EYE_L_UPPER = (263, 466, 388, 387, 386, 385, 384, 398, 362)
 EYE_L_LOWER = (263, 249, 390, 373, 374, 380, 381, 382, 362)
+MOUTH_UPPER_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
+MOUTH_LOWER_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
+# Open chains.
+BROW_R = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107)  # outer .. inner (lower then upper row)
+BROW_L = (276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
+FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
+             377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)  # closed, from the forehead
+MIDLINE = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 164, 0, 11, 12, 13, 14, 15, 16, 17,
+           18, 200, 199, 175, 152)  # forehead to chin
 
 # Points that move little with expression (forehead, nose bridge and tip, eye corners, temples, upper
 # cheeks): the rigid part a head pose is estimated from.

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from anim3d import landmarks as lm
 from anim3d.channels import ARKIT_NAMES, INDEX, NUM_BLENDSHAPES
 from anim3d.flame.flame_loader import FlameModel
 from anim3d.flame.head import HeadModel
@@ -104,10 +105,8 @@ def _vertex_weights(head: HeadModel) -> np.ndarray:
     w = np.ones(468)
     lips = np.asarray(head.parts.get("lips", []), int)
     w[lips[lips < 468]] = 3.0
-    from anim3d.flame import open_head_geometry as g
-
-    for ids in (g.LEFT_EYE_UPPER, g.LEFT_EYE_LOWER, g.RIGHT_EYE_UPPER, g.RIGHT_EYE_LOWER,
-                g.LIP_UPPER_INNER, g.LIP_LOWER_INNER):
+    for ids in (lm.EYE_L_UPPER, lm.EYE_L_LOWER, lm.EYE_R_UPPER, lm.EYE_R_LOWER,
+                lm.MOUTH_UPPER, lm.MOUTH_LOWER):
         w[list(ids)] = 3.0
     return w
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from anim3d import landmarks as lm
 from anim3d.flame import open_head_geometry as g
 from anim3d.flame.head import HeadModel
 
@@ -32,9 +33,9 @@ class Build:
 
 def _jaw_constraints() -> dict[int, float]:
     fixed: dict[int, float] = {}
-    for i in g.LIP_LOWER_INNER[1:-1] + g.LIP_LOWER_OUTER[1:-1]:
+    for i in lm.MOUTH_LOWER[1:-1] + lm.MOUTH_LOWER_OUTER[1:-1]:
         fixed[i] = 1.0
-    for i in g.LIP_UPPER_INNER[1:-1] + g.LIP_UPPER_OUTER[1:-1]:
+    for i in lm.MOUTH_UPPER[1:-1] + lm.MOUTH_UPPER_OUTER[1:-1]:
         fixed[i] = 0.0
     for i in (152, 148, 176, 149, 150, 136, 377, 400, 378, 379, 365, 175, 199, 200, 18, 171, 396):
         fixed[i] = 1.0
@@ -99,12 +100,12 @@ def build_rest(raw_landmarks: np.ndarray) -> Build:
     m.add("face", face, tris)
     y_m, z_m = face[13, 1], face[13, 2]
     eye_y = 0.5 * (face[159, 1] + face[145, 1])
-    half_width = np.abs(face[list(g.FACE_OVAL), 0]).max()
+    half_width = np.abs(face[list(lm.FACE_OVAL), 0]).max()
     radii = np.array([half_width * 1.08, 0.112, 0.1])
     center = np.array([0.0, eye_y + 0.004, face[151, 2] - radii[2] - 0.004])
 
     # 2. skull: loft the face oval around an ellipsoid to a pole at the back of the head
-    oval = np.array(g.FACE_OVAL)
+    oval = np.array(lm.FACE_OVAL)
     d0 = face[oval] - center
     r0 = np.linalg.norm(d0, axis=1, keepdims=True)
     d0 = d0 / r0
@@ -126,7 +127,7 @@ def build_rest(raw_landmarks: np.ndarray) -> Build:
 
     # 3. eyeballs and eye sockets
     eye_centers = {}
-    for side, upper, lower in (("left", g.LEFT_EYE_UPPER, g.LEFT_EYE_LOWER), ("right", g.RIGHT_EYE_UPPER, g.RIGHT_EYE_LOWER)):
+    for side, upper, lower in (("left", lm.EYE_L_UPPER, lm.EYE_L_LOWER), ("right", lm.EYE_R_UPPER, lm.EYE_R_LOWER)):
         c = 0.5 * (face[upper[0]] + face[upper[-1]])
         lid = 0.5 * (face[upper[4]] + face[lower[4]])
         dy = 0.5 * abs(face[upper[4], 1] - face[lower[4], 1])
@@ -144,11 +145,11 @@ def build_rest(raw_landmarks: np.ndarray) -> Build:
         m.parts[f"{side}_eye_socket"] = np.concatenate(rings + [pole_s])
 
     # 4. mouth cavity: loft the inner lip contour back into the head
-    mloop = np.array(g.LIP_UPPER_INNER + g.LIP_LOWER_INNER[::-1][1:-1])
+    mloop = np.array(lm.MOUTH_UPPER + lm.MOUTH_LOWER[::-1][1:-1])
     mc = np.array([0.0, y_m, z_m])
     rel = face[mloop] - mc
     w = np.abs(face[308, 0])
-    upper_sign = np.array([1.0 if i in g.LIP_UPPER_INNER[1:-1] else (-1.0 if i in g.LIP_LOWER_INNER[1:-1] else 0.0) for i in mloop])
+    upper_sign = np.array([1.0 if i in lm.MOUTH_UPPER[1:-1] else (-1.0 if i in lm.MOUTH_LOWER[1:-1] else 0.0) for i in mloop])
     prof = np.clip(1 - (rel[:, 0] / w) ** 2, 0, 1) ** 0.25  # a full-height cavity behind the teeth
     cav_rings = []
     for k, (depth, sx, h) in enumerate(((0.004, 1.0, 0.011), (0.011, 1.05, 0.019), (0.02, 1.05, 0.022),
@@ -203,7 +204,7 @@ def build_rest(raw_landmarks: np.ndarray) -> Build:
     parts["teeth"] = np.concatenate([parts["upper_teeth"], parts["lower_teeth"]])
     from matplotlib.path import Path as _Poly
 
-    lip_poly = _Poly(face[list(g.LIP_UPPER_OUTER) + list(g.LIP_LOWER_OUTER[::-1][1:-1]), :2])
+    lip_poly = _Poly(face[list(lm.MOUTH_UPPER_OUTER) + list(lm.MOUTH_LOWER_OUTER[::-1][1:-1]), :2])
     parts["lips"] = np.flatnonzero(lip_poly.contains_points(face[:, :2], radius=1e-4))
     parts["eyeballs"] = np.concatenate([parts["left_eyeball"], parts["right_eyeball"]])
 

@@ -17,21 +17,7 @@ import inspect
 
 import numpy as np
 
-# MediaPipe landmark indices ("left" = the subject's left = +X after alignment).
-LIP_UPPER_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
-LIP_LOWER_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
-LIP_UPPER_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
-LIP_LOWER_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
-RIGHT_EYE_UPPER = (33, 246, 161, 160, 159, 158, 157, 173, 133)
-RIGHT_EYE_LOWER = (33, 7, 163, 144, 145, 153, 154, 155, 133)
-LEFT_EYE_UPPER = (263, 466, 388, 387, 386, 385, 384, 398, 362)
-LEFT_EYE_LOWER = (263, 249, 390, 373, 374, 380, 381, 382, 362)
-RIGHT_BROW = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107)  # outer .. inner (lower then upper row)
-LEFT_BROW = (276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
-FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
-             377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
-MIDLINE = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 164, 0, 11, 12, 13, 14, 15, 16, 17,
-           18, 200, 199, 175, 152)
+from anim3d.landmarks import MIDLINE, MOUTH_LOWER, MOUTH_UPPER
 
 
 def mediapipe_triangles() -> np.ndarray:
@@ -112,7 +98,7 @@ def close_lips(points: np.ndarray, upper_weight: np.ndarray, sigma: float = 0.00
     out = points.copy()
     disp = np.zeros_like(points)
     wsum = np.zeros(len(points))
-    for u, l in zip(LIP_UPPER_INNER[1:-1], LIP_LOWER_INNER[1:-1]):
+    for u, l in zip(MOUTH_UPPER[1:-1], MOUTH_LOWER[1:-1]):
         meet = 0.5 * (points[u] + points[l])
         for idx, side in ((u, 1.0), (l, 0.0)):
             phi = np.exp(-np.sum((points - points[idx]) ** 2, 1) / (2 * sigma**2))

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from anim3d import landmarks as lm
 from anim3d.channels import ARKIT_NAMES, INDEX
-from anim3d.flame import open_head_geometry as g
 from anim3d.flame.open_head_build import EYE_RADIUS, JAW_OPEN_ANGLE, Build
 
 
@@ -81,7 +81,7 @@ def _eyelids(fl: _Fields, upper_frac: float, lower_frac: float, x_shift: float =
     """Left-eye lid motion: upper lid moves by ``upper_frac`` of the lid gap (positive = down),
     lower lid by ``lower_frac`` (positive = up)."""
     p = fl.p
-    up_ids, lo_ids = np.array(g.LEFT_EYE_UPPER), np.array(g.LEFT_EYE_LOWER)
+    up_ids, lo_ids = np.array(lm.EYE_L_UPPER), np.array(lm.EYE_L_LOWER)
     c = fl.b.joints[3]
     gap = p[up_ids] - p[lo_ids]  # 9 x 3, upper minus lower
     d_up = -upper_frac * gap + np.array([x_shift, 0, 0])
@@ -129,7 +129,7 @@ def _left_shapes(fl: _Fields) -> dict[str, np.ndarray]:
         fl.left * fl.m_lip)[:, None] * np.array([0.0015, 0, -0.001])
     s["mouthLowerDownLeft"] = (fl.left * fl.lo * fl.m_lip)[:, None] * np.array([0.0005, -0.0055, 0.0005])
     s["mouthUpperUpLeft"] = (fl.left * fl.up * fl.m_lip)[:, None] * np.array([0.0005, 0.0045, 0.0005])
-    brow = np.array(g.LEFT_BROW)
+    brow = np.array(lm.BROW_L)
     above_eye = _smoothstep((p[:, 1] - b.joints[3, 1] - 0.004) / 0.006) * fl.soft / (1.0 + np.exp(-(p[:, 0] + 0.005) / 0.004))
     d_down = np.tile([0.0, -0.0055, 0.0], (len(brow), 1))
     d_down[[4, 9, 3, 8]] += [-0.002, 0.0, 0.001]  # inner brow also pulls toward the nose

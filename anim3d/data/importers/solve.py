@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from anim3d.channels import ARKIT_NAMES, EYE_MAX_DOWN, EYE_MAX_UP, EYE_MAX_YAW, INDEX
-from anim3d.landmarks import (LEFT_EYE_INNER, LEFT_EYE_OUTER, LEFT_IRIS_CENTER, RIGHT_EYE_INNER, RIGHT_EYE_OUTER,
-                              RIGHT_IRIS_CENTER, RIGID_LANDMARKS)
+from anim3d.landmarks import (FACE_OVAL, LEFT_EYE_INNER, LEFT_EYE_OUTER, LEFT_IRIS_CENTER, RIGHT_EYE_INNER,
+                              RIGHT_EYE_OUTER, RIGHT_IRIS_CENTER, RIGID_LANDMARKS)
 from anim3d.tracking import (
     eye_openness,
     mouth_opening,
@@ -58,10 +58,6 @@ DISTANCE_PAIRS = np.array([
     (105, 159), (334, 386), (107, 133), (336, 362), (70, 33), (300, 263),
     (0, 2), (17, 2),
 ])
-# The face's outline (silhouette contour): MediaPipe places it from the image edge of the
-# face and follows a dropping jaw only about a third of the way, so it counts less.
-FACE_OVAL = np.array([10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
-                      377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109])
 EYEBALL_RADIUS_OVER_EYE_WIDTH = 0.4  # ~12 mm eyeball radius / ~30 mm eye-corner distance
 
 
@@ -84,7 +80,9 @@ class SolverConfig:
     # on average with a factor of 5). At 40 the secondary shapes only come in for motions
     # the primary ones cannot explain at all: the import is mostly the 13 primary shapes.
     secondary_cost: float = 40.0
-    outline_weight: float = 0.2  # weight of the face-outline landmarks (FACE_OVAL)
+    # weight of the face-outline landmarks (FACE_OVAL): MediaPipe places the silhouette contour from the
+    # image edge of the face and follows a dropping jaw only about a third of the way, so it counts less
+    outline_weight: float = 0.2
     distance_weight: float = 3.0  # weight of the landmark-pair distance rows against positions
     solve_gaze: bool = True
     vertical_fov_deg: float = 30.0  # assumed camera, for the head's depth in metres
@@ -134,7 +132,7 @@ class ArkitSolver:
         still = RIGID_LANDMARKS[moved < self.config.rigid_tolerance]
         self.rigid = still if len(still) >= 8 else RIGID_LANDMARKS
         w = np.array([self.config.x_weight, 1.0, self.config.z_weight])[None, :] * np.ones((468, 1))  # 468 x 3
-        w[FACE_OVAL] *= self.config.outline_weight
+        w[list(FACE_OVAL)] *= self.config.outline_weight
         b = (basis[self.active] * np.sqrt(w)).reshape(int(self.active.sum()), -1).T  # 1404 x K
         # distances between landmark pairs: unlike positions, untouched by errors of the
         # per-frame pose removal; linearised at the rest shape (d|pa - pb| = u . (dpa - dpb))
