@@ -217,6 +217,8 @@ def read_npz(path: str | os.PathLike, *, what: str = "NPZ file", error: type[Inp
                               f"the limit is {max_bytes / 2**30:.0f} GiB)")
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
+    # what a damaged archive raises: zipfile's NotImplementedError is a compression method it cannot read,
+    # MemoryError a header that claims an array larger than memory
     except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, NotImplementedError, MemoryError) as e:
         raise error(path, f"not a readable {what} ({e or type(e).__name__})") from None
 

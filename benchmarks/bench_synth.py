@@ -3,7 +3,7 @@
     python benchmarks/bench_synth.py                 # stages + a small end-to-end run (1 and 2 workers)
     python benchmarks/bench_synth.py --hours 1 --out /tmp/synth1h   # one real run of that size
 
-The issue's target: >= 1 hour of data in <= 20 minutes on 2 cores (>= 0.05 h per minute).
+Target: >= 1 hour of data in <= 20 minutes on 2 cores (>= 0.05 h per minute).
 Other jobs on the machine share the CPU: the load average is printed with the results.
 """
 
