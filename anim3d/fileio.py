@@ -38,15 +38,10 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(path, f"output folder does not exist: {folder}")
-    remove_stale_temporaries(folder)
-    suffix = os.path.splitext(path)[1]  # keep the extension: some writers pick the format from it
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".tmp" + suffix, dir=folder)
-    except OSError as e:
-        raise InputError(path, f"cannot write in {folder} ({e.strerror or e})") from None
-    os.close(fd)
+    if os.path.isdir(folder):
+        remove_stale_temporaries(folder)
+    # keep the extension: some writers pick the format from it
+    tmp = _new_temporary(path, folder, suffix=".tmp" + os.path.splitext(path)[1])
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
@@ -155,15 +150,19 @@ def check_writable_folder(path: str | os.PathLike, folder: str | None = None) ->
     """The folder that will hold ``path`` (or ``folder``) exists and a file can be created in it;
     errors name ``path``."""
     path = os.fspath(path)
-    folder = folder or os.path.dirname(os.path.abspath(path))
+    os.remove(_new_temporary(path, folder or os.path.dirname(os.path.abspath(path)), suffix=".tmp"))
+
+
+def _new_temporary(path: str, folder: str, suffix: str) -> str:
+    """Create an empty anim3d temporary in ``folder`` for writing ``path``; errors name ``path``."""
     if not os.path.isdir(folder):
         raise InputError(path, f"output folder does not exist: {folder}")
     try:
-        fd, probe = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=suffix, dir=folder)
     except OSError as e:
         raise InputError(path, f"cannot write in {folder} ({e.strerror or e})") from None
     os.close(fd)
-    os.remove(probe)
+    return tmp
 
 
 def check_output_folder(path: str | os.PathLike) -> None:

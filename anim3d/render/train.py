@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from anim3d.fileio import atomic_output
 from anim3d.render.flow import build_warp_mesh, driven_vertices
 from anim3d.render.frames import flow_batch, image_to_tensor, masks_of, network_inputs, render_batch, tensor_to_images, warp_low
 from anim3d.render.mouth import MouthPainter
@@ -68,9 +69,8 @@ def prepare_clip(path: str, size: int = TRAIN_CROP, max_frames: int | None = Non
     lms = np.stack([apply_affine(m, l) for l in lm_px[:n]])
     if cached:
         os.makedirs(cache_dir, exist_ok=True)
-        tmp = cached + ".tmp.npz"
-        np.savez(tmp, frames=frames, landmarks=lms)
-        os.replace(tmp, cached)
+        with atomic_output(cached) as tmp:
+            np.savez(tmp, frames=frames, landmarks=lms)
     return Clip(frames, lms, os.path.basename(path))
 
 
