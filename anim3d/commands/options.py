@@ -57,15 +57,9 @@ def motion_settings(args: argparse.Namespace):
 
 def seed(text: str) -> int:
     """A seed: a whole number in [0, anim3d.inference.settings.SEED_MAX]."""
-    from anim3d.inference.settings import SEED_MAX
+    from anim3d.inference.settings import SEED_MAX  # here, not at the top: the package loads torch
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 0 <= value <= SEED_MAX:
-        raise argparse.ArgumentTypeError(f"must be between 0 and {SEED_MAX}, got {text}")
-    return value
+    return int_range(0, SEED_MAX)(text)
 
 
 def fps(text: str) -> float:
