@@ -37,6 +37,9 @@ _DATA_URI = re.compile(r"data:([^,]*),(.*)", re.DOTALL)
 
 def split_glb(path: str, data: bytes) -> tuple[bytes, bytes | None]:
     """(JSON chunk, BIN chunk or None) of a GLB file's bytes."""
+    # Our own chunk walk: pygltflib's GLTF2.load_from_bytes reads chunk lengths without checking them
+    # against the file, decodes the JSON without refusing NaN, and fails on a BIN chunk before a JSON one
+    # with AttributeError; the checks here need the raw JSON before pygltflib builds anything from it.
     if len(data) < 12:
         raise InputError(path, f"GLB file is truncated ({len(data)} bytes, less than its 12-byte header)")
     magic, version, length = struct.unpack_from("<4sII", data)
