@@ -11,9 +11,10 @@ from anim3d.channels import INDEX
 from anim3d.phones import Phone
 from anim3d.teacher.core import speech_mouth
 from anim3d.teacher.visemes import lip_gap
-from anim3d.inference.mouth_blend import BLEND_CHANNELS, blend_mouth, check_share, rule_mouth
+from anim3d.inference.mouth_blend import BLEND_CHANNELS, blend_mouth, rule_mouth
 from anim3d.phonetic import phones_from_loglik, recognize_phones
 from anim3d.inference import ConditionError, animate, load_model
+from anim3d.inference.settings import check_teacher_blend
 
 progress.set_enabled(False)
 
@@ -71,8 +72,8 @@ def test_blend_mouth_mixes_only_the_articulation_channels():
     assert INDEX["jawOpen"] in BLEND_CHANNELS and INDEX["mouthClose"] in BLEND_CHANNELS
     assert INDEX["mouthSmileLeft"] not in BLEND_CHANNELS and INDEX["mouthPressLeft"] not in BLEND_CHANNELS
     for bad in (-0.1, 1.5, float("nan")):
-        with pytest.raises(ValueError, match="teacher blend"):
-            check_share(bad)
+        with pytest.raises(ConditionError, match="teacher blend"):
+            check_teacher_blend(bad)
     with pytest.raises(ValueError, match="12 frames"):
         blend_mouth(rng.random((13, 52)), rule, 0.5)
 

@@ -27,14 +27,6 @@ _EMOTION_TOO = ("mouthPressLeft", "mouthPressRight", "mouthStretchLeft", "mouthS
 BLEND_CHANNELS = tuple(INDEX[c] for c in ARTIC_CHANNELS if c not in _EMOTION_TOO)
 
 
-def check_share(share: float) -> float:
-    """A blend share in [0, 1], or a ValueError saying what it got."""
-    share = float(share)
-    if not (np.isfinite(share) and 0.0 <= share <= 1.0):
-        raise ValueError(f"the teacher blend share must be in [0, 1], got {share}")
-    return share
-
-
 def blend_mouth(blendshapes: np.ndarray, rule: np.ndarray, share: float) -> np.ndarray:
     """T x 52 generated blendshapes, T' x 52 rule-based ones (T' >= T) -> T x 52 with the articulation channels
     (1 - share) * generated + share * rule; the other channels as generated."""
