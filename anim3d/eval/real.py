@@ -283,24 +283,6 @@ def score_clips(clips: list[RealClip], methods, *, seeds=(0,), progress: bool = 
     return results
 
 
-def evaluate_real(
-    videos: list[Path],
-    methods,
-    *,
-    max_seconds: float | None = None,
-    seed: int = 0,
-    progress: bool = True,
-    offsets: dict | None = None,
-) -> list[ClipResult]:
-    """Track every video, run every method on its audio, score. Returns one row per
-    (clip, method) plus the real speaker's row per clip; ``offsets`` (a dict), when given,
-    receives clip name -> ``avsync.AVOffset``."""
-    clips = load_clips(videos, max_seconds=max_seconds, progress=progress)
-    if offsets is not None:
-        offsets.update({c.name: c.offset for c in clips})
-    return score_clips(clips, methods, seeds=(seed,), progress=progress)
-
-
 def per_clip(results: list[ClipResult], method: str, attr: str) -> dict[str, float]:
     """Clip -> ``attr`` of ``method``'s rows, averaged over seeds."""
     out: dict[str, list[float]] = {}
@@ -309,25 +291,3 @@ def per_clip(results: list[ClipResult], method: str, attr: str) -> dict[str, flo
             out.setdefault(r.clip, []).append(float(getattr(r, attr)))
     finite = {c: [x for x in v if np.isfinite(x)] for c, v in out.items()}
     return {c: float(np.mean(v)) if v else NAN for c, v in finite.items()}
-
-
-def summarize(results: list[ClipResult]) -> list[dict]:
-    """One row per method: mean r (lag 0, clip AV offset, best lag), median lag, mean dP and blink rate."""
-    out = []
-    for method in dict.fromkeys(r.method for r in results):
-        rows = [r for r in results if r.method == method]
-        out.append(
-            {
-                "method": method,
-                "clips": len({r.clip for r in rows}),
-                "r": float(np.nanmean([r.r for r in rows])),
-                "r_best": float(np.nanmean([r.r_best for r in rows])),
-                "r_av": float(np.nanmean([r.r_av for r in rows])),
-                "lag": float(np.median([r.lag for r in rows])),
-                "dp": float(np.nanmean([r.dp for r in rows])),
-                "dp_smooth": float(np.nanmean([r.dp_smooth for r in rows])),
-                "blinks": float(np.nanmean([r.blinks for r in rows])),
-                "source": rows[0].source,
-            }
-        )
-    return out
