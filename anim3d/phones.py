@@ -66,14 +66,6 @@ class Phone:
         return 0.5 * (self.start + self.end)
 
 
-def phone_index(label: str) -> int:
-    """Index of ``label`` in PHONE_SET (stress digits and case are ignored); KeyError for a label that is not a phone."""
-    key = normalize_label(label)
-    if key not in PHONE_INDEX:
-        raise KeyError(f"not an ARPAbet phone: {label!r}")
-    return PHONE_INDEX[key]
-
-
 def normalize_label(label: str) -> str:
     """``'aa1'`` -> ``'AA'``: upper case without stress digits; pause spellings and fillers (``+SPN+``) -> ``'SIL'``.
     Other labels are kept as they are (``known_label`` maps them to SIL)."""

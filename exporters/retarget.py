@@ -188,11 +188,6 @@ def _bone_track(rest_local: np.ndarray, parent_world: np.ndarray, rotvec: np.nda
     return rotvec_to_quat(q)
 
 
-def read_json(path: str | os.PathLike) -> dict:
-    """The JSON part of a GLB/VRM or a .gltf file, as parsed JSON (InputError when unreadable)."""
-    return read_document(path)[0]
-
-
 def embed_images(avatar: str, doc: dict, bb: BufferBuilder) -> int:
     """Images given by a file uri become bufferViews of the output (which is written elsewhere);
     the files must lie in the avatar's folder. Returns how many were embedded."""

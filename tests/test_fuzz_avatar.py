@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from anim3d.errors import Anim3dError
 from anim3d.motion import Motion
-from anim3d.exporters.gltf_read import read_gltf
-from anim3d.exporters.retarget import read_json, retarget
+from anim3d.exporters.gltf_read import read_document, read_gltf
+from anim3d.exporters.retarget import retarget
 from fuzzing import fuzz_settings, loads_or_names_the_file, mutations
 from test_gltf import run_validator
 from test_retarget import FACE_TARGETS, build_avatar
@@ -46,7 +46,7 @@ def bases() -> list[tuple[bytes, bytes]]:
         for p in (plain, Path(d) / "animated.glb"):
             data = p.read_bytes()
             n = struct.unpack_from("<I", data, 12)[0]
-            out.append((json.dumps(read_json(p)).encode(), data[28 + n :]))
+            out.append((json.dumps(read_document(p)[0]).encode(), data[28 + n :]))
         return out
 
 

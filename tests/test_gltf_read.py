@@ -14,7 +14,8 @@ import pytest
 
 from anim3d.errors import InputError
 from anim3d.motion import Motion
-from anim3d.exporters.retarget import read_json, retarget, write_glb_raw
+from anim3d.exporters.gltf_read import read_document
+from anim3d.exporters.retarget import retarget, write_glb_raw
 from test_gltf import assert_valid
 from test_retarget import FACE_TARGETS, build_avatar
 
@@ -31,7 +32,7 @@ def png_bytes(color=(200, 120, 90)) -> bytes:
 def glb_parts(tmp_path):
     """(JSON, BIN) of a small valid avatar GLB with three ARKit morph targets."""
     path = build_avatar(tmp_path / "src.glb", {"Face": FACE_TARGETS[:3]})
-    return read_json(path), g.GLTF2.load_binary(str(path)).binary_blob()
+    return read_document(path)[0], g.GLTF2.load_binary(str(path)).binary_blob()
 
 
 def write_gltf(folder, doc: dict, blob: bytes, buffer_uri: str, blob_path, image_uri: str | None = None, image_path=None):
@@ -199,7 +200,7 @@ def test_existing_animations_are_checked(tmp_path, glb_parts):
     doc, blob = glb_parts
     write_glb_raw(doc, blob, tmp_path / "a.glb")
     retarget(Motion.neutral(4), tmp_path / "a.glb", tmp_path / "animated.glb")
-    doc2, blob2 = read_json(tmp_path / "animated.glb"), g.GLTF2.load_binary(str(tmp_path / "animated.glb")).binary_blob()
+    doc2, blob2 = read_document(tmp_path / "animated.glb")[0], g.GLTF2.load_binary(str(tmp_path / "animated.glb")).binary_blob()
     doc2["animations"][0]["channels"][0]["sampler"] = 40
     write_glb_raw(doc2, blob2, tmp_path / "b.glb")
     assert_refused(tmp_path / "b.glb", tmp_path / "out.glb", "animations[0].channels[0].sampler is 40, but the animation has")

@@ -13,7 +13,8 @@ from anim3d.channels import ARKIT_NAMES, INDEX
 from anim3d.errors import InputError
 from anim3d.motion import Motion
 from anim3d.exporters.glb_buffers import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, BufferBuilder, read_accessor
-from anim3d.exporters.retarget import bone_role, read_json, retarget
+from anim3d.exporters.gltf_read import read_document
+from anim3d.exporters.retarget import bone_role, retarget
 from test_gltf import assert_valid
 
 FACE_TARGETS = ["EyeBlinkLeft", "eyeBlink_R", "JawOpen", "mouth_smile_l", "MOUTH_SMILE_R", "browInnerUp", "ARKit_cheekPuff",
@@ -88,7 +89,7 @@ def test_retarget_several_meshes_partial_sets(tmp_path, capsys):
     after = g.GLTF2.load_binary(str(out))
     blob = after.binary_blob()
     # the user's meshes, materials, nodes and bytes are untouched
-    raw_before, raw_after = read_json(av), read_json(out)
+    raw_before, raw_after = read_document(av)[0], read_document(out)[0]
     for key in ("meshes", "materials", "nodes", "scenes", "extensionsUsed"):
         assert json.dumps(raw_after.get(key)) == json.dumps(raw_before.get(key))
     n_bv, n_acc = len(raw_before["bufferViews"]), len(raw_before["accessors"])
@@ -110,7 +111,7 @@ def test_retarget_several_meshes_partial_sets(tmp_path, capsys):
 
 def test_node_weights_and_unknown_fields_survive(tmp_path):
     av = build_avatar(tmp_path / "me.glb", {"Face": FACE_TARGETS})
-    doc = read_json(av)
+    doc = read_document(av)[0]
     doc["nodes"][0]["weights"] = [0.0] * 7 + [0.7] + [0.0] * 5  # the avatar's own default for Fcl_MTH_A
     doc["nodes"][0]["extras"] = {"vendor": {"x": 1}}
     gl = g.GLTF2.load_binary(str(av))
@@ -118,7 +119,7 @@ def test_node_weights_and_unknown_fields_survive(tmp_path):
 
     write_glb_raw(doc, gl.binary_blob(), tmp_path / "me2.glb")
     retarget(Motion.neutral(4), tmp_path / "me2.glb", tmp_path / "out.glb")
-    after = read_json(tmp_path / "out.glb")
+    after = read_document(tmp_path / "out.glb")[0]
     assert after["nodes"][0]["weights"][7] == 0.7 and after["nodes"][0]["extras"] == {"vendor": {"x": 1}}
     gl2 = g.GLTF2.load_binary(str(tmp_path / "out.glb"))
     c = gl2.animations[0].channels[0]
@@ -207,7 +208,7 @@ def test_exporting_onto_an_animated_avatar_replaces_anim3d(tmp_path, capsys):
 
     av = build_avatar(tmp_path / "me.glb", {"Face": FACE_TARGETS})
     retarget(Motion.neutral(5), av, tmp_path / "idle.glb")
-    doc = read_json(tmp_path / "idle.glb")
+    doc = read_document(tmp_path / "idle.glb")[0]
     doc["animations"][0]["name"] = "idle"
     write_glb_raw(doc, g.GLTF2.load_binary(str(tmp_path / "idle.glb")).binary_blob(), tmp_path / "idle.glb")
     first = retarget(Motion.neutral(5), tmp_path / "idle.glb", tmp_path / "once.glb")
@@ -215,7 +216,7 @@ def test_exporting_onto_an_animated_avatar_replaces_anim3d(tmp_path, capsys):
     m = Motion(rng.random((8, 52)), np.zeros((8, 3)), np.zeros((8, 3)), 30.0)
     m.save_npz(tmp_path / "m.npz")
     assert main(["export", str(tmp_path / "m.npz"), "--avatar", str(tmp_path / "once.glb"), "-o", str(tmp_path / "twice.glb")]) == 0
-    assert [a["name"] for a in read_json(tmp_path / "twice.glb")["animations"]] == ["idle", "anim3d"]
+    assert [a["name"] for a in read_document(tmp_path / "twice.glb")[0]["animations"]] == ["idle", "anim3d"]
     assert "replaced the avatar's existing animation 'anim3d'" in capsys.readouterr().out
     assert "replaced" not in first.summary()
     gl = g.GLTF2.load_binary(str(tmp_path / "twice.glb"))

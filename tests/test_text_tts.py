@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anim3d.phones import PHONE_SET, SIL, VISEME_OF, Phone, fill_gaps, from_festival, from_ipa, from_ipa_timed, phone_index
+from anim3d.phones import (PHONE_INDEX, PHONE_SET, SIL, VISEME_OF, Phone, fill_gaps, from_festival, from_ipa,
+                           from_ipa_timed, known_label)
 from anim3d.data.text import sentence, utterance_text
 from anim3d.errors import Anim3dError
 
@@ -24,11 +25,10 @@ needs_piper = pytest.mark.skipif(not _voices("piper"), reason="piper-tts or its 
 # ------------------------------------------------------------------ phones
 def test_phone_set_and_index():
     assert len(PHONE_SET) == 40 and PHONE_SET[0] == SIL
-    assert phone_index("aa1") == PHONE_SET.index("AA")
-    assert phone_index("pau") == 0
+    assert PHONE_INDEX[known_label("aa1")] == PHONE_SET.index("AA")
+    assert PHONE_INDEX[known_label("pau")] == 0
     assert set(VISEME_OF) == set(PHONE_SET)
-    with pytest.raises(KeyError):
-        phone_index("QQ")
+    assert "QQ" not in PHONE_INDEX and known_label("QQ") == SIL
 
 
 def test_gaps_become_silence():
