@@ -38,6 +38,9 @@ def add_motion_arguments(p: argparse.ArgumentParser, *, batch: bool = False) -> 
     g.add_argument("--teacher-blend", type=unit_interval, metavar="SHARE",
                    help="share 0..1 of the rule-based mouth (visemes on the audio's recognised phones) blended into "
                         "the generated lips and jaw; 0 = the model's mouth alone (default: the checkpoint's)")
+    g.add_argument("--opening-share", type=unit_interval, metavar="SHARE",
+                   help="share 0..1 of the learned opening (learnt from videos of real speakers; see the model card) "
+                        "in the jaw; 0 = without it (default: the checkpoint's)")
     if batch:
         g.add_argument("--num-samples", type=int_range(1, 64), default=1,
                        help="N different takes (seeds seed..seed+N-1), generated in one batch")
@@ -52,7 +55,8 @@ def motion_settings(args: argparse.Namespace):
     gaze = None if args.free_gaze else (math.radians(args.gaze[0]), math.radians(args.gaze[1]))
     return MotionSettings(emotion=args.emotion, intensity=args.intensity, gaze=gaze, distance=args.distance,
                           style=args.style, seed=args.seed, steps=args.steps, sampler=args.sampler,
-                          guidance=args.guidance, mouth_steps=args.mouth_steps, teacher_blend=args.teacher_blend)
+                          guidance=args.guidance, mouth_steps=args.mouth_steps, teacher_blend=args.teacher_blend,
+                          opening_share=args.opening_share)
 
 
 def seed(text: str) -> int:

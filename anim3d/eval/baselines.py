@@ -26,6 +26,7 @@ class Method:
     description: str = ""
     stochastic: bool = False  # different seeds give different motions
     controls: tuple[str, ...] = field(default_factory=tuple)  # e.g. ("emotion", "intensity")
+    model: object = None  # the MotionGenerator behind it, for the model itself (``model_method``)
 
 
 # ------------------------------------------------------------------ loudness -> jaw
@@ -102,7 +103,7 @@ def model_method(model: str | None = "default", device: str = "cpu", steps: int 
 
     kept = ", ".join(f"{g} kept from step {k}" for g, k in gen.inference.group_steps.items())
     what = f"anim3d.inference.animate ({gen.cfg.name} config, {steps or gen.inference.steps} steps{', ' + kept if kept else ''})"
-    return Method(label, generate, what, stochastic=True, controls=("emotion", "intensity", "gaze", "distance"))
+    return Method(label, generate, what, stochastic=True, controls=("emotion", "intensity", "gaze", "distance"), model=gen)
 
 
 def available_methods(model: str | None = "default", device: str = "cpu", steps: int | None = None) -> list[Method]:

@@ -96,7 +96,7 @@ def heldout_score(gen, examples, rules: list | None = None, seed: int = 0) -> He
     """Closure, blinks and lip error of ``gen`` (with its inference settings) on the examples."""
     from anim3d.eval.metrics import bilabial_closure_rate, blink_rate_from_closure
     from anim3d.eval.mouth import CLOSED_BELOW, mesh_opening
-    from anim3d.inference.mouth_blend import blend_mouth
+    from anim3d.inference.offline import finish_mouth
     from anim3d.inference.settings import MotionSettings, resolve_sampling
     from anim3d.inference.windows import generate_windows
     from anim3d.motion_codec import array_to_motion
@@ -109,8 +109,9 @@ def heldout_score(gen, examples, rules: list | None = None, seed: int = 0) -> He
     blinks, errors = [], []
     for i, ex in enumerate(examples):
         out = generate_windows(gen, ex.feats, example_conditions(ex), [i + seed], sampling)[0]  # T x 58
-        if sampling.teacher_blend > 0:
-            out[:, :52] = blend_mouth(np.clip(out[:, :52], 0, 1), rules[i], sampling.teacher_blend)
+        if sampling.teacher_blend > 0 or sampling.opening_share > 0:
+            jaw = gen.learned_jaw(ex.feats) if sampling.opening_share > 0 else None
+            out[:, :52] = finish_mouth(np.clip(out[:, :52], 0, 1), sampling, rules[i] if rules else None, jaw)
         m = array_to_motion(out, gen.cfg.fps)
         rate, k = bilabial_closure_rate(mesh_opening(m), ex.phones, m.fps, closed_below=CLOSED_BELOW["mesh"])
         if k:

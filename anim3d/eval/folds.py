@@ -15,7 +15,7 @@ The score of a clip is the Pearson r at the clip's audio-video offset (``real.Cl
 averaged over the seeds for a stochastic method.
 
     python -m anim3d.eval.folds --videos DIR[,DIR...] [--manifest FILE] [--folds 5] [--model default]
-        [--settings JSON] [--blend-grid 0,0.15,0.3,0.45,0.6] [--seeds 0] [--seconds S]
+        [--settings JSON] [--blend-grid 0,0.15,0.3,0.45,0.6] [--opening-shares 0.5,1] [--seeds 0] [--seconds S]
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class BlendFamily:
 
         key = (audio_hash(audio), seed)
         if key not in self._parts:
-            motion = animate(audio, checkpoint=self.gen, seed=seed, teacher_blend=0.0)
+            motion = animate(audio, checkpoint=self.gen, seed=seed, teacher_blend=0.0, opening_share=0.0)
             self._parts[key] = (motion, self.gen.features_and_rule_mouth(audio)[1])
         return self._parts[key]
 
@@ -142,6 +142,12 @@ def blend_share_candidate(family: BlendFamily, scorer: Scorer, grid=BLEND_GRID) 
         return m
 
     return Candidate(f"{family.label}: teacher blend chosen per fold from {', '.join(f'{s:g}' for s in grid)}", fit, True)
+
+
+def opening_candidate(family, share: float) -> Candidate:
+    """An opening net trained on each fold's training clips (``eval.opening.OpeningFamily``), used at ``share``."""
+    return Candidate(f"{family.label} + opening learnt on the other folds (share {share:g})",
+                     lambda train: family.method(family.net(train), share), True)
 
 
 @dataclass
@@ -222,32 +228,48 @@ def parse_settings(text: str) -> list[dict]:
     return value
 
 
-def parse_grid(text: str) -> tuple[float, ...]:
-    """'0,0.15,0.3' -> shares, each in [0, 1], or one clear error."""
+def parse_grid(text: str, option: str = "--blend-grid") -> tuple[float, ...]:
+    """'0,0.15,0.3' -> shares, each in [0, 1], or one clear error naming ``option``."""
     try:
         grid = tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise Anim3dError(f"--blend-grid must be comma-separated numbers, got {text!r}") from None
+        raise Anim3dError(f"{option} must be comma-separated numbers, got {text!r}") from None
     if not grid or not all(0.0 <= s <= 1.0 for s in grid):
-        raise Anim3dError(f"--blend-grid needs shares in [0, 1], got {text!r}")
+        raise Anim3dError(f"{option} needs shares in [0, 1], got {text!r}")
     return grid
 
 
 def protocol_candidates(model: str | None, scorer: Scorer, *, settings=({},), grid=BLEND_GRID, device: str = "cpu",
-                        baselines: bool = True) -> list[Candidate]:
-    """The baselines, the model with each of ``settings`` (fixed), and the teacher blend share chosen per
-    fold from ``grid`` (fitted; none when ``grid`` is empty). ``model`` None: baselines only."""
+                        baselines: bool = True, opening_shares=None) -> list[Candidate]:
+    """The baselines and, unless ``model`` is None, ``model_candidates``."""
     from anim3d.eval.baselines import available_methods
 
-    methods = available_methods(None) if baselines else []
-    cands = [fixed(m) for m in methods]
+    cands = [fixed(m) for m in available_methods(None)] if baselines else []
     if model is not None:
         from anim3d.inference import load_model
 
         gen = load_model(None if model == "default" else model, device)
-        cands += [fixed(settings_method(gen, s)) for s in settings]
-        if grid:
-            cands.append(blend_share_candidate(BlendFamily(gen), scorer, grid))
+        cands += model_candidates(gen, scorer, settings=settings, grid=grid, opening_shares=opening_shares)
+    return cands
+
+
+def model_candidates(gen, scorer: Scorer, *, settings=({},), grid=BLEND_GRID, opening_shares=None) -> list[Candidate]:
+    """The model with each of ``settings`` (fixed), the teacher blend share chosen per fold from ``grid`` (fitted;
+    none when ``grid`` is empty) and, for each of ``opening_shares``, the model with an opening net trained on the
+    other folds (``anim3d.eval.opening``; None: the checkpoint's own share, when it has a learned opening).
+
+    The checkpoint's own learned opening was trained on real clips, maybe these: the fixed candidates and the
+    blend shares go without it (opening share 0) unless ``settings`` asks for it."""
+    cands = [fixed(settings_method(gen, {"opening_share": 0.0, **s})) for s in settings]
+    if grid:
+        cands.append(blend_share_candidate(BlendFamily(gen), scorer, grid))
+    if opening_shares is None:
+        opening_shares = (gen.inference.opening_share,) if gen.opening is not None and gen.inference.opening_share > 0 else ()
+    if opening_shares:
+        from anim3d.eval.opening import OpeningFamily
+
+        family = OpeningFamily(gen)
+        cands += [opening_candidate(family, s) for s in opening_shares]
     return cands
 
 
@@ -284,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--settings", default="[{}]", help="JSON list of InferenceConfig overrides, one fixed candidate each")
     ap.add_argument("--blend-grid", default=",".join(f"{s:g}" for s in BLEND_GRID),
                     help="teacher blend shares the fitted candidate chooses from ('' for none)")
+    ap.add_argument("--opening-shares", default="",
+                    help="comma-separated shares of an opening net trained on each fold's other folds, one candidate each "
+                         "(e.g. 0.5,1; default: the checkpoint's share when it has a learned opening)")
     ap.add_argument("--seeds", default="0", help="comma-separated seeds of the stochastic methods (default 0)")
     ap.add_argument("--seconds", type=float, default=None, help="use only the first S seconds of each clip")
     ap.add_argument("--no-baselines", action="store_true", help="leave out loudness and phones+teacher")
@@ -294,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     progress.set_enabled(not args.quiet)
     try:
         settings = parse_settings(args.settings)
-        grid = parse_grid(args.blend_grid) if args.blend_grid.strip() else ()
+        grid = parse_grid(args.blend_grid, "--blend-grid") if args.blend_grid.strip() else ()
+        opening_shares = parse_grid(args.opening_shares, "--opening-shares") if args.opening_shares.strip() else None
         try:
             seeds = [int(s) for s in args.seeds.split(",")]
         except ValueError:
@@ -308,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped {name}: {why}", file=sys.stderr)
         scorer = Scorer(clips, seeds)
         model = None if args.model.lower() == "none" else args.model
-        cands = protocol_candidates(model, scorer, settings=settings, grid=grid, baselines=not args.no_baselines)
+        cands = protocol_candidates(model, scorer, settings=settings, grid=grid, baselines=not args.no_baselines,
+                                    opening_shares=opening_shares)
         groups = {c.name: infos[c.name].group for c in clips}
         print(f"{len(clips)} clips, {len(set(groups.values()))} speakers, {args.folds} folds by speaker group; seeds {seeds}")
         results = run_folds(clips, groups, cands, args.folds, scorer, progress=not args.quiet)

@@ -2,8 +2,8 @@
 one, the clip's name.
 
 A manifest has a ``file`` column (the clip's file name) and a ``speaker_group`` column (one
-id per speaker: the unit of held-out folds) or at least ``speaker``; ``tier`` and ``language``
-are read when present. It is found beside the clips (``DIR/manifest.tsv``) or one folder up
+id per speaker: the unit of held-out folds) or at least ``speaker``; ``tier``, ``language``,
+``license_note``, ``repo`` and ``path`` are read when present. It is found beside the clips (``DIR/manifest.tsv``) or one folder up
 (``DIR/../manifest.tsv``), or given.
 
 A clip no manifest lists belongs to the speaker named by its file name without a trailing
@@ -34,6 +34,8 @@ class ClipInfo:
     tier: str = ""  # quality tier (A/B/C) when the manifest says
     language: str = ""
     listed: bool = True  # False: taken from the file name
+    licence: str = ""  # the manifest's licence note, when it has one
+    source: str = ""  # where the clip comes from (the manifest's repo and path), when it says
 
 
 def find_manifest(folder: str | os.PathLike) -> Path | None:
@@ -66,8 +68,10 @@ def read_manifest(path: str | os.PathLike) -> dict[str, ClipInfo]:
             continue
         speaker = (row.get("speaker") or "").strip()
         group = (row.get("speaker_group") or "").strip() or speaker or name
+        source = "/".join(x for x in ((row.get("repo") or "").strip(), (row.get("path") or "").strip()) if x)
         out[name] = ClipInfo(name, speaker or group, group, (row.get("tier") or "").strip(),
-                             (row.get("language") or "").strip())
+                             (row.get("language") or "").strip(), licence=(row.get("license_note") or "").strip(),
+                             source=source)
     return out
 
 

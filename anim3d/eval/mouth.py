@@ -60,6 +60,17 @@ def mesh_opening(motion: Motion) -> np.ndarray:
     return np.clip(gap, 0.0, None)
 
 
+@lru_cache(maxsize=1)
+def jaw_gap_line() -> tuple[float, float]:
+    """(mm per unit of jawOpen, mm at jawOpen 0) of the open head's inner-lip gap with every other channel at rest:
+    the line through jawOpen 0.2..1, where the lips are apart and the gap grows linearly."""
+    jaw = np.linspace(0.2, 1.0, 9)
+    m = Motion.neutral(len(jaw), 30.0)
+    m.blendshapes[:, INDEX["jawOpen"]] = jaw
+    slope, intercept = np.polyfit(jaw, mesh_opening(m) * 1000.0, 1)
+    return float(slope), float(intercept)
+
+
 def mouth_opening(motion: Motion, source: str = "mesh") -> tuple[np.ndarray, str]:
     """(opening (T,), source) with source "mesh" (the open head's lip gap) or "blendshapes" (the proxy)."""
     if source == "mesh":

@@ -130,6 +130,12 @@ def _real_section(rep: Report, cfg: EvalConfig, videos, methods, infos) -> None:
     except Exception as e:
         rep.add(f"Real-speaker evaluation failed: `{_warn('real speakers', e)}`")
         return
+    heard = trained_on(methods, videos)
+    if heard:
+        note = (f"The model's learned opening was trained on {len(heard)} of these clips ({', '.join(heard[:5])}"
+                f"{', ...' if len(heard) > 5 else ''}): the model's scores on them are not held out; --folds scores it held out.")
+        rep.add(note)
+        print(f"anim3d eval: {note}", file=sys.stderr)
     if skipped:
         rep.add("Left out (the tracker refused them): " + "; ".join(f"`{k}`: {v}" for k, v in skipped.items()) + ".")
     R.offsets_table(rep, {c.name: c.offset for c in clips}, infos)
@@ -144,6 +150,17 @@ def _real_section(rep: Report, cfg: EvalConfig, videos, methods, infos) -> None:
         _folds_section(rep, cfg, clips, infos, methods, results)
 
 
+def trained_on(methods, videos) -> list[str]:
+    """The file names of ``videos`` that a method's learned opening (``models.opening``) was trained on."""
+    names = {v.name for v in videos}
+    heard = set()
+    for m in methods:
+        net = getattr(m.model, "opening", None)
+        if net is not None and m.model.inference.opening_share > 0:
+            heard |= {c.get("file") for c in net.cfg.metadata.get("clips", [])} & names
+    return sorted(heard)
+
+
 def _folds_section(rep: Report, cfg: EvalConfig, clips, infos, methods, results) -> None:
     from anim3d.eval import folds as F
     from anim3d.eval.real_report import folds_section
@@ -155,7 +172,13 @@ def _folds_section(rep: Report, cfg: EvalConfig, clips, infos, methods, results)
         from anim3d.inference import load_model
 
         gen = load_model(None if cfg.model == "default" else cfg.model, cfg.device)
-        candidates.append(F.blend_share_candidate(F.BlendFamily(gen), scorer, cfg.blend_grid or F.BLEND_GRID))
+        if gen.opening is not None and gen.inference.opening_share > 0:
+            # its learned opening may have heard these speakers: held out, the model goes without it, or with one
+            # learnt on the other folds
+            candidates = [F.fixed(m) for m in methods if m.model is None]
+            candidates += F.model_candidates(gen, scorer, grid=cfg.blend_grid or F.BLEND_GRID)
+        else:
+            candidates.append(F.blend_share_candidate(F.BlendFamily(gen), scorer, cfg.blend_grid or F.BLEND_GRID))
     try:
         fold_results = F.run_folds(clips, {c.name: infos[c.name].group for c in clips}, candidates, cfg.folds, scorer,
                                    cfg.progress)

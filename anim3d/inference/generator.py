@@ -29,10 +29,11 @@ class MotionGenerator:
     None for a generator that is handed features, as training's validation is)."""
 
     def __init__(self, model, cfg, inference=None, device="cpu", metadata: dict | None = None,
-                 audio_encoder: str | None = None, front_end: bool = True):
+                 audio_encoder: str | None = None, front_end: bool = True, opening=None):
         from anim3d.models.config import InferenceConfig
 
         self.model, self.cfg, self.device = model, cfg, device
+        self.opening = opening  # the learned mouth opening (models.opening.OpeningNet) or None
         self.inference = inference or InferenceConfig()
         self.metadata = metadata or {}
         if audio_encoder and audio_encoder != cfg.audio_encoder:
@@ -48,9 +49,12 @@ class MotionGenerator:
     @classmethod
     def load(cls, folder, device="cpu", audio_encoder: str | None = None) -> "MotionGenerator":
         from anim3d.models.checkpoint import load_checkpoint, read_inference
+        from anim3d.models.opening import has_opening, load_opening
 
         model, cfg, meta = load_checkpoint(folder, device)
-        return cls(model, cfg, read_inference(folder), device, meta, audio_encoder)
+        inference = read_inference(folder)
+        opening = load_opening(folder, device) if has_opening(folder) or inference.opening_share > 0 else None
+        return cls(model, cfg, inference, device, meta, audio_encoder, opening=opening)
 
     # ----------------------------------------------------------- features
     def samples(self, audio: Audio, num_frames: int | None = None) -> tuple[np.ndarray, int]:
@@ -83,6 +87,24 @@ class MotionGenerator:
             with cpu_threads(self.device):
                 loglik, first = scored_loglik(x16), 0
         return feats, rule_mouth(loglik, first, x16, num_frames, self.cfg.fps)
+
+    def check_opening(self, share: float) -> None:
+        """A ConditionError when an opening share > 0 asks for a learned opening this model cannot give."""
+        if share <= 0:
+            return
+        if self.opening is None:
+            raise ConditionError("this model has no learned opening (opening.safetensors); use an opening share of 0")
+        if self.front_end is not None and self.opening.cfg.in_dim != self.front_end.dim:
+            raise ConditionError(f"the learned opening reads {self.opening.cfg.in_dim} features, this model's front end "
+                                 f"gives {self.front_end.dim}")
+
+    def learned_jaw(self, feats: np.ndarray) -> np.ndarray:
+        """T x F features -> (T,) jawOpen of the learned opening (``anim3d.inference.opening``)."""
+        from anim3d.inference.opening import learned_jaw
+
+        self.check_opening(1.0)
+        with cpu_threads(self.device):
+            return learned_jaw(self.opening, feats)
 
     def style_from(self, style) -> np.ndarray | None:
         """A Motion, a Motion .npz or a Live Link Face .csv path -> (116,) style vector (None -> None)."""

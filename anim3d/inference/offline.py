@@ -32,6 +32,7 @@ def animate(audio: Audio, settings: MotionSettings | None = None, *, checkpoint=
     gen = checkpoint if isinstance(checkpoint, MotionGenerator) else load_model(checkpoint, device, audio_encoder)
     conditions = check_conditions(settings, gen.cfg.emotions)
     sampling = resolve_sampling(settings, gen.inference)
+    gen.check_opening(sampling.opening_share)
     conditions.style = gen.style_from(settings.style)
     return generate(gen, audio, conditions, sampling, [seed + i for i in range(num_samples)], show_progress,
                     single=num_samples == 1)
@@ -47,9 +48,21 @@ def generate(gen: MotionGenerator, audio: Audio, conditions, sampling, seeds: li
     with cpu_threads(gen.device):
         raw = generate_windows(gen, feats, conditions, seeds, sampling, show_progress)  # B x T x 58
     motions = [gen.to_motion(r) for r in raw]
-    if rule is not None:
-        from anim3d.inference.mouth_blend import blend_mouth
-
-        for m in motions:
-            m.blendshapes = blend_mouth(m.blendshapes, rule, sampling.teacher_blend)
+    jaw = gen.learned_jaw(feats) if sampling.opening_share > 0 else None
+    for m in motions:
+        m.blendshapes = finish_mouth(m.blendshapes, sampling, rule, jaw)
     return motions[0] if single else motions
+
+
+def finish_mouth(blendshapes, sampling, rule=None, jaw=None):
+    """T x 52 generated blendshapes -> the mouth animate gives: ``sampling.teacher_blend`` of the T' x 52 rule-based
+    mouth ``rule`` blended in (``mouth_blend``), then ``sampling.opening_share`` of the (T',) learned jaw ``jaw``
+    (``opening``); each step only when its share is > 0."""
+    from anim3d.inference.mouth_blend import blend_mouth
+    from anim3d.inference.opening import blend_opening
+
+    if sampling.teacher_blend > 0:
+        blendshapes = blend_mouth(blendshapes, rule, sampling.teacher_blend)
+    if sampling.opening_share > 0:
+        blendshapes = blend_opening(blendshapes, jaw, sampling.opening_share)
+    return blendshapes

@@ -41,6 +41,7 @@ class MotionSettings:
     guidance: dict | None = None  # condition -> classifier-free guidance scale
     mouth_steps: int | None = None  # the mouth keeps the estimate of this sampler step (0: refined by every step)
     teacher_blend: float | None = None  # share in [0, 1] of the rule-based mouth blended into the generated one
+    opening_share: float | None = None  # share in [0, 1] of the learned opening in jawOpen (anim3d.inference.opening)
 
     def replace(self, **changes) -> "MotionSettings":
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
@@ -69,6 +70,7 @@ class Sampling:
     guidance: dict  # condition -> scale
     group_steps: dict  # channel group -> the step whose estimate it keeps (0: refined by every step)
     teacher_blend: float
+    opening_share: float
 
 
 def check_conditions(settings: MotionSettings, emotions) -> Conditions:
@@ -120,7 +122,9 @@ def resolve_sampling(settings: MotionSettings, inference) -> Sampling:
         group_steps["mouth"] = settings.mouth_steps
     return Sampling(steps, sampler, check_guidance(inference.guidance if settings.guidance is None else settings.guidance),
                     check_group_steps(group_steps, steps),
-                    check_teacher_blend(inference.teacher_blend if settings.teacher_blend is None else settings.teacher_blend))
+                    check_teacher_blend(inference.teacher_blend if settings.teacher_blend is None else settings.teacher_blend),
+                    check_share(inference.opening_share if settings.opening_share is None else settings.opening_share,
+                                "the learned opening share"))
 
 
 def check_guidance(guidance: dict) -> dict:
@@ -152,9 +156,13 @@ def check_group_steps(group_steps: dict, steps: int) -> dict:
 
 
 def check_teacher_blend(share) -> float:
-    share = _number(share, "the teacher blend share")
+    return check_share(share, "the teacher blend share")
+
+
+def check_share(share, what: str) -> float:
+    share = _number(share, what)
     if not 0.0 <= share <= 1.0:
-        raise ConditionError(f"the teacher blend share must be in [0, 1], got {share}")
+        raise ConditionError(f"{what} must be in [0, 1], got {share}")
     return share
 
 

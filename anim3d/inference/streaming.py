@@ -77,6 +77,7 @@ class StreamingAnimator:
             raise ConditionError(str(e)) from None
         self.controls = check_conditions(settings, cfg.emotions)
         self.sampling = resolve_sampling(settings, self.gen.inference)
+        self.gen.check_opening(self.sampling.opening_share)
         self.controls.style = self.gen.style_from(settings.style)
         self.steps = self.sampling.steps
         if not (hop >= 1 and lookahead >= 0 and first_lookahead >= 0):
@@ -189,6 +190,7 @@ class StreamingAnimator:
         """Sample one window at ``self.sent`` with audio for frames < ``available``; send frames < ``upto``."""
         import torch
 
+        from anim3d.inference.offline import finish_mouth
         from anim3d.inference.windows import sample_window_from_noise, window_conditions
         from anim3d.motion_codec import denormalize
 
@@ -215,11 +217,11 @@ class StreamingAnimator:
         self.history = np.concatenate([self.history, new])[-K:]
         self.sent += n
         motion = self.gen.to_motion(denormalize(new, self.gen.mean, self.gen.std))
-        if self.rule is not None:
-            from anim3d.inference.mouth_blend import blend_mouth
-
-            rule = self.rule.mouth(s, s + n, self.buf, self.buf_start)
-            motion.blendshapes = blend_mouth(motion.blendshapes, rule, self.blend_share)
+        rule = self.rule.mouth(s, s + n, self.buf, self.buf_start) if self.rule is not None else None
+        # the learned opening reads the features from K frames before the window to the last one received: the
+        # frames after it are not heard yet, and the net reads them as the mean features
+        jaw = self.gen.learned_jaw(feats[lo:available])[s - lo : s - lo + n] if self.sampling.opening_share > 0 else None
+        motion.blendshapes = finish_mouth(motion.blendshapes, self.sampling, rule, jaw)
         return motion
 
     def push(self, samples: np.ndarray) -> Motion:
