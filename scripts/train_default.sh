@@ -28,11 +28,16 @@
 #   pucker; a funnel parts the lips, and real
 #   speakers' funnel stays at its pause level), lr 3e-4, p/b/m weight x17, for a 36-minute budget (the shipped run:
 #   20 epochs, 4970 steps).
+# Stage 9, the learned opening (anim3d train-opening): a small conv net from the same audio features to the inner-lip
+#   gap of the real speakers of ../shared/realvideo (MediaPipe-tracked, each clip read at its audio-video offset;
+#   the four evaldata clips stay out, held out), 3 nets x 300 steps, calibrated to part the head's lips as wide as
+#   those speakers part theirs, at share 0.75 of the jaw: the share with the best mean over speaker-held-out folds
+#   (python -m anim3d.eval.folds --opening-shares 0.75,1, docs/evaluation.md). About a minute.
 # Batch 24, AdamW, EMA 0.998; one CPU thread (on a busy 2-core machine a second thread made each step
 # slower, not faster). Time budgets make the step counts machine-dependent: the shipped model's own
 # count is in models/default/config.json ("metadata" -> "metrics" -> "step").
 #
-#   scripts/train_default.sh     # corpora in $CORPUS1..$CORPUS5, runs in $RUN/stage{1,...,8}, then models/default
+#   scripts/train_default.sh     # corpora in $CORPUS1..$CORPUS5, runs in $RUN/stage{1,...,9}, then models/default
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CORPUS1=${CORPUS1:-/work/corpus/h3_synth_1h}
@@ -41,6 +46,7 @@ CORPUS3=${CORPUS3:-/work/corpus/h6_synth_2h}
 CORPUS4=${CORPUS4:-/work/corpus/h8_piper_2h}
 CORPUS5=${CORPUS5:-/work/corpus/h9_pucker_2h}
 RUN=${RUN:-/work/corpus/run_default}
+REALVIDEO=${REALVIDEO:-../shared/realvideo/clips}
 export OMP_NUM_THREADS=1
 COMMON=(--steps-per-epoch 250 --batch-size 24 --ema 0.998 --val-utterances 24 --threads 1)
 
@@ -71,6 +77,9 @@ anim3d train --data "$CORPUS4" --init "$RUN/stage6" --audio-encoder phones --out
 anim3d train --data "$CORPUS5" --init "$RUN/stage7" --out "$RUN/stage8" --epochs 24 --lr 3e-4 --max-minutes 36 \
   --bilabial-weight 16 --seed 10 --inference scripts/default_inference.json "${COMMON[@]}"
 
+anim3d train-opening --videos "$REALVIDEO" --model "$RUN/stage8" --out "$RUN/stage9" --share 0.75
+
 mkdir -p models/default
-cp "$RUN/stage8/config.json" "$RUN/stage8/model.safetensors" models/default/
-echo "models/default updated from $RUN/stage8"
+cp "$RUN/stage9/config.json" "$RUN/stage9/model.safetensors" "$RUN/stage9/opening.safetensors" models/default/
+python scripts/model_card.py models/default > models/default/MODEL_CARD.md
+echo "models/default updated from $RUN/stage9"

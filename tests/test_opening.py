@@ -64,6 +64,19 @@ def _toy_net(cfg, examples):
     return OpeningNet(c).eval()
 
 
+def test_training_is_reproducible_from_its_seed():
+    rng = np.random.default_rng(5)
+    examples = _toy_examples(3, rng, frames=120)
+    cfg, train = OpeningConfig(hidden=8, layers=2, members=2), OpeningTraining(steps=20, window=40, batch=4)
+    torch.manual_seed(123)  # the global random state before training must not matter
+    a = train_opening(examples, cfg, train)
+    torch.manual_seed(456)
+    b = train_opening(examples, cfg, train)
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+    c = train_opening(examples, cfg, OpeningTraining(steps=20, window=40, batch=4, seed=1))
+    assert not torch.equal(a.state_dict()["members.0.out.weight"], c.state_dict()["members.0.out.weight"])
+
+
 def test_training_refuses_no_examples():
     with pytest.raises(ValueError):
         train_opening([])
@@ -274,3 +287,22 @@ def test_train_opening_on_real_videos_writes_a_model_that_animates(evaldata, tmp
     m = animate(_speech(1.0), checkpoint=gen)
     assert m.num_frames == 30
     assert sorted(p.name for p in out.iterdir()) == sorted([CONFIG_FILE, WEIGHTS_FILE, OPENING_FILE])
+
+
+def test_eval_names_the_clips_a_models_learned_opening_heard(opening_checkpoint, tmp_path):
+    from pathlib import Path
+
+    from anim3d.eval.baselines import Method
+    from anim3d.eval.run import trained_on
+
+    gen = load_model(opening_checkpoint)
+    gen.opening.cfg.metadata["clips"] = [{"file": "a.mp4"}, {"file": "c.mp4"}]
+    try:
+        model = Method("model", None, model=gen)
+        videos = [Path("x/a.mp4"), Path("x/b.mp4")]
+        assert trained_on([Method("loudness", None), model], videos) == ["a.mp4"]
+        gen.inference.opening_share = 0.0  # the net is there but not used: the scores are held out
+        assert trained_on([model], videos) == []
+    finally:
+        gen.opening.cfg.metadata.pop("clips")
+        gen.inference.opening_share = 1.0

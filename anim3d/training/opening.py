@@ -106,6 +106,7 @@ def train_opening(examples: list[OpeningExample], cfg: OpeningConfig | None = No
     cfg = dataclasses.replace(cfg or OpeningConfig(), in_dim=feats.shape[1])
     mean, std = feats.mean(0), feats.std(0) + 1e-6
     cfg.feature_mean, cfg.feature_std = mean.tolist(), std.tolist()
+    torch.manual_seed(train.seed)  # the members' initial weights
     net = OpeningNet(cfg)
     lens = np.array([len(e.target) for e in examples], np.float64)
     x_all = torch.tensor((feats - mean) / std, dtype=torch.float32)[None]  # 1 x N x F: every frame, for the calibration
