@@ -49,7 +49,8 @@ def test_an_installed_wheel_animates_beside_a_users_own_models_package(tmp_path)
         names = z.namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"anim3d"}
-    for data in ("anim3d/models/default/model.safetensors", "anim3d/models/renderer_default/model.safetensors",
+    for data in ("anim3d/models/default/model.safetensors", "anim3d/models/default/opening.safetensors",
+                 "anim3d/models/renderer_default/model.safetensors",
                  "anim3d/flame/assets/open_head.npz", "anim3d/unity_bridge/unity/Runtime/Anim3dFaceReceiver.cs"):
         assert data in names, data
     site = tmp_path / "site"

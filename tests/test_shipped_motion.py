@@ -20,6 +20,7 @@ SPEECH = REPO / "examples" / "hello.wav"
 # name -> animate() keyword arguments (gaze in radians)
 OFFLINE = {
     "default_seed0": dict(seed=0),
+    "no_opening_seed0": dict(seed=0, opening_share=0.0),  # the motion model's own jaw (the default before 2026-12-07)
     "controls_seed5": dict(seed=5, emotion="happy", intensity=0.6, gaze=(0.1, -0.05), distance=0.02, teacher_blend=0.0,
                            mouth_steps=0, sampler="ddim", steps=6, guidance={"audio": 1.5}),
     "free_gaze_seed7": dict(seed=7, emotion="sad", gaze=None, distance=None, teacher_blend=0.5),
