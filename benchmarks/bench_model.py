@@ -148,6 +148,11 @@ def main() -> None:
             on, off = bench_offline(gen, audio, args.steps)[1], bench_offline(gen, audio, args.steps, teacher_blend=0.0)[1]
             print(f"| fast ({what}): teacher blend {share} vs the model's mouth alone (same run) | {on:.2f} vs {off:.2f} CPU s "
                   f"for {audio.duration:.0f} s of speech | ratio {on / off:.3f} |", flush=True)
+        share = gen.inference.opening_share
+        if share > 0:  # what the learned opening costs (anim3d.inference.opening), against the model's own jaw in this run
+            on, off = bench_offline(gen, audio, args.steps)[1], bench_offline(gen, audio, args.steps, opening_share=0.0)[1]
+            print(f"| fast ({what}): learned opening {share} vs the model's own jaw (same run) | {on:.2f} vs {off:.2f} CPU s "
+                  f"for {audio.duration:.0f} s of speech | ratio {on / off:.3f} |", flush=True)
         cached, per_call, ratio = audio_cache_ratio(gen, audio)
         print(f"| fast ({what}): audio encoded once per window vs in every forward pass (same run, 3 rounds) | "
               f"{cached:.2f} vs {per_call:.2f} CPU s for {audio.duration:.0f} s of speech | ratio {ratio:.3f} |", flush=True)
@@ -159,6 +164,8 @@ def main() -> None:
     ]
     if gen.inference.teacher_blend > 0:
         variants.append(("the default without the teacher blend", dict(teacher_blend=0.0)))
+    if gen.inference.opening_share > 0:
+        variants.append(("the default without the learned opening", dict(opening_share=0.0)))
     for label, opts in variants:
         first, cpu, frames, first_cpu, first_audio, t = bench_stream(gen, audio.samples[: int(args.stream_seconds * 16000)], 16000, **opts)
         print(f"| streaming fast ({what}): {label} | 20 ms chunks | first frame {first * 1000:.0f} ms after the first chunk arrived = "
