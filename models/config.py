@@ -118,12 +118,17 @@ class InferenceConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "InferenceConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown inference setting{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
-                             f"(known: {', '.join(sorted(known))})")
-        return cls(**d)
+        return from_fields(cls, d, "inference setting")
+
+
+def from_fields(cls, d: dict, what: str):
+    """The dataclass ``cls`` from the dict ``d`` of its fields; a ValueError naming each unknown key as a ``what``."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"unknown {what}{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+                         f"(known: {', '.join(sorted(known))})")
+    return cls(**d)
 
 
 # the inference settings of checkpoint format 1, where they sat in the "model" block under these names

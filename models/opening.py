@@ -60,11 +60,9 @@ class OpeningConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "OpeningConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown opening setting(s) {', '.join(unknown)}")
-        return cls(**d)
+        from anim3d.models.config import from_fields
+
+        return from_fields(cls, d, "opening setting")
 
 
 class OpeningMember(nn.Module):
