@@ -306,3 +306,40 @@ def test_eval_names_the_clips_a_models_learned_opening_heard(opening_checkpoint,
     finally:
         gen.opening.cfg.metadata.pop("clips")
         gen.inference.opening_share = 1.0
+
+
+@pytest.mark.slow
+def test_folds_score_an_opening_learnt_on_the_other_speakers(tmp_path, evaldata, capsys):
+    """Two speakers, 2 folds: the opening candidate trains a net on one speaker's clips and scores the other's; the
+    fixed candidate goes without the checkpoint's own net."""
+    import os
+
+    from anim3d.eval import folds as F
+    from anim3d.eval.opening import OpeningFamily
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in ("Obama_clip1.mp4", "reagan_clip1.mp4"):
+        os.symlink(evaldata / "video" / name, videos / name)
+    code = F.main(["--videos", str(videos), "--folds", "2", "--seconds", "6", "--blend-grid", "", "--no-baselines",
+                   "--opening-shares", "1", "-q"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert 'model {"opening_share": 0.0}' in out and "model + opening learnt on the other folds (share 1)" in out
+    scores = [float(line.split()[0]) for line in out.splitlines() if "opening learnt" in line and line.startswith("    ")]
+    assert len(scores) >= 2 and all(-1 <= s <= 1 for s in scores)  # per fold, and the mean over folds
+    # what the family trains on: only the training fold's clips
+    from anim3d.eval.real import find_videos_in, load_clips
+
+    clips = load_clips(find_videos_in([videos]), max_seconds=6, progress=False)
+    family = OpeningFamily(load_model(), training=OpeningTraining(steps=5))
+    net = family.net(clips[:1])
+    assert net.cfg.metadata["examples"] == 3  # one clip at three speeds
+    assert family.net(clips[:1]) is net  # kept per training set
+
+
+def test_folds_refuse_bad_opening_shares(capsys):
+    from anim3d.eval import folds as F
+
+    assert F.main(["--videos", "nowhere", "--opening-shares", "1.5"]) == 2
+    assert "--opening-shares needs shares in [0, 1]" in capsys.readouterr().err
