@@ -36,7 +36,7 @@ class OpeningConfig:
     in_dim: int = 129  # the motion model's audio feature width
     hidden: int = 32
     kernel: int = 5
-    layers: int = 3  # conv layer i has dilation 2^i: the receptive field is +-(kernel // 2) * (2^layers - 1) frames
+    layers: int = 3  # conv layer i has dilation 2^i: each output frame reads +-(kernel // 2) * (2^layers - 1) frames
     dropout: float = 0.5
     members: int = 3  # nets trained from different seeds, averaged
     feature_mean: list = field(default_factory=list)  # in_dim: the training features' mean
@@ -48,12 +48,7 @@ class OpeningConfig:
     # head's lips as wide as the training speakers' lips part (``training.opening.calibrate_jaw``)
     jaw_mean: float = 0.2
     jaw_std: float = 0.1
-    metadata: dict = field(default_factory=dict)  # what it was trained on, how, its held-out scores
-
-    @property
-    def reach(self) -> int:
-        """Frames of features on each side that one output frame reads."""
-        return (self.kernel // 2) * (2**self.layers - 1)
+    metadata: dict = field(default_factory=dict)  # what it was trained on (clips, sources, licence notes) and how
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

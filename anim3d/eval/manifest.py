@@ -3,8 +3,8 @@ one, the clip's name.
 
 A manifest has a ``file`` column (the clip's file name) and a ``speaker_group`` column (one
 id per speaker: the unit of held-out folds) or at least ``speaker``; ``tier``, ``language``,
-``license_note``, ``repo`` and ``path`` are read when present. It is found beside the clips (``DIR/manifest.tsv``) or one folder up
-(``DIR/../manifest.tsv``), or given.
+``license_note``, ``repo`` and ``path`` are read when present. It is found beside the clips
+(``DIR/manifest.tsv``) or one folder up (``DIR/../manifest.tsv``), or given.
 
 A clip no manifest lists belongs to the speaker named by its file name without a trailing
 clip number (``Obama_clip2.mp4`` -> ``obama``, ``talk_3.mp4`` -> ``talk``): clips that differ

@@ -1,5 +1,5 @@
 """The learned mouth opening in the speaker-held-out protocol: for each fold, an opening net trained on the
-other folds' clips (``anim3d.training.opening``), its jaw calibrated on the model's own jaw on those clips, and
+other folds' clips (``anim3d.training.opening``), its jaw calibrated on those clips' lip gaps, and
 the model with that net at a given opening share, scored on the fold's clips.
 
 The nets are kept per set of training clips, so every share of one fold reuses one net; each clip's examples
@@ -35,7 +35,6 @@ class OpeningFamily:
         self.gen, self.label = gen, label
         self.cfg, self.training, self.on_step = cfg, training or OpeningTraining(), on_step
         self._examples: dict[str, list] = {}
-        self._jaws: dict[str, np.ndarray] = {}
         self._nets: dict[frozenset, object] = {}
 
     def examples(self, clip) -> list:

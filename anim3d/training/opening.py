@@ -7,7 +7,7 @@ down (``SPEEDS``: the voice's pitch and formants move with the tempo, a cheap st
 
 Each member learns from random windows of the examples with the loss 1 - Pearson r between its output and the
 target over each window: the measure the real-speaker evaluation reports, blind to the scale of the opening
-(which the calibration in ``anim3d.inference.opening`` sets).
+(which ``calibrate_jaw`` sets from the training clips' lip gaps).
 """
 
 from __future__ import annotations
