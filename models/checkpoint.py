@@ -3,7 +3,8 @@
 ``config.json`` holds the format name, the ``model`` block (``ModelConfig``: architecture, front end, motion
 statistics), the ``inference`` block (``InferenceConfig``: how the checkpoint is sampled unless a request says
 otherwise) and training ``metadata``. Format 1 kept the inference settings inside the model block; it still
-reads. No pickle anywhere: weights go through safetensors, the config through JSON.
+reads. A checkpoint may also hold a learned mouth opening, ``opening.safetensors`` (``models.opening``). No pickle
+anywhere: weights go through safetensors, the config through JSON.
 """
 
 from __future__ import annotations
