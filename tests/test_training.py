@@ -167,3 +167,32 @@ def test_fine_tuning_onto_another_front_end_starts_only_the_audio_input_layer_af
     for k, v in old.items():
         if not k.startswith("in_audio.0."):
             assert torch.equal(v, new[k]), k
+
+
+def test_fine_tuning_keeps_the_learned_opening_while_the_features_stay_the_same(toy, tmp_path):
+    from anim3d.inference import load_model
+    from anim3d.models.checkpoint import CONFIG_FILE, read_inference
+    from anim3d.models.opening import OPENING_FILE, OpeningConfig, OpeningNet, save_opening
+
+    tr, _ = toy
+    base = tmp_path / "base"
+    train(tr, [], str(base), TrainConfig(epochs=1, steps_per_epoch=5, **TINY), log=lambda s: None)
+    dim = tr[0].feats.shape[1]
+    save_opening(base, OpeningNet(OpeningConfig(in_dim=dim, members=1, feature_mean=[0.0] * dim, feature_std=[1.0] * dim,
+                                                out_mean=[0.0], out_std=[1.0])))
+    doc = json.loads((base / CONFIG_FILE).read_text())
+    doc["inference"]["opening_share"] = 0.5
+    (base / CONFIG_FILE).write_text(json.dumps(doc))
+    tuned = tmp_path / "tuned"
+    train(tr, [], str(tuned), TrainConfig(epochs=1, steps_per_epoch=1, **TINY, init=str(base)), log=lambda s: None)
+    assert (tuned / OPENING_FILE).read_bytes() == (base / OPENING_FILE).read_bytes()
+    assert read_inference(tuned).opening_share == 0.5
+    assert load_model(str(tuned)).opening is not None  # loads and animates with it
+    # another front end: the net cannot read its features, and the fine-tuned model goes without it
+    rng = np.random.default_rng(0)
+    phone_tr = [dataclasses.replace(e, feats=rng.random((len(e.feats), 129), dtype=np.float32)) for e in tr]
+    switched = tmp_path / "switched"
+    train(phone_tr, [], str(switched), TrainConfig(epochs=1, steps_per_epoch=1, **TINY, init=str(base),
+                                                   model_overrides={"audio_encoder": "phones", "audio_dim": 129}),
+          log=lambda s: None)
+    assert not (switched / OPENING_FILE).exists() and read_inference(switched).opening_share == 0.0

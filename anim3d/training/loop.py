@@ -181,6 +181,9 @@ def train(train_examples: list[Example], val_examples: list[Example], out_dir: s
         cfg = dataclasses.replace(cfg, **tcfg.model_overrides)  # e.g. audio_conv_layers added to a trained model
         if cfg.audio_dim != int(train_examples[0].feats.shape[1]):
             raise Anim3dError(f"{tcfg.init}: the checkpoint takes {cfg.audio_dim} audio features per frame, the corpus gives {train_examples[0].feats.shape[1]}")
+        from anim3d.training.opening import carry_opening
+
+        inference = carry_opening(tcfg.init, out_dir, inference, init_audio == (cfg.audio_encoder, cfg.audio_dim))
     else:
         resume = False
         inference = InferenceConfig()

@@ -146,3 +146,21 @@ def calibrate_jaw(net: OpeningNet, gaps_mm: list[np.ndarray]) -> OpeningNet:
     slope, at_rest = jaw_gap_line()
     net.cfg.jaw_mean, net.cfg.jaw_std = float((g.mean() - at_rest) / slope), float(g.std() / slope)
     return net
+
+
+def carry_opening(init_dir: str, out_dir: str, inference, same_features: bool):
+    """A fine-tuned model's learned opening: the ``init_dir`` checkpoint's net is copied into ``out_dir`` when the
+    fine-tuned model reads the same audio features (the net reads only those); otherwise, or when ``init_dir`` has
+    none, the fine-tuned model goes without it. -> the fine-tuned model's InferenceConfig."""
+    import os
+    import shutil
+
+    from anim3d.fileio import atomic_output
+    from anim3d.models.opening import OPENING_FILE, has_opening
+
+    if has_opening(init_dir) and same_features:
+        os.makedirs(out_dir, exist_ok=True)
+        with atomic_output(os.path.join(out_dir, OPENING_FILE)) as tmp:
+            shutil.copyfile(os.path.join(init_dir, OPENING_FILE), tmp)
+        return inference
+    return dataclasses.replace(inference, opening_share=0.0)
