@@ -100,9 +100,14 @@ def load_checkpoint(folder: str | os.PathLike, device="cpu"):
         state = load_file(wpath, device="cpu")
     except (SafetensorError, OSError) as e:
         raise InputError(wpath, f"unreadable weights ({e})") from None
-    model = MotionTransformer(cfg)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as e:
-        raise InputError(wpath, f"weights do not match the config ({str(e).splitlines()[0]})") from None
+    model = load_weights(MotionTransformer(cfg), state, wpath)
     return model.to(device).eval(), cfg, meta
+
+
+def load_weights(module, state: dict, path: str):
+    """``module`` with the weights ``state`` read from ``path``; an InputError naming the file when they do not fit."""
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as e:
+        raise InputError(path, f"weights do not match the config ({str(e).splitlines()[0]})") from None
+    return module

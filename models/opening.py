@@ -127,6 +127,8 @@ def load_opening(folder: str | os.PathLike, device="cpu") -> OpeningNet:
     from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
+    from anim3d.models.checkpoint import load_weights
+
     path = os.path.join(os.fspath(folder), OPENING_FILE)
     if not os.path.isfile(path):
         raise InputError(folder, f"the checkpoint's inference settings ask for the learned opening, but {OPENING_FILE} is missing")
@@ -139,11 +141,7 @@ def load_opening(folder: str | os.PathLike, device="cpu") -> OpeningNet:
         state = load_file(path, device="cpu")
     except (SafetensorError, OSError, KeyError, ValueError, TypeError) as e:
         raise InputError(path, f"unreadable opening net ({e})") from None
-    net = OpeningNet(cfg)
-    try:
-        net.load_state_dict(state)
-    except RuntimeError as e:
-        raise InputError(path, f"weights do not match the config ({str(e).splitlines()[0]})") from None
+    net = load_weights(OpeningNet(cfg), state, path)
     if not (len(cfg.feature_mean) == len(cfg.feature_std) == cfg.in_dim and len(cfg.out_mean) == len(cfg.out_std) == cfg.members):
         raise InputError(path, "the opening net's standardisation does not match its shape")
     return net.to(device).eval()
