@@ -25,13 +25,26 @@ from anim3d.data.tts.piper import reseed_piper
 from anim3d.data.tts.voice import SAMPLE_RATE, TTSError, Voice, clean_text
 from anim3d.phones import Phone
 
-__all__ = ["SAMPLE_RATE", "TTSError", "Voice", "list_voices", "reseed_piper", "synthesize", "synthesize_many"]
+__all__ = ["SAMPLE_RATE", "TTSError", "Voice", "is_installed", "list_voices", "reseed_piper", "synthesize", "synthesize_many"]
 
 
-@lru_cache(maxsize=1)
-def list_voices() -> list[Voice]:
-    """The voices installed on this machine (espeak-ng English accents x variants, festival voices)."""
+@lru_cache(maxsize=None)
+def list_voices(language: str = "en") -> list[Voice]:
+    """The voices installed on this machine for ``language`` (a code of ``anim3d.languages.LANGUAGES``): for
+    English the espeak-ng English accents x variants, festival and Piper voices; for another language its
+    espeak-ng voice x variants (festival's and Piper's voices here are English)."""
+    from anim3d.languages import check_language
+
+    if check_language(language) != "en":
+        return espeak.voices(language)
     return espeak.voices() + festival.voices() + [Voice("piper", name) for name in piper.voice_files()]
+
+
+def is_installed(voice: Voice) -> bool:
+    """Whether ``voice`` is one of ``list_voices`` of some language."""
+    from anim3d.languages import LANGUAGES
+
+    return voice in list_voices() or (voice.engine == "espeak" and any(voice in list_voices(code) for code in LANGUAGES))
 
 
 def synthesize(text: str, voice: Voice, rate: float = 1.0, pitch: float = 1.0) -> tuple[Audio, list[Phone]]:
@@ -47,7 +60,7 @@ def synthesize_many(
     texts: Sequence[str], voice: Voice, rates: Sequence[float] | None = None, pitches: Sequence[float] | None = None
 ) -> list[tuple[Audio, list[Phone]]]:
     """Several utterances with one voice (festival runs once for all of them)."""
-    if voice not in list_voices():
+    if not is_installed(voice):
         raise TTSError(f"voice {voice.id!r} is not installed (installed: {len(list_voices())} voices; see list_voices())")
     rates = list(rates) if rates is not None else [1.0] * len(texts)
     pitches = list(pitches) if pitches is not None else [1.0] * len(texts)

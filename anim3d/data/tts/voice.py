@@ -30,13 +30,17 @@ class Voice:
 
     @staticmethod
     def parse(text: str) -> "Voice":
-        """``'espeak:en-us+f3'`` / ``'festival:kal_diphone'`` -> Voice (checked against list_voices)."""
+        """``'espeak:en-us+f3'`` / ``'espeak:de'`` / ``'festival:kal_diphone'`` -> Voice (one that is installed;
+        ``'espeak:zh'``, a language code of ``anim3d.languages``, is that language's espeak-ng voice)."""
         engine, _, rest = text.partition(":")
         name, _, variant = rest.partition("+")
-        from anim3d.data.tts import list_voices
+        from anim3d.data.tts import is_installed, list_voices
+        from anim3d.languages import LANGUAGES
 
         voice = Voice(engine, name, variant)
-        if voice not in list_voices():
+        if engine == "espeak" and not is_installed(voice) and name.lower() in LANGUAGES:  # a language code: its voice
+            voice = Voice(engine, LANGUAGES[name.lower()], variant)
+        if not is_installed(voice):
             known = ", ".join(v.id for v in list_voices()[:8])
             raise TTSError(f"unknown voice {text!r}; installed voices include {known}, ... (all: 'anim3d data voices')")
         return voice
