@@ -1,8 +1,10 @@
 """Sentences for synthetic speech: statements, questions, exclamations and lists of many lengths.
 
-A small template grammar over bundled word lists gives natural-looking sentences; words
+A small template grammar over bundled word lists gives natural-looking English sentences; words
 drawn from the CMU pronouncing dictionary (shipped inside the pocketsphinx wheel) add
-broad phonetic coverage (rare phones, clusters, long words).
+broad phonetic coverage (rare phones, clusters, long words). The other languages of
+``anim3d.languages`` draw from about 40 short everyday sentences each (``sentences/<code>.txt``,
+written for anim3d, rich in p, b, m and varied vowels).
 """
 
 from __future__ import annotations
@@ -124,3 +126,40 @@ def utterance_text(rng: np.random.Generator, min_sentences: int = 1, max_sentenc
     """A short passage of 1-3 sentences (about 2-12 seconds of speech)."""
     n = int(rng.integers(min_sentences, max_sentences + 1))
     return " ".join(sentence(rng) for _ in range(n))
+
+
+SENTENCES_DIR = os.path.join(os.path.dirname(__file__), "sentences")
+
+
+@lru_cache(maxsize=None)
+def language_sentences(language: str) -> tuple[str, ...]:
+    """The bundled sentences of a language other than English (one per line of ``sentences/<code>.txt``)."""
+    from anim3d.languages import check_language
+
+    code = check_language(language)
+    path = os.path.join(SENTENCES_DIR, f"{code}.txt")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no sentences for language {code!r} ({path})")
+    with open(path, encoding="utf-8") as f:
+        return tuple(line.strip() for line in f if line.strip())
+
+
+def language_sentence(language: str, rng: np.random.Generator) -> str:
+    """One sentence in ``language`` (a code of ``anim3d.languages.LANGUAGES``): English's from its grammar
+    (``sentence``), another language's drawn from its bundled sentences."""
+    from anim3d.languages import check_language
+
+    if check_language(language) == "en":
+        return sentence(rng)
+    lines = language_sentences(language)
+    return lines[int(rng.integers(len(lines)))]
+
+
+def language_text(language: str, rng: np.random.Generator, min_sentences: int = 1, max_sentences: int = 3) -> str:
+    """A short passage of 1-3 sentences in ``language``; English's is ``utterance_text``."""
+    from anim3d.languages import check_language
+
+    if check_language(language) == "en":
+        return utterance_text(rng, min_sentences, max_sentences)
+    n = int(rng.integers(min_sentences, max_sentences + 1))
+    return " ".join(language_sentence(language, rng) for _ in range(n))
