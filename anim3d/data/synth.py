@@ -1,5 +1,8 @@
 """The synthetic corpus: text -> TTS (exact phones) -> teacher motion -> augmented audio -> shards.
 
+English (the default) is spoken by espeak-ng's English accents, festival and Piper voices; another language of
+``anim3d.languages`` by its espeak-ng voice x variants, reading that language's bundled sentences.
+
 Shard k's content depends only on (seed, k), so a run can be resumed (finished shards are
 kept) and spread over worker processes.
 """
@@ -18,7 +21,7 @@ import numpy as np
 from anim3d.data import augment
 from anim3d.data.shards import ShardError, Utterance, choose_val_voices, read_shard_meta, write_index, write_shard
 from anim3d.teacher import EMOTIONS, SpeakerStyle, phones_to_motion
-from anim3d.data.text import utterance_text
+from anim3d.data.text import language_text
 from anim3d.data.tts import TTSError, Voice, list_voices, reseed_piper, synthesize_many
 from anim3d.errors import Anim3dError
 
@@ -37,6 +40,7 @@ class SynthConfig:
     val_seed: int | None = None  # seed of the held-out voice draw (None: ``seed``); one value for every corpus
     # of a recipe holds out the same voices in all of them (the split is only a label in index.json)
     fps: float = 30.0
+    language: str = "en"  # a code of anim3d.languages.LANGUAGES
 
     @property
     def num_shards(self) -> int:
@@ -60,8 +64,9 @@ def _plan_shard(cfg: SynthConfig, seconds: float, rng: np.random.Generator, voic
     festival = [v for v in voices if v.engine == "festival"]
     piper = [v for v in voices if v.engine == "piper"]
     plans, est = [], 0.0
+    chars_per_second = _CHARS_PER_SECOND.get(cfg.language, 12.0)
     while est < seconds:
-        text = utterance_text(rng)
+        text = language_text(cfg.language, rng)
         # the piper draw is made only when piper is in play, so corpora without it are as before
         use_piper = bool(piper) and cfg.piper_share > 0 and (rng.random() < cfg.piper_share or not (espeak or festival))
         use_fest = festival and (not espeak or rng.random() < cfg.festival_share)
@@ -71,8 +76,13 @@ def _plan_shard(cfg: SynthConfig, seconds: float, rng: np.random.Generator, voic
         # piper's pitch factor also scales the formants (a smaller or larger vocal tract): kept milder
         pitch = float(rng.uniform(0.88, 1.22) if use_piper else rng.uniform(0.8, 1.25))
         plans.append(_Plan(text, voice, rate, pitch))
-        est += len(text) / 12.0 / rate + 0.4  # ~12 characters per second at normal speed
+        est += len(text) / chars_per_second / rate + 0.4
     return plans
+
+
+# characters per second at normal speed, a little under espeak-ng's (the text estimate is topped up); 12 for the
+# alphabetic languages
+_CHARS_PER_SECOND = {"ja": 7.0, "zh": 3.5, "ko": 5.5}
 
 
 def draw_labels(rng: np.random.Generator, neutral_share: float = 0.3) -> dict:
@@ -115,7 +125,7 @@ def make_shard(cfg: SynthConfig, k: int, out_dir: str | os.PathLike) -> dict:
     t0 = time.perf_counter()
     rng = np.random.default_rng([cfg.seed, k])
     reseed_piper(cfg.seed * 100003 + k)
-    voices = list_voices()
+    voices = list_voices(cfg.language)
     if not voices:
         raise Anim3dError("no TTS voice installed: apt-get install espeak-ng festival festvox-us-slt-hts festvox-kallpc16k")
     plans: list[_Plan] = []
@@ -155,7 +165,7 @@ def make_shard(cfg: SynthConfig, k: int, out_dir: str | os.PathLike) -> dict:
             steps.append(desc)
         uid = f"synth-s{cfg.seed}-{k:05d}-{i:03d}"
         labels.update({"augment": " ".join(steps), "source": "synth", "style": style.to_dict(),
-                       "rate": round(plan.rate, 3), "pitch": round(plan.pitch, 3)})
+                       "rate": round(plan.rate, 3), "pitch": round(plan.pitch, 3), "language": cfg.language})
         utts.append(Utterance(uid, audio, motion, phones, plan.text, plan.voice.id, f"vs-{cfg.seed}-{k}-{i}", labels))
     write_shard(Path(out_dir) / shard_name(k), utts)
     return {"file": shard_name(k), "utterances": len(utts), "seconds": float(sum(u.duration for u in utts)),
@@ -191,7 +201,10 @@ def _code_version() -> str:
 
 def run_synth(cfg: SynthConfig, out_dir: str | os.PathLike, workers: int = 2, show_progress: bool = True) -> dict:
     """Make (or finish) the corpus in ``out_dir``; returns the index written there."""
+    from anim3d.languages import check_language
     from anim3d.progress import progress
+
+    cfg.language = check_language(cfg.language)
 
     out = Path(out_dir)
     from anim3d.fileio import make_output_folder
@@ -205,8 +218,11 @@ def run_synth(cfg: SynthConfig, out_dir: str | os.PathLike, workers: int = 2, sh
         if old.get("piper_share", 0.0) != cfg.piper_share:  # corpora made before piper voices have no share
             raise Anim3dError(f"{out}: holds a corpus made with --piper-share {old.get('piper_share', 0.0)}; "
                               "use another folder or the same share")
+        if old.get("language", "en") != cfg.language:
+            raise Anim3dError(f"{out}: holds a corpus in language {old.get('language', 'en')!r}; "
+                              "use another folder or the same --language")
     cfg_path.write_text(json.dumps(asdict(cfg), indent=1))
-    voices = list_voices()
+    voices = list_voices(cfg.language)
     val_seed = cfg.seed if cfg.val_seed is None else cfg.val_seed
     val_voices = choose_val_voices([v.id for v in voices if v.engine == "espeak"], cfg.val_fraction, val_seed)
     results, todo = [], []
@@ -249,7 +265,7 @@ def run_synth(cfg: SynthConfig, out_dir: str | os.PathLike, workers: int = 2, sh
         bar.close()
     wall = time.perf_counter() - t0
     made = [r for r in results if r["wall"] > 0]
-    extra = {"synth": {"seed": cfg.seed, "code": _code_version(), "hours_requested": cfg.hours, "shards_made": len(made),
+    extra = {"synth": {"seed": cfg.seed, "language": cfg.language, "code": _code_version(), "hours_requested": cfg.hours, "shards_made": len(made),
                        "shards_resumed": len(results) - len(made), "wall_seconds": round(wall, 1),
                        "audio_seconds_made": round(sum(r["seconds"] for r in made), 1), "workers": workers}}
     return write_index(out, val_voices=val_voices, extra=extra)
