@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +31,6 @@ from anim3d.audio import MEDIA_EXTENSIONS
 from anim3d.errors import InputError
 
 AUDIO_EXTENSIONS = MEDIA_EXTENSIONS + (".g722", ".gsm")  # and telephony codecs (Asterisk's prompts)
-SYMBOL_WORDS = {"#": "pound", "*": "star", "&": "and", "%": "percent", "+": "plus", "@": "at"}
-
-
 @dataclass(frozen=True)
 class Transcribed:
     name: str  # the transcript's key
@@ -96,30 +92,13 @@ def _sample_rate(path: Path) -> int:
         return 0
 
 
-def _number_words(token: str) -> list[str]:
-    import inflect  # a well-kept number speller; writing our own would be one more thing to test
-
-    words = inflect.engine().number_to_words(token, andword="")
-    return re.findall(r"[a-z']+", str(words).lower())
-
-
 def text_to_words(text: str) -> list[str]:
-    """Spoken words of a transcript line: notes in brackets dropped, numbers and the keypad symbols
-    spelled out, lower case. Raises ValueError naming the words the pronouncing dictionary lacks."""
+    """Spoken words of a transcript line (``anim3d.script.spoken_words``). Raises ValueError naming the words the
+    pronouncing dictionary lacks."""
     from anim3d.phonetic import cmudict
+    from anim3d.script import spoken_words
 
-    text = re.sub(r"\[[^\]]*\]|<[^>]*>", " ", text).strip()  # notes: [beep tone], <beep ascending>
-    if re.fullmatch(r"\([^)]*\)\W*", text):  # a line that is one note in parentheses: (1 second of silence)
-        return []
-    words: list[str] = []
-    for tok in re.findall(r"\d+|[A-Za-z']+|[#*&%+@]", text):
-        if tok.isdigit():
-            words += _number_words(tok)
-        elif tok in SYMBOL_WORDS:
-            words.append(SYMBOL_WORDS[tok])
-        else:
-            words.append(tok.lower().strip("'"))
-    words = [w for w in words if w]
+    words = spoken_words(text)
     d = cmudict()
     missing = sorted({w for w in words if w not in d})
     if missing:
