@@ -60,7 +60,7 @@ def spoken_words(text: str) -> list[str]:
 
 
 def _ipa_words(text: str, language: str) -> list[tuple[str, ...]]:
-    from anim3d.data.tts.espeak import phonemize
+    from anim3d.espeak import phonemize
     from anim3d.phones import from_ipa
 
     return [tuple(p) for p in (from_ipa(w) for w in phonemize(text, language)) if p]

@@ -75,7 +75,7 @@ def test_timed_symbol_of_two_phones_is_split():
 # ------------------------------------------------------------------ espeak-ng phonemization
 @needs_espeak
 def test_phonemize_english_words_match_cmu():
-    from anim3d.data.tts.espeak import phonemize
+    from anim3d.espeak import phonemize
 
     words = phonemize("Bob made five pies.", "en")
     assert len(words) == 4
@@ -87,7 +87,7 @@ def test_phonemize_english_words_match_cmu():
 
 @needs_espeak
 def test_phonemize_other_languages():
-    from anim3d.data.tts.espeak import phonemize
+    from anim3d.espeak import phonemize
 
     de = phonemize("Guten Morgen", "de")
     assert len(de) == 2 and from_ipa(de[0])[0] == "G" and from_ipa(de[1])[0] == "M"
@@ -108,7 +108,7 @@ def test_every_symbol_espeak_says_is_mapped(code):
     """espeak-ng's IPA for all the bundled sentences of a language, and its phoneme events for a few of them, leave
     no symbol unmapped (stress, length, tone and diacritic marks are listed as ignored)."""
     from anim3d.data.text import language_sentences
-    from anim3d.data.tts.espeak import _LANGUAGE_SWITCH, engine, phonemize, standard_ipa
+    from anim3d.espeak import LANGUAGE_SWITCH, engine, phonemize, standard_ipa
 
     sentences = language_sentences(code)
     unknown, labels = set(), []
@@ -118,8 +118,8 @@ def test_every_symbol_espeak_says_is_mapped(code):
             labels += from_ipa(w)
     eng = engine()
     for s in sentences[:3]:
-        _, events = eng.speak(s, tts.Voice("espeak", LANGUAGES[code]), 1.0, 1.0)
-        events = [e for e in events if not _LANGUAGE_SWITCH.fullmatch(e[1])]
+        _, events = eng.speak(s, LANGUAGES[code], 1.0, 1.0)
+        events = [e for e in events if not LANGUAGE_SWITCH.fullmatch(e[1])]
         for ipa in standard_ipa([e[1] for e in events], LANGUAGES[code]):
             unknown.update(unknown_ipa(ipa))
     assert not unknown, sorted(unknown)

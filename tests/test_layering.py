@@ -7,7 +7,7 @@ Layers (a module imports its own layer's and lower layers' modules only):
                  device}
   1 libraries    anim3d.models, anim3d.flame, anim3d.unity_bridge (each only itself and the core);
                  anim3d.exporters (itself, the core and anim3d.flame)
-  2 domain       anim3d.{motion_codec, tracking, phonetic}, anim3d.teacher, anim3d.render (but render.train), and
+  2 domain       anim3d.{motion_codec, tracking, phonetic, languages, espeak, script, align}, anim3d.teacher, anim3d.render (but render.train), and
                  the measures training and the data engine share with evaluation: anim3d.eval.metrics, anim3d.eval.mouth,
                  anim3d.eval.avsync
   3 applications anim3d.inference and anim3d.data (neither imports the other)
@@ -84,7 +84,8 @@ def layer(mod: str) -> tuple[int, str]:
     if mod in ("anim3d.eval.metrics", "anim3d.eval.mouth", "anim3d.eval.avsync"):
         return 2, "domain"
     top = ".".join(mod.split(".")[:2])
-    if top in ("anim3d.motion_codec", "anim3d.tracking", "anim3d.phonetic", "anim3d.teacher", "anim3d.render"):
+    if top in ("anim3d.motion_codec", "anim3d.tracking", "anim3d.phonetic", "anim3d.languages", "anim3d.espeak",
+               "anim3d.script", "anim3d.align", "anim3d.teacher", "anim3d.render"):
         return 2, "domain"
     if top in ("anim3d.inference", "anim3d.data"):
         return 3, top

@@ -219,7 +219,7 @@ def test_every_espeak_symbol_is_mapped():
     unknown = set()
     for lang in sorted({v.name for v in _voices("espeak")}):
         for _ in range(4):
-            _, events = eng.speak(utterance_text(rng), tts.Voice("espeak", lang), 1.0, 1.0)
+            _, events = eng.speak(utterance_text(rng), lang, 1.0, 1.0)
             for _, ipa in events:
                 unknown |= {c for c in unicodedata.normalize("NFC", ipa) if c not in _IPA and c not in _IPA_IGNORE}
     assert not unknown, sorted(unknown)

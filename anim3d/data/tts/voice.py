@@ -9,6 +9,7 @@ import numpy as np
 
 from anim3d.audio import Audio, audio_from_array
 from anim3d.errors import Anim3dError
+from anim3d.espeak import clean_text  # noqa: F401  (every engine reads the text this way)
 from anim3d.phones import Phone, fill_gaps, merge_silences
 
 SAMPLE_RATE = 16000
@@ -44,11 +45,6 @@ class Voice:
             known = ", ".join(v.id for v in list_voices()[:8])
             raise TTSError(f"unknown voice {text!r}; installed voices include {known}, ... (all: 'anim3d data voices')")
         return voice
-
-
-def clean_text(text: str) -> str:
-    """The text as an engine may read it: no quotes or backslashes, single spaces."""
-    return " ".join(text.replace('"', " ").replace("\\", " ").split())
 
 
 def finish(samples: np.ndarray, rate: int, phones: list[Phone], name: str) -> tuple[Audio, list[Phone]]:
