@@ -120,7 +120,7 @@ def test_animate_blends_the_rule_mouth_by_the_share(real_speech):
     half = animate(clip, teacher_blend=0.5, **kw)
     ch = list(BLEND_CHANNELS)
     other = [i for i in range(52) if i not in BLEND_CHANNELS]
-    _, rule = gen.features_and_rule_mouth(clip)
+    _, rule, _ = gen.features_and_rule_mouth(clip)
     assert np.allclose(full.blendshapes[:, ch], rule[:, ch], atol=1e-6)
     assert np.allclose(half.blendshapes[:, ch], 0.5 * (alone.blendshapes[:, ch] + rule[:, ch]), atol=1e-6)
     assert np.array_equal(full.blendshapes[:, other], alone.blendshapes[:, other])  # the smile stays the model's
@@ -169,7 +169,7 @@ def test_streaming_blends_the_rule_mouth_into_the_same_generated_motion(real_spe
     ch, other = list(BLEND_CHANNELS), [i for i in range(52) if i not in BLEND_CHANNELS]
     assert np.array_equal(alone[:, other], blended[:, other])  # the model's own frames do not change
     n = len(alone)
-    _, rule = gen.features_and_rule_mouth(real_speech, n)
+    _, rule, _ = gen.features_and_rule_mouth(real_speech, n)
     # the blended lips and jaw are nearer the whole file's rule-based mouth than the model's alone
     assert np.abs(blended[:, ch] - rule[:, ch]).mean() < 0.85 * np.abs(alone[:, ch] - rule[:, ch]).mean()
     with pytest.raises(ConditionError, match="teacher blend"):
@@ -210,9 +210,9 @@ def test_a_model_without_the_phone_front_end_blends_phones_scored_beside_it(real
     assert cfg.audio_encoder == "logmel"
     gen = MotionGenerator(MotionTransformer(cfg).eval(), cfg)
     ch = list(BLEND_CHANNELS)
-    feats, rule = gen.features_and_rule_mouth(real_speech)
+    feats, rule, _ = gen.features_and_rule_mouth(real_speech)
     assert np.array_equal(feats, gen.features(real_speech))
-    _, ref = load_model().features_and_rule_mouth(real_speech)
+    _, ref, _ = load_model().features_and_rule_mouth(real_speech)
     assert np.abs(rule[:, ch] - ref[:, ch]).mean() < 0.25 * np.abs(ref[:, ch]).mean()  # measured 0.006 against 0.043
     x = resample(real_speech.samples, real_speech.sample_rate, 16000).astype(np.float32)
     live = {}

@@ -17,7 +17,14 @@ Give -o several times for several formats.
   anim3d animate speech.wav -o out.glb
   anim3d animate speech.wav -o take.csv --emotion happy --intensity 0.7 --seed 3
   anim3d animate speech.wav -o take.npz --num-samples 4        # take.0.npz ... take.3.npz
-  anim3d animate speech.wav -o out.glb --gaze 10,-5 --distance 0.05 --guidance audio=2,emotion=1.5"""
+  anim3d animate speech.wav -o out.glb --gaze 10,-5 --distance 0.05 --guidance audio=2,emotion=1.5
+  anim3d animate line.wav -o line.glb --text "I'll be right back."      # the mouth follows the script's phones
+  anim3d animate line.wav -o line.csv --transcript line.txt --language de
+
+With --text or --transcript the words are aligned to the audio: the lips close on every p, b and m, touch the
+teeth on f and v and round where the script says. A script the audio does not say (another take, an ad-lib,
+another line) is detected: one warning, and the line is animated from the audio alone. Languages: en, es, fr,
+de, it, pt, ru, ja (in kana), zh, ko; without a script any language animates from the audio."""
 
 FORMATS = (".glb", ".csv", ".npz", ".mp4")  # exporters.motion_io.MOTION_OUTPUTS (named here: --help stays light)
 
@@ -57,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from anim3d.exporters.motion_io import files_written, save_motion
 
     outs = _outputs(args.output, args.num_samples)
-    check_outputs([f for paths in outs for p in paths for f in files_written(p, args.audio)], [args.audio, args.style])
+    check_outputs([f for paths in outs for p in paths for f in files_written(p, args.audio)],
+                  [args.audio, args.style, args.transcript])
     audio = load_audio(args.audio)
     gen = load_model(args.checkpoint, args.device, args.audio_encoder)
     t0 = time.perf_counter()

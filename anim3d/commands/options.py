@@ -10,6 +10,7 @@ import math
 FPS_MAX = 1000.0
 GAZE_MAX_DEGREES = 45.0  # the motion model is trained on gaze within about +-46 degrees (0.8 rad)
 SAMPLERS = ("ddim", "dpmpp_2m", "euler_ancestral")  # models.diffusion.SAMPLERS (named here: --help stays torch-free)
+LANGUAGE_CODES = ("en", "es", "fr", "de", "it", "pt", "ru", "ja", "zh", "ko")  # anim3d.languages.LANGUAGES (as above)
 
 
 def add_motion_arguments(p: argparse.ArgumentParser, *, batch: bool = False) -> None:
@@ -27,6 +28,13 @@ def add_motion_arguments(p: argparse.ArgumentParser, *, batch: bool = False) -> 
     g.add_argument("--distance", type=finite_float, default=0.0,
                    help="head forward offset in metres, + toward the camera, within +-0.3 (default 0)")
     g.add_argument("--style", help="reference clip whose speaking style to follow: a Motion .npz or a Live Link Face .csv")
+    g = p.add_argument_group("script")
+    t = g.add_mutually_exclusive_group()
+    t.add_argument("--text", help="the words the audio says; the mouth follows their phones aligned to the audio "
+                   "(a script that does not match the audio is warned about, and the audio alone is used)")
+    t.add_argument("--transcript", metavar="FILE", help="as --text, read from a UTF-8 text file")
+    g.add_argument("--language", default="en", metavar="CODE",
+                   help=f"the script's language: {', '.join(LANGUAGE_CODES)} (default en)")
     g = p.add_argument_group("sampling")
     g.add_argument("--steps", type=int_range(1, 200), help="sampler steps (default: the checkpoint's)")
     g.add_argument("--sampler", choices=SAMPLERS, help="sampler (default: the checkpoint's)")
@@ -52,8 +60,11 @@ def motion_settings(args: argparse.Namespace):
     """The ``MotionSettings`` of parsed ``add_motion_arguments`` options (gaze turned into radians)."""
     from anim3d.inference.settings import MotionSettings
 
+    from anim3d.script import read_transcript
+
     gaze = None if args.free_gaze else (math.radians(args.gaze[0]), math.radians(args.gaze[1]))
-    return MotionSettings(emotion=args.emotion, intensity=args.intensity, gaze=gaze, distance=args.distance,
+    text = read_transcript(args.transcript) if args.transcript else args.text
+    return MotionSettings(text=text, language=args.language, emotion=args.emotion, intensity=args.intensity, gaze=gaze, distance=args.distance,
                           style=args.style, seed=args.seed, steps=args.steps, sampler=args.sampler,
                           guidance=args.guidance, mouth_steps=args.mouth_steps, teacher_blend=args.teacher_blend,
                           opening_share=args.opening_share)

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.output.lower().endswith(".mp4"):
         raise InputError(args.output, "the output must be an .mp4 file")
-    check_outputs([args.output], [args.input, args.portrait, args.audio, args.style])
+    check_outputs([args.output], [args.input, args.portrait, args.audio, args.style, args.transcript])
     device = resolve_device(args.device)
     if device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
         import torch

@@ -27,7 +27,12 @@ sending process only.
 
   anim3d stream motion.npz --osc 127.0.0.1:39539
   anim3d stream take.csv --protocol plain --osc 192.168.1.20:39540 --loop
-  anim3d stream speech.wav --protocol plain --realtime"""
+  anim3d stream speech.wav --protocol plain --realtime
+  tts "Right behind you." | anim3d stream - --pcm-rate 16000 --text "Right behind you."
+
+With --text (a chatbot's reply that a TTS is speaking) the script is aligned as the audio arrives and the lips
+close, touch and round where it says; the first frame leaves as soon as without it. A script the audio does not
+say is given up after the first second, with one warning."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

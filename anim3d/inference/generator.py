@@ -71,10 +71,12 @@ class MotionGenerator:
         x, num_frames = self.samples(audio, num_frames)
         return self.front_end(x, num_frames)
 
-    def features_and_rule_mouth(self, audio: Audio, num_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``features`` and the T x 52 rule-based mouth to blend with the generated one (``mouth_blend``);
-        with the phone front end, its phone log-likelihoods are reused rather than scored again."""
-        from anim3d.inference.mouth_blend import rule_mouth, scored_loglik
+    def features_and_rule_mouth(self, audio: Audio, num_frames: int | None = None, script=None):
+        """``features``, the T x 52 rule-based mouth to blend with the generated one (``mouth_blend``) and the
+        ``script``'s phones aligned to the audio (None without a script, or when it does not match the audio: then
+        the rule-based mouth follows the phones the audio's phone loop hears). With the phone front end, its
+        phone log-likelihoods are reused rather than scored again."""
+        from anim3d.inference.mouth_blend import rule_mouth, scored_loglik, script_phones
         from anim3d.phonetic import SAMPLE_RATE
 
         x, num_frames = self.samples(audio, num_frames)
@@ -86,7 +88,8 @@ class MotionGenerator:
             x16 = resample(x, self.cfg.sample_rate, SAMPLE_RATE) if self.cfg.sample_rate != SAMPLE_RATE else x
             with cpu_threads(self.device):
                 loglik, first = scored_loglik(x16), 0
-        return feats, rule_mouth(loglik, first, x16, num_frames, self.cfg.fps)
+        phones = script_phones(loglik, first, x16, script, audio.path) if script is not None else None
+        return feats, rule_mouth(loglik, first, x16, num_frames, self.cfg.fps, phones), phones
 
     def check_opening(self, share: float) -> None:
         """A ConditionError when an opening share > 0 asks for a learned opening this model cannot give."""

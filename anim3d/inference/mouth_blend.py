@@ -39,18 +39,40 @@ def blend_mouth(blendshapes: np.ndarray, rule: np.ndarray, share: float) -> np.n
 
 
 def rule_mouth(loglik: np.ndarray, first_frame: int, samples16k: np.ndarray, num_frames: int,
-               fps: float = 30.0) -> np.ndarray:
-    """num_frames x 52 rule-based mouth of the average virtual speaker: phones decoded from the CI phone
-    log-likelihoods (L x 42, 100 Hz, row 0 = frame ``first_frame``) of the 16 kHz ``samples16k``, the jaw
-    following their loudness."""
+               fps: float = 30.0, phones=None) -> np.ndarray:
+    """num_frames x 52 rule-based mouth of the average virtual speaker: on ``phones`` (a script's, aligned), else
+    on the phones decoded from the CI phone log-likelihoods (L x 42, 100 Hz, row 0 = frame ``first_frame``) of the
+    16 kHz ``samples16k``; the jaw following their loudness."""
     from anim3d.teacher.core import speech_mouth
     from anim3d.teacher.head import energy_db
     from anim3d.phonetic import SAMPLE_RATE, phones_from_loglik
 
     x = np.asarray(samples16k, np.float32).reshape(-1)
-    phones = phones_from_loglik(loglik, x, first_frame)
+    if phones is None:
+        phones = phones_from_loglik(loglik, x, first_frame)
     energy = energy_db(x, SAMPLE_RATE, num_frames, fps) if x.size else None
     return speech_mouth(phones, num_frames, fps=fps, energy=energy)
+
+
+def script_phones(loglik: np.ndarray, first_frame: int, samples16k: np.ndarray, script, path=None):
+    """A line's ``script`` (``anim3d.script.Script``) aligned to its audio (CI phone log-likelihoods as for
+    ``rule_mouth``) -> contiguous phones covering the samples, or None after one warning naming ``path`` when the
+    script does not match the audio (its gain is below ``anim3d.align.MIN_GAIN``) or cannot be aligned to it."""
+    from anim3d.align import MIN_GAIN, align
+    from anim3d.errors import warn_input
+    from anim3d.phonetic import SAMPLE_RATE, RecognizerConfig, tidy_phones
+
+    x = np.asarray(samples16k, np.float32).reshape(-1)
+    try:
+        a = align(loglik, [list(w) for w in script.words], RecognizerConfig().phone_change_penalty, first_frame)
+    except ValueError as e:
+        warn_input(path, f"the script cannot be aligned to the audio ({e}): animated from the audio alone")
+        return None
+    if a.gain < MIN_GAIN:
+        warn_input(path, f"the script does not match the audio (alignment gain {a.gain:.2f}, below {MIN_GAIN}): "
+                         "animated from the audio alone")
+        return None
+    return tidy_phones([(p.label, p.start, p.end) for p in a.phones], x.size / SAMPLE_RATE)
 
 
 def scored_loglik(samples16k: np.ndarray) -> np.ndarray:
@@ -61,26 +83,34 @@ def scored_loglik(samples16k: np.ndarray) -> np.ndarray:
 
 
 class StreamingRuleMouth:
-    """``rule_mouth`` for a stream (``StreamingAnimator`` with a teacher blend): ``push_loglik`` the CI phone
-    log-likelihoods of each new 100 Hz frame as the front end scores them, then ``mouth`` gives the frames
+    """``rule_mouth`` for a stream (``StreamingAnimator`` with a teacher blend or a script): ``push_loglik`` the CI
+    phone log-likelihoods of each new 100 Hz frame as the front end scores them, then ``mouth`` gives the frames
     about to be sent.
 
     The phone loop runs online (``sphinx_acoustic.PhoneLoopDecoder``) and ``mouth`` traces back from the best
-    phone at the end of the audio received so far, over the last ``HISTORY`` frames. What the whole file would
-    know but a stream cannot: the phones after the received audio (the last one is taken to go on for
-    ``HOLD`` s), and the loudness of the whole utterance (the loud frames are those of the buffer the
-    animator keeps, several seconds)."""
+    phone at the end of the audio received so far, over the last ``HISTORY`` frames. With a ``script``, the
+    script is aligned online instead (``anim3d.align.ScriptAligner``, tracing back from the best state now: the
+    words said so far) and ``phones`` gives its phones for the lip guarantees; once ``CHECK_AFTER`` s of audio are
+    in, a script whose gain is below ``anim3d.align.MIN_GAIN`` is given up with one warning, and the stream goes on
+    with the phone loop. What the whole file would know but a stream cannot: the phones after the received audio (the
+    last one is taken to go on for ``HOLD`` s), and the loudness of the whole utterance (the loud frames are those
+    of the buffer the animator keeps, several seconds)."""
 
     HISTORY = 300  # 100 Hz frames of back pointers kept (3 s)
     HOLD = 0.2  # s the last phone heard is assumed to go on
+    CHECK_AFTER = 1.0  # s of audio before a script is judged
 
-    def __init__(self, fps: float = 30.0, config=None):
+    def __init__(self, fps: float = 30.0, config=None, script=None):
+        from anim3d.align import ScriptAligner
         from anim3d.models import sphinx_acoustic as sa
         from anim3d.phonetic import RecognizerConfig
 
         self.fps = float(fps)
         self.config = config or RecognizerConfig()
-        self.decoder = sa.PhoneLoopDecoder(self.config.phone_change_penalty, keep=self.HISTORY)
+        penalty = self.config.phone_change_penalty
+        self.aligner = ScriptAligner([list(w) for w in script.words], penalty, keep=self.HISTORY) if script else None
+        # the phone loop: the aligner's own when there is a script (its score judges the script)
+        self.decoder = self.aligner.loop if self.aligner else sa.PhoneLoopDecoder(penalty, keep=self.HISTORY)
 
     @property
     def frames(self) -> int:
@@ -93,7 +123,34 @@ class StreamingRuleMouth:
         if skip < 0:
             raise ValueError(f"phone frames {self.decoder.frames}..{first_frame - 1} were never scored")
         if skip < len(loglik):
-            self.decoder.push(loglik[skip:])
+            if self.aligner is not None:
+                self.aligner.push(loglik[skip:])  # pushes its phone loop too
+                self._judge()
+            else:
+                self.decoder.push(loglik[skip:])
+
+    def _judge(self) -> None:
+        """Give up the script, with one warning, when it does not fit the audio heard so far."""
+        from anim3d.align import MIN_GAIN
+        from anim3d.errors import warn_input
+
+        if self.frames >= self.CHECK_AFTER * 100 and (gain := self.aligner.gain(whole=False)) < MIN_GAIN:
+            warn_input(None, f"the script does not match the streamed audio (alignment gain {gain:.2f}, below "
+                             f"{MIN_GAIN}): animating from the audio alone")
+            self.aligner = None
+
+    def phones(self):
+        """The script's phones aligned so far (seconds from the stream's start, the last one held ``HOLD`` s
+        longer), or None without a script (or after giving it up)."""
+        from anim3d.phones import Phone
+
+        if self.aligner is None:
+            return None
+        phones = self.aligner.phones(whole=False)
+        if phones:
+            last = phones[-1]
+            phones[-1] = Phone(last.label, last.start, last.end + self.HOLD)
+        return phones
 
     def mouth(self, start: int, stop: int, samples16k: np.ndarray, sample_offset: int) -> np.ndarray:
         """(stop - start) x 52 rule-based mouth of motion frames start..stop-1; ``samples16k`` are the last
@@ -104,12 +161,14 @@ class StreamingRuleMouth:
         from anim3d.phonetic import SAMPLE_RATE, path_phones
 
         x = np.asarray(samples16k, np.float32).reshape(-1)
-        first, path = self.decoder.best_path()
-        heard = self.decoder.frames / 100.0  # s: the end of the decoded audio
-        phones = path_phones(path, first, x, sample_offset, heard, self.config)
-        if phones:
-            last = phones[-1]
-            phones[-1] = Phone(last.label, last.start, last.end + self.HOLD)
+        phones = self.phones()
+        if phones is None:
+            first, path = self.decoder.best_path()
+            heard = self.decoder.frames / 100.0  # s: the end of the decoded audio
+            phones = path_phones(path, first, x, sample_offset, heard, self.config)
+            if phones:
+                last = phones[-1]
+                phones[-1] = Phone(last.label, last.start, last.end + self.HOLD)
         # from the frame before start, as the whole file's 3-frame smoothing of the jaw's loudness gain sees it
         a = max(0, start - 1)
         # loudness relative to the loud frames of the buffer: every motion frame it holds, up to stop

@@ -8,6 +8,7 @@ from anim3d.errors import InputError
 from anim3d.inference.generator import MotionGenerator, load_model
 from anim3d.inference.settings import ConditionError, MotionSettings, check_conditions, check_seed, resolve_sampling
 from anim3d.motion import Motion
+from anim3d.script import read_script
 
 
 def animate(audio: Audio, settings: MotionSettings | None = None, *, checkpoint=None, device="cpu",
@@ -17,7 +18,8 @@ def animate(audio: Audio, settings: MotionSettings | None = None, *, checkpoint=
 
     ``settings``: a ``MotionSettings``; keyword ``controls`` set its fields one by one, e.g.
     ``animate(audio, emotion="sad", intensity=0.5, seed=1)`` (gaze in radians, None = free; unset sampling
-    fields take the checkpoint's). ``num_samples`` > 1 returns a list: samples seed, seed + 1, ... generated
+    fields take the checkpoint's). With ``text`` (and ``language``), the mouth follows the script's phones aligned
+    to the audio; a script that does not match the audio is warned about and the line animated from the audio. ``num_samples`` > 1 returns a list: samples seed, seed + 1, ... generated
     in one batch. ``checkpoint``: None (the shipped default), a checkpoint folder, or a MotionGenerator.
     """
     if not isinstance(audio, Audio):
@@ -34,30 +36,34 @@ def animate(audio: Audio, settings: MotionSettings | None = None, *, checkpoint=
     sampling = resolve_sampling(settings, gen.inference)
     gen.check_opening(sampling.opening_share)
     conditions.style = gen.style_from(settings.style)
+    script = read_script(settings.text, settings.language) if settings.text is not None else None
     return generate(gen, audio, conditions, sampling, [seed + i for i in range(num_samples)], show_progress,
-                    single=num_samples == 1)
+                    single=num_samples == 1, script=script)
 
 
 def generate(gen: MotionGenerator, audio: Audio, conditions, sampling, seeds: list[int], show_progress: bool = False,
-             single: bool = False) -> Motion | list[Motion]:
-    """Checked conditions and sampling -> one Motion per seed (all batched); ``single``: return the Motion itself."""
+             single: bool = False, script=None) -> Motion | list[Motion]:
+    """Checked conditions and sampling -> one Motion per seed (all batched); ``single``: return the Motion itself.
+    ``script``: the line's ``anim3d.script.Script`` or None (audio only)."""
     from anim3d.inference.windows import generate_windows
 
-    blend = sampling.teacher_blend > 0
-    feats, rule = gen.features_and_rule_mouth(audio) if blend else (gen.features(audio), None)
+    guided = sampling.teacher_blend > 0 or script is not None
+    feats, rule, phones = gen.features_and_rule_mouth(audio, script=script) if guided else (gen.features(audio), None, None)
     with cpu_threads(gen.device):
         raw = generate_windows(gen, feats, conditions, seeds, sampling, show_progress)  # B x T x 58
     motions = [gen.to_motion(r) for r in raw]
     jaw = gen.learned_jaw(feats) if sampling.opening_share > 0 else None
     for m in motions:
-        m.blendshapes = finish_mouth(m.blendshapes, sampling, rule, jaw)
+        m.blendshapes = finish_mouth(m.blendshapes, sampling, rule, jaw, phones, m.fps)
     return motions[0] if single else motions
 
 
-def finish_mouth(blendshapes, sampling, rule=None, jaw=None):
+def finish_mouth(blendshapes, sampling, rule=None, jaw=None, phones=None, fps: float = 30.0, first_frame: int = 0):
     """T x 52 generated blendshapes -> the mouth animate gives: ``sampling.teacher_blend`` of the T' x 52 rule-based
     mouth ``rule`` blended in (``mouth_blend``), then ``sampling.opening_share`` of the (T',) learned jaw ``jaw``
-    (``opening``); each step only when its share is > 0."""
+    (``opening``); each step only when its share is > 0. With a script's aligned ``phones``, the lips then close on
+    its bilabials, touch the teeth on its F and V and round on its rounded vowels (``teacher.core.lip_guarantees``);
+    the frames are first_frame.. at ``fps``."""
     from anim3d.inference.mouth_blend import blend_mouth
     from anim3d.inference.opening import blend_opening
 
@@ -65,4 +71,8 @@ def finish_mouth(blendshapes, sampling, rule=None, jaw=None):
         blendshapes = blend_mouth(blendshapes, rule, sampling.teacher_blend)
     if sampling.opening_share > 0:
         blendshapes = blend_opening(blendshapes, jaw, sampling.opening_share)
+    if phones is not None:
+        from anim3d.teacher.core import lip_guarantees
+
+        blendshapes = lip_guarantees(blendshapes, phones, fps, first_frame)
     return blendshapes

@@ -42,6 +42,8 @@ class MotionSettings:
     mouth_steps: int | None = None  # the mouth keeps the estimate of this sampler step (0: refined by every step)
     teacher_blend: float | None = None  # share in [0, 1] of the rule-based mouth blended into the generated one
     opening_share: float | None = None  # share in [0, 1] of the learned opening in jawOpen (anim3d.inference.opening)
+    text: str | None = None  # the line's script: the words the audio says (None: audio only)
+    language: str = "en"  # the script's language (anim3d.languages.LANGUAGES)
 
     def replace(self, **changes) -> "MotionSettings":
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})

@@ -15,6 +15,10 @@ absent either way) with ``first_steps`` sampler steps (2: only frame 0 of it is 
 frame 1 measured within the usual frame-to-frame change on real speech). ``timings`` records, per window, when it
 started (in received-audio seconds), its feature and sampling wall and CPU times.
 
+With a script (``MotionSettings.text``), the rule-based mouth follows the script aligned online as the audio
+arrives (``mouth_blend.StreamingRuleMouth``) and the lips close, touch and round where it says
+(``offline.finish_mouth``).
+
 ``anim3d.inference.sources`` turns an audio file (played in real time) or raw PCM on stdin into the audio
 chunks a stream pushes.
 """
@@ -29,6 +33,7 @@ import numpy as np
 from anim3d.device import cpu_threads
 from anim3d.inference.settings import ConditionError, MotionSettings, check_conditions, check_seed, resolve_sampling
 from anim3d.motion import Motion
+from anim3d.script import read_script
 
 
 class FrameNoise:
@@ -91,9 +96,10 @@ class StreamingAnimator:
         # the rule-based mouth blended into the generated one (anim3d.inference.mouth_blend), from the phone
         # log-likelihoods the phone front end scores anyway (another front end: a phone front end of its own beside it)
         self.blend_share = self.sampling.teacher_blend
+        script = read_script(settings.text, settings.language) if settings.text is not None else None
         self.rule = self.rule_front_end = None
-        if self.blend_share > 0:
-            self.rule, self.rule_front_end = self._rule_mouth()
+        if self.blend_share > 0 or script is not None:
+            self.rule, self.rule_front_end = self._rule_mouth(script)
         keep_frames = cfg.prev + cfg.window + 2 * self.hop
         # plus what the front end reads before a frame (the phone front end's running cepstral mean)
         history = max(getattr(fe, "history_samples", 0) for fe in (self.gen.front_end, self.rule_front_end) if fe is not None)
@@ -126,18 +132,19 @@ class StreamingAnimator:
                 sample_window_from_noise(self.gen, c, torch.zeros(1, W, self.cfg.motion_dim), self.sampling, steps=steps)
         Motion.neutral(2, self.cfg.fps).sample(np.array([0.0, 0.01])).eye_rotations()  # what the sender does per tick
 
-    def _rule_mouth(self):
+    def _rule_mouth(self, script=None):
         from anim3d.inference.mouth_blend import StreamingRuleMouth
         from anim3d.phonetic import SAMPLE_RATE
 
         if self.cfg.sample_rate != SAMPLE_RATE:
-            raise ConditionError(f"a teacher blend needs {SAMPLE_RATE} Hz audio features; this model reads {self.cfg.sample_rate} Hz")
+            raise ConditionError(f"a teacher blend or a script needs {SAMPLE_RATE} Hz audio features; this model reads "
+                                 f"{self.cfg.sample_rate} Hz")
         own = None
         if not hasattr(self.gen.front_end, "features_and_loglik"):
             from anim3d.models.phone_features import PhoneFrontEnd
 
             own = PhoneFrontEnd(fps=self.cfg.fps)
-        return StreamingRuleMouth(self.cfg.fps), own
+        return StreamingRuleMouth(self.cfg.fps, script=script), own
 
     # ------------------------------------------------------------------ audio
     def _append(self, samples: np.ndarray) -> None:
@@ -221,7 +228,8 @@ class StreamingAnimator:
         # the learned opening reads the features from K frames before the window to the last one received: the
         # frames after it are not heard yet, and the net reads them as the mean features
         jaw = self.gen.learned_jaw(feats[lo:available])[s - lo : s - lo + n] if self.sampling.opening_share > 0 else None
-        motion.blendshapes = finish_mouth(motion.blendshapes, self.sampling, rule, jaw)
+        phones = self.rule.phones() if self.rule is not None else None
+        motion.blendshapes = finish_mouth(motion.blendshapes, self.sampling, rule, jaw, phones, cfg.fps, s)
         return motion
 
     def push(self, samples: np.ndarray) -> Motion:

@@ -139,3 +139,13 @@ def speech_mouth(phones: list[Phone], num_frames: int, *, fps: float = 30.0, ene
     times = (first_frame + np.arange(num_frames)) / fps
     b = np.clip(_articulation(phones, times, speaker, energy), 0.0, 1.0)
     return np.clip(enforce(b, phones, times + speaker.lead, strength=speaker.articulation, lead=speaker.lead), 0.0, 1.0).astype(np.float32)
+
+
+def lip_guarantees(blendshapes: np.ndarray, phones: list[Phone], fps: float = 30.0, first_frame: int = 0,
+                   speaker: SpeakerStyle | None = None) -> np.ndarray:
+    """T x 52 blendshapes of frames first_frame.. -> a copy where the lips close on the bilabials of ``phones``,
+    touch the teeth on F and V and round on the rounded vowels, as the teacher's own mouth does (``enforce``)."""
+    speaker = speaker if speaker is not None else SpeakerStyle()
+    b = np.array(blendshapes, np.float32, copy=True)
+    times = (first_frame + np.arange(len(b))) / fps + speaker.lead
+    return np.clip(enforce(b, list(phones), times, strength=speaker.articulation, lead=speaker.lead), 0.0, 1.0)
