@@ -19,13 +19,16 @@ synthetic speech, and write report.md + PNG plots into --out.
 
 Sections: real (lip sync at lag 0, at each clip's audio-video offset estimated without
 any method, and at each method's best lag, with speaker-bootstrap intervals, per speaker
-and tier; timing by DTW; lips shut and opening per phone class; head motion; blinks), synthetic (held-out
+and tier; timing by DTW; lips shut and opening per phone class; head motion; blinks), script (clips whose
+manifest row has a transcript, animated with and without it: r, and the real bilabial closures the generated
+lips follow), languages (held-out synthetic voices of each --language-corpora corpus, from the audio
+alone and with the script: bilabial closure and lip error), synthetic (held-out
 closure, LVE/MVE/FDD), stochastic (diversity overall and per part: head, blinks, brows,
 mouth; lip sync per seed), emotion (recognition, intensity monotonicity), control (gaze
 and head-distance requests vs what the motion does).
 
 Speakers come from a manifest (DIR/manifest.tsv or DIR/../manifest.tsv, or --manifest;
-columns file, speaker_group, tier), else from each file's name without a trailing clip number.
+columns file, speaker_group, tier, language, transcript), else from each file's name without a trailing clip number.
 --folds K adds the speaker-held-out protocol (docs/evaluation.md): every method, and the
 teacher blend share chosen on the other folds, scored on clips of speakers it never saw.
 
@@ -48,6 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=None, help="sampler steps for the model (default: the model's)")
     p.add_argument("--seeds", type=_seeds, default=None, help="comma-separated seeds of the stochastic methods on real speakers (default: --seed)")
     p.add_argument("--folds", type=_folds, default=None, metavar="K", help="add K speaker-held-out folds over the real clips")
+    p.add_argument("--language-corpora", default="", metavar="DIRS",
+                   help="comma-separated corpora of 'anim3d data synth --language CODE' for the languages section (their "
+                        "validation split: up to 40 lines each, 4 with --quick)")
     p.add_argument("--blend-grid", type=_grid, default=(), metavar="SHARES", help="teacher blend shares the folds choose from (default 0,0.15,0.3,0.45,0.6)")
 
 
@@ -101,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         folds=args.folds,
         blend_grid=args.blend_grid,
+        language_corpora=tuple(x.strip() for x in args.language_corpora.split(",") if x.strip()),
     )
     path = run_eval(cfg)
     print(f"report: {path}")

@@ -3,7 +3,7 @@ one, the clip's name.
 
 A manifest has a ``file`` column (the clip's file name) and a ``speaker_group`` column (one
 id per speaker: the unit of held-out folds) or at least ``speaker``; ``tier``, ``language``,
-``license_note``, ``repo`` and ``path`` are read when present. It is found beside the clips
+``license_note``, ``repo``, ``path`` and ``transcript`` (the words the clip says) are read when present. It is found beside the clips
 (``DIR/manifest.tsv``) or one folder up (``DIR/../manifest.tsv``), or given.
 
 A clip no manifest lists belongs to the speaker named by its file name without a trailing
@@ -36,6 +36,7 @@ class ClipInfo:
     listed: bool = True  # False: taken from the file name
     licence: str = ""  # the manifest's licence note, when it has one
     source: str = ""  # where the clip comes from (the manifest's repo and path), when it says
+    transcript: str = ""  # the words the clip says, when the manifest knows them
 
 
 def find_manifest(folder: str | os.PathLike) -> Path | None:
@@ -71,7 +72,7 @@ def read_manifest(path: str | os.PathLike) -> dict[str, ClipInfo]:
         source = "/".join(x for x in ((row.get("repo") or "").strip(), (row.get("path") or "").strip()) if x)
         out[name] = ClipInfo(name, speaker or group, group, (row.get("tier") or "").strip(),
                              (row.get("language") or "").strip(), licence=(row.get("license_note") or "").strip(),
-                             source=source)
+                             source=source, transcript=(row.get("transcript") or "").strip())
     return out
 
 

@@ -16,7 +16,7 @@ from anim3d.paths import evaldata_dir
 
 DEFAULT_VIDEOS = str(evaldata_dir() / "video")
 LOUDNESS_REF, RHUBARB_REF, GOAL = "0.27-0.29", "0.32 (best lag)", 0.55  # DESIGN.md, at the AV offset on held-out speakers
-SECTIONS = ("real", "synthetic", "stochastic", "emotion", "control")
+SECTIONS = ("real", "script", "languages", "synthetic", "stochastic", "emotion", "control")
 
 
 @dataclass
@@ -37,6 +37,7 @@ class EvalConfig:
     seeds: tuple[int, ...] | None = None  # seeds of the stochastic methods on real speakers (default: seed)
     folds: int | None = None  # speaker-held-out folds over the real clips (None: none)
     blend_grid: tuple[float, ...] = ()  # teacher blend shares chosen per fold (empty: folds.BLEND_GRID)
+    language_corpora: tuple[str, ...] = ()  # corpora of 'anim3d data synth --language CODE', for the languages section
 
     @property
     def folders(self) -> list[str]:
@@ -57,6 +58,10 @@ class EvalConfig:
     @property
     def num_synthetic(self) -> int:
         return 2 if self.quick else 6
+
+    @property
+    def num_language_lines(self) -> int:
+        return 4 if self.quick else 40
 
     @property
     def num_samples(self) -> int:
@@ -100,6 +105,10 @@ def run_eval(cfg: EvalConfig) -> Path:
 
     if "real" in cfg.sections:
         _real_section(rep, cfg, videos, methods, infos)
+    if "script" in cfg.sections:
+        _script_section(rep, cfg, videos, methods, infos)
+    if "languages" in cfg.sections:
+        _languages_section(rep, cfg, methods)
     utterances = None
     if "synthetic" in cfg.sections or "stochastic" in cfg.sections:
         utterances = _synthetic_section(rep, cfg, methods, score="synthetic" in cfg.sections)
@@ -148,6 +157,45 @@ def _real_section(rep: Report, cfg: EvalConfig, videos, methods, infos) -> None:
     R.clip_table(rep, results, infos)
     if cfg.folds is not None:
         _folds_section(rep, cfg, clips, infos, methods, results)
+
+
+def _script_section(rep: Report, cfg: EvalConfig, videos, methods, infos) -> None:
+    from anim3d.eval.real import load_clips
+    from anim3d.eval.script import script_section
+
+    gen = next((m.model for m in methods if m.model is not None), None)
+    if gen is None:
+        rep.add("## Lip sync with the script", "Needs a model (--model none gives baselines only).")
+        return
+    known = [v for v in videos if infos[v.stem].transcript]
+    try:
+        clips = load_clips(known, max_seconds=cfg.max_seconds, progress=cfg.progress) if known else []
+        rows = script_section(rep, clips, infos, gen, cfg.seed_list, cfg.progress)
+    except Exception as e:
+        rep.add(f"Lip sync with the script failed: `{_warn('script', e)}`")
+        return
+    for method, n, r, r_av, r_best, real, share in rows:
+        print(f"{method}: {n} clips with a script; r lag 0 {r:.3f}, AV offset {r_av:.3f}, best lag {r_best:.3f}; "
+              f"generated lips close on {share:.3f} of {real} real bilabial closures")
+
+
+def _languages_section(rep: Report, cfg: EvalConfig, methods) -> None:
+    from anim3d.eval.languages import METHODS, languages_section
+
+    gen = next((m.model for m in methods if m.model is not None), None)
+    if gen is None or not cfg.language_corpora:
+        rep.add("## Lip sync per language", "Needs a model and --language-corpora (corpora of 'anim3d data synth --language CODE').")
+        return
+    try:
+        rows = languages_section(rep, list(cfg.language_corpora), gen, limit=cfg.num_language_lines, seed=cfg.seed,
+                                 progress=cfg.progress)
+    except Exception as e:
+        rep.add(f"Lip sync per language failed: `{_warn('languages', e)}`")
+        return
+    for r in rows:
+        a, t = r[METHODS[0]], r[METHODS[1]]
+        print(f"{r['language']}: {r['lines']} lines, {a['bilabials']} p/b/m; closure audio only {a['closure']:.3f}, with the "
+              f"script {t['closure']:.3f}; LVE {a['lve_mm']:.2f} / {t['lve_mm']:.2f} mm; scripts aligned {r['aligned']:.2f}")
 
 
 def trained_on(methods, videos) -> list[str]:
