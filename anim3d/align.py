@@ -106,40 +106,64 @@ def _extended(loglik: np.ndarray) -> np.ndarray:
 class OnlineAligner:
     """Viterbi over a script's chain, a block of frames at a time: ``push`` each new frames' CI log-likelihoods;
     ``path`` traces back from the best state now (a stream: the script said so far) or, with ``whole``, from the
-    script's end. With ``keep``, only the back pointers of the last ``keep`` frames are kept."""
+    script's end. With ``keep``, only the back pointers of the last ``keep`` frames are kept (0: none, for a score
+    alone).
+
+    Each frame updates only the states whose paths are within ``BEAM`` of the best one (a window of the chain
+    that moves along it as the audio goes on), so a frame costs the same whatever the script's length."""
+
+    BEAM = 3000.0  # log units: states whose best path is further behind are dropped (at 3000 the gains and phones of
+    # research/script_match.py are those of the full Viterbi, in about half its time)
 
     def __init__(self, words: list[list[str]], penalty: float, keep: int | None = None):
         self.chain = chain(words)
         self.penalty, self.keep = float(penalty), keep
-        self.score: np.ndarray | None = None  # (S,) best log score of a path ending in each state
-        self.back: list[np.ndarray] = []  # per kept frame: (S,) int8 STAY / NEXT / SKIP
+        self.score: np.ndarray | None = None  # (S,) best log score of a path ending in each state (_NEG: none)
+        self.lo = self.hi = 0  # the window of live states: lo..hi
+        self.back: list[tuple[int, np.ndarray]] = []  # per kept frame: (first state, int8 STAY/NEXT/SKIP per state)
         self.frames = 0
+        c = self.chain
+        self._enter = np.where(c.first, self.penalty, 0.0)  # (S,) cost of moving into a state
+        self._skip = c.skip_from
 
     def push(self, loglik: np.ndarray) -> None:
         """L x P log-likelihoods of the next frames."""
         if len(loglik) == 0:
             return
         c = self.chain
-        ll = _extended(loglik)[:, c.column]  # L x S (column -1 = the silence column)
-        enter = np.where(c.first, self.penalty, 0.0)  # (S,) cost of moving into a state
-        has_skip = c.skip_from >= 0
-        for row in ll:
+        ext = _extended(loglik)  # L x (P + 1): column -1 = the silence column
+        S = c.column.size
+        for row in ext:
             if self.score is None:
-                self.score = np.full(row.size, _NEG)
-                self.score[c.starts] = row[c.starts]
-                self.back.append(np.zeros(row.size, np.int8))
+                self.score = np.full(S, _NEG)
+                self.score[c.starts] = row[c.column[c.starts]]
+                self.lo, self.hi = int(c.starts.min()), int(c.starts.max())
+                if self.keep != 0:
+                    self.back.append((0, np.zeros(0, np.int8)))
             else:
-                nxt = np.concatenate([[_NEG], self.score[:-1]]) - enter
-                skp = np.where(has_skip, self.score[np.maximum(c.skip_from, 0)], _NEG) - enter
-                best = np.maximum(self.score, np.maximum(nxt, skp))
-                self.back.append(np.where(best == self.score, STAY, np.where(best == nxt, NEXT, SKIP)).astype(np.int8))
-                self.score = best + row
+                a, b = self.lo, min(S, self.hi + STATES + 2)  # a path moves at most one state, or skips a silence
+                sc = self.score
+                cur = sc[a:b]
+                prev = sc[a - 1 : b - 1] if a > 0 else np.concatenate([[_NEG], sc[: b - 1]])
+                src = self._skip[a:b]
+                skp = np.where(src >= 0, sc[np.maximum(src, 0)], _NEG)
+                moved = np.maximum(prev, skp) - self._enter[a:b]
+                best = np.maximum(cur, moved)
+                if self.keep != 0:
+                    self.back.append((a, np.where(best == cur, STAY, np.where(prev >= skp, NEXT, SKIP)).astype(np.int8)))
+                new = best + row[c.column[a:b]]
+                live = np.flatnonzero(new >= new.max() - self.BEAM)
+                lo, hi = a + int(live[0]), a + int(live[-1])
+                sc[a:b] = _NEG
+                sc[lo : hi + 1] = new[lo - a : hi - a + 1]
+                self.lo, self.hi = lo, hi
             self.frames += 1
         if self.keep is not None and len(self.back) > self.keep:
             del self.back[: len(self.back) - self.keep]
 
     def best(self, whole: bool = True) -> float:
-        """The best path's log score: ending at the script's end (``whole``) or in any state."""
+        """The best path's log score: ending at the script's end (``whole``; -1e30 when no path in the beam reaches
+        it) or in any state."""
         end = self.chain.ends if whole else np.arange(self.score.size)
         return float(self.score[end].max())
 
@@ -148,13 +172,18 @@ class OnlineAligner:
         any state (a stream's prefix)."""
         if self.score is None:
             return 0, np.zeros(0, np.int64)
-        end = self.chain.ends if whole else np.arange(self.score.size)
+        score = self.score
+        end = self.chain.ends if whole else np.arange(score.size)
+        if score[end].max() <= _NEG:  # no path reached the script's end (it left the beam): the best one now
+            end = np.arange(score.size)
         L = len(self.back)
         states = np.zeros(L, np.int64)
-        states[-1] = int(end[int(self.score[end].argmax())])
+        states[-1] = int(end[int(score[end].argmax())])
         skip_from = self.chain.skip_from
         for t in range(L - 1, 0, -1):
-            s, b = states[t], self.back[t][states[t]]
+            a, moves = self.back[t]
+            s = states[t]
+            b = moves[s - a]
             states[t - 1] = s if b == STAY else (s - 1 if b == NEXT else skip_from[s])
         return self.frames - L, states
 
@@ -194,7 +223,7 @@ class ScriptAligner:
         from anim3d.models import sphinx_acoustic as sa
 
         self.script = OnlineAligner(words, penalty, keep)
-        self.control = OnlineAligner(scrambled(words), penalty, keep=1)
+        self.control = OnlineAligner(scrambled(words), penalty, keep=0)  # its score alone
         self.loop = sa.PhoneLoopDecoder(penalty, keep=keep)
 
     @property

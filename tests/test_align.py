@@ -134,3 +134,11 @@ def test_transcript_files(tmp_path):
     big.write_bytes(b"a" * (2 << 20))
     with pytest.raises(InputError, match="larger than"):
         read_transcript(str(big))
+
+
+def test_the_beam_keeps_the_full_viterbi_alignment(spoken, monkeypatch):
+    text, _, ll = spoken[2]
+    beamed = align(ll, _words(text), PENALTY)
+    monkeypatch.setattr(OnlineAligner, "BEAM", 1e12)
+    full = align(ll, _words(text), PENALTY)
+    assert beamed.phones == full.phones and beamed.gain == pytest.approx(full.gain)
