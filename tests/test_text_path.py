@@ -113,3 +113,14 @@ def test_cli_text_and_transcript(tmp_path, line, capsys):
     capsys.readouterr()
     assert main(["animate", str(wav), "-o", str(tmp_path / "d.npz"), "--text", LINE, "--transcript", str(script)]) == 2
     assert "not allowed with argument --text" in capsys.readouterr().err
+
+
+def test_script_blend_is_the_checkpoints_unless_the_request_sets_a_share():
+    from anim3d.inference.settings import MotionSettings, resolve_sampling
+    from anim3d.models.config import InferenceConfig
+
+    inference = InferenceConfig(teacher_blend=0.3, script_blend=1.0)
+    assert resolve_sampling(MotionSettings(), inference).script_blend == 1.0
+    assert resolve_sampling(MotionSettings(), inference).teacher_blend == 0.3
+    assert resolve_sampling(MotionSettings(teacher_blend=0.5), inference).script_blend == 0.5
+    assert resolve_sampling(MotionSettings(), InferenceConfig(teacher_blend=0.3)).script_blend == 0.3

@@ -60,15 +60,17 @@ def generate(gen: MotionGenerator, audio: Audio, conditions, sampling, seeds: li
 
 def finish_mouth(blendshapes, sampling, rule=None, jaw=None, phones=None, fps: float = 30.0, first_frame: int = 0):
     """T x 52 generated blendshapes -> the mouth animate gives: ``sampling.teacher_blend`` of the T' x 52 rule-based
-    mouth ``rule`` blended in (``mouth_blend``), then ``sampling.opening_share`` of the (T',) learned jaw ``jaw``
+    mouth ``rule`` blended in (``mouth_blend``; ``sampling.script_blend`` when ``phones`` says the rule follows the
+    line's script), then ``sampling.opening_share`` of the (T',) learned jaw ``jaw``
     (``opening``); each step only when its share is > 0. With a script's aligned ``phones``, the lips then close on
     its bilabials, touch the teeth on its F and V and round on its rounded vowels (``teacher.core.lip_guarantees``);
     the frames are first_frame.. at ``fps``."""
     from anim3d.inference.mouth_blend import blend_mouth
     from anim3d.inference.opening import blend_opening
 
-    if sampling.teacher_blend > 0:
-        blendshapes = blend_mouth(blendshapes, rule, sampling.teacher_blend)
+    share = sampling.teacher_blend if phones is None else sampling.script_blend
+    if share > 0:
+        blendshapes = blend_mouth(blendshapes, rule, share)
     if sampling.opening_share > 0:
         blendshapes = blend_opening(blendshapes, jaw, sampling.opening_share)
     if phones is not None:

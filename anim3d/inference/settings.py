@@ -73,6 +73,7 @@ class Sampling:
     group_steps: dict  # channel group -> the step whose estimate it keeps (0: refined by every step)
     teacher_blend: float
     opening_share: float
+    script_blend: float = 0.0  # the teacher blend share where the line's script is aligned to the audio
 
 
 def check_conditions(settings: MotionSettings, emotions) -> Conditions:
@@ -126,7 +127,16 @@ def resolve_sampling(settings: MotionSettings, inference) -> Sampling:
                     check_group_steps(group_steps, steps),
                     check_teacher_blend(inference.teacher_blend if settings.teacher_blend is None else settings.teacher_blend),
                     check_share(inference.opening_share if settings.opening_share is None else settings.opening_share,
-                                "the learned opening share"))
+                                "the learned opening share"),
+                    check_teacher_blend(script_blend(settings, inference)))
+
+
+def script_blend(settings: MotionSettings, inference) -> float:
+    """The teacher blend share of a line with its script: the request's ``teacher_blend`` when it sets one, else the
+    checkpoint's ``script_blend`` (its ``teacher_blend`` when it has none)."""
+    if settings.teacher_blend is not None:
+        return settings.teacher_blend
+    return inference.teacher_blend if inference.script_blend is None else inference.script_blend
 
 
 def check_guidance(guidance: dict) -> dict:

@@ -95,10 +95,9 @@ class StreamingAnimator:
         self.noise = FrameNoise(check_seed(settings.seed), cfg.motion_dim)
         # the rule-based mouth blended into the generated one (anim3d.inference.mouth_blend), from the phone
         # log-likelihoods the phone front end scores anyway (another front end: a phone front end of its own beside it)
-        self.blend_share = self.sampling.teacher_blend
         script = read_script(settings.text, settings.language) if settings.text is not None else None
         self.rule = self.rule_front_end = None
-        if self.blend_share > 0 or script is not None:
+        if self.sampling.teacher_blend > 0 or script is not None:
             self.rule, self.rule_front_end = self._rule_mouth(script)
         keep_frames = cfg.prev + cfg.window + 2 * self.hop
         # plus what the front end reads before a frame (the phone front end's running cepstral mean)

@@ -148,4 +148,16 @@ def lip_guarantees(blendshapes: np.ndarray, phones: list[Phone], fps: float = 30
     speaker = speaker if speaker is not None else SpeakerStyle()
     b = np.array(blendshapes, np.float32, copy=True)
     times = (first_frame + np.arange(len(b))) / fps + speaker.lead
-    return np.clip(enforce(b, list(phones), times, strength=speaker.articulation, lead=speaker.lead), 0.0, 1.0)
+    return np.clip(enforce(b, [_sealed(p) for p in phones], times, strength=speaker.articulation, lead=speaker.lead), 0.0, 1.0)
+
+
+MIN_SEAL = 0.08  # s: an aligned bilabial shorter than this is sealed this long around its middle
+
+
+def _sealed(p: Phone) -> Phone:
+    """A bilabial of an aligned script lasts at least ``MIN_SEAL`` (about its closure on real speakers), so that an
+    alignment a frame or two off still seals the lips when they should be."""
+    if p.label not in ("P", "B", "M") or p.end - p.start >= MIN_SEAL:
+        return p
+    mid = 0.5 * (p.start + p.end)
+    return Phone(p.label, mid - MIN_SEAL / 2, mid + MIN_SEAL / 2)
