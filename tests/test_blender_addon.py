@@ -95,14 +95,19 @@ def test_blender_keys_the_shape_keys_as_animate_writes_them(tmp_path, fps):
 
 
 @pytest.mark.slow
-def test_blender_keys_the_head_bone(tmp_path):
-    got, _ = _blender(tmp_path, 30, 1, 0, "--armature")
+def test_blender_keys_the_head_and_eye_bones_from_the_scenes_sound_strip(tmp_path):
+    got, _ = _blender(tmp_path, 30, 1, 0, "--armature", "--from-strip")
     ref = _reference(tmp_path, 30, 0)
-    ypr = rotvec_to_ypr(ref.head_rotation)  # T x 3: yaw, pitch, roll
-    for axis, col in ((0, 1), (1, 0), (2, 2)):  # rotation_euler x = pitch, y = yaw, z = roll
-        frames, values = np.array(got["bones"][f'pose.bones["Head"].rotation_euler[{axis}]']).T
-        np.testing.assert_allclose(values, ypr[:, col], atol=1e-5)
-    assert np.ptp(ypr[:, 0]) > 0.01  # the head moves: the comparison has something to compare
+    eyes = ref.eye_rotations()  # T x 2 x 3 (left, right)
+    expected = {"Head": rotvec_to_ypr(ref.head_rotation), "eye.L": rotvec_to_ypr(eyes[:, 0]),
+                "eye.R": rotvec_to_ypr(eyes[:, 1])}  # T x 3: yaw, pitch, roll
+    for bone, ypr in expected.items():
+        for axis, col in ((0, 1), (1, 0), (2, 2)):  # rotation_euler x = pitch, y = yaw, z = roll
+            frames, values = np.array(got["bones"][f'pose.bones["{bone}"].rotation_euler[{axis}]']).T
+            np.testing.assert_allclose(values, ypr[:, col], atol=1e-5, err_msg=f"{bone} {axis}")
+        assert np.ptp(ypr[:, :2]) > 0.005, bone  # it moves: the comparison has something to compare
+    assert got["result"] == ["FINISHED"] and len(got["strips"]) == 1  # the scene's strip, not a second one
+    assert len(got["values"]["JawOpen"]) == ref.num_frames
 
 
 @pytest.mark.slow

@@ -1,7 +1,9 @@
 """Runs inside Blender (``blender -b --factory-startup --python tests/blender/drive_addon.py -- ARGS``): install the
 anim3d add-on from its zip, build a mesh with shape keys, run the operator, and write what was keyed as JSON.
 
-ARGS: ZIP ANIM3D_EXECUTABLE AUDIO FPS START SEED OUT.json [--no-arkit] [--armature]
+ARGS: ZIP ANIM3D_EXECUTABLE AUDIO FPS START SEED OUT.json [--no-arkit] [--armature] [--from-strip]
+(--armature: the mesh's parent armature has bones Head, eye.L and eye.R; --from-strip: the audio is a sound strip of
+the scene and the operator is given no file)
 """
 
 import json
@@ -11,7 +13,7 @@ import bpy
 
 argv = sys.argv[sys.argv.index("--") + 1:]
 zip_path, exe, audio, fps, start, seed, out = argv[:7]
-no_arkit, armature = "--no-arkit" in argv, "--armature" in argv
+no_arkit, armature, from_strip = "--no-arkit" in argv, "--armature" in argv, "--from-strip" in argv
 SPELLINGS = ["JawOpen", "eyeBlink_L", "EyeBlinkRight", "mouth_smile_left", "ARKit_browInnerUp",
              "blendShape1.mouthClose", "tongueOut", "MouthPucker", "cheek-puff", "jawLeft", "not_a_shape"]
 if no_arkit:
@@ -33,14 +35,20 @@ for name in SPELLINGS:
 if armature:
     bpy.ops.object.armature_add()
     arm = bpy.context.active_object
-    arm.data.bones[0].name = "Head"
+    bpy.ops.object.mode_set(mode="EDIT")
+    arm.data.edit_bones[0].name = "Head"
+    for side, x in (("L", 0.03), ("R", -0.03)):
+        eye = arm.data.edit_bones.new(f"eye.{side}")
+        eye.head, eye.tail = (x, 0.0, 1.0), (x, -0.05, 1.0)
     bpy.ops.object.mode_set(mode="OBJECT")
     obj.parent = arm
     bpy.context.view_layer.objects.active = obj
     obj.select_set(True)
 
+if from_strip:
+    scene.sequence_editor_create().sequences.new_sound("speech", audio, 1, int(start))
 try:
-    result, error = bpy.ops.anim3d.animate_from_audio(filepath=audio, seed=int(seed), emotion="happy", intensity=0.5), ""
+    result, error = bpy.ops.anim3d.animate_from_audio(filepath="" if from_strip else audio, seed=int(seed), emotion="happy", intensity=0.5), ""
 except RuntimeError as e:  # an operator that reports an error raises it when called from Python
     result, error = {"CANCELLED"}, str(e)
 keys = obj.data.shape_keys
