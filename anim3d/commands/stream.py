@@ -1,4 +1,5 @@
-"""``anim3d stream``: send a motion live over OSC (VMC protocol or the plain anim3d scheme)."""
+"""``anim3d stream``: send a motion live over OSC (VMC protocol or the plain anim3d scheme) or as Live Link Face
+UDP packets (Unreal)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import argparse
 
 NAME = "stream"
 ORDER = 40
-HELP = "stream a motion live over OSC (VMC protocol or the plain scheme) at 60 fps"
+HELP = "stream a motion live over OSC (VMC protocol or the plain scheme) or Live Link Face (Unreal) at 60 fps"
 DESCRIPTION = """Send a Motion (.npz) or a Live Link Face take (.csv) to a running receiver over
-OSC/UDP, paced by a monotonic clock at --fps (default 60) and interpolated between frames.
+UDP (OSC, or Live Link Face packets), paced by a monotonic clock at --fps (default 60) and
+interpolated between frames.
 On the end or Ctrl-C a neutral frame is sent so that the character does not freeze.
 
   --protocol vmc    VMC protocol (VSeeFace, EVMC4U for Unity, VMC4UE / VRM4U for Unreal);
@@ -17,6 +19,10 @@ On the end or Ctrl-C a neutral frame is sent so that the character does not free
   --protocol plain  /anim3d/frame with 60 floats (52 ARKit weights in Apple's order, head
                     quaternion x y z w, head translation, time); default port 39540;
                     received by the Unity package in unity_bridge/unity
+  --protocol livelink  the iPhone Live Link Face app's UDP packets (version 6), which
+                    Unreal's Live Link receives with no plugin (a MetaHuman's face); 52 ARKit
+                    curves, head and eye yaw/pitch/roll; default port 11111; the Live Link
+                    subject is --subject (default anim3d)
 
 Speech (an audio file played in real time, or - for raw s16le PCM on stdin) is animated
 live: the model runs in this process and the frames are sent from a separate process with
@@ -28,6 +34,7 @@ sending process only.
   anim3d stream motion.npz --osc 127.0.0.1:39539
   anim3d stream take.csv --protocol plain --osc 192.168.1.20:39540 --loop
   anim3d stream speech.wav --protocol plain --realtime
+  anim3d stream speech.wav --protocol livelink --osc UNREAL_HOST:11111 --subject anim3d
   tts "Right behind you." | anim3d stream - --pcm-rate 16000 --text "Right behind you."
 
 With --text (a chatbot's reply that a TTS is speaking) the script is aligned as the audio arrives and the lips
@@ -39,8 +46,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from anim3d.commands import options
 
     p.add_argument("input", help="a Motion .npz or a Live Link Face .csv; or speech (audio file, or - for raw PCM on stdin) to animate live")
-    p.add_argument("--osc", default=None, metavar="HOST:PORT", help="receiver address (default 127.0.0.1 and the protocol's port)")
-    p.add_argument("--protocol", choices=("vmc", "plain"), default="vmc", help="OSC message scheme (default vmc)")
+    p.add_argument("--osc", default=None, metavar="HOST:PORT",
+                   help="receiver address, for every protocol (default 127.0.0.1 and the protocol's port)")
+    p.add_argument("--protocol", choices=("vmc", "plain", "livelink"), default="vmc",
+                   help="what is sent: VMC or plain OSC, or Live Link Face packets (default vmc)")
+    p.add_argument("--subject", default=None, metavar="NAME",
+                   help="--protocol livelink: the Live Link subject name Unreal shows (default anim3d)")
     p.add_argument("--fps", type=options.fps, default=60.0, help="frames sent per second (default 60)")
     p.add_argument("--loop", action="store_true", help="repeat the motion until Ctrl-C")
     p.add_argument("--realtime", action="store_true",
@@ -70,6 +81,21 @@ def motion_chunks(args: argparse.Namespace):
     return itertools.repeat(motion) if args.loop else [motion]
 
 
+def protocol_options(args: argparse.Namespace) -> dict:
+    """The sender's options beyond the address: Live Link Face takes the subject name and the frame rate."""
+    from anim3d.unity_bridge.transport import StreamError
+
+    if args.protocol != "livelink":
+        if args.subject is not None:
+            raise StreamError("--subject is for --protocol livelink")
+        return {}
+    from anim3d.unity_bridge.livelink_face import DEFAULT_SUBJECT, check_name
+
+    subject = DEFAULT_SUBJECT if args.subject is None else args.subject
+    check_name(subject)  # a bad name is a StreamError (exit 2) before anything is loaded
+    return {"subject": subject, "fps": args.fps}
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
@@ -78,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from anim3d.unity_bridge.senders import sender_factory
     from anim3d.unity_bridge.stream import stream_motion
 
-    factory, where = sender_factory(args.protocol, args.osc)
+    factory, where = sender_factory(args.protocol, args.osc, **protocol_options(args))
     sender = factory()  # resolves the host: a bad target fails before anything is loaded
     try:
         chunks = motion_chunks(args)  # a bad file fails before anything is sent
