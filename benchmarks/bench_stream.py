@@ -1,6 +1,8 @@
-"""Benchmark: OSC streaming at 60 fps: frame-time error (send time - deadline) and CPU use.
+"""Benchmark: live streaming at 60 fps (VMC or plain OSC, Live Link Face UDP): frame-time error (send time -
+deadline) and CPU use.
 
     python benchmarks/bench_stream.py --duration 600 --protocol vmc
+    python benchmarks/bench_stream.py --duration 600 --protocol livelink
     python benchmarks/bench_stream.py --live speech.wav --duration 600   # live generation, 10 minutes
 
 ``--live AUDIO``: live generation as ``anim3d stream speech.wav`` does it — the audio (looped to
@@ -157,6 +159,7 @@ def run_live(audio_path: str, seconds: float, fps: float, mode: str = "process",
 
 def run_once(protocol: str, seconds: float, fps: float, baseline: bool = False):
     from anim3d.motion import Motion
+    from anim3d.unity_bridge.livelink_face import LiveLinkFaceSender
     from anim3d.unity_bridge.plain import PlainSender
     from anim3d.unity_bridge.stream import stream_motion
     from anim3d.unity_bridge.transport import UdpTarget
@@ -170,7 +173,8 @@ def run_once(protocol: str, seconds: float, fps: float, baseline: bool = False):
     bs = np.clip(0.5 + 0.5 * np.sin(t[:, None] * rng.uniform(1, 8, 52)), 0, 1)
     m = Motion(bs, 0.2 * np.sin(t[:, None] * [0.7, 1.1, 0.5]), np.zeros((n, 3)), 30.0)
     target = UdpTarget("127.0.0.1", port)
-    sender = PythonOscVMC(target) if baseline else (VMCSender(target) if protocol == "vmc" else PlainSender(target))
+    senders = {"vmc": VMCSender, "plain": PlainSender, "livelink": functools.partial(LiveLinkFaceSender, fps=fps)}
+    sender = PythonOscVMC(target) if baseline else senders[protocol](target)
     # feed the generator in 1-second chunks, as live generation would
     chunks = (m[i:i + 30] for i in range(0, n, 30))
     stats = stream_motion(chunks, sender, fps=fps)
@@ -186,7 +190,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=60.0, help="seconds to stream (the target asks for 600)")
     ap.add_argument("--fps", type=float, default=60.0)
-    ap.add_argument("--protocol", choices=("vmc", "plain", "both"), default="both")
+    ap.add_argument("--protocol", choices=("vmc", "plain", "livelink", "both"), default="both", help="both = vmc and plain")
     ap.add_argument("--plain-seconds", type=float, default=None, help="duration of the plain run with --protocol both (default: --duration)")
     ap.add_argument("--realtime", action="store_true",
                     help="run the streaming process with SCHED_FIFO priority 10 (needs root or CAP_SYS_NICE); "
@@ -210,11 +214,12 @@ def main() -> None:
     for proto in (("vmc", "plain") if args.protocol == "both" else (args.protocol,)):
         secs = args.plain_seconds if (proto == "plain" and args.protocol == "both" and args.plain_seconds) else args.duration
         stats, rec = run_once(proto, secs, args.fps)
-        rows.append((f"{proto} (template encoder)", secs, stats, rec, 2 if proto == "vmc" else 1))
+        name = "livelink (Live Link Face)" if proto == "livelink" else f"{proto} (template encoder)"
+        rows.append((name, secs, stats, rec, 2 if proto == "vmc" else 1))
     if args.baseline_seconds > 0:
         stats, rec = run_once("vmc", args.baseline_seconds, args.fps, baseline=True)
         rows.append(("vmc (python-osc builders)", args.baseline_seconds, stats, rec, 2))
-    print(f"OSC stream at {args.fps:g} fps to a receiver process on 127.0.0.1; {os.cpu_count()} CPUs, "
+    print(f"UDP stream at {args.fps:g} fps to a receiver process on 127.0.0.1; {os.cpu_count()} CPUs, "
           f"load average {load0:.1f} at start, {os.getloadavg()[0]:.1f} at end; {sched}")
     print(f"| {'sender':<26} | {'s':>5} | {'frames':>6} | {'recv':>6} | {'p50 ms':>6} | {'p99 ms':>6} | {'max ms':>7} | {'CPU %':>5} | {'stalls':>6} | {'p99<2ms':>7} | {'CPU<10%':>7} |")
     print("|" + "|".join("-" * (w + 2) for w in (26, 5, 6, 6, 6, 6, 7, 5, 6, 7, 7)) + "|")
@@ -225,7 +230,7 @@ def main() -> None:
     for name, secs, s, rec, per in rows:
         worst = np.argsort(s.errors_ms)[-3:][::-1]
         print(f"{name}: worst frames (index: error ms) " + ", ".join(f"{i}: {s.errors_ms[i]:.1f}" for i in worst))
-    print("recv counts datagrams (VMC: 2 per frame, plain: 1), including the final neutral frame.")
+    print("recv counts datagrams (VMC: 2 per frame, plain and livelink: 1), including the final neutral frame.")
 
 
 def main_live(args) -> None:
