@@ -92,9 +92,9 @@ class StreamingRuleMouth:
     script is aligned online instead (``anim3d.align.ScriptAligner``, tracing back from the best state now: the
     words said so far) and ``phones`` gives its phones for the lip guarantees; from ``CHECK_AFTER`` s of audio on,
     the script is given up, with one warning, as soon as its gain falls below ``anim3d.align.MIN_GAIN``, and the
-    stream goes on with the phone loop. What the whole file would know but a stream cannot: the phones after the received audio (the
-    last one is taken to go on for ``HOLD`` s), and the loudness of the whole utterance (the loud frames are those
-    of the buffer the animator keeps, several seconds)."""
+    stream goes on with the phone loop. What the whole file would know but a stream cannot: the phones after the
+    received audio (the last one is taken to go on for ``HOLD`` s), and the loudness of the whole utterance (the
+    loud frames are those of the buffer the animator keeps, several seconds)."""
 
     HISTORY = 300  # 100 Hz frames of back pointers kept (3 s)
     HOLD = 0.2  # s the last phone heard is assumed to go on

@@ -19,8 +19,8 @@ def animate(audio: Audio, settings: MotionSettings | None = None, *, checkpoint=
     ``settings``: a ``MotionSettings``; keyword ``controls`` set its fields one by one, e.g.
     ``animate(audio, emotion="sad", intensity=0.5, seed=1)`` (gaze in radians, None = free; unset sampling
     fields take the checkpoint's). With ``text`` (and ``language``), the mouth follows the script's phones aligned
-    to the audio; a script that does not match the audio is warned about and the line animated from the audio. ``num_samples`` > 1 returns a list: samples seed, seed + 1, ... generated
-    in one batch. ``checkpoint``: None (the shipped default), a checkpoint folder, or a MotionGenerator.
+    to the audio; a script that does not match the audio is warned about and the line animated from the audio.
+    ``num_samples`` > 1 returns a list: samples seed, seed + 1, ... generated in one batch. ``checkpoint``: None (the shipped default), a checkpoint folder, or a MotionGenerator.
     """
     if not isinstance(audio, Audio):
         raise InputError(None, f"animate() needs an anim3d.audio.Audio, got {type(audio).__name__}")
