@@ -13,7 +13,9 @@ Layers (a module imports its own layer's and lower layers' modules only):
   3 applications anim3d.inference and anim3d.data (neither imports the other)
   4 training     anim3d.training, anim3d.render.train
   5 evaluation   anim3d.eval (it measures checkpoints and trained renderers)
-  6 interface    anim3d.commands, anim3d.cli, anim3d.__main__
+  6 interface    anim3d.commands, anim3d.cli, anim3d.__main__, anim3d.serve (the HTTP API: a front end as the command
+                 line is, which reads requests with the command line's own option definitions, and which
+                 ``anim3d serve`` starts; one group, so each may use the other)
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ def layer(mod: str) -> tuple[int, str]:
         return 4, top
     if top == "anim3d.eval":
         return 5, top
-    if top in ("anim3d.commands", "anim3d.cli", "anim3d.__main__"):
+    if top in ("anim3d.commands", "anim3d.cli", "anim3d.__main__", "anim3d.serve"):
         return 6, "interface"
     raise AssertionError(f"{mod}: a module the layering does not place; add it to tests/test_layering.py")
 
