@@ -19,6 +19,9 @@ _EXTRAS = {
     "skimage": ("scikit-image", "video"),
     "pocketsphinx": ("pocketsphinx", "core"),  # a core dependency since the default model hears its phones
     "matplotlib": ("matplotlib", "eval"),
+    "fastapi": ("fastapi", "serve"),
+    "uvicorn": ("uvicorn", "serve"),
+    "multipart": ("python-multipart", "serve"),
 }
 
 

@@ -67,15 +67,12 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from anim3d.errors import Anim3dError
+    from anim3d.optional import require
     from anim3d.serve.config import ServerConfig
 
-    for module in ("fastapi", "uvicorn", "multipart"):
-        try:
-            __import__(module)
-        except ImportError:
-            raise Anim3dError("anim3d serve needs the optional packages fastapi, uvicorn and python-multipart; "
-                              "install them with: pip install 'anim3d[serve]'") from None
-    import uvicorn
+    for module in ("fastapi", "multipart"):
+        require(module, "anim3d serve")
+    uvicorn = require("uvicorn", "anim3d serve")
 
     from anim3d.serve.app import create_app
 
