@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-import warnings
 from dataclasses import dataclass, field
 
 from anim3d.errors import AudioError, InputError
+from anim3d.serve.capture import collected
 from anim3d.serve.controls import FORMATS
 from anim3d.serve.errors import bad_audio, too_large, unusable_control
 
@@ -31,9 +31,8 @@ def animate_upload(gen, path: str, name: str, settings, fps: float, fmt: str, ma
     def named(message) -> str:
         return str(message).replace(path, name)
 
-    # one worker thread runs jobs: recording warnings here catches this request's own
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    # this request's own warnings, not those of the streams running beside it (capture.py)
+    with collected() as caught:
         try:
             audio = load_audio(path, max_seconds=max_seconds)
         except AudioError as e:
@@ -50,7 +49,7 @@ def animate_upload(gen, path: str, name: str, settings, fps: float, fmt: str, ma
         if abs(fps - motion.fps) > 1e-9:  # as anim3d animate --fps
             motion = motion.resample(fps)
         body = motion_document(motion) if fmt == "json" else motion_bytes(motion, fmt)
-    return Result(fmt, body, [named(w.message) for w in caught])
+    return Result(fmt, body, [named(w) for w in caught])
 
 
 def motion_document(motion) -> dict:
