@@ -1,4 +1,4 @@
-"""``anim3d serve``: the motion model behind an HTTP API (FastAPI + uvicorn)."""
+"""``anim3d serve``: the motion model behind an HTTP API and a WebSocket stream (FastAPI + uvicorn)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import argparse
 
 NAME = "serve"
 ORDER = 42
-HELP = "an HTTP API: POST speech to /v1/animate, get the motion back (JSON, .glb, .csv, .npz); docs at /docs"
+HELP = ("an HTTP API: POST speech to /v1/animate, get the motion back (JSON, .glb, .csv, .npz); stream speech to "
+        "WS /v1/stream, get frames as they are made; docs at /docs")
 DESCRIPTION = """Serve the motion model over HTTP (needs: pip install 'anim3d[serve]'). The model is loaded once,
 at start-up; requests run one at a time on one worker, with at most --max-queue more waiting (beyond: 503 with
 Retry-After).
@@ -23,8 +24,14 @@ audio inside), csv or npz: the bytes anim3d animate -o writes. GET /health: the 
 Errors are JSON {"error": "..."}: 400 bad audio, 401 API key, 413 too big or too long, 422 a bad control,
 503 queue full, 504 timeout. One JSON access line per request goes to stderr.
 
+WS /v1/stream animates speech as it is spoken: a JSON start message (sample_rate, format json or binary, and the
+controls above but fps), then binary s16le mono PCM, then {"end": true}; each frame is sent as soon as it is made
+(JSON, or the plain OSC scheme's 60 float32), then a neutral frame and {"done": true, "frames": N}. At most
+--max-streams streams at once (beyond: closed with 1013, try again later); each runs beside the HTTP worker.
+
 The API key comes from --api-key or the environment variable ANIM3D_API_KEY; clients send it as
-'Authorization: Bearer KEY' or 'X-API-Key: KEY' (/health and /docs need none). --seed is the seed of a request
+'Authorization: Bearer KEY' or 'X-API-Key: KEY' (/health and /docs need none); a WebSocket may also give it as
+?api_key=KEY (a browser cannot set a WebSocket's headers). --seed is the seed of a request
 that gives none."""
 
 
@@ -39,11 +46,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-upload-mb", type=_positive, default=50.0, metavar="MB",
                    help="the largest audio upload in MB, 10^6 bytes (default 50); larger: 413")
     g.add_argument("--max-seconds", type=_positive, default=300.0, metavar="S",
-                   help="the longest audio in seconds (default 300); longer: 413")
+                   help="the longest audio in seconds, an upload's or a stream's (default 300); longer: 413, or "
+                        "the stream is closed (1008)")
     g.add_argument("--timeout", type=_positive, default=120.0, metavar="S",
-                   help="seconds a request may take, waiting in the queue included (default 120); then 504")
+                   help="seconds a request may take, waiting in the queue included (default 120); then 504. A "
+                        "stream is closed after as long without a message")
     g.add_argument("--max-queue", type=options.int_range(0, 10000), default=8, metavar="N",
                    help="requests that may wait while one runs (default 8); more: 503 with Retry-After")
+    g.add_argument("--max-streams", type=options.int_range(1, 1000), default=4, metavar="N",
+                   help="live streams (WS /v1/stream) open at once (default 4); more: closed with 1013, try again "
+                        "later. One costs about 0.4 of a CPU core")
     g = p.add_argument_group("access")
     g.add_argument("--api-key", help="the key clients must send (default: the environment variable ANIM3D_API_KEY; "
                                      "neither: no key)")
@@ -78,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = ServerConfig(checkpoint=args.checkpoint, device=args.device, max_upload_mb=args.max_upload_mb,
                           max_seconds=args.max_seconds, timeout=args.timeout, max_queue=args.max_queue,
+                          max_streams=args.max_streams,
                           api_key=ServerConfig.key_from_environment(args.api_key), cors_origins=args.cors_origin,
                           default_seed=args.seed)
     try:
@@ -86,15 +99,37 @@ def run(args: argparse.Namespace) -> int:
         raise Anim3dError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e})") from None
     t0 = time.perf_counter()
     app = create_app(config)
+    _one_torch_setting(app.state.generator.device)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"anim3d serve: model {app.state.model_name} loaded in {time.perf_counter() - t0:.1f} s; "
           f"listening on http://{shown}:{port} (docs: http://{shown}:{port}/docs)", file=sys.stderr, flush=True)
+    if not _websocket_library():
+        print("anim3d serve: warning: WS /v1/stream is off: uvicorn needs the package websockets (or wsproto) for "
+              "WebSockets; install it with: pip install websockets", file=sys.stderr, flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning" if args.quiet else "info", access_log=False,
                                            timeout_graceful_shutdown=5))
     try:
         server.run(sockets=[sock])
     finally:
         app.state.queue.shutdown()
+        app.state.streams.shutdown()
         sock.close()
     return 0
+
+
+def _websocket_library() -> bool:
+    import importlib.util
+
+    return any(importlib.util.find_spec(m) is not None for m in ("websockets", "wsproto"))
+
+
+def _one_torch_setting(device) -> None:
+    """Streams run on threads side by side, each inside ``cpu_threads``, which sets torch's thread count (process
+    wide) and puts the old one back after: set once to the same count here, so no thread ever puts another back."""
+    import os
+
+    import torch
+
+    if getattr(device, "type", str(device)) == "cpu":
+        torch.set_num_threads(int(os.environ.get("ANIM3D_THREADS", "1")))

@@ -1,6 +1,7 @@
-"""The FastAPI application: ``POST /v1/animate`` (speech in, motion out), ``GET /health``, the OpenAPI docs at
-``/docs``. Every error is ``{"error": "message"}`` with its status: 400 bad audio, 401 no or wrong API key, 413
-too big or too long, 422 a control the model cannot use, 503 the queue is full (Retry-After), 504 too slow."""
+"""The FastAPI application: ``POST /v1/animate`` (speech in, motion out), ``WS /v1/stream`` (speech in as it is
+spoken, frames out as they are made: ``stream.py``), ``GET /health``, the OpenAPI docs at ``/docs``. Every HTTP
+error is ``{"error": "message"}`` with its status: 400 bad audio, 401 no or wrong API key, 413 too big or too long,
+422 a control the model cannot use, 503 the queue is full (Retry-After), 504 too slow."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from fastapi import FastAPI, File, Form, Security, UploadFile
+from fastapi import FastAPI, File, Form, Security, UploadFile, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -28,6 +29,8 @@ from anim3d.serve.controls import FORMATS, check_format, check_settings, field_h
 from anim3d.serve.errors import RequestError, too_large
 from anim3d.serve.job import animate_upload
 from anim3d.serve.middleware import AccessLog, Guard
+from anim3d.serve.stream import PATH as STREAM_PATH
+from anim3d.serve.stream import Streams, serve_stream
 from anim3d.serve.work import QueueFull, WorkQueue
 
 COPY_CHUNK = 1 << 20
@@ -38,6 +41,10 @@ mp3, ogg, m4a, a video's audio track) and the motion controls of `anim3d animate
 the motion: JSON (default), or the bytes of a `.glb`, `.csv` (Live Link Face) or `.npz` (anim3d Motion) file, the
 same bytes `anim3d animate -o` writes for the same options (none of the three records when it was written).
 A `.glb` answer holds no audio: the command line writes the sound beside it as a `.wav`; here the client has it.
+
+`WS /v1/stream` animates speech as it is spoken (not in these docs, which describe HTTP only): a JSON start
+message with the same controls (but `fps`) and `sample_rate`, `format` (json or binary), then binary s16le mono
+PCM, then `{"end": true}`; a frame comes back as soon as it is made. See the README's "Serve" section.
 
 Errors are `{"error": "message"}`: 400 bad audio, 401 no or wrong API key (when the server has one), 413 an upload
 or audio over the server's limits, 422 a control the model cannot use, 503 the queue is full (see Retry-After),
@@ -67,8 +74,10 @@ def create_app(config: ServerConfig | None = None, generator=None) -> FastAPI:
     gen = generator if generator is not None else load_model(config.checkpoint, config.device)
     model_name = Path(config.checkpoint or default_checkpoint()).name
     queue = WorkQueue(config.max_queue)
+    streams = Streams(config.max_streams)
     app = FastAPI(title="anim3d", version=__version__, description=DESCRIPTION)
     app.state.config, app.state.generator, app.state.queue, app.state.model_name = config, gen, queue, model_name
+    app.state.streams = streams
     _error_handlers(app)
     key_docs = [Security(HTTPBearer(auto_error=False)), Security(APIKeyHeader(name="X-API-Key", auto_error=False))]
     errors = {status: {"model": ErrorBody, "description": what} for status, what in (
@@ -77,10 +86,11 @@ def create_app(config: ServerConfig | None = None, generator=None) -> FastAPI:
         (504, "the request took longer than the server's timeout"))}
     files = {media: {} for media, _ in list(FORMATS.values())[1:]}
 
-    @app.get("/health", summary="the server's state: model, queue, limits")
+    @app.get("/health", summary="the server's state: model, queue, streams, limits")
     async def health() -> dict:
         return {"status": "ok", "model": model_name, "model_config": getattr(gen.cfg, "name", None),
                 "device": str(gen.device), "version": __version__, "queue": queue.state(),
+                "streams": streams.state(),
                 "limits": {"max_upload_mb": config.max_upload_mb, "max_seconds": config.max_seconds,
                            "timeout": config.timeout, "api_key": bool(config.api_key)}}
 
@@ -141,6 +151,10 @@ def create_app(config: ServerConfig | None = None, generator=None) -> FastAPI:
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.splitext(name)[0]).strip("._") or "motion"
         headers["Content-Disposition"] = f'attachment; filename="{stem}.{fmt}"'
         return Response(result.body, media_type=FORMATS[fmt][0], headers=headers)
+
+    @app.websocket(STREAM_PATH)
+    async def stream(ws: WebSocket):
+        await serve_stream(ws, config, gen, streams)
 
     app.add_middleware(Guard, api_key=config.api_key, max_body=config.max_upload_bytes + BODY_SLACK_BYTES,
                        limit_message=_upload_limit(config))

@@ -21,6 +21,7 @@ class ServerConfig:
     max_seconds: float = 300.0  # the longest audio, in seconds
     timeout: float = 120.0  # seconds from a request's admission (queue wait included) to its answer
     max_queue: int = 8  # requests that may wait while the worker runs one; beyond: 503
+    max_streams: int = 4  # live streams (WS /v1/stream) open at once; beyond: closed with 1013 (try again later)
     api_key: str | None = None  # None or "": no key needed
     cors_origins: list[str] = field(default_factory=list)  # browser origins allowed to call the API; none by default
     default_seed: int = 0  # the seed of a request that gives none

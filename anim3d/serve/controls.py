@@ -97,3 +97,48 @@ def check_format(fmt: str | None) -> str:
     if fmt not in FORMATS:
         raise unusable_control(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
     return fmt
+
+
+# the motion controls a live stream takes in its start message (fps: a stream runs at the model's own rate)
+STREAM_FIELDS = tuple(name for name in FIELDS if name != "fps")
+
+
+def fields_from_json(message: dict) -> dict:
+    """A stream's start message (JSON values) -> the form values ``read_fields`` reads: a number as its text,
+    ``gaze`` also as ``[yaw, pitch]``, ``guidance`` also as ``{"audio": 2, ...}``, ``free_gaze`` a JSON boolean;
+    null is not given. A value of another type is a 422 naming the field."""
+    values = {}
+    for name in STREAM_FIELDS:
+        raw = message.get(name)
+        if raw is None:
+            continue
+        if name == "free_gaze":
+            if not isinstance(raw, bool):
+                raise unusable_control(f"free_gaze: expected true or false, got {_shown(raw)}")
+            values[name] = raw
+        elif name == "gaze" and isinstance(raw, list) and len(raw) == 2 and all(_number(x) for x in raw):
+            values[name] = f"{raw[0]},{raw[1]}"
+        elif name == "guidance" and isinstance(raw, dict) and all(_number(x) for x in raw.values()):
+            values[name] = ",".join(f"{k}={v}" for k, v in raw.items())
+        elif isinstance(raw, str) or _number(raw):
+            values[name] = str(raw)
+        else:
+            raise unusable_control(f"{name}: expected {_expected(name)}, got {_shown(raw)}")
+    return values
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _expected(name: str) -> str:
+    return {"gaze": 'a string "YAW,PITCH" or a list [yaw, pitch] (degrees)',
+            "guidance": 'a string "audio=2,emotion=1.5" or an object {"audio": 2, "emotion": 1.5}'}.get(
+        name, "a string or a number")
+
+
+def _shown(value) -> str:
+    import json
+
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -24,7 +24,8 @@ async def send_json_error(send, status: int, message: str, headers: dict | None 
 
 class AccessLog:
     """One JSON line per HTTP request on ``stream()`` (stderr): time (UTC, ISO 8601), method, path, status,
-    duration_ms, client ("host:port")."""
+    duration_ms, client ("host:port"). A WebSocket's line is written when it ends: method "WEBSOCKET", status the
+    close code (1000 a normal end; 1006 the client went away without one)."""
 
     def __init__(self, app, stream):
         self.app = app
@@ -32,24 +33,34 @@ class AccessLog:
         self._lock = threading.Lock()
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         t0 = time.perf_counter()
-        status = 500  # an exception before the response started: the server answers 500
+        ws = scope["type"] == "websocket"
+        status = 1006 if ws else 500  # an exception before the response started: the server answers 500
 
         async def sending(message):
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "websocket.close":
+                status = message.get("code", 1000)
             await send(message)
 
+        async def receiving():
+            nonlocal status
+            message = await receive()
+            if message["type"] == "websocket.disconnect" and status == 1006:
+                status = message.get("code", 1006)
+            return message
+
         try:
-            await self.app(scope, receive, sending)
+            await self.app(scope, receiving if ws else receive, sending)
         finally:
             client = scope.get("client")
             line = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                    "method": scope["method"], "path": scope["path"], "status": status,
+                    "method": "WEBSOCKET" if ws else scope["method"], "path": scope["path"], "status": status,
                     "duration_ms": round((time.perf_counter() - t0) * 1000, 1),
                     "client": f"{client[0]}:{client[1]}" if client else None}
             stream = self.stream()
@@ -97,10 +108,20 @@ class Guard:
         await self.app(scope, counting, send)
 
     def _key_problem(self, headers: dict) -> str | None:
-        auth = headers.get("authorization", "")
-        given = auth[7:].strip() if auth[:7].lower() == "bearer " else headers.get("x-api-key")
-        if not given:
-            return "this server needs an API key: send the header 'Authorization: Bearer KEY' or 'X-API-Key: KEY'"
-        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self.api_key.encode("utf-8")):
-            return "the API key is not this server's"
-        return None
+        return key_problem(self.api_key, headers)
+
+
+def key_problem(api_key: str, headers: dict, query_key: str | None = None) -> str | None:
+    """Why a request may not pass (None: it may): no key, or not ``api_key``. ``headers``: lower-case names;
+    ``query_key``: the ``?api_key=`` of a WebSocket (a browser cannot set a WebSocket's headers), or None where
+    the query is not read."""
+    auth = headers.get("authorization", "")
+    given = auth[7:].strip() if auth[:7].lower() == "bearer " else headers.get("x-api-key")
+    given = given or query_key
+    if not given:
+        where = " or the query parameter '?api_key=KEY'" if query_key is not None else ""
+        return ("this server needs an API key: send the header 'Authorization: Bearer KEY' or 'X-API-Key: KEY'"
+                + where)
+    if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), api_key.encode("utf-8")):
+        return "the API key is not this server's"
+    return None
