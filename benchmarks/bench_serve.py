@@ -1,16 +1,29 @@
-"""How long one client waits for POST /v1/animate through a real server, against animate() in-process.
+"""How long one client waits for POST /v1/animate through a real server, against animate() in-process; and
+whether WS /v1/stream keeps up with speech for 1, 2 and 4 clients at once.
 
-A 5 s line (the start of examples/hello.wav), format json, one client, one request at a time: the server is
+POST: a 5 s line (the start of examples/hello.wav), format json, one client, one request at a time: the server is
 `anim3d serve --port 0` in a subprocess (the model loaded at start-up, uvicorn on loopback), called with httpx
 over one kept-alive connection; in the same run, animate() on the same audio in this process (audio decoded once,
 the model loaded once). Each side gets one warm-up call, then --requests timed ones.
 
-    python benchmarks/bench_serve.py [--seconds 5] [--requests 10]
+Stream: a 10 s WAV (examples/hello.wav, then its start again) sent by each client over a websocket (the
+`websockets` package, which uvicorn serves WebSockets with) in 20 ms messages of s16le PCM, each at the moment its
+last sample would have been spoken, then {"end": true}; measured at the client: the first frame's latency after
+the first audio message was sent, frames received per second of audio, and each frame's lag behind its audio
+(received at - the moment the end of the frame's audio was sent; the frames after the end of the audio count
+from the end). A stream keeps real time when every frame arrives within 0.5 s of its audio. The server's CPU
+(user + system time of its process over the wall time) is read from /proc. One 1 s stream warms the server up
+first (the first stream warms torch up: 0.4 s). Clients of one row start together, from one asyncio loop.
+
+    python benchmarks/bench_serve.py [--seconds 5] [--requests 10] [--stream-seconds 10] [--streams 1,2,4]
+    python benchmarks/bench_serve.py --only stream
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -20,6 +33,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+CHUNK_S = 0.02  # seconds of audio per message
+REAL_TIME_S = 0.5  # a stream keeps real time when every frame arrives within this of its audio
 
 
 def start_server(log_path: str, extra: list[str]) -> tuple[subprocess.Popen, str, float]:
@@ -46,11 +61,112 @@ def timed(fn, n: int) -> list[float]:
     return out
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def one_stream(url: str, pcm: bytes, rate: int) -> dict:
+    """One client: start, the audio at the pace of speech, end; the times it saw."""
+    from websockets.asyncio.client import connect
+
+    chunk = int(rate * CHUNK_S) * 2
+    duration = len(pcm) / 2 / rate
+    async with connect(url.replace("http://", "ws://") + "/v1/stream", max_size=None) as ws:
+        await ws.send(json.dumps({"sample_rate": rate, "seed": 0}))
+        started = json.loads(await ws.recv())
+        fps = started["fps"]
+        t0 = time.perf_counter()  # the speech starts: message k is sent once its last sample was spoken
+        first_sent = None
+
+        async def send():
+            nonlocal first_sent
+            for k, i in enumerate(range(0, len(pcm), chunk)):
+                due = t0 + min(i + chunk, len(pcm)) / 2 / rate
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                await ws.send(pcm[i : i + chunk])
+                if k == 0:
+                    first_sent = time.perf_counter()
+            await ws.send(json.dumps({"end": True}))
+
+        sender = asyncio.create_task(send())
+        frames, lags, done = 0, [], None
+        async for message in ws:
+            now = time.perf_counter()
+            body = json.loads(message)
+            if "frame" in body and not body.get("neutral"):
+                if frames == 0:
+                    first = now - first_sent
+                lags.append(now - (t0 + min((body["frame"] + 1) / fps, duration)))
+                frames += 1
+            elif "done" in body:
+                done = body
+        await sender
+    assert done and done["frames"] == frames, done
+    return {"first": first, "frames": frames, "duration": duration, "lags": lags}
+
+
+async def streams_at_once(url: str, pcm: bytes, rate: int, n: int) -> list[dict]:
+    return await asyncio.gather(*(one_stream(url, pcm, rate) for _ in range(n)))
+
+
+def stream_rows(stream_seconds: float, counts: list[int], tmp: str) -> None:
+    import numpy as np
+
+    from anim3d.audio import load_audio
+
+    full = load_audio(REPO / "examples" / "hello.wav")
+    rate = full.sample_rate
+    x = np.tile(full.samples, int(np.ceil(stream_seconds * rate / len(full.samples))))[: int(stream_seconds * rate)]
+    pcm = (np.clip(x, -1, 1) * 32767).round().astype("<i2").tobytes()
+    proc, url, startup = start_server(os.path.join(tmp, "stream-server.log"), ["--max-streams", str(max(counts))])
+    rows = []
+    try:
+        asyncio.run(streams_at_once(url, pcm[: rate * 2], rate, 1))  # warm-up: 1 s
+        for n in counts:
+            c0, w0 = server_cpu_seconds(proc.pid), time.perf_counter()
+            results = asyncio.run(streams_at_once(url, pcm, rate, n))
+            cores = (server_cpu_seconds(proc.pid) - c0) / (time.perf_counter() - w0)
+            rows.append((n, results, cores))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    print(f"WS /v1/stream: a {stream_seconds:g} s WAV in {CHUNK_S * 1000:g} ms messages at the pace of speech, "
+          f"json frames; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before; server started in "
+          f"{startup:.2f} s")
+    print()
+    print("| streams at once | first frame after the first audio, ms (mean / max) | frames per s of audio "
+          "| lag of a frame behind its audio, ms (p50 / max) | real time (all frames within 0.5 s) "
+          "| server CPU, cores |")
+    print("|---|---|---|---|---|---|")
+    for n, results, cores in rows:
+        firsts = [r["first"] for r in results]
+        lags = [lag for r in results for lag in r["lags"]]
+        fps = statistics.mean(r["frames"] / r["duration"] for r in results)
+        kept = sum(max(r["lags"]) <= REAL_TIME_S for r in results)
+        print(f"| {n} | {statistics.mean(firsts) * 1000:.0f} / {max(firsts) * 1000:.0f} | {fps:.1f} "
+              f"| {statistics.median(lags) * 1000:.0f} / {max(lags) * 1000:.0f} "
+              f"| {'yes' if kept == n else 'no'} ({kept} of {n}) | {cores:.2f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=5.0, help="length of the line (default 5)")
     ap.add_argument("--requests", type=int, default=10, help="timed requests per side (default 10)")
+    ap.add_argument("--stream-seconds", type=float, default=10.0, help="length of a stream's audio (default 10)")
+    ap.add_argument("--streams", default="1,2,4", help="clients at once, one row each (default 1,2,4)")
+    ap.add_argument("--only", choices=("post", "stream"), help="one part only (default both)")
     args = ap.parse_args()
+
+    if args.only != "post":
+        with tempfile.TemporaryDirectory() as tmp:
+            stream_rows(args.stream_seconds, [int(n) for n in args.streams.split(",")], tmp)
+        if args.only == "stream":
+            return
+        print()
 
     import httpx
 
