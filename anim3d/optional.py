@@ -22,6 +22,7 @@ _EXTRAS = {
     "fastapi": ("fastapi", "serve"),
     "uvicorn": ("uvicorn", "serve"),
     "multipart": ("python-multipart", "serve"),
+    "websockets": ("websockets", "serve"),
 }
 
 

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from anim3d.optional import require
     from anim3d.serve.config import ServerConfig
 
-    for module in ("fastapi", "multipart"):
+    for module in ("fastapi", "multipart", "websockets"):  # websockets: uvicorn's WebSocket protocol (WS /v1/stream)
         require(module, "anim3d serve")
     uvicorn = require("uvicorn", "anim3d serve")
 
@@ -104,9 +104,6 @@ def run(args: argparse.Namespace) -> int:
     shown = f"[{host}]" if ":" in host else host
     print(f"anim3d serve: model {app.state.model_name} loaded in {time.perf_counter() - t0:.1f} s; "
           f"listening on http://{shown}:{port} (docs: http://{shown}:{port}/docs)", file=sys.stderr, flush=True)
-    if not _websocket_library():
-        print("anim3d serve: warning: WS /v1/stream is off: uvicorn needs the package websockets (or wsproto) for "
-              "WebSockets; install it with: pip install websockets", file=sys.stderr, flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning" if args.quiet else "info", access_log=False,
                                            timeout_graceful_shutdown=5))
     try:
@@ -116,12 +113,6 @@ def run(args: argparse.Namespace) -> int:
         app.state.streams.shutdown()
         sock.close()
     return 0
-
-
-def _websocket_library() -> bool:
-    import importlib.util
-
-    return any(importlib.util.find_spec(m) is not None for m in ("websockets", "wsproto"))
 
 
 def _one_torch_setting(device) -> None:
