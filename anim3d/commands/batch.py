@@ -30,9 +30,6 @@ changed, so an interrupted run resumes where it stopped. A line that fails (miss
 stop the others. DIR/batch_results.csv lists every line: ok, skipped or failed (with the error) and its seconds.
 Exit 0 when every line is ok or skipped, 1 when some failed, 2 for a bad manifest."""
 
-FORMATS = (".glb", ".csv", ".npz", ".mp4")  # exporters.motion_io.MOTION_OUTPUTS (named here: --help stays light)
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from anim3d.commands import options
 

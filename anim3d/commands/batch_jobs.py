@@ -21,13 +21,13 @@ import time
 from dataclasses import dataclass, field
 
 from anim3d import __version__
+from anim3d.commands.animate import FORMATS
+from anim3d.commands.options import LANGUAGE_CODES
 from anim3d.errors import Anim3dError, InputError
 
 STATE_DIR = ".anim3d-batch"
 RESULTS = "batch_results.csv"
 COLUMNS = ("audio", "output", "emotion", "intensity", "seed", "gaze", "distance", "text", "language")
-FORMATS = (".glb", ".csv", ".npz", ".mp4")  # exporters.motion_io.MOTION_OUTPUTS
-LANGUAGE_CODES = ("en", "es", "fr", "de", "it", "pt", "ru", "ja", "zh", "ko")  # anim3d.languages.LANGUAGES
 SEED_MAX = 2**32 - 1  # anim3d.inference.settings.SEED_MAX (named here: the main process stays torch-free)
 DISTANCE_MAX = 0.3  # anim3d.inference.settings.DISTANCE_MAX
 FPS = 30.0  # animate's default output frame rate
