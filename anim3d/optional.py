@@ -23,6 +23,8 @@ _EXTRAS = {
     "uvicorn": ("uvicorn", "serve"),
     "multipart": ("python-multipart", "serve"),
     "websockets": ("websockets", "serve"),
+    "distributed": ("dask[distributed]", "cluster"),
+    "dask": ("dask[distributed]", "cluster"),
 }
 
 

@@ -28,7 +28,12 @@ atomically, then a record of its key (a hash of the audio's bytes, the line's se
 version) in DIR/.anim3d-batch/: a rerun skips the lines already done and redoes those whose audio or settings
 changed, so an interrupted run resumes where it stopped. A line that fails (missing or corrupt audio...) does not
 stop the others. DIR/batch_results.csv lists every line: ok, skipped or failed (with the error) and its seconds.
-Exit 0 when every line is ok or skipped, 1 when some failed, 2 for a bad manifest."""
+Exit 0 when every line is ok or skipped, 1 when some failed, 2 for a bad manifest.
+
+--dask tcp://HOST:8786 runs the lines on a Dask distributed cluster (pip install 'anim3d[cluster]'), each worker
+loading the model once; a worker that dies has its line redone on another. The workers write the outputs: they
+need the same anim3d and model, and must reach the audio files and --out at the same paths (the same machine or a
+shared filesystem). An unreachable scheduler exits 2."""
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from anim3d.commands import options
@@ -39,11 +44,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="worker processes, each with the model loaded once (default 1)")
     p.add_argument("--format", choices=("glb", "csv", "npz"), default="npz",
                    help="with a folder as MANIFEST: the outputs' format (default npz)")
+    p.add_argument("--dask", metavar="SCHEDULER_ADDRESS",
+                   help="run the lines on a Dask distributed cluster (tcp://HOST:8786) instead of local processes; the "
+                        "workers need the same anim3d and model installed and must reach the audio and --out at the "
+                        "same paths (the same machine or a shared filesystem); needs anim3d[cluster]")
     p.add_argument("--checkpoint", help="a motion model checkpoint folder (default: the shipped model)")
 
 
 def run(args: argparse.Namespace) -> int:
     from anim3d.commands.batch_jobs import run_batch
+    from anim3d.errors import Anim3dError
 
+    if args.dask is not None and args.workers != 1:
+        raise Anim3dError("--workers and --dask: choose one (with --dask the cluster's workers run the lines)")
     return run_batch(args.manifest, args.out, workers=args.workers, fmt=args.format, checkpoint=args.checkpoint,
-                     device=args.device, default_seed=args.seed, quiet=args.quiet)
+                     device=args.device, default_seed=args.seed, quiet=args.quiet, dask=args.dask)

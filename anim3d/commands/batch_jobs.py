@@ -258,11 +258,13 @@ def is_done(out_dir: str, line: Line) -> bool:
 # ---------------------------------------------------------------- the workers
 
 _GEN = None
+_LOADED = None  # the (checkpoint, device) _GEN was loaded from
+_LOAD_LOCK = threading.Lock()
 
 
 def init_worker(checkpoint: str | None, device: str, parent: int | None = None) -> None:
     """Load the model once for this process, on one torch thread; a worker whose parent died exits."""
-    global _GEN
+    global _GEN, _LOADED
     import torch
 
     from anim3d import progress
@@ -271,6 +273,7 @@ def init_worker(checkpoint: str | None, device: str, parent: int | None = None) 
     torch.set_num_threads(1)
     progress.set_enabled(False)
     _GEN = load_model(checkpoint, device)
+    _LOADED = (checkpoint, device)
     if parent is not None:
         def watch():
             while True:
@@ -281,11 +284,21 @@ def init_worker(checkpoint: str | None, device: str, parent: int | None = None) 
         threading.Thread(target=watch, daemon=True).start()
 
 
+def _ensure_model(checkpoint: str | None, device: str) -> None:
+    """The model, loaded on this process's first line when no initializer loaded it (a Dask worker)."""
+    if _LOADED != (checkpoint, device):
+        with _LOAD_LOCK:
+            if _LOADED != (checkpoint, device):
+                init_worker(checkpoint, device)
+
+
 def animate_line(job: tuple) -> tuple[int, str, str, float]:
-    """Animate one line and write its outputs then its record: (row, status, error, seconds)."""
-    row, audio_path, out_dir, output, settings, key = job
+    """Animate one line and write its outputs then its record: (row, status, error, seconds). The model is loaded
+    once per process: by ``init_worker`` (the process pool), else lazily on the first line (Dask workers)."""
+    row, audio_path, out_dir, output, settings, key, checkpoint, device = job
     t0 = time.perf_counter()
     try:
+        _ensure_model(checkpoint, device)
         _animate(audio_path, out_dir, output, settings, key)
     except Anim3dError as e:
         return row, "failed", str(e), time.perf_counter() - t0
@@ -324,7 +337,7 @@ def _animate(audio_path: str, out_dir: str, output: str, settings: dict, key: st
 
 
 def run_batch(manifest: str, out_dir: str, *, workers: int = 1, fmt: str = "npz", checkpoint: str | None = None,
-              device: str = "auto", default_seed: int = 0, quiet: bool = False) -> int:
+              device: str = "auto", default_seed: int = 0, quiet: bool = False, dask: str | None = None) -> int:
     import sys
 
     from anim3d.fileio import make_output_folder, remove_stale_temporaries
@@ -333,6 +346,11 @@ def run_batch(manifest: str, out_dir: str, *, workers: int = 1, fmt: str = "npz"
     lines = read_manifest(manifest, out_dir, fmt, default_seed)
     make_output_folder(out_dir)
     model = checkpoint_identity(checkpoint)
+    client = None
+    if dask is not None:
+        from anim3d.commands.batch_dask import connect, run_on_dask
+
+        client = connect(dask)  # before any work: a bad address is one error (exit 2)
     t_start = time.perf_counter()
     folders = {os.path.dirname(p) for x in lines for p in (os.path.join(out_dir, x.output), record_path(out_dir, x.output))}
     for folder in folders:
@@ -368,9 +386,17 @@ def run_batch(manifest: str, out_dir: str, *, workers: int = 1, fmt: str = "npz"
         bar.update(1)
         bar.set_postfix_str(f"{made / max(time.perf_counter() - t0, 1e-9) * 60:.1f} lines/min")
 
-    jobs = [(x.row, x.audio_path, out_dir, x.output, x.settings, x.key) for x in todo]
+    # absolute paths: a Dask worker runs in another folder (or on another machine with the same shared paths)
+    checkpoint = os.path.abspath(checkpoint) if checkpoint is not None else None
+    jobs = [(x.row, x.audio_path, os.path.abspath(out_dir), x.output, x.settings, x.key, checkpoint, device) for x in todo]
     try:
-        if workers > 1 and len(jobs) > 1:
+        if client is not None:
+            if jobs:
+                run_on_dask(client, animate_line, jobs, finished)
+            for folder in folders:  # the temporaries of a worker killed mid-write (its line was redone elsewhere)
+                if os.path.isdir(folder):
+                    remove_stale_temporaries(folder)
+        elif workers > 1 and len(jobs) > 1:
             _parallel(jobs, min(workers, len(jobs)), checkpoint, device, finished)
         elif jobs:
             init_worker(checkpoint, device)
@@ -378,6 +404,8 @@ def run_batch(manifest: str, out_dir: str, *, workers: int = 1, fmt: str = "npz"
                 finished(animate_line(job))
     finally:
         bar.close()
+        if client is not None:
+            client.close()
         _write_results(out_dir, lines)
     wall = time.perf_counter() - t_start
     counts = {s: sum(x.status == s for x in lines) for s in ("ok", "skipped", "failed")}
