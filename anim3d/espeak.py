@@ -63,30 +63,6 @@ _ESPEAK_DEFAULT_WPM = 175
 _CHARS_UTF8, _PHONEMES_IPA = 1, 0x02  # espeak_TextToPhonemes: textmode espeakCHARS_UTF8, phonememode bit 1 (IPA)
 
 
-class _EspeakEvent(ctypes.Structure):
-    # espeak_EVENT from speak_lib.h; the id union is read as its char[8] member
-    _fields_ = [
-        ("type", ctypes.c_int),
-        ("unique_identifier", ctypes.c_uint),
-        ("text_position", ctypes.c_int),
-        ("length", ctypes.c_int),
-        ("audio_position", ctypes.c_int),
-        ("sample", ctypes.c_int),
-        ("user_data", ctypes.c_void_p),
-        ("id", ctypes.c_char * 8),
-    ]
-
-
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_EspeakEvent))
-_EV_LIST_TERMINATED, _EV_PHONEME = 0, 7
-_AUDIO_OUTPUT_SYNCHRONOUS = 2
-_INIT_PHONEME_EVENTS, _INIT_PHONEME_IPA = 0x1, 0x2
-_PARAM_RATE, _PARAM_PITCH = 1, 3
-_POS_CHARACTER, _ENDPAUSE = 1, 0x1000
-_ESPEAK_DEFAULT_WPM = 175
-_CHARS_UTF8, _PHONEMES_IPA = 1, 0x02  # espeak_TextToPhonemes: textmode espeakCHARS_UTF8, phonememode bit 1 (IPA)
-
-
 def find_library() -> str | None:
     for name in ("libespeak-ng.so.1", "libespeak-ng.so"):
         try:
