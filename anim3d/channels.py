@@ -13,7 +13,7 @@ JawRight before JawLeft and MouthRight before MouthLeft.
 
 from __future__ import annotations
 
-import re
+from anim3d import arkit_spelling
 
 # Apple's order (ARFaceAnchor.BlendShapeLocation documentation).
 ARKIT_NAMES: tuple[str, ...] = (
@@ -44,7 +44,7 @@ assert NUM_BLENDSHAPES == 52
 INDEX: dict[str, int] = {n: i for i, n in enumerate(ARKIT_NAMES)}
 
 # Names whose Left/Right is a direction of movement, not a side of the face.
-_DIRECTIONAL = frozenset({"jawLeft", "jawRight", "mouthLeft", "mouthRight"})
+_DIRECTIONAL = frozenset(arkit_spelling.DIRECTIONAL)
 
 
 def _check(name: str) -> None:
@@ -68,13 +68,7 @@ def from_pascal(name: str) -> str:
 def to_apple_raw(name: str) -> str:
     """``eyeBlinkLeft`` -> ``eyeBlink_L``; ``jawLeft`` stays ``jawLeft``."""
     _check(name)
-    if name in _DIRECTIONAL:
-        return name
-    if name.endswith("Left"):
-        return name[:-4] + "_L"
-    if name.endswith("Right"):
-        return name[:-5] + "_R"
-    return name
+    return arkit_spelling.apple_raw(name)
 
 
 def from_apple_raw(name: str) -> str:
@@ -95,17 +89,7 @@ PASCAL_NAMES: tuple[str, ...] = tuple(to_pascal(n) for n in ARKIT_NAMES)
 APPLE_RAW_NAMES: tuple[str, ...] = tuple(to_apple_raw(n) for n in ARKIT_NAMES)
 
 
-def _key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-# Every spelling we accept, folded to a key: lower case, no separators, sides spelled out.
-_LOOKUP: dict[str, str] = {}
-for _n in ARKIT_NAMES:
-    _LOOKUP[_key(_n)] = _n
-    _LOOKUP[_key(to_apple_raw(_n))] = _n
-
-_PREFIXES = ("blendshape", "blendshapes", "arkit", "shape", "key", "morph", "bs", "target")
+_LOOKUP: dict[str, str] = arkit_spelling.lookup_table(ARKIT_NAMES)  # every spelling we accept, folded -> name
 
 
 def canonical_name(name: str) -> str | None:
@@ -113,26 +97,10 @@ def canonical_name(name: str) -> str | None:
 
     Accepts camelCase, PascalCase, snake/kebab case, ``_L``/``_R``/``.L``/``.R``/
     ``Left``/``Right`` side suffixes, any letter case, and namespace prefixes such as
-    ``blendShape1.jawOpen`` or ``ARKit_jawOpen`` (Maya, Ready Player Me exports).
+    ``blendShape1.jawOpen`` or ``ARKit_jawOpen`` (Maya, Ready Player Me exports)
+    (``anim3d.arkit_spelling``, which the Blender add-on ships too).
     """
-    base = name.rsplit(".", 1)
-    candidates = [name]
-    if len(base) == 2 and base[1] not in ("L", "R", "l", "r"):
-        candidates.append(base[1])  # strip "blendShape1." style namespaces
-    for cand in candidates:
-        k = _key(cand)
-        # side suffix spellings: "_l", ".L", "-left"... fold "eyeblinkl" -> "eyeblinkleft"
-        side = re.search(r"[._\- ]([lLrR])$", cand)
-        if side:
-            k = k[:-1] + ("left" if side.group(1).lower() == "l" else "right")
-        if k in _LOOKUP:
-            return _LOOKUP[k]
-        for p in _PREFIXES:
-            if k.startswith(p):
-                rest = k[len(p):].lstrip("0123456789")
-                if rest in _LOOKUP:
-                    return _LOOKUP[rest]
-    return None
+    return arkit_spelling.canonical(name, _LOOKUP)
 
 
 # Gaze: the eyeLook* channels rotate the eyes. Maximum angles (radians) at weight 1,

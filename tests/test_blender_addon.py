@@ -16,7 +16,6 @@ import pytest
 
 from anim3d.channels import ARKIT_NAMES, canonical_name, to_apple_raw, to_pascal
 from anim3d.cli import main
-from anim3d.exporters.blender_addon import SOURCE
 from anim3d.exporters.livelink import rotvec_to_ypr
 from anim3d.motion import Motion
 
@@ -26,15 +25,20 @@ DRIVER = REPO / "tests" / "blender" / "drive_addon.py"
 ANIM3D = str(Path(sys.executable).with_name("anim3d"))
 
 
-def _names_module():
-    spec = importlib.util.spec_from_file_location("arkit_names", SOURCE / "arkit_names.py")
+def _names_module(tmp_path):
+    """The add-on's arkit_names module, as the zip ships it."""
+    zip_path = tmp_path / "addon.zip"
+    assert main(["blender-addon", "-o", str(zip_path), "-q"]) == 0
+    with zipfile.ZipFile(zip_path) as z:
+        z.extract("anim3d_blender/arkit_names.py", tmp_path)
+    spec = importlib.util.spec_from_file_location("arkit_names", tmp_path / "anim3d_blender" / "arkit_names.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
 
 
-def test_the_addons_name_rules_agree_with_anim3ds():
-    names = _names_module()
+def test_the_addons_name_rules_agree_with_anim3ds(tmp_path):
+    names = _names_module(tmp_path)
     table = names.lookup_table(ARKIT_NAMES)
     spellings = ["not_a_shape", "Smile", "jaw", "blendShape1.L", "eyeBlink_X", "mouthSmile"]
     for n in ARKIT_NAMES:

@@ -3,8 +3,8 @@ no import cycles, no import from a lower layer to a higher one, no bare ``models
 ``unity_bridge`` import, no private name imported across modules, no first-party import guarded by a try.
 
 Layers (a module imports its own layer's and lower layers' modules only):
-  0 core         anim3d.{errors, channels, emotions, phones, landmarks, motion, audio, fileio, optional, paths, progress,
-                 device}
+  0 core         anim3d.{errors, arkit_spelling, channels, emotions, phones, landmarks, motion, audio, fileio, optional,
+                 paths, progress, device}
   1 libraries    anim3d.models, anim3d.flame, anim3d.unity_bridge (each only itself and the core);
                  anim3d.exporters (itself, the core and anim3d.flame)
   2 domain       anim3d.{motion_codec, tracking, phonetic, languages, espeak, script, align}, anim3d.teacher, anim3d.render (but render.train), and
@@ -28,8 +28,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 ROOTS = {"anim3d": "anim3d", "anim3d.models": "models", "anim3d.flame": "flame", "anim3d.exporters": "exporters",
          "anim3d.unity_bridge": "unity_bridge"}
-CORE = {f"anim3d.{m}" for m in ("errors", "channels", "emotions", "phones", "landmarks", "motion", "audio", "fileio",
-                                 "optional", "paths", "progress", "device")} | {"anim3d"}
+CORE = {f"anim3d.{m}" for m in ("errors", "arkit_spelling", "channels", "emotions", "phones", "landmarks", "motion",
+                                 "audio", "fileio", "optional", "paths", "progress", "device")} | {"anim3d"}
 BARE = ("models", "flame", "exporters", "unity_bridge")
 
 

@@ -4,7 +4,7 @@ speech. Written into a zip by ``anim3d blender-addon -o anim3d_blender.zip`` (th
 
 It runs the installed ``anim3d`` command (its path is the add-on's preference; Blender's own Python needs neither
 torch nor anim3d), which writes a Live Link Face CSV at the scene's frame rate; the add-on keys the shape keys whose
-names spell an ARKit shape (any common spelling, ``arkit_names``), from the current frame on, replacing keys it
+names spell an ARKit shape (any common spelling, ``arkit_names``: anim3d's ``arkit_spelling``), from the current frame on, replacing keys it
 finds in that range, and adds the audio as a sound strip there unless the scene already plays it.
 
 Head and eyes: a pose bone named ``head`` (any case, or ending in "head") takes the head rotation and bones named

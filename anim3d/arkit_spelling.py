@@ -1,10 +1,10 @@
-"""ARKit shape names in any common spelling -> Apple's camelCase, inside Blender.
+"""ARKit shape names in any common spelling -> Apple's camelCase: the rules of ``anim3d.channels.canonical_name``
+(camelCase, PascalCase, snake/kebab case, ``_L``/``_R``/``.L``/``.R``/``Left``/``Right`` sides, any letter case,
+namespace prefixes such as ``blendShape1.jawOpen``).
 
-The rules of ``anim3d.channels.canonical_name`` (camelCase, PascalCase, snake/kebab case, ``_L``/``_R``/``.L``/
-``.R``/``Left``/``Right`` sides, any letter case, namespace prefixes such as ``blendShape1.jawOpen``), written again
-here because the add-on runs in Blender's own Python, which cannot import anim3d (it needs torch); the names
-themselves come from the Live Link Face CSV that ``anim3d animate`` writes. tests/test_blender_addon.py checks that
-both give the same answer on every spelling it tries.
+Standard library only: the Blender add-on ships this very file as its ``arkit_names`` module
+(``anim3d.exporters.blender_addon``), because it runs in Blender's own Python, which cannot import anim3d (it
+needs torch); there the names come from the Live Link Face CSV that ``anim3d animate`` writes.
 """
 
 import re
@@ -38,7 +38,7 @@ def lookup_table(names):
 
 
 def canonical(name, table):
-    """The ARKit name ``name`` spells (a value of ``table``), or None."""
+    """The ARKit name ``name`` spells (a value of ``table``, made by ``lookup_table``), or None."""
     base = name.rsplit(".", 1)
     candidates = [name]
     if len(base) == 2 and base[1] not in ("L", "R", "l", "r"):
