@@ -153,16 +153,17 @@ class StreamingRuleMouth:
             phones[-1] = Phone(last.label, last.start, last.end + self.HOLD)
         return phones
 
-    def mouth(self, start: int, stop: int, samples16k: np.ndarray, sample_offset: int) -> np.ndarray:
+    def mouth(self, start: int, stop: int, samples16k: np.ndarray, sample_offset: int, phones=None) -> np.ndarray:
         """(stop - start) x 52 rule-based mouth of motion frames start..stop-1; ``samples16k`` are the last
-        samples received (``samples16k[0]`` is sample ``sample_offset`` of the stream)."""
+        samples received (``samples16k[0]`` is sample ``sample_offset`` of the stream); ``phones``: what ``phones()``
+        gave for the same audio, when the caller already has it (else it is traced back here)."""
         from anim3d.phones import Phone
         from anim3d.teacher.core import speech_mouth
         from anim3d.teacher.head import energy_db
         from anim3d.phonetic import SAMPLE_RATE, path_phones
 
         x = np.asarray(samples16k, np.float32).reshape(-1)
-        phones = self.phones()
+        phones = phones if phones is not None else self.phones()
         if phones is None:
             first, path = self.decoder.best_path()
             heard = self.decoder.frames / 100.0  # s: the end of the decoded audio

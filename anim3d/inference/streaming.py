@@ -223,11 +223,11 @@ class StreamingAnimator:
         self.history = np.concatenate([self.history, new])[-K:]
         self.sent += n
         motion = self.gen.to_motion(denormalize(new, self.gen.mean, self.gen.std))
-        rule = self.rule.mouth(s, s + n, self.buf, self.buf_start) if self.rule is not None else None
+        phones = self.rule.phones() if self.rule is not None else None  # the script's, traced back once
+        rule = self.rule.mouth(s, s + n, self.buf, self.buf_start, phones) if self.rule is not None else None
         # the learned opening reads the features from K frames before the window to the last one received: the
         # frames after it are not heard yet, and the net reads them as the mean features
         jaw = self.gen.learned_jaw(feats[lo:available])[s - lo : s - lo + n] if self.sampling.opening_share > 0 else None
-        phones = self.rule.phones() if self.rule is not None else None
         motion.blendshapes = finish_mouth(motion.blendshapes, self.sampling, rule, jaw, phones, cfg.fps, s)
         return motion
 
