@@ -28,6 +28,8 @@ class HeadModel:
     skin_weights:   V x 5 float32, rows sum to 1
     parts:          name -> vertex indices (e.g. "left_eyeball", "teeth", "tongue")
     landmarks:      name -> vertex index (e.g. "upper_lip_inner", "lower_lip_inner", "chin")
+    texture:        H x W x 3 uint8 sRGB base colour sampled at ``uvs`` (v down, as glTF's), or None (the
+                    parts' own colours)
     """
 
     vertices: np.ndarray
@@ -41,6 +43,7 @@ class HeadModel:
     parts: dict[str, np.ndarray] = field(default_factory=dict)
     landmarks: dict[str, int] = field(default_factory=dict)
     name: str = "head"
+    texture: np.ndarray | None = None
 
     @property
     def num_vertices(self) -> int:
@@ -57,3 +60,6 @@ class HeadModel:
         assert np.allclose(self.skin_weights.sum(1), 1.0, atol=1e-4)
         if self.uvs is not None:
             assert self.uvs.shape == (v, 2)
+        if self.texture is not None:
+            assert self.uvs is not None, "a texture needs uvs"
+            assert self.texture.ndim == 3 and self.texture.shape[2] == 3 and self.texture.dtype == np.uint8

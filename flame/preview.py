@@ -18,6 +18,7 @@ import torch
 
 from anim3d.flame.head import HeadModel
 from anim3d.flame.rasterizer import rasterize
+from anim3d.flame.texture import sample_texture
 
 SKIN = (0.86, 0.67, 0.55)
 LIPS = (0.72, 0.38, 0.36)
@@ -122,6 +123,10 @@ def render_previews(head: HeadModel, vertices: Any, size: int = 512, camera: Cam
     cam = camera or default_camera(head)
     faces = torch.as_tensor(head.faces, dtype=torch.long, device=dev)
     col = torch.as_tensor(vertex_colors(head), device=dev)  # V x 3
+    tex = uvs = None
+    if head.texture is not None:
+        tex = torch.as_tensor(head.texture, device=dev).permute(2, 0, 1).float() / 255.0  # 3 x H x W
+        uvs = torch.as_tensor(head.uvs, dtype=torch.float32, device=dev)  # V x 2
     a = np.deg2rad(cam.yaw_deg)  # the key light turns with the camera (upper left of the view)
     lx, lz = -0.35, 1.0
     light = torch.tensor([np.cos(a) * lx + np.sin(a) * lz, 0.45, -np.sin(a) * lx + np.cos(a) * lz], dtype=torch.float32, device=dev)
@@ -136,7 +141,10 @@ def render_previews(head: HeadModel, vertices: Any, size: int = 512, camera: Cam
         # Gouraud shading: light each vertex, then interpolate colours across the faces
         n = vertex_normals(v, faces)  # B x V x 3
         lam = (n @ light).clamp(min=0)  # B x V
-        vrgb = (col[None] * (0.32 + 0.75 * lam[..., None])).reshape(b * nv, 3)  # (B*V) x 3
+        if tex is not None:  # light and uv per vertex; the colour comes from the texture per pixel
+            vrgb = torch.cat([(0.32 + 0.75 * lam)[..., None], uvs[None].expand(b, -1, -1)], dim=-1).reshape(b * nv, 3)
+        else:
+            vrgb = (col[None] * (0.32 + 0.75 * lam[..., None])).reshape(b * nv, 3)  # (B*V) x 3
         p2f = frags.pix_to_face.reshape(-1)  # B*H*W, packed face ids
         pix = torch.nonzero(p2f >= 0).squeeze(1)  # M covered pixels
         packed = p2f.index_select(0, pix)
@@ -145,6 +153,8 @@ def render_previews(head: HeadModel, vertices: Any, size: int = 512, camera: Cam
         w = frags.bary_coords.reshape(-1, 3).index_select(0, pix).clamp(min=0)  # M x 3
         corner = vrgb.index_select(0, fv.reshape(-1)).reshape(-1, 3, 3)  # M x 3 corners x 3 channels
         shaded = torch.bmm(w[:, None, :], corner)[:, 0]  # M x 3
+        if tex is not None:  # M x (light, u, v) -> M x 3
+            shaded = sample_texture(tex, shaded[:, 1:]) * shaded[:, :1]
         img = bg.repeat(b * size * size, 1)  # (B*H*W) x 3
         img.index_copy_(0, pix, shaded)
         out.append((img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).reshape(b, size, size, 3).cpu().numpy())
