@@ -9,8 +9,9 @@
 - ``stream``: ``WS /v1/stream``, speech in as it is spoken and frames out as they are made (one
   ``StreamingAnimator`` per connection on the shared model, at most ``max_streams`` at once);
 - ``capture``: each request's and each stream's own warnings, apart from those of the others running beside it;
+- ``page``: ``GET /``, the page to try it in a browser (``static/``: three.js vendored, no CDN), ``/head.glb``;
 - ``app``: ``create_app``, the FastAPI application (``POST /v1/animate``, ``WS /v1/stream``, ``GET /health``, docs
-  at ``/docs``).
+  at ``/docs``, the page).
 
 The package is an interface to the motion model as the command line is, at the same layer
 (``tests/test_layering.py``): it reads requests with the command line's definitions.

@@ -1,7 +1,8 @@
 """The FastAPI application: ``POST /v1/animate`` (speech in, motion out), ``WS /v1/stream`` (speech in as it is
-spoken, frames out as they are made: ``stream.py``), ``GET /health``, the OpenAPI docs at ``/docs``. Every HTTP
-error is ``{"error": "message"}`` with its status: 400 bad audio, 401 no or wrong API key, 413 too big or too long,
-422 a control the model cannot use, 503 the queue is full (Retry-After), 504 too slow."""
+spoken, frames out as they are made: ``stream.py``), ``GET /health``, the OpenAPI docs at ``/docs``, the page at
+``/`` (``page.py``). Every HTTP error is ``{"error": "message"}`` with its status: 400 bad audio, 401 no or wrong API
+key, 413 too big or too long, 422 a control the model cannot use, 503 the queue is full (Retry-After), 504 too
+slow."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from anim3d.serve.controls import FORMATS, check_format, check_settings, field_h
 from anim3d.serve.errors import RequestError, too_large
 from anim3d.serve.job import animate_upload
 from anim3d.serve.middleware import AccessLog, Guard
+from anim3d.serve.page import add_page
 from anim3d.serve.stream import PATH as STREAM_PATH
 from anim3d.serve.stream import Streams, serve_stream
 from anim3d.serve.work import QueueFull, WorkQueue
@@ -156,6 +158,7 @@ def create_app(config: ServerConfig | None = None, generator=None) -> FastAPI:
     async def stream(ws: WebSocket):
         await serve_stream(ws, config, gen, streams)
 
+    add_page(app, config, gen)  # GET /, /head.glb, /static: the page to try it in a browser (no key needed)
     app.add_middleware(Guard, api_key=config.api_key, max_body=config.max_upload_bytes + BODY_SLACK_BYTES,
                        limit_message=_upload_limit(config))
     if config.cors_origins:
