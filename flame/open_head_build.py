@@ -88,8 +88,10 @@ def _flip_toward(verts: np.ndarray, faces: np.ndarray, target: np.ndarray, inwar
     return out[:, [0, 2, 1]] if inward else out
 
 
-def build_rest(raw_landmarks: np.ndarray) -> Build:
-    face, mirror468 = g.align_and_symmetrise(raw_landmarks[:468])
+def build_rest(raw_landmarks: np.ndarray, mirror468: np.ndarray | None = None) -> Build:
+    """The rest mesh from 478 raw MediaPipe landmarks; ``mirror468``: their left-right pairing when known (a
+    portrait's head passes the open head's), else found from the positions."""
+    face, mirror468 = g.align_and_symmetrise(raw_landmarks[:468], mirror=mirror468)
     tris = g.mediapipe_triangles()
     # 1. close the portrait's parted lips at rest (upper/lower side from a harmonic jaw field)
     jaw_face = g.harmonic_weights(468, tris, _jaw_constraints())

@@ -45,11 +45,13 @@ def mediapipe_triangles() -> np.ndarray:
     return np.asarray(tris, np.int64)
 
 
-def align_and_symmetrise(p: np.ndarray, ipd: float = 0.063) -> tuple[np.ndarray, np.ndarray]:
+def align_and_symmetrise(p: np.ndarray, ipd: float = 0.063, mirror: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Raw MediaPipe landmarks (468 x 3, image-space x right, y down, z away) ->
     symmetric face in metres (X = subject's left, Y up, Z forward) and the mirror map.
 
-    Returns (points 468 x 3, mirror 468 int) with points[mirror] == points * (-1, 1, 1).
+    Returns (points 468 x 3, mirror 468 int) with points[mirror] == points * (-1, 1, 1). ``mirror``: the
+    landmarks' left-right pairing when it is known (the open head's, for any other face: matching positions
+    pairs a turned or unusual face's landmarks wrongly); None finds it from the positions.
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -62,11 +64,13 @@ def align_and_symmetrise(p: np.ndarray, ipd: float = 0.063) -> tuple[np.ndarray,
     ez = np.cross(ex, ey)
     rot = np.stack([ex, ey, ez])  # rows = new axes
     q = (q - q[list(MIDLINE)].mean(0)) @ rot.T
-    mirror = np.arange(len(q))
+    known = mirror is not None
+    mirror = np.asarray(mirror, np.int64) if known else np.arange(len(q))
     for _ in range(3):
-        m = q * np.array([-1.0, 1.0, 1.0])
-        cost = np.linalg.norm(q[:, None, :] - m[None, :, :], axis=2)
-        _, mirror = linear_sum_assignment(cost)  # q[i] ~ mirror image of q[mirror[i]]
+        if not known:
+            m = q * np.array([-1.0, 1.0, 1.0])
+            cost = np.linalg.norm(q[:, None, :] - m[None, :, :], axis=2)
+            _, mirror = linear_sum_assignment(cost)  # q[i] ~ mirror image of q[mirror[i]]
         # refine the symmetry plane: the midpoints of mirrored pairs lie on it
         d = q - q[mirror]
         w = np.abs(d[:, 0]) > 1e-9
