@@ -15,7 +15,13 @@ voices (bilabial closure rate, lip error) and writes the EMA weights to RUN as a
   anim3d train --data corpus/ --config fast --out runs/fast
   anim3d train --data corpus/ --config fast --out runs/fast --resume --epochs 20
   anim3d train --data my_takes/ --init default --out runs/mine   # fine-tune the shipped model
-  anim3d train --data corpus/ --data prompts/ --init default --out runs/mix   # several corpora"""
+  anim3d train --data corpus/ --data prompts/ --init default --out runs/mix   # several corpora
+
+The same command runs on several GPUs or machines under a launcher (Hugging Face Accelerate): every process
+draws the same global batch (--batch-size) and computes its share, the main one validates and writes.
+
+  accelerate launch --multi_gpu --num_processes 8 -m anim3d train --data corpus/ --out runs/big --batch-size 256
+  torchrun --nproc_per_node 8 -m anim3d train --data corpus/ --out runs/big --batch-size 256"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,7 +33,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run folder (checkpoint + training state)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--steps-per-epoch", type=int, default=200)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32,
+                   help="windows per optimizer step, over all processes and accumulation steps (default 32)")
+    p.add_argument("--grad-accum", type=int, default=1, metavar="N",
+                   help="gradient accumulation: each process computes its share of the batch in N micro-batches (default 1)")
+    p.add_argument("--mixed-precision", default="auto", choices=["auto", "no", "bf16", "fp16"],
+                   help="auto (default): the launcher's setting under accelerate launch, else bf16 on CUDA "
+                        "(fp16 where bf16 is not supported), no on CPU")
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--ema", type=float, default=0.998)
     p.add_argument("--max-minutes", type=float, help="stop after this much training time (the checkpoint is saved)")
@@ -51,9 +63,10 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from anim3d.device import resolve_device
     from anim3d.errors import Anim3dError
     from anim3d.training import TrainConfig, train
+    from anim3d import progress
+    from anim3d.training.distributed import Share, make_accelerator
     from anim3d.training.data import load_examples
     from anim3d.models.front_ends import build_front_end, front_end_dim
     from anim3d.models.config import get_config
@@ -64,7 +77,11 @@ def run(args: argparse.Namespace) -> int:
         if not os.path.isdir(root):
             raise Anim3dError(f"{root}: corpus folder not found")
     check_output_folder(args.out)
-    device = resolve_device(args.device)
+    accelerator = make_accelerator(args.device, args.mixed_precision)  # under a launcher: this process's device
+    Share.of(accelerator, args.grad_accum, args.batch_size)  # a batch that does not split: the error before any work
+    if not accelerator.is_main_process:
+        progress.set_enabled(False)  # one progress bar, the main process's
+    device = accelerator.device
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
     enc = args.audio_encoder or "logmel"
@@ -89,15 +106,17 @@ def run(args: argparse.Namespace) -> int:
         model=args.config, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
         lr=args.lr, ema=args.ema, seed=args.seed, augment=not args.no_augment, val_utterances=args.val_utterances,
         max_minutes=args.max_minutes, model_overrides=overrides, init=init, bilabial_weight=args.bilabial_weight,
-        inference=inference,
+        inference=inference, grad_accum=args.grad_accum, mixed_precision=args.mixed_precision,
     )
     tr, va = [], []
     for root in args.data:  # each corpus's train split trains, each one's held-out voices validate
         tr += load_examples(root, "train", fe, cfg.fps)
         va += load_examples(root, "val", fe, cfg.fps, limit=args.val_utterances)
-    print(f"{len(tr)} training utterances ({sum(e.motion.shape[0] for e in tr) / cfg.fps / 60:.1f} min), {len(va)} held-out")
-    train(tr, va, args.out, tcfg, device=device, resume=args.resume)
-    print(f"checkpoint: {args.out} (use: anim3d animate speech.wav -o out.glb --checkpoint {args.out})")
+    say = print if accelerator.is_main_process else (lambda *a: None)
+    say(f"{len(tr)} training utterances ({sum(e.motion.shape[0] for e in tr) / cfg.fps / 60:.1f} min), {len(va)} held-out"
+        + (f"; {accelerator.num_processes} processes" if accelerator.num_processes > 1 else ""))
+    train(tr, va, args.out, tcfg, resume=args.resume, log=say, accelerator=accelerator)
+    say(f"checkpoint: {args.out} (use: anim3d animate speech.wav -o out.glb --checkpoint {args.out})")
     return 0
 
 

@@ -4,7 +4,9 @@
   ``WindowSampler`` (random training windows and their conditions);
 - ``augment``: feature augmentation on whole batches;
 - ``config``: ``TrainConfig``;
-- ``loop``: the losses, validation on held-out voices and the loop (``train``).
+- ``loop``: the losses, validation on held-out voices and the loop (``train``);
+- ``distributed``: the loop on several processes (Accelerate): the accelerator, each process's share of the
+  global batch, the random state a resumed run continues from.
 """
 
 from anim3d.training.config import TrainConfig

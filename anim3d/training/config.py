@@ -17,6 +17,8 @@ class TrainConfig:
     ema: float = 0.998
     grad_clip: float = 1.0
     seed: int = 0
+    grad_accum: int = 1  # batch_size is the global batch: split over the processes, then into this many micro-batches
+    mixed_precision: str = "auto"  # auto, no, bf16, fp16 (anim3d.training.distributed.mixed_precision_for)
     p_drop: float = 0.1
     p_drop_prev: float = 0.5
     p_truncate: float = 0.3

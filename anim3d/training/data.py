@@ -82,54 +82,62 @@ class WindowSampler:
         lengths = np.array([e.norm.shape[0] for e in examples], np.float64)
         self.p = lengths / lengths.sum()
 
-    def batch(self, B: int):
-        """x0 B x W x D, loss mask B x W, conditions."""
+    def batch(self, B: int, rows=None):
+        """x0 b x W x D, loss mask b x W, conditions; b = B, or len(rows). ``rows`` (indices into the B windows):
+        build only those windows, in that order, while every random draw is still made for all B, so that each
+        process of a distributed run, drawing the same global batch with the same seed, builds its own share."""
         import torch
 
         from anim3d.motion_codec import distance_condition, gaze_condition
 
         cfg, rng, t = self.cfg, self.rng, self.t
         K, W, D, F = cfg.prev, cfg.window, cfg.motion_dim, self.ex[0].feats.shape[1]
-        x0 = np.zeros((B, W, D), np.float32)
-        loss_mask = np.zeros((B, W), np.float32)
-        prev = np.zeros((B, K, D), np.float32)
-        audio = np.zeros((B, K + W, F), np.float32)
-        amask = np.zeros((B, K + W), bool)
-        prev_mask = np.zeros(B, bool)
-        emo = np.zeros(B, np.int64)
-        inten = np.zeros(B, np.float32)
-        gaze = np.zeros((B, 2), np.float32)
-        dist = np.zeros((B, 1), np.float32)
-        style = np.zeros((B, cfg.style_dim), np.float32)
-        for b in range(B):
+        slot = {b: i for i, b in enumerate(range(B) if rows is None else (int(r) for r in rows))}
+        n_out = len(slot)
+        x0 = np.zeros((n_out, W, D), np.float32)
+        loss_mask = np.zeros((n_out, W), np.float32)
+        prev = np.zeros((n_out, K, D), np.float32)
+        audio = np.zeros((n_out, K + W, F), np.float32)
+        amask = np.zeros((n_out, K + W), bool)
+        prev_mask = np.zeros(n_out, bool)
+        emo = np.zeros(n_out, np.int64)
+        inten = np.zeros(n_out, np.float32)
+        gaze = np.zeros((n_out, 2), np.float32)
+        dist = np.zeros((n_out, 1), np.float32)
+        style = np.zeros((n_out, cfg.style_dim), np.float32)
+        for b in range(B):  # the draws of window b, in a fixed order; then its arrays, if it is one of ``rows``
             e = self.ex[rng.choice(len(self.ex), p=self.p)]
-            feats = e.feats  # T x F
             T = e.norm.shape[0]
             s = 0 if (rng.random() < t.p_start or T <= K + 1) else int(rng.integers(K, max(K + 1, T - W // 2)))
+            cut = K + int(rng.integers(1, W)) if rng.random() < t.p_truncate else None  # the audio tail is not there yet (as in streaming)
+            i = slot.get(b)
+            if i is None:
+                continue
+            feats = e.feats  # T x F
             n = min(W, T - s)
-            x0[b, :n] = e.norm[s : s + n]
-            x0[b, n:] = e.norm[T - 1]
-            loss_mask[b, :n] = 1 + t.bilabial_weight * e.frame_weight[s : s + n]
+            x0[i, :n] = e.norm[s : s + n]
+            x0[i, n:] = e.norm[T - 1]
+            loss_mask[i, :n] = 1 + t.bilabial_weight * e.frame_weight[s : s + n]
             if s >= K:
-                prev[b] = e.norm[s - K : s]
-                prev_mask[b] = True
-                audio[b, :K] = feats[s - K : s]
-                amask[b, :K] = True
-            audio[b, K : K + n] = feats[s : s + n]
-            amask[b, K : K + n] = True
-            if rng.random() < t.p_truncate:  # the audio tail is not there yet (as in streaming)
-                amask[b, K + int(rng.integers(1, W)) :] = False
-            emo[b], inten[b] = e.emotion, e.intensity
+                prev[i] = e.norm[s - K : s]
+                prev_mask[i] = True
+                audio[i, :K] = feats[s - K : s]
+                amask[i, :K] = True
+            audio[i, K : K + n] = feats[s : s + n]
+            amask[i, K : K + n] = True
+            if cut is not None:
+                amask[i, cut:] = False
+            emo[i], inten[i] = e.emotion, e.intensity
             raw = e.motion[s : s + n]
-            gaze[b] = gaze_condition(raw)
-            dist[b] = distance_condition(raw)
-            style[b] = e.style
+            gaze[i] = gaze_condition(raw)
+            dist[i] = distance_condition(raw)
+            style[i] = e.style
         audio_t = torch.from_numpy(audio)
         amask_t = torch.from_numpy(amask)
         if t.augment:
             from anim3d.training.augment import augment_features
 
-            audio_t = augment_features(audio_t, cfg, rng)
+            audio_t = augment_features(audio_t, cfg, rng, rows=None if rows is None else list(slot), total=B)
         from anim3d.models.audio_features import normalize_window
 
         cond = {
@@ -139,12 +147,12 @@ class WindowSampler:
             "prev_mask": torch.from_numpy(prev_mask),
             "emotion": torch.from_numpy(emo),
             "intensity": torch.from_numpy(inten),
-            "emotion_mask": torch.ones(B, dtype=torch.bool),
+            "emotion_mask": torch.ones(n_out, dtype=torch.bool),
             "gaze": torch.from_numpy(gaze),
-            "gaze_mask": torch.ones(B, dtype=torch.bool),
+            "gaze_mask": torch.ones(n_out, dtype=torch.bool),
             "distance": torch.from_numpy(dist),
-            "distance_mask": torch.ones(B, dtype=torch.bool),
+            "distance_mask": torch.ones(n_out, dtype=torch.bool),
             "style": torch.from_numpy(style),
-            "style_mask": torch.ones(B, dtype=torch.bool),
+            "style_mask": torch.ones(n_out, dtype=torch.bool),
         }
         return torch.from_numpy(x0), torch.from_numpy(loss_mask), cond
