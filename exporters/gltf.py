@@ -6,6 +6,7 @@ Layout of the written file
 - one mesh, one primitive (POSITION, NORMAL, TEXCOORD_0, JOINTS_0, WEIGHTS_0) with 52 POSITION
   morph targets named in ``mesh.extras.targetNames`` (Apple's camelCase, Apple's order);
   targets that move few vertices are stored sparse, identical targets share one accessor;
+- a material ``skin``: the head's texture (JPEG, ``baseColorTexture``) when it has one, else a skin colour;
 - one animation ``anim3d`` at the motion's fps: ``weights`` on the mesh node, rotation of
   ``neck`` (the head pose), rotations of ``left_eye``/``right_eye`` (from ``Motion.eye_rotations``)
   and translation of ``root`` (head translation);
@@ -112,8 +113,26 @@ def add_animation(gltf: g.GLTF2, bb: BufferBuilder, times: np.ndarray,
     return len(gltf.animations) - 1
 
 
-def build_gltf(motion: Motion, head) -> tuple[g.GLTF2, bytes]:
-    """The glTF document and its binary buffer for ``motion`` on ``head`` (a flame.head.HeadModel)."""
+TEXTURE_QUALITY = 92  # JPEG quality of an embedded texture (a 1024 x 1024 photo texture: about 0.2 MB; PNG: 1.5 MB)
+
+
+def add_texture(gltf: g.GLTF2, bb: BufferBuilder, texture: np.ndarray) -> int:
+    """Embed an H x W x 3 uint8 sRGB texture (JPEG, mipmapped, clamped at the edges); returns its texture index."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(texture, np.uint8)).save(buf, format="JPEG", quality=TEXTURE_QUALITY)
+    gltf.images.append(g.Image(bufferView=bb.view(buf.getvalue()), mimeType="image/jpeg", name="base_colour"))
+    gltf.samplers.append(g.Sampler(magFilter=g.LINEAR, minFilter=g.LINEAR_MIPMAP_LINEAR, wrapS=g.CLAMP_TO_EDGE, wrapT=g.CLAMP_TO_EDGE))
+    gltf.textures.append(g.Texture(sampler=len(gltf.samplers) - 1, source=len(gltf.images) - 1))
+    return len(gltf.textures) - 1
+
+
+def build_gltf(motion: Motion | None, head) -> tuple[g.GLTF2, bytes]:
+    """The glTF document and its binary buffer for ``motion`` on ``head`` (a flame.head.HeadModel); with no
+    motion, the head alone at rest (no animation)."""
     head.validate()
     gltf = g.GLTF2(asset=g.Asset(version="2.0", generator=GENERATOR))
     bb = BufferBuilder(gltf)
@@ -131,10 +150,12 @@ def build_gltf(motion: Motion, head) -> tuple[g.GLTF2, bytes]:
     indices = bb.accessor(head.faces.astype(idx_dtype).reshape(-1), ELEMENT_ARRAY_BUFFER, minmax=True)
     cache: dict = {}
     targets = [{"POSITION": morph_target_accessor(bb, head.morph_targets[k], cache)} for k in range(len(ARKIT_NAMES))]
-    gltf.materials.append(g.Material(
-        name="skin",
-        pbrMetallicRoughness=g.PbrMetallicRoughness(baseColorFactor=[0.8, 0.62, 0.52, 1.0], metallicFactor=0.0, roughnessFactor=0.7),
-    ))
+    if head.texture is not None:
+        pbr = g.PbrMetallicRoughness(baseColorTexture=g.TextureInfo(index=add_texture(gltf, bb, head.texture)),
+                                     baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0, roughnessFactor=0.7)
+    else:
+        pbr = g.PbrMetallicRoughness(baseColorFactor=[0.8, 0.62, 0.52, 1.0], metallicFactor=0.0, roughnessFactor=0.7)
+    gltf.materials.append(g.Material(name="skin", pbrMetallicRoughness=pbr))
     gltf.meshes.append(g.Mesh(
         name=head.name,
         primitives=[g.Primitive(attributes=attrs, indices=indices, material=0, mode=g.TRIANGLES, targets=targets)],
@@ -159,6 +180,8 @@ def build_gltf(motion: Motion, head) -> tuple[g.GLTF2, bytes]:
     gltf.skins.append(g.Skin(name="flame", joints=jnode, inverseBindMatrices=inv, skeleton=jnode[root_j[0]]))
     gltf.scenes.append(g.Scene(name="anim3d", nodes=[0] + [jnode[j] for j in root_j]))
     gltf.scene = 0
+    if motion is None:
+        return gltf, bb.finish()
 
     names = list(head.joint_names)
     eyes = motion.eye_rotations()  # T x 2 x 3
@@ -218,6 +241,15 @@ def write_glb(motion: Motion, path: str | os.PathLike, head=None, audio=None) ->
             from anim3d.audio import save_sidecar_wav
 
             save_sidecar_wav(wav, audio)
+    return path
+
+
+def write_head_glb(head, path: str | os.PathLike) -> Path:
+    """Write ``head`` (a flame.head.HeadModel) alone, at rest, as a GLB at ``path`` (atomically): its mesh, texture,
+    52 morph targets and FLAME joints, for ``--avatar`` or an engine to animate."""
+    path = Path(path)
+    gltf, blob = build_gltf(None, head)
+    save_glb(gltf, blob, path)
     return path
 
 

@@ -1,14 +1,11 @@
-"""A head mesh's colour texture: a UV layout whose skin has no seam, baking a photo into it, and sampling it.
+"""Baking a head's colour texture and sampling it (numpy and the project's rasterizer).
 
-    uvs = seamless_uvs(head)                           # V x 2, skin in a disc, other parts in a strip below
-    tex = bake_texture(head, uvs, photo, photo_xy, fill)  # S x S x 3 uint8
-    rgb = sample_texture(tex_t, uv)                    # N x 3 floats in [0, 1]
+    r = uv_raster(head.uvs, head.faces, 1024)          # which face covers each texel, and where
+    tex = paint_photo(head, photo, mapping, base)      # S x S x 3 uint8: a photo painted on the skin
+    rgb = sample_texture(tex_t, uv)                    # N x 3 floats in [0, 1] (previews)
 
-Why a layout of its own: the open head's cylindrical layout cuts the skin at the back of the head, and the
-triangles across that cut would smear the whole atlas row (the face included) over the back of a textured head.
-The skin here is laid out by an azimuthal equidistant projection about the direction opposite the neck's opening:
-the projection is continuous everywhere but at that direction, which no skin triangle covers, so no triangle
-crosses a cut. The face lies near the disc's centre, where the projection hardly distorts.
+The texture coordinates are the head's own (``flame/open_head_build.uv_layout``: no triangle of the skin crosses
+a cut, so a texel is only ever reached from one place of the head).
 """
 
 from __future__ import annotations
@@ -21,119 +18,11 @@ import torch
 from anim3d.flame.head import HeadModel
 
 SKIN_PARTS = ("face", "skull", "neck")
-DISC_PARTS = ("face", "skull")  # one closed-but-for-the-neck surface, laid out in the disc
-# the neck is a shell of its own (inside the skull at its top): in the disc it would overlap the chin, so it is
-# an island like the eyes and teeth
-ISLANDS = ("neck", "left_eyeball", "right_eyeball", "upper_teeth", "lower_teeth", "tongue")
-# parts joined to the face by triangles: they take the texture coordinate of their nearest face vertex (the lid or
-# lip rim they hang from), so that no triangle spans two distant places of the atlas
-ATTACHED = ("left_eye_socket", "right_eye_socket", "mouth_cavity")
-DISC_CENTER = (0.5, 0.43)  # uv of the skin disc's centre (v down, as glTF's)
-DISC_RADIUS = 0.42
-STRIP = (0.87, 0.99)  # v range of the islands' strip below the disc
 
 
 def skin_vertices(head: HeadModel) -> np.ndarray:
     """Indices of the skin vertices (face, skull, neck), sorted."""
     return np.unique(np.concatenate([np.asarray(head.parts[p], np.int64) for p in SKIN_PARTS if p in head.parts]))
-
-
-def _ids(head: HeadModel, names) -> np.ndarray:
-    return np.unique(np.concatenate([np.asarray(head.parts[n], np.int64) for n in names if n in head.parts] or [np.zeros(0, np.int64)]))
-
-
-def projection_axes(head: HeadModel) -> tuple[np.ndarray, np.ndarray, int]:
-    """(centre 3, R 3 x 3, pole): the centre of face and skull, the skull's pole at the back of the head (the
-    vertex it is lofted to, which the projection cannot map) and an orthonormal frame whose third row points from
-    the pole through the centre (towards the face: the projection's centre direction) and whose second row is as
-    close to +Y as it can be."""
-    v = head.vertices.astype(np.float64)
-    disc = _ids(head, DISC_PARTS)
-    centre = v[disc].mean(0)
-    skull = _ids(head, ("skull",)) if "skull" in head.parts else disc
-    valence = np.bincount(np.asarray(head.faces).reshape(-1), minlength=len(v))
-    pole = int(skull[np.argmax(valence[skull])])  # the skull is lofted from the face's oval to one vertex
-    z = centre - v[pole]
-    z /= np.linalg.norm(z)
-    y = np.array([0.0, 1.0, 0.0]) - z * z[1]
-    y /= np.linalg.norm(y)
-    return centre, np.stack([np.cross(y, z), y, z]), pole
-
-
-def split_vertex(head: HeadModel, k: int) -> tuple[HeadModel, np.ndarray]:
-    """A copy of ``head`` where vertex ``k`` has one copy per face around it (appended after the others: same
-    position, morph offsets, skin weights and parts, its own mirror image), so that each face can give it its
-    own texture coordinate; returns the head and the new vertex indices (one per face around ``k``)."""
-    import copy
-
-    faces = np.array(head.faces, copy=True)
-    around = np.nonzero((faces == k).any(axis=1))[0]
-    new = head.num_vertices + np.arange(len(around))
-    for f, n in zip(around, new):
-        faces[f][faces[f] == k] = n
-    out = copy.copy(head)
-    out.vertices = np.concatenate([head.vertices, np.repeat(head.vertices[k : k + 1], len(new), axis=0)])
-    out.morph_targets = np.concatenate([head.morph_targets, np.repeat(head.morph_targets[:, k : k + 1], len(new), axis=1)], axis=1)
-    out.skin_weights = np.concatenate([head.skin_weights, np.repeat(head.skin_weights[k : k + 1], len(new), axis=0)])
-    out.faces = faces.astype(head.faces.dtype)
-    if head.uvs is not None:
-        out.uvs = np.concatenate([head.uvs, np.repeat(head.uvs[k : k + 1], len(new), axis=0)])
-    out.parts = {}
-    for name, ids in head.parts.items():
-        ids = np.asarray(ids)
-        if name == "mirror":  # a per-vertex map, not a list: the copies lie on the pole, their own mirror images
-            out.parts[name] = np.concatenate([ids, new]).astype(ids.dtype)
-        else:
-            out.parts[name] = np.concatenate([ids, new]).astype(ids.dtype) if k in ids else ids
-    return out, new
-
-
-def with_seamless_uvs(head: HeadModel) -> HeadModel:
-    """``head`` with texture coordinates that no triangle crosses a cut of (``seamless_uvs``): the skull's pole at the
-    back is split into one vertex per face around it first (``split_vertex``)."""
-    centre, rot, pole = projection_axes(head)
-    head, copies = split_vertex(head, pole)
-    head.uvs = seamless_uvs(head, centre, rot, copies)
-    return head
-
-
-def seamless_uvs(head: HeadModel, centre: np.ndarray, rot: np.ndarray, copies: np.ndarray) -> np.ndarray:
-    """V x 2 texture coordinates: face and skull by an azimuthal equidistant projection into a disc (see the
-    module docstring; ``centre`` and ``rot`` from ``projection_axes``, the ``copies`` of the split pole each at the rim in the direction of its face), the
-    parts hanging from the face at their rim's, every other part (neck, eyes, teeth, tongue) in its own island
-    in a strip below the disc."""
-    v = head.vertices.astype(np.float64)
-    uv = np.zeros((len(v), 2))
-    skin = _ids(head, DISC_PARTS)
-    d = (v[skin] - centre) @ rot.T  # N x 3 in the projection frame
-    d /= np.linalg.norm(d, axis=1, keepdims=True)
-    theta = np.arccos(np.clip(d[:, 2], -1.0, 1.0))  # N, 0 at the centre direction
-    phi = np.arctan2(d[:, 1], d[:, 0])
-    at = {int(i): n for n, i in enumerate(skin)}
-    for c in copies:  # the pole's copies: the direction of the rest of their face
-        f = head.faces[(head.faces == c).any(axis=1)][0]
-        others = (v[[i for i in f if i != c]].mean(0) - centre) @ rot.T
-        phi[at[int(c)]], theta[at[int(c)]] = np.arctan2(others[1], others[0]), np.pi
-    r = DISC_RADIUS * theta / np.pi
-    uv[skin, 0] = DISC_CENTER[0] + r * np.cos(phi)
-    uv[skin, 1] = DISC_CENTER[1] - r * np.sin(phi)  # +Y up on the head is up (smaller v) in the image
-    face = _ids(head, ("face",))
-    from scipy.spatial import cKDTree
-
-    tree = cKDTree(v[face])
-    for name in ATTACHED:
-        if name in head.parts:
-            ids = np.asarray(head.parts[name], np.int64)
-            uv[ids] = uv[face[tree.query(v[ids])[1]]]
-    names = [n for n in ISLANDS if n in head.parts]
-    for k, name in enumerate(names):
-        ids = np.asarray(head.parts[name], np.int64)
-        p = v[ids, :2]
-        lo, hi = p.min(0), p.max(0)
-        q = (p - lo) / np.maximum(hi - lo, 1e-9)
-        uv[ids, 0] = (k + 0.05 + 0.9 * q[:, 0]) / len(names)
-        uv[ids, 1] = STRIP[0] + (STRIP[1] - STRIP[0]) * (1.0 - q[:, 1])
-    return uv.astype(np.float32)
 
 
 @dataclass
@@ -224,7 +113,7 @@ class PhotoMapping:
 
     xy:     V x 2 photo pixel position (x right, y down)
     weight: V, 0..1: the photo's share in the vertex's colour (the rest is ``fill``)
-    fill:   V x 3 colour (0..255) where the photo is not used: skin, hair, or the part's own colour
+    fill:   V x 3 colour (0..255) where the photo is not used: skin or hair
     """
 
     xy: np.ndarray
@@ -232,19 +121,21 @@ class PhotoMapping:
     fill: np.ndarray
 
 
-def bake_texture(head: HeadModel, uvs: np.ndarray, photo: np.ndarray, mapping: PhotoMapping, size: int = 1024) -> np.ndarray:
-    """S x S x 3 uint8 texture for ``head`` at ``uvs``: each texel is ``mapping.weight`` of the photo at the
-    texel's interpolated photo position and the rest of the interpolated ``mapping.fill``."""
-    attached = np.concatenate([np.asarray(head.parts[n], np.int64) for n in ATTACHED if n in head.parts] or [np.zeros(0, np.int64)])
-    own = ~np.isin(head.faces, attached).any(axis=1)  # the attached parts' triangles reuse the face's texels
-    r = uv_raster(uvs, head.faces[own], size)
-    faces = head.faces[own]
+def paint_photo(head: HeadModel, photo: np.ndarray, mapping: PhotoMapping, base: np.ndarray) -> np.ndarray:
+    """``base`` (S x S x 3 uint8, the texture at the head's uvs to start from) with the skin's texels (face, skull,
+    neck) painted from the photo: ``mapping.weight`` of the photo at the texel's interpolated photo position and
+    the rest of the interpolated ``mapping.fill``. The skin's colours are spread a few texels past its edges."""
+    skin = skin_vertices(head)
+    faces = head.faces[np.isin(head.faces, skin).all(axis=1)]
+    r = uv_raster(head.uvs, faces, base.shape[0])
     xy = interpolate(r, faces, mapping.xy.astype(np.float32))
     w = interpolate(r, faces, mapping.weight.astype(np.float32)[:, None])[..., 0]
-    fill = interpolate(r, faces, mapping.fill.astype(np.float32))
+    out = interpolate(r, faces, mapping.fill.astype(np.float32))
     covered = r.face >= 0
-    out = fill.copy()
     use = covered & (w > 1e-3)
-    out[use] = w[use, None] * bilinear(photo, xy[use]) + (1.0 - w[use, None]) * fill[use]
-    out = dilate(out, covered)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    out[use] = w[use, None] * bilinear(photo, xy[use]) + (1.0 - w[use, None]) * out[use]
+    grown = dilate(out, covered, steps=4)
+    reach = dilate(covered[..., None].astype(np.float32), covered, steps=4)[..., 0] > 0
+    tex = base.astype(np.float32).copy()
+    tex[reach] = grown[reach]
+    return np.clip(tex + 0.5, 0, 255).astype(np.uint8)

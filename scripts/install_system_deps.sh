@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # System tools the tests and the data engine use: Debian's espeak-ng and festival voices (speech
 # synthesis with phone timings), sox, Mono's C# compiler (checks the Unity package's C#), Blender (runs
-# the add-on headless), Chromium and its WebDriver (the serve page's browser test), and the Khronos glTF
-# validator from npm.
+# the add-on headless; its glTF importer needs python3-numpy), Chromium and its WebDriver (the serve page's
+# browser test), and the Khronos glTF validator from npm.
 # Installs what is missing when it can (root + apt-get); otherwise says what to install.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-apt_pkgs=(espeak-ng festival festvox-us-slt-hts festvox-kallpc16k sox mono-mcs blender chromium chromium-driver)
+apt_pkgs=(espeak-ng festival festvox-us-slt-hts festvox-kallpc16k sox mono-mcs blender python3-numpy chromium chromium-driver)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -148,6 +148,8 @@ def render_video(portrait, motion: Motion, path: str, *, audio=None, settings: R
     r = renderer or PortraitRenderer(portrait, checkpoint=checkpoint, device=device, warp_only=settings.warp_only)
     frames = r.frames(motion, settings.batch)
     if settings.side_by_side:
-        right = mesh_frames(r.head, motion, portrait.size, settings.batch)
+        from anim3d.render.portrait_head import portrait_head
+
+        right = mesh_frames(portrait_head(portrait), motion, portrait.size, settings.batch)  # the same person's head
         frames = (np.concatenate([a, b], 1) for a, b in zip(frames, right))
     return write_mp4(path, frames, motion.fps, audio=audio, total=motion.num_frames, crf=settings.crf, preset=settings.preset)
