@@ -44,7 +44,7 @@ def photo_colour(photo: np.ndarray, points: np.ndarray, radius: int) -> np.ndarr
 
 def hair_colour(photo: np.ndarray, face_xy: np.ndarray, skin_rgb: np.ndarray) -> np.ndarray:
     """The colour (3,) of the hair above the face: the photo's pixels in a band above the upper face oval that
-    look like neither the skin nor the background (the median of the photo's top corners); a bald head's band
+    look like neither the skin nor the background (any colour of the crop's top edge); a bald head's band
     is mostly skin, so its skull takes the skin colour; with neither, a dark brown."""
     h, w = photo.shape[:2]
     centre = face_xy.mean(0)
@@ -55,12 +55,12 @@ def hair_colour(photo: np.ndarray, face_xy: np.ndarray, skin_rgb: np.ndarray) ->
     pts = np.round(np.concatenate(pts)).astype(int)
     inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
     band = photo[pts[inside, 1], pts[inside, 0]].astype(np.float64)  # N x 3
-    corners = np.concatenate([photo[:8, :8], photo[:8, -8:]]).reshape(-1, 3).astype(np.float64)
-    bg = np.median(corners, axis=0)
     if not len(band):
         return np.array([60.0, 45.0, 35.0])
+    # the background: the crop's top row and the top halves of its sides (a gradient or a pattern is many colours)
+    edge = np.concatenate([photo[0], photo[: h // 2, 0], photo[: h // 2, -1]]).astype(np.float64)[::4]  # K x 3
     near_skin = np.linalg.norm(band - skin_rgb, axis=1) < 45
-    near_bg = np.linalg.norm(band - bg, axis=1) < 45
+    near_bg = np.linalg.norm(band[:, None] - edge[None], axis=2).min(axis=1) < 30
     hair = ~near_skin & ~near_bg
     if hair.mean() > 0.15:
         return np.median(band[hair], axis=0)
