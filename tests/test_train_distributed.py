@@ -4,7 +4,7 @@ and the checkpoint is written once and animates.
 
 Tolerance: every process draws the same global batch and computes its share, normalised by the whole batch's mask,
 so a 2-process run differs from one process only by float rounding (the gradient is a sum of two halves, averaged
-by the all-reduce, instead of one sum): on the toy corpus the per-epoch losses agree to ~1e-8 relative and the
+by the all-reduce, instead of one sum): on the toy corpus the per-epoch losses agree within 4e-8 relative and the
 weights to ~1e-6 after 24 steps. ``REL`` (1e-4) leaves four orders of margin for other CPUs' kernels and is two
 orders below what any real difference gives (a different seed moves the losses by > 1e-2, checked below).
 """

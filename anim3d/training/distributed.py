@@ -147,6 +147,6 @@ def restore_rng(accelerator, tensors: dict, meta: dict | None, sampler, gen, log
         if accelerator.device.type == "cuda" and f"rng.cuda.{rank}" in tensors:
             torch.cuda.set_rng_state(tensors[f"rng.cuda.{rank}"])
     else:
-        log(f"the state was saved by {meta['world']} processes, this run has {accelerator.num_processes}: "
+        log(f"the state was saved by {meta['world']} process(es), this run has {accelerator.num_processes}: "
             "the dropout masks' random streams start afresh (the batches continue where they were)")
     return True
