@@ -108,6 +108,34 @@ def test_failed_lines_are_recorded_and_the_others_done(tmp_path, capsys):
     assert [r["status"] for r in _results(out).values()] == ["skipped", "failed", "failed", "skipped"]
 
 
+def test_style_column_follows_the_take_as_animate_style_does_and_a_changed_take_redoes_the_line(tmp_path):
+    _cut(tmp_path / "vo" / "l.wav", 0.0, 2.5)
+    style = tmp_path / "styles" / "take.npz"
+    style.parent.mkdir()
+    assert main(["animate", str(HELLO), "-o", str(style), "--emotion", "surprised", "--seed", "5", "-q"]) == 0
+    m = _manifest(tmp_path / "m.csv", ["vo/l.wav,styled.npz,styles/take.npz", "vo/l.wav,plain.npz,"],
+                  header="audio,output,style")
+    out = tmp_path / "out"
+    assert main(["batch", str(m), "--out", str(out), "-q"]) == 0
+    ref = tmp_path / "ref.npz"
+    assert main(["animate", str(tmp_path / "vo" / "l.wav"), "-o", str(ref), "--style", str(style), "-q"]) == 0
+    with np.load(out / "styled.npz") as got, np.load(ref) as want, np.load(out / "plain.npz") as plain:
+        np.testing.assert_array_equal(got["blendshapes"], want["blendshapes"])
+        assert not np.array_equal(got["blendshapes"], plain["blendshapes"])  # the style took effect
+    # the take re-recorded: only the line that follows it is redone
+    assert main(["animate", str(HELLO), "-o", str(style), "--emotion", "angry", "--seed", "6", "-q"]) == 0
+    assert main(["batch", str(m), "--out", str(out), "-q"]) == 0
+    assert {k: r["status"] for k, r in _results(out).items()} == {"styled.npz": "ok", "plain.npz": "skipped"}
+    # a missing take fails its line only, naming the file
+    style.unlink()
+    assert main(["batch", str(m), "--out", str(out), "-q"]) == 1
+    res = _results(out)
+    assert res["styled.npz"]["status"] == "failed" and "take.npz: style take file not found" in res["styled.npz"]["error"]
+    # an output over the take is refused before any work
+    _manifest(m, ["vo/l.wav,take.npz,take.npz"], header="audio,output,style")
+    assert main(["batch", str(m), "--out", str(tmp_path)]) == 2
+
+
 @pytest.mark.parametrize("header, rows, expected", [
     ("audio,emotion", ["a.wav,happy"], "missing column 'output'"),
     ("audio,output,emotion", ["a.wav,a.npz,", "a.wav,b.npz,hapy"], "row 2 (line 3): unknown emotion 'hapy'"),

@@ -12,7 +12,7 @@ DESCRIPTION = """Animate every line of a manifest, as `anim3d animate` would one
 MANIFEST is a CSV or TSV file with a header: `audio` (a path relative to the manifest) and `output` (a file
 name relative to --out; its extension picks the format: .glb .csv .npz .mp4), and optional per-line controls
 named like animate's options: emotion, intensity, seed, gaze (YAW,PITCH in degrees, or "free"), distance,
-text, language. An empty cell takes animate's default (the seed: --seed). Or MANIFEST is a folder: each audio
+style (a take whose style to follow, .npz or Live Link .csv, relative to the manifest), text, language. An empty cell takes animate's default (the seed: --seed). Or MANIFEST is a folder: each audio
 file in it becomes a line whose output is NAME.npz (--format picks another).
 
   anim3d batch lines.csv --out takes/ --workers 2
@@ -24,8 +24,8 @@ file in it becomes a line whose output is NAME.npz (--format picks another).
     vo/line2.wav,line2.csv,,,,"I'll be right back."
 
 The whole manifest is checked before any work (exit 2 names the row). Each line's outputs are written
-atomically, then a record of its key (a hash of the audio's bytes, the line's settings, the model and the anim3d
-version) in DIR/.anim3d-batch/: a rerun skips the lines already done and redoes those whose audio or settings
+atomically, then a record of its key (a hash of the audio's and style take's bytes, the line's settings, the model
+and the anim3d version) in DIR/.anim3d-batch/: a rerun skips the lines already done and redoes those whose audio or settings
 changed, so an interrupted run resumes where it stopped. A line that fails (missing or corrupt audio...) does not
 stop the others. DIR/batch_results.csv lists every line: ok, skipped or failed (with the error) and its seconds.
 Exit 0 when every line is ok or skipped, 1 when some failed, 2 for a bad manifest.

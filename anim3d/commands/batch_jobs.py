@@ -27,7 +27,7 @@ from anim3d.errors import Anim3dError, InputError
 
 STATE_DIR = ".anim3d-batch"
 RESULTS = "batch_results.csv"
-COLUMNS = ("audio", "output", "emotion", "intensity", "seed", "gaze", "distance", "text", "language")
+COLUMNS = ("audio", "output", "emotion", "intensity", "seed", "gaze", "distance", "style", "text", "language")
 SEED_MAX = 2**32 - 1  # anim3d.inference.settings.SEED_MAX (named here: the main process stays torch-free)
 DISTANCE_MAX = 0.3  # anim3d.inference.settings.DISTANCE_MAX
 FPS = 30.0  # animate's default output frame rate
@@ -39,7 +39,8 @@ class Line:
     audio: str  # as the manifest gives it
     audio_path: str  # resolved against the manifest's folder
     output: str  # normalised, relative to --out
-    settings: dict  # emotion, intensity, seed, gaze (degrees or None: free), distance, text, language
+    settings: dict  # emotion, intensity, seed, gaze (degrees or None: free), distance, style (as given), text, language
+    style_path: str | None = None  # the style take resolved against the manifest's folder
     key: str | None = None
     status: str = ""
     error: str = ""
@@ -76,12 +77,13 @@ def read_manifest(manifest: str, out_dir: str, fmt: str = "npz", default_seed: i
             raise bad(f"output {line.output!r} is also written by row {seen[key]}; each line needs its own output")
         seen[key] = row
         lines.append(line)
-    audio_files = {os.path.realpath(x.audio_path): x for x in lines}
+    read = {os.path.realpath(p): (x, what) for x in lines for p, what in ((x.audio_path, "audio"), (x.style_path, "style take")) if p}
     for line, (_, where, _) in zip(lines, raw):
         for f in _files(out_dir, line.output):
-            if os.path.realpath(f) in audio_files:
-                raise InputError(manifest, f"{where}: output {os.path.relpath(f, out_dir)!r} would overwrite the audio of "
-                                           f"row {audio_files[os.path.realpath(f)].row}; anim3d never writes to a file it reads")
+            if os.path.realpath(f) in read:
+                other, what = read[os.path.realpath(f)]
+                raise InputError(manifest, f"{where}: output {os.path.relpath(f, out_dir)!r} would overwrite the {what} of "
+                                           f"row {other.row}; anim3d never writes to a file it reads")
     return lines
 
 
@@ -180,12 +182,14 @@ def _line(row: int, cells: dict, base: str, default_seed: int) -> Line:
         except argparse.ArgumentTypeError as e:
             raise ValueError(f"gaze: {e}") from None
     s["distance"] = _number(cells.get("distance"), 0.0, "distance", -DISTANCE_MAX, DISTANCE_MAX)
+    s["style"] = cells.get("style") or None
     s["text"] = cells.get("text") or None
     language = (cells.get("language") or "en").lower()
     if language not in LANGUAGE_CODES:
         raise ValueError(f"unknown language {language!r}; choose one of: {', '.join(LANGUAGE_CODES)}")
     s["language"] = language
-    return Line(row=row, audio=audio, audio_path=os.path.join(base, audio), output=norm, settings=s)
+    return Line(row=row, audio=audio, audio_path=os.path.join(base, audio), output=norm, settings=s,
+                style_path=os.path.join(base, s["style"]) if s["style"] else None)
 
 
 def _number(text: str | None, default: float, name: str, lo: float, hi: float) -> float:
@@ -236,9 +240,9 @@ def _default_checkpoint_dir() -> str:
     return os.path.join(os.path.dirname(spec.origin), "default")
 
 
-def line_key(audio_sha: str, settings: dict, output: str, model: str) -> str:
+def line_key(audio_sha: str, settings: dict, output: str, model: str, style_sha: str | None = None) -> str:
     blob = json.dumps({"audio_sha256": audio_sha, "settings": settings, "format": os.path.splitext(output)[1].lower(),
-                       "fps": FPS, "model": model, "anim3d": __version__}, sort_keys=True)
+                       "fps": FPS, "model": model, "anim3d": __version__, "style_sha256": style_sha}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -295,11 +299,11 @@ def _ensure_model(checkpoint: str | None, device: str) -> None:
 def animate_line(job: tuple) -> tuple[int, str, str, float]:
     """Animate one line and write its outputs then its record: (row, status, error, seconds). The model is loaded
     once per process: by ``init_worker`` (the process pool), else lazily on the first line (Dask workers)."""
-    row, audio_path, out_dir, output, settings, key, checkpoint, device = job
+    row, audio_path, out_dir, output, settings, key, checkpoint, device, style_path = job
     t0 = time.perf_counter()
     try:
         _ensure_model(checkpoint, device)
-        _animate(audio_path, out_dir, output, settings, key)
+        _animate(audio_path, out_dir, output, settings, key, style_path)
     except Anim3dError as e:
         return row, "failed", str(e), time.perf_counter() - t0
     except Exception as e:  # noqa: BLE001 -- one line's bug must not stop the others; its message is recorded
@@ -307,7 +311,7 @@ def animate_line(job: tuple) -> tuple[int, str, str, float]:
     return row, "ok", "", time.perf_counter() - t0
 
 
-def _animate(audio_path: str, out_dir: str, output: str, settings: dict, key: str) -> None:
+def _animate(audio_path: str, out_dir: str, output: str, settings: dict, key: str, style_path: str | None = None) -> None:
     from anim3d.audio import load_audio
     from anim3d.exporters.motion_io import save_motion
     from anim3d.fileio import atomic_output, output_group
@@ -317,7 +321,7 @@ def _animate(audio_path: str, out_dir: str, output: str, settings: dict, key: st
     gaze = None if settings["gaze"] is None else (math.radians(settings["gaze"][0]), math.radians(settings["gaze"][1]))
     ms = MotionSettings(emotion=settings["emotion"], intensity=settings["intensity"], gaze=gaze,
                         distance=settings["distance"], seed=settings["seed"], text=settings["text"],
-                        language=settings["language"])
+                        language=settings["language"], style=style_path)
     motion = animate(audio, ms, checkpoint=_GEN)
     if abs(FPS - motion.fps) > 1e-9:
         motion = motion.resample(FPS)
@@ -360,13 +364,15 @@ def run_batch(manifest: str, out_dir: str, *, workers: int = 1, fmt: str = "npz"
     for line in lines:
         try:
             audio_sha = file_sha256(line.audio_path)
-        except FileNotFoundError:
-            line.status, line.error = "failed", f"{line.audio_path}: audio file not found"
+            style_sha = file_sha256(line.style_path) if line.style_path else None
+        except FileNotFoundError as e:
+            what = "audio" if e.filename == line.audio_path else "style take"
+            line.status, line.error = "failed", f"{e.filename}: {what} file not found"
             continue
         except OSError as e:
-            line.status, line.error = "failed", f"{line.audio_path}: cannot be read ({e.strerror or e})"
+            line.status, line.error = "failed", f"{e.filename}: cannot be read ({e.strerror or e})"
             continue
-        line.key = line_key(audio_sha, line.settings, line.output, model)
+        line.key = line_key(audio_sha, line.settings, line.output, model, style_sha)
         if is_done(out_dir, line):
             line.status = "skipped"
         else:
@@ -388,7 +394,8 @@ def run_batch(manifest: str, out_dir: str, *, workers: int = 1, fmt: str = "npz"
 
     # absolute paths: a Dask worker runs in another folder (or on another machine with the same shared paths)
     checkpoint = os.path.abspath(checkpoint) if checkpoint is not None else None
-    jobs = [(x.row, x.audio_path, os.path.abspath(out_dir), x.output, x.settings, x.key, checkpoint, device) for x in todo]
+    jobs = [(x.row, x.audio_path, os.path.abspath(out_dir), x.output, x.settings, x.key, checkpoint, device,
+             x.style_path and os.path.abspath(x.style_path)) for x in todo]
     try:
         if client is not None:
             if jobs:
