@@ -43,8 +43,8 @@ def mixed_precision_for(device, mixed_precision: str = "auto") -> str:
 
 def make_accelerator(device="auto", mixed_precision: str = "auto"):
     """The ``accelerate.Accelerator`` of this process. ``device`` (a name or torch.device) says CPU or not; under a
-    launcher (``accelerate launch``, ``torchrun``, ``srun``) each process takes its own GPU (LOCAL_RANK), and
-    ``accelerate launch --cpu`` means the CPU whatever ``device`` says."""
+    launcher (``accelerate launch`` or ``torchrun``; on a cluster ``srun`` starts one per node) each process takes its
+    own GPU (LOCAL_RANK), and ``accelerate launch --cpu`` means the CPU whatever ``device`` says."""
     import torch
     from accelerate import Accelerator
     from accelerate.utils import parse_flag_from_env
