@@ -10,8 +10,9 @@ Rows:
 - one client: one warm-up, then --single POSTs one after another (p50 is the issue's "<= 0.5 s" goal);
 - N clients at once, each posting --per-client lines one after another; run --rounds times, so the memory after
   round 1 and after the last can be compared (flat memory: no growth from round to round);
-- M streams at once: each sends --stream-seconds of audio (hello.wav looped) in 20 ms messages of s16le PCM,
-  each at the moment its last sample is spoken, then {"end": true} (as bench_serve.py's client); per stream,
+- one stream alone (the baseline), then M streams at once: each sends --stream-seconds of audio (hello.wav
+  looped) in 20 ms messages of s16le PCM, each at the moment its last sample is spoken, then {"end": true} (as
+  bench_serve.py's client); per stream,
   the frames received against the frames of the audio sent (30 per s), and each frame's lag behind its audio
   (received at - the moment the end of its audio was sent); a stream keeps real time when none lags more than
   0.5 s. A client waits at most --give-up s after the end of its audio (a server far behind is not waited for:
@@ -248,10 +249,12 @@ def main() -> None:
                 rows.append((f"{args.clients} clients at once, {args.per_client} POSTs each (round {r + 1})", len(lat),
                              err, lat, wall, cores, before, peak, after))
             asyncio.run(streams_at_once(url, pcm[: rate * 2], rate, 1, 60))  # warm-up: a 1 s stream
-            before = mem.now()
-            (results, err), cores, peak, after = phase(
-                lambda: asyncio.run(streams_at_once(url, pcm, rate, args.streams, args.give_up)))
-            stream_rows.append((f"{args.streams} streams at once", results, err, cores, before, peak, after))
+            for n in sorted({1, args.streams}):  # one stream alone: the baseline
+                before = mem.now()
+                (results, err), cores, peak, after = phase(
+                    lambda n=n: asyncio.run(streams_at_once(url, pcm, rate, n, args.give_up)))
+                stream_rows.append((f"{n} stream{'s at once' if n > 1 else ' alone'}", results, err, cores, before,
+                                    peak, after))
             if not args.no_mixed:
                 before = mem.now()
                 (results, err, lat, post_err, wall), cores, peak, after = phase(lambda: asyncio.run(
@@ -273,24 +276,29 @@ def main() -> None:
     print(f"server RSS: {rss_start:.0f} MB after start-up, {rss_warm:.0f} MB after the first request, {rss_end:.0f} MB "
           "at the end")
     print()
-    print("| POST /v1/animate | requests | errors | latency p50 / p99 ms (min / max) | throughput, requests/s "
-          "(audio s per s) | server CPU, cores | server RSS MB: before -> after (peak) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| POST /v1/animate | requests | errors | latency p50 / p99 ms (min / max) | p50 / one client's p50 "
+          "| throughput, requests/s (audio s per s) | server CPU, cores | server RSS MB: before -> after (peak) |")
+    print("|---|---|---|---|---|---|---|---|")
+    single_p50 = pct(rows[0][3], 50)
     for name, n, err, lat, wall, cores, before, peak, after in rows:
         print(f"| {name} | {n} | {len(err)} | {pct(lat, 50) * 1000:.0f} / {pct(lat, 99) * 1000:.0f} "
-              f"({min(lat) * 1000:.0f} / {max(lat) * 1000:.0f}) | {n / wall:.1f} ({n * LINE_S / wall:.0f}) "
+              f"({min(lat) * 1000:.0f} / {max(lat) * 1000:.0f}) | {pct(lat, 50) / single_p50:.1f}x "
+              f"| {n / wall:.1f} ({n * LINE_S / wall:.0f}) "
               f"| {cores:.2f} | {before:.0f} -> {after:.0f} ({peak:.0f}) |")
         notes += err
     print()
     print(f"| WS /v1/stream, {args.stream_seconds:g} s of audio each in 20 ms messages at the pace of speech | streams "
           "| errors | frames received / of the audio sent (min over streams, per s of audio) | lag behind the audio, "
-          "ms: p50 / p99 / max | kept real time (max lag <= 0.5 s) | server CPU, cores | server RSS MB: before -> "
-          "after (peak) |")
+          "ms: p50 / p99 / max | kept real time (max lag <= 0.5 s) | server CPU, cores (per stream / one stream "
+          "alone's) | server RSS MB: before -> after (peak) |")
     print("|---|---|---|---|---|---|---|---|")
+    alone = stream_rows[0][3]
     for name, results, err, cores, before, peak, after in stream_rows:
         notes += err
+        n = len(results) + len(err)
+        share = f"{cores:.2f} ({cores / n / alone:.2f}x)"
         if not results:
-            print(f"| {name} | 0 | {len(err)} | - | - | - | {cores:.2f} | {before:.0f} -> {after:.0f} ({peak:.0f}) |")
+            print(f"| {name} | {n} | {len(err)} | - | - | - | {share} | {before:.0f} -> {after:.0f} ({peak:.0f}) |")
             continue
         lags = [lag for r in results for lag in r["lags"]] or [float("nan")]
         worst = min(results, key=lambda r: r["frames"] / r["expected"])
@@ -299,7 +307,7 @@ def main() -> None:
         print(f"| {name} | {len(results) + len(err)} | {len(err)} | {worst['frames']} / {worst['expected']} "
               f"({worst['frames'] / worst['duration']:.1f} per s) | {statistics.median(lags) * 1000:.0f} / "
               f"{pct(lags, 99) * 1000:.0f} / {max(lags) * 1000:.0f} | {'yes' if kept == len(results) else 'no'} "
-              f"({kept} of {len(results) + len(err)}; max lag per stream: {per_stream} s) | {cores:.2f} "
+              f"({kept} of {len(results) + len(err)}; max lag per stream: {per_stream} s) | {share} "
               f"| {before:.0f} -> {after:.0f} ({peak:.0f}) |")
     if notes_waits:
         print(f"\n(the server finished the streams' work in hand for {', '.join(f'{w:.0f}' for w in notes_waits)} s "
