@@ -241,13 +241,18 @@ def phone_loop(loglik: np.ndarray, penalty: float) -> np.ndarray:
 class PhoneLoopDecoder:
     """``phone_loop`` a block of frames at a time, for streams: ``push`` the next frames' log-likelihoods,
     ``best_path`` traces back from the best phone now. With ``keep``, only the back pointers of the last
-    ``keep`` frames are kept (the path then covers those frames)."""
+    ``keep`` frames are kept (the path then covers those frames).
+
+    A stream asks for the path after every few frames; the path traced last time is kept, and a new trace stops
+    where it meets it (from a phone at a frame on both paths, the back pointers give the same path before it),
+    so a call costs the frames since the paths parted rather than all ``keep`` frames."""
 
     def __init__(self, penalty: float, keep: int | None = None):
         self.penalty, self.keep = float(penalty), keep
         self.score: np.ndarray | None = None  # (P,) best log score of a path ending in each phone
         self.back: list[np.ndarray] = []  # per kept frame: (P,) the phone the best path to it came from
         self.frames = 0  # frames pushed so far
+        self._traced: tuple[int, int, np.ndarray] | None = None  # the last path: (frames then, first frame, path)
 
     def push(self, loglik: np.ndarray) -> None:
         loglik = np.asarray(loglik, np.float64)
@@ -266,12 +271,22 @@ class PhoneLoopDecoder:
             del self.back[: len(self.back) - self.keep]
 
     def best_path(self) -> tuple[int, np.ndarray]:
-        """(index of the path's first frame, (L,) phone index per frame) for the kept frames."""
+        """(index of the path's first frame, (L,) phone index per frame, read-only) for the kept frames."""
         if self.score is None:
             return 0, np.zeros(0, np.int64)
         L = len(self.back)
+        first = self.frames - L
+        old = self._traced
+        if old is not None and old[0] == self.frames:
+            return first, old[2]
         path = np.zeros(L, np.int64)
         path[-1] = int(self.score.argmax())
         for t in range(L - 1, 0, -1):
             path[t - 1] = self.back[t][path[t]]
-        return self.frames - L, path
+            f = first + t - 1  # the frame of path[t - 1]
+            if old is not None and old[1] <= f < old[0] and old[2][f - old[1]] == path[t - 1]:
+                path[: t - 1] = old[2][first - old[1] : f - old[1]]  # the paths met: the rest is the last one's
+                break
+        path.flags.writeable = False
+        self._traced = (self.frames, first, path)
+        return first, path

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from anim3d.channels import INDEX
+from anim3d.phones import SIL
 from anim3d.teacher.visemes import ARTIC_CHANNELS
 
 _EMOTION_TOO = ("mouthPressLeft", "mouthPressRight", "mouthStretchLeft", "mouthStretchRight")
@@ -100,6 +101,8 @@ class StreamingRuleMouth:
     HOLD = 0.2  # s the last phone heard is assumed to go on
     CHECK_AFTER = 2.0  # s of audio from which a script is judged (before, its gain on evaldata speech still dips to
     # 0.17 while the first word is said; from 2 s on 0.48 or more on matching scripts, 0.26 or less on others)
+    CONTEXT = 1.0  # s before a frame from which phones can shape it: the visemes' dominance reaches 0.6 s
+    # (teacher.visemes.blend) and the lip guarantees 0.1 s (enforce), on a timeline the speaker's lead moves
 
     def __init__(self, fps: float = 30.0, config=None, script=None):
         from anim3d.align import ScriptAligner
@@ -112,6 +115,7 @@ class StreamingRuleMouth:
         self.aligner = ScriptAligner([list(w) for w in script.words], penalty, keep=self.HISTORY) if script else None
         # the phone loop: the aligner's own when there is a script (its score judges the script)
         self.decoder = self.aligner.loop if self.aligner else sa.PhoneLoopDecoder(penalty, keep=self.HISTORY)
+        self.loudness = StreamLoudness(self.fps)
 
     @property
     def frames(self) -> int:
@@ -156,24 +160,122 @@ class StreamingRuleMouth:
     def mouth(self, start: int, stop: int, samples16k: np.ndarray, sample_offset: int, phones=None) -> np.ndarray:
         """(stop - start) x 52 rule-based mouth of motion frames start..stop-1; ``samples16k`` are the last
         samples received (``samples16k[0]`` is sample ``sample_offset`` of the stream); ``phones``: what ``phones()``
-        gave for the same audio, when the caller already has it (else it is traced back here)."""
-        from anim3d.phones import Phone
+        gave for the same audio, when the caller already has it (else it is traced back here).
+
+        The same numbers as ``rule_mouth``'s rules on the phones and loudness of the received audio, computed on what
+        changed since the last call: the traceback stops where it meets the last one (``PhoneLoopDecoder``), the
+        loudness of a frame is computed once its 40 ms are all received (``StreamLoudness``), and the visemes
+        read only the phones within ``CONTEXT`` s of the frames."""
         from anim3d.teacher.core import speech_mouth
-        from anim3d.teacher.head import energy_db
-        from anim3d.phonetic import SAMPLE_RATE, path_phones
 
         x = np.asarray(samples16k, np.float32).reshape(-1)
         phones = phones if phones is not None else self.phones()
+        a = max(0, start - 1)  # from the frame before start, as the whole file's 3-frame smoothing of the jaw gain sees it
         if phones is None:
-            first, path = self.decoder.best_path()
-            heard = self.decoder.frames / 100.0  # s: the end of the decoded audio
-            phones = path_phones(path, first, x, sample_offset, heard, self.config)
-            if phones:
-                last = phones[-1]
-                phones[-1] = Phone(last.label, last.start, last.end + self.HOLD)
-        # from the frame before start, as the whole file's 3-frame smoothing of the jaw's loudness gain sees it
-        a = max(0, start - 1)
+            phones = self._heard_phones(x, sample_offset, a / self.fps - self.CONTEXT)
         # loudness relative to the loud frames of the buffer: every motion frame it holds, up to stop
+        from anim3d.phonetic import SAMPLE_RATE
+
         lo = min(max(0, int(np.ceil(sample_offset / SAMPLE_RATE * self.fps))), a)
-        energy = energy_db(x, SAMPLE_RATE, stop - lo, self.fps, lo, sample_offset)[a - lo :] if x.size else None
-        return speech_mouth(phones, stop - a, fps=self.fps, energy=energy, first_frame=a)[start - a :]
+        energy = self.loudness(x, sample_offset, lo, stop)[a - lo :] if x.size else None
+        near = phones_after(phones, a / self.fps - self.CONTEXT)
+        return speech_mouth(near, stop - a, fps=self.fps, energy=energy, first_frame=a)[start - a :]
+
+    def _heard_phones(self, x: np.ndarray, sample_offset: int, since: float):
+        """The phone loop's phones traced back from now (the last one held ``HOLD`` s longer), exact from ``since``
+        (s) on: the path is read from a phone boundary before ``since`` when what comes before cannot change them."""
+        from anim3d.phones import Phone
+        from anim3d.phonetic import path_phones
+
+        first, path = self.decoder.best_path()
+        heard = self.decoder.frames / 100.0  # s: the end of the decoded audio
+        cut = _label_boundary(path, int(np.floor(since * 100)) - first)
+        phones = None
+        if cut > 0:
+            # phones from a boundary on are the whole path's, but for a silence that the cut shortened
+            phones = path_phones(path[cut:], first + cut, x, sample_offset, heard, self.config)
+            if phones[0].label == SIL and phones[0].end > since:
+                phones = None
+        if phones is None:
+            phones = path_phones(path, first, x, sample_offset, heard, self.config)
+        if phones:
+            last = phones[-1]
+            phones[-1] = Phone(last.label, last.start, last.end + self.HOLD)
+        return phones
+
+
+def _label_boundary(path: np.ndarray, before: int) -> int:
+    """The last index i in 1..``before`` where the phone loop's ``path`` changes label (0: none)."""
+    from anim3d.models import sphinx_acoustic as sa
+    from anim3d.phones import known_label
+
+    if before < 1 or len(path) < 2:
+        return 0
+    labels = _loop_labels(tuple(sa.load_model().phones), known_label)[path[: min(before, len(path) - 1) + 1]]
+    change = np.nonzero(labels[1:] != labels[:-1])[0]
+    return int(change[-1]) + 1 if change.size else 0
+
+
+_LABELS: dict = {}
+
+
+def _loop_labels(names: tuple, known_label) -> np.ndarray:
+    """The phone loop's label per phone index (as ``phonetic._path_segments`` reads them), once per phone set."""
+    if names not in _LABELS:
+        _LABELS[names] = np.array([known_label(n) for n in names])
+    return _LABELS[names]
+
+
+def phones_after(phones: list, since: float) -> list:
+    """What ``teacher.core.speech_mouth`` needs of ``phones`` for the frames from ``since + CONTEXT`` on: the phones from
+    the first that ends after ``since``, back to one that is not silence (its gap filling merges a silence with the one
+    before). All of them unless they are in order and the ones left out end where the first one kept starts."""
+    from anim3d.phones import known_label
+
+    i = next((k for k, p in enumerate(phones) if p.end > since), 0)
+    while i > 0 and known_label(phones[i].label) == SIL:
+        i -= 1
+    if i == 0:
+        return phones
+    start = phones[i].start
+    ordered = all(phones[k].start >= phones[k - 1].start for k in range(1, len(phones)))
+    if not ordered or abs(phones[i - 1].end - start) > 1e-6 or any(p.end > start + 1e-6 for p in phones[:i]):
+        return phones
+    return phones[i:]
+
+
+class StreamLoudness:
+    """``teacher.head.energy_db`` of a stream's motion frames, each frame's level computed once: a frame whose 40 ms
+    were all received has that level for good; only frames at the edges of the samples and the reference (the 95th
+    percentile of the frames asked for) are computed anew."""
+
+    def __init__(self, fps: float, sample_rate: int = 16000):
+        self.fps, self.rate = float(fps), int(sample_rate)
+        self.win = int(0.04 * sample_rate)
+        self.db: dict[int, float] = {}  # motion frame -> dB of its 40 ms (before the reference is taken off)
+
+    def __call__(self, samples: np.ndarray, sample_offset: int, first: int, stop: int) -> np.ndarray:
+        """(stop - first,) float32 dB of motion frames first..stop-1 relative to their loud frames; ``samples[0]`` is
+        sample ``sample_offset`` of the stream."""
+        x = np.asarray(samples, np.float32).reshape(-1)
+        frames = np.arange(first, stop)
+        centers = (frames / self.fps * self.rate).astype(np.int64) - sample_offset  # as head._analysis_frames
+        lo, hi = -(self.win // 2), self.win - self.win // 2
+        final = (centers + lo >= 0) & (centers + hi <= len(x))
+        db = np.array([self.db.get(int(f), np.nan) for f in frames])
+        todo = np.isnan(db) | ~final
+        if todo.any():
+            db[todo] = _frame_db(x, centers[todo], lo, hi)
+            self.db.update((int(f), float(v)) for f, v in zip(frames[todo & final], db[todo & final]))
+        for f in [f for f in self.db if f < first]:
+            del self.db[f]
+        return (db - np.percentile(db, 95)).astype(np.float32) if len(db) else db.astype(np.float32)
+
+
+def _frame_db(x: np.ndarray, centers: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """(N,) dB of the mean-removed windows x[c + lo : c + hi] (silence outside x), as ``teacher.head`` computes them."""
+    idx = centers[:, None] + np.arange(lo, hi)[None]  # N x W
+    frames = np.where((idx >= 0) & (idx < len(x)), x[np.clip(idx, 0, max(len(x) - 1, 0))].astype(np.float64), 0.0)
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    rms = np.sqrt((frames ** 2).mean(axis=1) + 1e-10)
+    return 20 * np.log10(rms + 1e-8)
