@@ -13,7 +13,12 @@ frame 0's own audio is there (no lookahead), and it samples only ``first_window`
 transformer over any window length up to its trained one; frames past the received audio are marked
 absent either way) with ``first_steps`` sampler steps (2: only frame 0 of it is sent, and its step to
 frame 1 measured within the usual frame-to-frame change on real speech). ``timings`` records, per window, when it
-started (in received-audio seconds), its feature and sampling wall and CPU times.
+started (in received-audio seconds), its feature and sampling wall and CPU times, and the CPU of its rule mouth and
+learned opening.
+
+A window's denoising is ``sampler(gen, cond, noise, sampling, steps)`` (default ``windows.sample_one``, on the calling
+thread); a server with several live streams passes one that samples the windows of all its streams in one pass
+(``anim3d.serve.batcher``).
 
 With a script (``MotionSettings.text``), the rule-based mouth follows the script aligned online as the audio
 arrives (``mouth_blend.StreamingRuleMouth``) and the lips close, touch and round where it says
@@ -68,12 +73,15 @@ class StreamingAnimator:
 
     def __init__(self, gen=None, settings: MotionSettings | None = None, *, hop: int = 4, lookahead: int = 1,
                  sample_rate: int | None = None, warmup: bool = True, first_window: int | None = 30,
-                 first_steps: int | None = 2, first_lookahead: int = 0, **controls):
+                 first_steps: int | None = 2, first_lookahead: int = 0, sampler=None, **controls):
         """``gen``: a MotionGenerator (None: the shipped model); ``settings`` / keyword ``controls``: the motion
-        controls as for ``animate`` (gaze in radians); ``sample_rate``: of the pushed audio (default the model's)."""
+        controls as for ``animate`` (gaze in radians); ``sample_rate``: of the pushed audio (default the model's);
+        ``sampler``: denoises a window (see the module docstring)."""
         from anim3d.inference.generator import load_model
+        from anim3d.inference.windows import sample_one
 
         self.gen = gen if gen is not None else load_model()
+        self.sampler = sampler or sample_one
         cfg = self.gen.cfg
         self.cfg = cfg
         try:
@@ -90,7 +98,7 @@ class StreamingAnimator:
         self.hop, self.lookahead, self.first_lookahead = int(hop), int(lookahead), int(first_lookahead)
         self.first_window = cfg.window if first_window is None else int(np.clip(first_window, 1, cfg.window))
         self.first_steps = min(int(first_steps), self.steps) if first_steps else self.steps
-        self.timings: list[dict] = []  # per window: start frame, audio received (s), features / sampling seconds
+        self.timings: list[dict] = []  # per window: start frame, audio received (s), seconds of its parts
         self.in_rate = int(sample_rate or cfg.sample_rate)
         self.noise = FrameNoise(check_seed(settings.seed), cfg.motion_dim)
         # the rule-based mouth blended into the generated one (anim3d.inference.mouth_blend), from the phone
@@ -197,7 +205,7 @@ class StreamingAnimator:
         import torch
 
         from anim3d.inference.offline import finish_mouth
-        from anim3d.inference.windows import sample_window_from_noise, window_conditions
+        from anim3d.inference.windows import window_conditions
         from anim3d.motion_codec import denormalize
 
         cfg = self.cfg
@@ -207,17 +215,14 @@ class StreamingAnimator:
         steps = self.first_steps if first else self.steps
         t0, c0 = time.perf_counter(), time.thread_time()
         lo = max(0, s - K)
-        feats = np.zeros((available, self.gen.front_end.dim), np.float32)
-        feats[lo:available] = self._features(lo, available)
+        feats = self._features(lo, available)  # (available - lo) x F: frames lo.., all a window reads
         prev = self.history[None] if s >= K else None
-        cond = _shorten(window_conditions(self.gen, feats, s, prev, self.controls, 1, audio_frames=available), K + W)
+        cond = _shorten(window_conditions(self.gen, feats, s - lo, prev, self.controls, 1, audio_frames=available - lo),
+                        K + W)
         noise = torch.from_numpy(self.noise(s, W))[None]
         t1, c1 = time.perf_counter(), time.thread_time()
-        with cpu_threads(self.gen.device), torch.inference_mode():
-            x = sample_window_from_noise(self.gen, cond, noise, self.sampling, steps=steps)[0].float().cpu().numpy()
-        self.timings.append({"frame": s, "audio_s": self.received / cfg.sample_rate, "window": W, "steps": steps,
-                             "features_s": t1 - t0, "sampling_s": time.perf_counter() - t1,  # wall
-                             "features_cpu_s": c1 - c0, "sampling_cpu_s": time.thread_time() - c1})  # this thread's CPU
+        x = np.asarray(self.sampler(self.gen, cond, noise, self.sampling, steps)).reshape(W, -1)  # W x D normalised
+        t2, c2 = time.perf_counter(), time.thread_time()
         n = min(upto - s, W)
         new = x[:n]
         self.history = np.concatenate([self.history, new])[-K:]
@@ -225,10 +230,17 @@ class StreamingAnimator:
         motion = self.gen.to_motion(denormalize(new, self.gen.mean, self.gen.std))
         phones = self.rule.phones() if self.rule is not None else None  # the script's, traced back once
         rule = self.rule.mouth(s, s + n, self.buf, self.buf_start, phones) if self.rule is not None else None
+        c3 = time.thread_time()  # (the rule mouth's CPU counts the motion's conversion too)
         # the learned opening reads the features from K frames before the window to the last one received: the
         # frames after it are not heard yet, and the net reads them as the mean features
-        jaw = self.gen.learned_jaw(feats[lo:available])[s - lo : s - lo + n] if self.sampling.opening_share > 0 else None
+        jaw = self.gen.learned_jaw(feats)[s - lo : s - lo + n] if self.sampling.opening_share > 0 else None
+        c4 = time.thread_time()
         motion.blendshapes = finish_mouth(motion.blendshapes, self.sampling, rule, jaw, phones, cfg.fps, s)
+        self.timings.append({"frame": s, "audio_s": self.received / cfg.sample_rate, "window": W, "steps": steps,
+                             "features_s": t1 - t0, "sampling_s": t2 - t1,  # wall
+                             # this thread's CPU (sampling: ~0 where the sampler runs the window on another thread)
+                             "features_cpu_s": c1 - c0, "sampling_cpu_s": c2 - c1, "rule_cpu_s": c3 - c2,
+                             "opening_cpu_s": c4 - c3, "total_cpu_s": time.thread_time() - c0})
         return motion
 
     def push(self, samples: np.ndarray) -> Motion:

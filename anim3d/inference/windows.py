@@ -116,6 +116,43 @@ def sample_window_from_noise(gen, cond: dict, noise, sampling: Sampling, generat
         return SAMPLERS[sampling.sampler](denoiser, noise.to(gen.device) * sigmas[0], sigmas, **kw)
 
 
+def sample_one(gen, cond: dict, noise, sampling: Sampling, steps: int | None = None) -> np.ndarray:
+    """One window denoised on this thread (``sample_window_from_noise`` with batch 1): W x 58 normalised (numpy).
+    ``StreamingAnimator``'s default sampler; ``sample_batch`` does several streams' windows in one pass."""
+    import torch
+
+    from anim3d.device import cpu_threads
+
+    with cpu_threads(gen.device), torch.inference_mode():
+        return sample_window_from_noise(gen, cond, noise, sampling, steps=steps)[0].float().cpu().numpy()
+
+
+def sample_batch(gen, conds: list[dict], noises: list, sampling: Sampling, steps: int | None = None) -> list[np.ndarray]:
+    """Windows of several streams in one pass: ``conds`` (each batch 1, as ``window_conditions`` gives them) and
+    ``noises`` (each 1 x W x 58, one W) -> one W x 58 normalised window each, the numbers ``sample_one`` gives (up to
+    float rounding: the matrix products run on more rows). Every window shares ``sampling`` and ``steps``
+    (``batch_key``)."""
+    import torch
+
+    from anim3d.device import cpu_threads
+    from anim3d.models.motion_transformer import concat_conditions
+
+    cond = concat_conditions(conds)  # B x ...
+    noise = torch.cat(list(noises))  # B x W x 58
+    with cpu_threads(gen.device), torch.inference_mode():
+        x = sample_window_from_noise(gen, cond, noise, sampling, steps=steps).float().cpu().numpy()  # B x W x 58
+    return list(x)
+
+
+def batch_key(sampling: Sampling, steps: int | None, noise) -> tuple | None:
+    """Windows with equal keys can be sampled in one ``sample_batch``: the same sampler, steps, guidance, kept groups
+    and window length. None: a window that is sampled alone (the ancestral sampler draws fresh noise each step)."""
+    if sampling.sampler == "euler_ancestral":
+        return None
+    return (sampling.sampler, steps or sampling.steps, tuple(sorted(sampling.guidance.items())),
+            tuple(sorted(sampling.group_steps.items())), tuple(noise.shape[1:]))
+
+
 def sample_window(gen, cond: dict, generators: list, sampling: Sampling, known=None):
     """Denoise one window for a batch (one torch.Generator per sample) -> B x W x 58 normalised (torch)."""
     import torch
