@@ -65,18 +65,22 @@ class Gone(Exception):
 
 
 class Streams:
-    """The open streams, at most ``limit`` (their places are taken before the start message is read), and the
-    threads their animators run on: one per place, so a stream never waits for another's thread."""
+    """The open streams, at most ``limit`` (their places are taken before the start message is read), the threads
+    their animators run on (one per place, so a stream never waits for another's thread), and the batcher that
+    denoises all their windows (``anim3d.serve.batcher``: several streams' windows in one pass, on at most
+    ``workers`` threads)."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, workers: int | None = None):
         if limit < 1:
             raise ValueError(f"max_streams must be >= 1, got {limit}")
         self.limit = int(limit)
+        self.workers = workers
         self.pool = ThreadPoolExecutor(max_workers=self.limit, thread_name_prefix="anim3d-stream")
         self._lock = threading.Lock()
         self._open = 0
         self._done = 0
         self._warm = False
+        self._batcher = None
 
     def take(self) -> bool:
         with self._lock:
@@ -96,12 +100,27 @@ class Streams:
             first, self._warm = not self._warm, True
             return first
 
+    def sampler(self, gen):
+        """The window sampler of the streams on ``gen`` (the server's one model): its ``WindowBatcher.sample``."""
+        from anim3d.serve.batcher import WindowBatcher
+
+        with self._lock:
+            if self._batcher is None or self._batcher.gen is not gen:
+                self._batcher = WindowBatcher(gen, self.workers)
+            return self._batcher.sample
+
     def state(self) -> dict:
         with self._lock:
-            return {"open": self._open, "max_streams": self.limit, "done": self._done}
+            out = {"open": self._open, "max_streams": self.limit, "done": self._done}
+            batcher = self._batcher
+        if batcher is not None:
+            out["windows"] = batcher.state()
+        return out
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        if self._batcher is not None:
+            self._batcher.close()
 
 
 @dataclass
@@ -239,7 +258,7 @@ async def _stream(ws, config, gen, streams: Streams) -> None:
         raise Gone()
     start = read_start(first.get("text"), config, gen)
     try:
-        animator, _ = await _in_thread(streams, _animator, gen, start, streams.first_warm_up())
+        animator, _ = await _in_thread(streams, _animator, gen, start, streams.first_warm_up(), streams.sampler(gen))
     except (Anim3dError, ConditionError) as e:
         raise Refused(str(e)) from None
     fps = float(animator.cfg.fps)
@@ -277,10 +296,10 @@ async def _stream(ws, config, gen, streams: Streams) -> None:
         reader.cancel()
 
 
-def _animator(gen, start: Start, warmup: bool):
+def _animator(gen, start: Start, warmup: bool, sampler):
     from anim3d.inference.streaming import StreamingAnimator
 
-    return StreamingAnimator(gen, start.settings, sample_rate=start.sample_rate, warmup=warmup)
+    return StreamingAnimator(gen, start.settings, sample_rate=start.sample_rate, warmup=warmup, sampler=sampler)
 
 
 async def _in_thread(streams: Streams, fn, *args):
