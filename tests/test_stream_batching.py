@@ -4,6 +4,7 @@ threads through one WindowBatcher against the same streams run one after the oth
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -123,3 +124,15 @@ def test_a_failing_pass_fails_its_windows_and_the_batcher_goes_on(gen):
     assert batcher.state()["passes"] == 2
     with pytest.raises(ValueError):
         WindowBatcher(gen, workers=0)
+
+
+def test_the_workers_come_from_the_cpus_or_the_environment(monkeypatch):
+    from anim3d.serve.batcher import default_workers
+
+    monkeypatch.delenv("ANIM3D_STREAM_WORKERS", raising=False)
+    assert default_workers() == min(2, len(os.sched_getaffinity(0)))
+    monkeypatch.setenv("ANIM3D_STREAM_WORKERS", "1")
+    assert default_workers() == 1
+    monkeypatch.setenv("ANIM3D_STREAM_WORKERS", "two")
+    with pytest.raises(ValueError, match="ANIM3D_STREAM_WORKERS must be a whole number >= 1, got 'two'"):
+        default_workers()

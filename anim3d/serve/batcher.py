@@ -36,7 +36,13 @@ class _Window:
 
 
 def default_workers() -> int:
-    """The CPUs this process may run on, at most 2 (a third pass would only wait for a core)."""
+    """``ANIM3D_STREAM_WORKERS``, else the CPUs this process may run on, at most 2 (a third pass would only wait for
+    a core). One worker puts the most windows in a pass (the least CPU per window) but lets windows wait longer."""
+    value = os.environ.get("ANIM3D_STREAM_WORKERS", "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"ANIM3D_STREAM_WORKERS must be a whole number >= 1, got {value!r}")
+        return int(value)
     try:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
