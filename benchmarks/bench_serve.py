@@ -14,9 +14,11 @@ the first audio message was sent, frames received per second of audio, and each 
 from the end). A stream keeps real time when every frame arrives within 0.5 s of its audio. The server's CPU
 (user + system time of its process over the wall time) is read from /proc. One 1 s stream warms the server up
 first (the first stream warms torch up: 0.4 s). Clients of one row start together, from one asyncio loop.
+``--baseline REV``: the same stream rows against a server running anim3d as it was at commit REV
+(``baseline_tree``), in the same run, each baseline row just before this checkout's.
 
     python benchmarks/bench_serve.py [--seconds 5] [--requests 10] [--stream-seconds 10] [--streams 1,2,4]
-    python benchmarks/bench_serve.py --only stream
+    python benchmarks/bench_serve.py --only stream --stream-seconds 120 --streams 1,4 --baseline 9842f2d
 """
 
 from __future__ import annotations
@@ -37,11 +39,18 @@ CHUNK_S = 0.02  # seconds of audio per message
 REAL_TIME_S = 0.5  # a stream keeps real time when every frame arrives within this of its audio
 
 
-def start_server(log_path: str, extra: list[str]) -> tuple[subprocess.Popen, str, float]:
+# `python -m anim3d` with anim3d imported from a baseline commit's files (argv[1])
+BASELINE_MAIN = ("import sys; sys.path.insert(0, {here!r}); import baseline_tree; baseline_tree.use(sys.argv.pop(1)); "
+                 "from anim3d.cli import main; sys.exit(main())")
+
+
+def start_server(log_path: str, extra: list[str], tree: str | None = None) -> tuple[subprocess.Popen, str, float]:
     t0 = time.perf_counter()
+    run = [sys.executable, "-m", "anim3d"]
+    if tree:
+        run = [sys.executable, "-c", BASELINE_MAIN.format(here=str(Path(__file__).resolve().parent)), tree]
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "anim3d", "serve", "--port", "0", "-q", *extra],
-                                stdout=subprocess.DEVNULL, stderr=log)
+        proc = subprocess.Popen([*run, "serve", "--port", "0", "-q", *extra], stdout=subprocess.DEVNULL, stderr=log)
     while proc.poll() is None and time.perf_counter() - t0 < 300:
         for line in Path(log_path).read_text().splitlines():
             if "listening on " in line:
@@ -113,7 +122,7 @@ async def streams_at_once(url: str, pcm: bytes, rate: int, n: int) -> list[dict]
     return await asyncio.gather(*(one_stream(url, pcm, rate) for _ in range(n)))
 
 
-def stream_rows(stream_seconds: float, counts: list[int], tmp: str) -> None:
+def stream_rows(stream_seconds: float, counts: list[int], tmp: str, baseline: str | None = None) -> None:
     import numpy as np
 
     from anim3d.audio import load_audio
@@ -122,34 +131,44 @@ def stream_rows(stream_seconds: float, counts: list[int], tmp: str) -> None:
     rate = full.sample_rate
     x = np.tile(full.samples, int(np.ceil(stream_seconds * rate / len(full.samples))))[: int(stream_seconds * rate)]
     pcm = (np.clip(x, -1, 1) * 32767).round().astype("<i2").tobytes()
-    proc, url, startup = start_server(os.path.join(tmp, "stream-server.log"), ["--max-streams", str(max(counts))])
+    servers = [("this checkout", None)]
+    if baseline:
+        import baseline_tree
+
+        servers.insert(0, (f"{baseline} (baseline)", str(baseline_tree.export(baseline, tmp))))
+    load0 = os.getloadavg()[0]
+    started = {}
     rows = []
-    try:
-        asyncio.run(streams_at_once(url, pcm[: rate * 2], rate, 1))  # warm-up: 1 s
-        for n in counts:
-            c0, w0 = server_cpu_seconds(proc.pid), time.perf_counter()
-            results = asyncio.run(streams_at_once(url, pcm, rate, n))
-            cores = (server_cpu_seconds(proc.pid) - c0) / (time.perf_counter() - w0)
-            rows.append((n, results, cores))
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    for n in counts:  # per count, the servers one after the other: a busy moment of the machine hits both
+        for name, tree in servers:
+            proc, url, started[name] = start_server(os.path.join(tmp, "stream-server.log"),
+                                                    ["--max-streams", str(max(counts))], tree)
+            try:
+                asyncio.run(streams_at_once(url, pcm[: rate * 2], rate, 1))  # warm-up: 1 s
+                c0, w0 = server_cpu_seconds(proc.pid), time.perf_counter()
+                results = asyncio.run(streams_at_once(url, pcm, rate, n))
+                cpu = server_cpu_seconds(proc.pid) - c0
+                rows.append((name, n, results, cpu / (time.perf_counter() - w0), cpu / (n * stream_seconds)))
+            finally:
+                proc.terminate()
+                proc.wait(30)
     print(f"WS /v1/stream: a {stream_seconds:g} s WAV in {CHUNK_S * 1000:g} ms messages at the pace of speech, "
-          f"json frames; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before; server started in "
-          f"{startup:.2f} s")
+          f"json frames; {os.cpu_count()} CPUs, load average {load0:.2f} before, {os.getloadavg()[0]:.2f} after; "
+          "server started in " + ", ".join(f"{t:.2f} s ({name})" for name, t in started.items()))
     print()
-    print("| streams at once | first frame after the first audio, ms (mean / max) | frames per s of audio "
-          "| lag of a frame behind its audio, ms (p50 / max) | real time (all frames within 0.5 s) "
-          "| server CPU, cores |")
-    print("|---|---|---|---|---|---|")
-    for n, results, cores in rows:
+    print("| server | streams at once | first frame after the first audio, ms (mean / max) | frames per s of audio "
+          "| lag of a frame behind its audio, ms (p50 / max) | max lag per stream, ms "
+          "| real time (all frames within 0.5 s) | server CPU, cores | server CPU s per audio s per stream |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, n, results, cores, per_stream in rows:
         firsts = [r["first"] for r in results]
         lags = [lag for r in results for lag in r["lags"]]
         fps = statistics.mean(r["frames"] / r["duration"] for r in results)
         kept = sum(max(r["lags"]) <= REAL_TIME_S for r in results)
-        print(f"| {n} | {statistics.mean(firsts) * 1000:.0f} / {max(firsts) * 1000:.0f} | {fps:.1f} "
-              f"| {statistics.median(lags) * 1000:.0f} / {max(lags) * 1000:.0f} "
-              f"| {'yes' if kept == n else 'no'} ({kept} of {n}) | {cores:.2f} |")
+        each = ", ".join(f"{max(r['lags']) * 1000:.0f}" for r in results)
+        print(f"| {name} | {n} | {statistics.mean(firsts) * 1000:.0f} / {max(firsts) * 1000:.0f} | {fps:.1f} "
+              f"| {statistics.median(lags) * 1000:.0f} / {max(lags) * 1000:.0f} | {each} "
+              f"| {'yes' if kept == n else 'no'} ({kept} of {n}) | {cores:.2f} | {per_stream:.3f} |")
 
 
 def main() -> None:
@@ -159,11 +178,12 @@ def main() -> None:
     ap.add_argument("--stream-seconds", type=float, default=10.0, help="length of a stream's audio (default 10)")
     ap.add_argument("--streams", default="1,2,4", help="clients at once, one row each (default 1,2,4)")
     ap.add_argument("--only", choices=("post", "stream"), help="one part only (default both)")
+    ap.add_argument("--baseline", metavar="REV", help="stream rows against the server of this commit too (same run)")
     args = ap.parse_args()
 
     if args.only != "post":
         with tempfile.TemporaryDirectory() as tmp:
-            stream_rows(args.stream_seconds, [int(n) for n in args.streams.split(",")], tmp)
+            stream_rows(args.stream_seconds, [int(n) for n in args.streams.split(",")], tmp, args.baseline)
         if args.only == "stream":
             return
         print()
