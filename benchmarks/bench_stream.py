@@ -14,6 +14,9 @@ while the generator caught up, the stream's latency behind the audio at the end,
 CPU over the wall time (the model included: "keeps up using under one core"). The same run in one
 thread (``--modes process,thread,one``: the previous design last) is the baseline.
 
+What a live stream's generation costs, phase by phase, against an earlier commit: ``bench_stream_cost.py``;
+several live streams through ``anim3d serve``: ``bench_serve.py --only stream``.
+
 The target (issue 4): 10 minutes at 60 fps with p99 frame-time error < 2 ms and < 10 % of
 one core. A receiver runs in a separate process on 127.0.0.1 and counts the datagrams;
 CPU is the streaming process's own CPU time over the wall time of the stream. The
