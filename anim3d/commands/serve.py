@@ -7,12 +7,12 @@ import argparse
 NAME = "serve"
 ORDER = 42
 HELP = ("an HTTP API: POST speech to /v1/animate, get the motion back (JSON, .glb, .csv, .npz); stream speech to "
-        "WS /v1/stream, get frames as they are made; docs at /docs")
+        "WS /v1/stream, get frames as they are made; a page to try it at /, docs at /docs")
 DESCRIPTION = """Serve the motion model over HTTP (needs: pip install 'anim3d[serve]'). The model is loaded once,
 at start-up; requests run one at a time on one worker, with at most --max-queue more waiting (beyond: 503 with
 Retry-After).
 
-  anim3d serve                                   # http://127.0.0.1:8000, docs at http://127.0.0.1:8000/docs
+  anim3d serve                                   # open http://127.0.0.1:8000/ (the page); docs at /docs
   anim3d serve --host 0.0.0.0 --port 8080 --api-key SECRET --cors-origin https://app.example.com
   curl -F audio=@speech.wav -F emotion=happy -F seed=3 http://127.0.0.1:8000/v1/animate
   curl -F audio=@speech.wav -F format=csv -o take.csv http://127.0.0.1:8000/v1/animate
@@ -23,6 +23,10 @@ language, steps, sampler, mouth_steps, teacher_blend, opening_share, fps), and f
 audio inside), csv or npz: the bytes anim3d animate -o writes. GET /health: the model and the queue.
 Errors are JSON {"error": "..."}: 400 bad audio, 401 API key, 413 too big or too long, 422 a bad control,
 503 queue full, 504 timeout. One JSON access line per request goes to stderr.
+
+GET / is a page to try it in a browser: record from the microphone or pick a file, set the controls, and hear the
+line while the open head moves (three.js, served from the package: nothing comes from a CDN); GLB and CSV
+downloads; live mode streams the microphone through WS /v1/stream. It asks for the API key when there is one.
 
 WS /v1/stream animates speech as it is spoken: a JSON start message (sample_rate, format json or binary, and the
 controls above but fps), then binary s16le mono PCM, then {"end": true}; each frame is sent as soon as it is made
@@ -103,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"anim3d serve: model {app.state.model_name} loaded in {time.perf_counter() - t0:.1f} s; "
-          f"listening on http://{shown}:{port} (docs: http://{shown}:{port}/docs)", file=sys.stderr, flush=True)
+          f"listening on http://{shown}:{port} (the page: http://{shown}:{port}/, docs: http://{shown}:{port}/docs)",
+          file=sys.stderr, flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning" if args.quiet else "info", access_log=False,
                                            timeout_graceful_shutdown=5))
     try:
