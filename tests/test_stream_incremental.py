@@ -144,7 +144,7 @@ def _stream_with_the_previous_mouth_beside(path: Path, monkeypatch) -> int:
 
 
 def test_the_streams_rule_mouth_is_the_previous_designs_window_by_window(monkeypatch):
-    assert _stream_with_the_previous_mouth_beside(REPO / "examples" / "hello.wav", monkeypatch) > 100
+    assert _stream_with_the_previous_mouth_beside(REPO / "examples" / "hello.wav", monkeypatch) >= 55
 
 
 @pytest.mark.slow
