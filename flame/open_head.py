@@ -44,6 +44,7 @@ def load_head_npz(path: str | os.PathLike) -> HeadModel:
         parts=parts,
         landmarks=landmarks,
         name="anim3d_open_head",
+        texture=data["texture"].astype(np.uint8) if "texture" in data else None,
     )
     try:
         head.validate()

@@ -29,6 +29,7 @@ class Build:
     mirror: np.ndarray  # V: index of the mirror-image vertex
     parts: dict[str, np.ndarray] = field(default_factory=dict)
     landmarks: dict[str, int] = field(default_factory=dict)
+    skin_uv: np.ndarray | None = None  # V x 2: UVs of the face and skull (NaN elsewhere), see ``skin_uv_map``
 
 
 def _jaw_constraints() -> dict[int, float]:
@@ -96,6 +97,7 @@ def build_rest(raw_landmarks: np.ndarray, mirror468: np.ndarray | None = None) -
     # 1. close the portrait's parted lips at rest (upper/lower side from a harmonic jaw field)
     jaw_face = g.harmonic_weights(468, tris, _jaw_constraints())
     face = g.close_lips(face, 1.0 - jaw_face)
+    face = g.neutral_mouth(face)  # 2. take the portrait's smile out of the rest mouth
     face = 0.5 * (face + face[mirror468] * np.array([-1.0, 1.0, 1.0]))  # keep exact symmetry
 
     m = _Mesh()
@@ -126,6 +128,7 @@ def build_rest(raw_landmarks: np.ndarray, mirror468: np.ndarray | None = None) -
     verts_now = np.concatenate(m.v)
     m.add_faces(g.orient_outward(verts_now, skull_faces, center))
     m.parts["skull"] = np.concatenate(ring_ids + [pole])
+    skin_uv = skin_uv_map(face, oval, ring_ids, int(pole[0]), m.n)
 
     # 3. eyeballs and eye sockets
     eye_centers = {}
@@ -236,8 +239,40 @@ def build_rest(raw_landmarks: np.ndarray, mirror468: np.ndarray | None = None) -
     jaw_w[parts["tongue"]] = 1.0
 
     mirror = _mirror_map(verts, mirror468)
+    for pole_id, part in ((int(pole[0]), "skull"), (int(cav_pole[0]), "mouth_cavity")):
+        verts, faces, jaw_w, mirror = _split_pole(verts, faces, jaw_w, mirror, parts, pole_id, part)
     landmarks = _landmarks(verts, parts)
-    return Build(verts, faces, joints, jaw_w, mirror, parts, landmarks)
+    skin_uv = np.concatenate([skin_uv, np.full((len(verts) - len(skin_uv), 2), np.nan)])
+    return Build(verts, faces, joints, jaw_w, mirror, parts, landmarks, skin_uv)
+
+
+def _split_pole(verts, faces, jaw_w, mirror, parts, pole: int, part: str):
+    """One copy of a fan's pole vertex per triangle of the fan, added to ``parts[part]``: the skull's back pole
+    (where the skin's UV projection is singular) and the mouth cavity's (whose rings lie on the lip seam in
+    UV); ``uv_layout`` gives each copy its own triangle's UV. Copies sit at the pole and move like it; the
+    first fan triangle keeps the original vertex."""
+    fan = np.flatnonzero((faces == pole).any(1))
+    # one copy per distinct triangle (the mouth cavity is double-sided: both windings share it)
+    _, which = np.unique(np.sort(faces[fan], axis=1), axis=0, return_inverse=True)
+    which = which.reshape(-1)
+    k = int(which.max()) + 1
+    n = len(verts)
+    ids = np.concatenate([[pole], n + np.arange(k - 1)])  # the vertex of each distinct triangle
+    faces = faces.copy()
+    for f, j in zip(fan, which):
+        faces[f][faces[f] == pole] = ids[j]
+    verts = np.concatenate([verts, np.repeat(verts[pole][None], k - 1, 0)])
+    jaw_w = np.concatenate([jaw_w, np.repeat(jaw_w[pole], k - 1)])
+    # the mirror of a copy is the copy of the mirrored triangle
+    first = np.array([fan[np.flatnonzero(which == j)[0]] for j in range(k)])
+    cent = verts[faces[first]].mean(1)  # the distinct triangles' centroids
+    twin = np.argmin(np.linalg.norm((cent * [-1.0, 1.0, 1.0])[:, None] - cent[None], axis=2), axis=1)
+    mirror = np.concatenate([mirror, np.zeros(k - 1, np.int64)])
+    mirror[ids] = ids[twin]
+    if not np.array_equal(mirror[mirror], np.arange(len(verts))):
+        raise RuntimeError(f"open head: the split pole of the {part} does not mirror")
+    parts[part] = np.concatenate([parts[part], ids[1:]])
+    return verts, faces, jaw_w, mirror
 
 
 def _mirror_map(verts: np.ndarray, mirror468: np.ndarray) -> np.ndarray:
@@ -288,29 +323,78 @@ def skin_weights(b: Build) -> np.ndarray:
     return w
 
 
-def uv_layout(b: Build) -> np.ndarray:
-    """Skin: cylindrical projection in the top 3/4 of the atlas; other parts in small islands."""
-    v = b.verts
-    uv = np.zeros((len(v), 2))
-    skin = np.concatenate([b.parts["face"], b.parts["skull"], b.parts["neck"]])
-    c = b.joints[1]
-    ang = np.arctan2(v[skin, 0] - c[0], v[skin, 2] - c[2])
-    uv[skin, 0] = 0.5 + ang / (2 * np.pi)
-    ys = v[skin, 1]
-    uv[skin, 1] = 0.25 + 0.75 * (ys - ys.min()) / (ys.max() - ys.min())
-    islands = ["left_eyeball", "right_eyeball", "upper_teeth", "lower_teeth", "tongue",
-               "mouth_cavity", "left_eye_socket", "right_eye_socket"]
-    for k, name in enumerate(islands):
-        ids = b.parts[name]
-        p = v[ids, :2]
-        lo, hi = p.min(0), p.max(0)
-        q = (p - lo) / np.maximum(hi - lo, 1e-9)
-        uv[ids, 0] = (k + 0.05 + 0.9 * q[:, 0]) / len(islands)
-        uv[ids, 1] = 0.24 * q[:, 1]
+UV_DISC = 0.5  # the skin's disc in the atlas (centre (0.5, 0.5)); the corners outside it hold the loose parts
+UV_FACE = 0.8  # share of the disc's radius the face takes (about 4.5 texels per mm in a 1024 atlas)
+
+
+def skin_uv_map(face: np.ndarray, oval: np.ndarray, rings: list[np.ndarray], pole: int, n: int) -> np.ndarray:
+    """n x 2 UVs (v down, glTF's convention; NaN but for face and skull) of the skin: the face (468 points) a
+    frontal projection seen from the front (the subject's left on the right) filling ``UV_FACE`` of the
+    disc; each skull ring the face oval's directions (about the disc's centre) at radii stepping evenly out to
+    the rim, where the back pole lies (its copies each at its own triangle's direction, ``uv_layout``). A
+    frontal map keeps the lips, lids and brows nearly undistorted (MediaPipe's face is a height field seen
+    from the camera)."""
+    uv = np.full((n, 2), np.nan)
+    c = 0.5 * (face[oval, :2].min(0) + face[oval, :2].max(0))
+    scale = UV_FACE * UV_DISC / np.linalg.norm(face[oval, :2] - c, axis=1).max()
+    uv[:468] = 0.5 + scale * (face[:, :2] - c) * [1.0, -1.0]
+    rel = uv[oval] - 0.5
+    rho, phi = np.linalg.norm(rel, axis=1), np.arctan2(rel[:, 1], rel[:, 0])
+    for k, ids in enumerate(rings, start=1):
+        r = rho + (UV_DISC - rho) * k / (len(rings) + 1)
+        uv[ids] = 0.5 + np.stack([r * np.cos(phi), r * np.sin(phi)], 1)
+    uv[pole] = 0.5 + np.array([0.0, UV_DISC])
     return uv
 
 
-def to_head_model(b: Build, morphs: np.ndarray) -> HeadModel:
+# atlas slots (u0, v0, u1, v1) of the loose parts, in the corners outside the skin disc
+UV_SLOTS = {"left_eyeball": (0.86, 0.0, 1.0, 0.14), "right_eyeball": (0.0, 0.0, 0.14, 0.14),
+            "upper_teeth": (0.0, 0.86, 0.14, 0.925), "lower_teeth": (0.0, 0.935, 0.14, 1.0),
+            "tongue": (0.86, 0.86, 1.0, 1.0)}
+NECK_SLOT = (0.49, 0.965, 0.51, 0.985)  # a small patch of the disc's plain rim (the back of the head)
+SOCKET_UV_STEPS = (0.35, 0.7, 1.0)  # the socket rings and pole, from the lid contour to the opening's middle in UV
+
+
+def uv_layout(b: Build) -> np.ndarray:
+    """Skin (face and skull) on a disc (``skin_uv_map``); the back pole's copies each at their own triangle's
+    direction; the neck in a small patch of plain skin; eyeballs, teeth and tongue in the corners, each a
+    frontal projection of its bounding box (``UV_SLOTS``). The parts lofted from the face's openings stay
+    beside them in UV, so no triangle spans the atlas: each eye socket shrinks its lid contour toward the
+    opening's middle (painted socket-dark, ``open_head_texture``), and every ring of the mouth cavity sits on
+    the inner lip contour (its dark seam)."""
+    v = b.verts
+    uv = np.zeros((len(v), 2))
+    skin = np.concatenate([b.parts["face"], b.parts["skull"]])
+    uv[skin] = b.skin_uv[skin]
+    back = v[skin][np.argmin(v[skin, 2])]
+    for p in skin[np.all(np.abs(v[skin] - back) < 1e-9, axis=1)]:  # the back pole and its copies: on the rim
+        tri = b.faces[(b.faces == p).any(1)][0]
+        d = uv[tri[tri != p]].mean(0) - 0.5
+        uv[p] = 0.5 + UV_DISC * d / np.linalg.norm(d)
+    for name, (u0, v0, u1, v1) in {**UV_SLOTS, "neck": NECK_SLOT}.items():
+        ids = b.parts[name]
+        p = v[ids][:, :2]
+        lo, hi = p.min(0), p.max(0)
+        q = (p - lo) / np.maximum(hi - lo, 1e-9)
+        uv[ids, 0] = u0 + (0.05 + 0.9 * q[:, 0]) * (u1 - u0)
+        uv[ids, 1] = v0 + (0.95 - 0.9 * q[:, 1]) * (v1 - v0)  # image rows down, Y up
+    for up, lo_ in ((lm.EYE_L_UPPER, lm.EYE_L_LOWER), (lm.EYE_R_UPPER, lm.EYE_R_LOWER)):
+        loop = np.array(up + lo_[::-1][1:-1])
+        side = "left" if up == lm.EYE_L_UPPER else "right"
+        mid = uv[loop].mean(0)
+        rings = np.concatenate([uv[loop] + t * (mid - uv[loop]) for t in SOCKET_UV_STEPS[:-1]] + [mid[None]])
+        uv[b.parts[f"{side}_eye_socket"]] = rings
+    mloop = np.array(lm.MOUTH_UPPER + lm.MOUTH_LOWER[::-1][1:-1])
+    cav = b.parts["mouth_cavity"]
+    rings = (len(cav) - len(mloop)) // len(mloop)  # the rings, then the pole and its copies (one per fan triangle)
+    uv[cav[: rings * len(mloop)]] = np.tile(uv[mloop], (rings, 1))
+    for p in cav[rings * len(mloop):]:
+        tri = b.faces[(b.faces == p).any(1)][0]
+        uv[p] = uv[tri[tri != p]].mean(0)  # on the seam: the fan has no area in UV
+    return uv
+
+
+def to_head_model(b: Build, morphs: np.ndarray, texture: np.ndarray | None = None) -> HeadModel:
     parts = dict(b.parts)
     parts["mirror"] = b.mirror
     head = HeadModel(
@@ -323,6 +407,7 @@ def to_head_model(b: Build, morphs: np.ndarray) -> HeadModel:
         parts={k: np.asarray(v, np.int32) for k, v in parts.items()},
         landmarks=dict(b.landmarks),
         name="anim3d_open_head",
+        texture=texture,
     )
     head.validate()
     return head

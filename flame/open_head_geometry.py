@@ -114,6 +114,40 @@ def close_lips(points: np.ndarray, upper_weight: np.ndarray, sigma: float = 0.00
     return out
 
 
+def neutral_mouth(points: np.ndarray, drop: float = 1.15, width: float = 0.82, sigma_up: float = 0.007,
+                  sigma_down: float = 0.012, sigma_side: float = 0.012) -> np.ndarray:
+    """Take the portrait's smile out of the closed mouth (468 x 3 face points, symmetric, metres).
+
+    The astronaut smiles: her lip seam rises about 6.5 mm from the middle to the corners and her mouth is
+    wider than real speakers' at rest (measured on tracked real speakers: corners 0.004 inter-ocular units
+    above the lip line, width 0.56). Along the seam (the inner upper-lip contour) this lowers each point by
+    ``drop`` of its height above the seam's middle and pulls it toward the midline to ``width`` of its |x|,
+    sliding it along the lips' own arch (its depth at the new |x|), so the corners come forward as they come
+    in. The surrounding skin follows with Gaussian falloffs above (``sigma_up``), below (``sigma_down``) and
+    beyond the corners (``sigma_side``); the midline does not move, so the lips' middle (13/14) stays.
+    """
+    p = points
+    seam = np.array(MOUTH_UPPER[MOUTH_UPPER.index(13):])  # middle (13) to the left inner corner (308)
+    sx, sy, sz = np.abs(p[seam, 0]), p[seam, 1], p[seam, 2]
+    order = np.argsort(sx)
+    sx, sy, sz = sx[order], sy[order], sz[order]
+    x_c = sx[-1]
+    ax = np.abs(p[:, 0])
+    y_seam = np.interp(ax, sx, sy)
+    rise = y_seam - sy[0]  # the seam's height above its middle at each |x| (constant past the corner)
+    x_new = width * np.minimum(ax, x_c) + np.maximum(ax - x_c, 0.0)  # where the point's |x| goes (past the corner: shifted)
+    z_shift = np.interp(x_new, sx, sz) - np.interp(np.minimum(ax, x_c), sx, sz)  # along the arch
+    dy = p[:, 1] - y_seam
+    vert = np.exp(-0.5 * (dy / np.where(dy > 0, sigma_up, sigma_down)) ** 2)
+    side = np.exp(-0.5 * (np.maximum(ax - x_c, 0.0) / sigma_side) ** 2)
+    w = vert * side  # 1 on the seam up to the corners
+    out = p.copy()
+    out[:, 0] += np.sign(p[:, 0]) * (x_new - ax) * w
+    out[:, 1] += -drop * rise * w
+    out[:, 2] += z_shift * w
+    return out
+
+
 def harmonic_weights(num_vertices: int, faces: np.ndarray, fixed: dict[int, float]) -> np.ndarray:
     """Solve the graph Laplace equation on the mesh with Dirichlet values ``fixed``.
 

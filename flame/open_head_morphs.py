@@ -18,6 +18,18 @@ from anim3d.channels import ARKIT_NAMES, INDEX
 from anim3d.flame.open_head_build import EYE_RADIUS, JAW_OPEN_ANGLE, Build
 
 
+# Amplitudes (metres) set against tracked real faces: the open head rendered with the model's emotion curves
+# and re-tracked should move as far as MEAD's actors (anim3d.eval.expression, README "Expressions").
+FROWN_CORNER = (0.009, -0.0115, -0.001)  # mouthFrown: the corner out, down, back
+FROWN_MIDDLE_UP = 0.0035  # mouthFrown: the lips' middle up
+UPPER_UP = 0.007  # mouthUpperUp: the upper lip's middle up (its border)
+UPPER_UP_INNER = 0.0045  # mouthUpperUp: the upper lip's inner edge up (as before the amplitudes were set)
+BROW_DOWN = 0.009  # browDown
+EYE_WIDE_UPPER = 0.8  # eyeWide: the upper lid up by this share of the lid gap
+SNEER_LIP_UP = 0.009  # noseSneer: the upper lip up
+SNEER_BROW = 0.009  # noseSneer: the inner brow down
+
+
 def _rot_x(a: float) -> np.ndarray:
     c, s = np.cos(a), np.sin(a)
     return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
@@ -113,12 +125,14 @@ def _left_shapes(fl: _Fields) -> dict[str, np.ndarray]:
     s["eyeLookInLeft"] = _eyelids(fl, 0.0, 0.0, x_shift=-0.0012)
     s["eyeLookOutLeft"] = _eyelids(fl, 0.0, 0.0, x_shift=0.0012)
     s["eyeSquintLeft"] = _eyelids(fl, 0.08, 0.3, cheek=0.0025)
-    s["eyeWideLeft"] = _eyelids(fl, -0.3, -0.08)
+    s["eyeWideLeft"] = _eyelids(fl, -EYE_WIDE_UPPER, -0.15)
     s["jawLeft"] = b.jaw_w[:, None] * np.array([0.008, 0.0, 0.0])
     s["mouthLeft"] = fl.m_mouth[:, None] * np.array([0.009, 0.0, 0.0])
     s["mouthSmileLeft"] = _corner(fl, (0.004, 0.0065, -0.003)) + fl.handles(
         p[[425]], np.array([[0.001, 0.0025, 0.0015]]), 0.013, fl.left * fl.soft * (1 - fl.lo))
-    s["mouthFrownLeft"] = _corner(fl, (0.001, -0.0055, -0.001))
+    # AU15 with the chin's push (AU17): the corner down and out, the lips' middle up a little (the inverted U)
+    mid = fl.handles(p[[13, 0, 17]], np.tile([0.0, FROWN_MIDDLE_UP, 0.0005], (3, 1)), 0.012, fl.m_lip * fl.left)
+    s["mouthFrownLeft"] = _corner(fl, FROWN_CORNER, 0.013) + mid
     s["mouthDimpleLeft"] = _corner(fl, (0.002, 0.0008, -0.0045))
     s["mouthStretchLeft"] = _corner(fl, (0.0055, -0.003, -0.002), 0.013)
     y_up_outer = p[0, 1] - fl.y_m
@@ -127,18 +141,37 @@ def _left_shapes(fl: _Fields) -> dict[str, np.ndarray]:
     verm_lo = fl.lo * fl.m_lip * np.clip((fl.y_m - p[:, 1]) / y_lo_outer, 0, 1)
     s["mouthPressLeft"] = (fl.left * (-0.0025 * verm_up + 0.0025 * verm_lo))[:, None] * np.array([0, 1.0, 0]) + (
         fl.left * fl.m_lip)[:, None] * np.array([0.0015, 0, -0.001])
-    s["mouthLowerDownLeft"] = (fl.left * fl.lo * fl.m_lip)[:, None] * np.array([0.0005, -0.0055, 0.0005])
-    s["mouthUpperUpLeft"] = (fl.left * fl.up * fl.m_lip)[:, None] * np.array([0.0005, 0.0045, 0.0005])
+    lip_left = 1.0 / (1.0 + np.exp(-p[:, 0] / 0.0035))  # a sharper side mask: the narrowed mouth's halves are close
+    s["mouthLowerDownLeft"] = (lip_left * fl.lo * fl.m_lip)[:, None] * np.array([0.0005, -0.0055, 0.0005])
+    centre = np.clip(1.0 - (p[:, 0] / fl.mouth_w) ** 2, 0.0, 1.0)  # 1 in the middle of the lip, 0 at the corner
+    # the lip's inner edge rises UPPER_UP_INNER (the lips part as much as they always did: speech and the lip-sync
+    # measures read that gap), its border and the skin above UPPER_UP (nose to lip shorter)
+    lift = UPPER_UP_INNER + (UPPER_UP - UPPER_UP_INNER) * np.clip((p[:, 1] - fl.y_m) / y_up_outer, 0.0, 1.0)
+    s["mouthUpperUpLeft"] = (lip_left * fl.up * fl.m_lip * centre)[:, None] * np.stack(
+        [np.full_like(lift, 0.0005), lift, np.full_like(lift, 0.0008)], 1)
     brow = np.array(lm.BROW_L)
     above_eye = _smoothstep((p[:, 1] - b.joints[3, 1] - 0.004) / 0.006) * fl.soft / (1.0 + np.exp(-(p[:, 0] + 0.005) / 0.004))
-    d_down = np.tile([0.0, -0.0055, 0.0], (len(brow), 1))
+    d_down = np.tile([0.0, -BROW_DOWN, 0.0], (len(brow), 1))
     d_down[[4, 9, 3, 8]] += [-0.002, 0.0, 0.001]  # inner brow also pulls toward the nose
-    s["browDownLeft"] = fl.handles(p[brow], d_down, 0.011, above_eye)
+    # the forehead above the brows stays put: the video solver takes the head pose from landmarks no shape moves
+    # by 1 mm or more (importers/solve.py), 109/338 among them
+    top = p[brow, 1].max()
+    forehead = 1.0 - _smoothstep((p[:, 1] - top - 0.004) / 0.02)
+    s["browDownLeft"] = fl.handles(p[brow], d_down, 0.011, above_eye * forehead)
     s["browOuterUpLeft"] = fl.handles(p[brow[[0, 1, 5, 6]]], np.tile([0.0, 0.006, 0.0], (4, 1)), 0.012, above_eye)
     cs = p[374] + np.array([0.004, -0.016, 0.002])
     s["cheekSquintLeft"] = fl.handles(cs[None], np.array([[0.0, 0.0035, 0.0012]]), 0.011, fl.soft * fl.left) + _eyelids(fl, 0.0, 0.12)
-    s["noseSneerLeft"] = fl.handles(p[[327, 358, 279]], np.tile([0.0, 0.0035, 0.0005], (3, 1)), 0.006, fl.soft * fl.left) + fl.handles(
-        p[[285]], np.array([[-0.001, -0.002, 0.0]]), 0.01, above_eye * fl.left)
+    # AU9 (with AU10's share): the nostril wing and the upper lip up, the inner brow down toward the nose
+    nose = fl.handles(p[[327, 358, 279]], np.tile([0.0, 0.0035, 0.0005], (3, 1)), 0.006, fl.soft * fl.left)
+    # the lip's border and the skin above it rise, its inner edge stays: a sneer while speaking still closes the
+    # lips for p, b, m (the vermilion shows taller instead)
+    border = np.clip((p[:, 1] - fl.y_m) / y_up_outer, 0.0, 1.0)
+    lip_region = fl.up * fl.soft * fl.left * (p[:, 1] < p[2, 1]) * (p[:, 2] > fl.z_m - 0.02) * border
+    lip = fl.handles(p[[0, 37, 39, 267, 269, 164]], np.tile([0.0, SNEER_LIP_UP, 0.0008], (6, 1)), 0.009, lip_region)
+    brows = fl.handles(p[[285, 295, 282, 283, 276]], np.array([[-0.0015, -SNEER_BROW, 0.0], [-0.001, -SNEER_BROW, 0.0],
+                                                         [-0.0005, -0.7 * SNEER_BROW, 0.0], [0.0, -0.4 * SNEER_BROW, 0.0],
+                                                         [0.0, -0.25 * SNEER_BROW, 0.0]]), 0.009, above_eye * fl.left)
+    s["noseSneerLeft"] = nose + lip + brows
     return s
 
 

@@ -3,8 +3,9 @@
     img = render_preview(head, vertices)            # H x W x 3 uint8
     imgs = render_previews(head, verts_T, size=512) # T x H x W x 3 uint8 (batched; for videos)
 
-Lambert (Gouraud) shading with a key light and ambient, and a colour per part (skin, lips, eye
-whites, irises, teeth, tongue, mouth cavity). The default camera frames the rest head, so a
+A head with a texture (the open head's: brows, lid lines, lips, baked ambient occlusion) is drawn with
+it, lit per pixel by a key and a fill light over ambient; a head without one gets Lambert (Gouraud)
+shading and a colour per part (skin, lips, eye whites, irises, teeth, tongue, mouth cavity). The default camera frames the rest head, so a
 sequence of frames keeps a fixed camera.
 """
 
@@ -117,20 +118,25 @@ def _as_vertices(head: HeadModel, frame: Any) -> torch.Tensor:
 def render_previews(head: HeadModel, vertices: Any, size: int = 512, camera: Camera | None = None,
                     batch: int = 8, device=None) -> np.ndarray:
     """T x size x size x 3 uint8 shaded images of T posed meshes (computed on ``device``,
-    default: where the vertices are)."""
+    default: where the vertices are). A head with a texture is drawn with it and per-pixel normals
+    (``textured_shading``); one without, in its parts' colours with Gouraud shading."""
     v_all = _as_vertices(head, vertices)
     dev = torch.device(device) if device is not None else v_all.device
     cam = camera or default_camera(head)
     faces = torch.as_tensor(head.faces, dtype=torch.long, device=dev)
-    col = torch.as_tensor(vertex_colors(head), device=dev)  # V x 3
-    tex = uvs = None
-    if head.texture is not None:
-        tex = torch.as_tensor(head.texture, device=dev).permute(2, 0, 1).float() / 255.0  # 3 x H x W
-        uvs = torch.as_tensor(head.uvs, dtype=torch.float32, device=dev)  # V x 2
+    textured = head.texture is not None and head.uvs is not None
+    if textured:
+        tex = torch.as_tensor(head.texture, device=dev).permute(2, 0, 1).to(torch.float32) / 255  # 3 x H x W
+        uv = torch.as_tensor(head.uvs, dtype=torch.float32, device=dev)  # V x 2
+    else:
+        col = torch.as_tensor(vertex_colors(head), device=dev)  # V x 3
     a = np.deg2rad(cam.yaw_deg)  # the key light turns with the camera (upper left of the view)
-    lx, lz = -0.35, 1.0
-    light = torch.tensor([np.cos(a) * lx + np.sin(a) * lz, 0.45, -np.sin(a) * lx + np.cos(a) * lz], dtype=torch.float32, device=dev)
-    light = torch.nn.functional.normalize(light, dim=0)
+
+    def turned(lx, ly, lz):
+        d = torch.tensor([np.cos(a) * lx + np.sin(a) * lz, ly, -np.sin(a) * lx + np.cos(a) * lz], dtype=torch.float32, device=dev)
+        return torch.nn.functional.normalize(d, dim=0)
+
+    light, fill = turned(-0.35, 0.45, 1.0), turned(0.8, -0.1, 0.6)
     bg = torch.tensor(BACKGROUND, device=dev)
     nf = faces.shape[0]
     out = []
@@ -138,27 +144,36 @@ def render_previews(head: HeadModel, vertices: Any, size: int = 512, camera: Cam
         v = v_all[s : s + batch].to(dev)
         b, nv = v.shape[:2]
         frags = rasterize(cam.project(v), faces, size, cull_backfaces=True)
-        # Gouraud shading: light each vertex, then interpolate colours across the faces
         n = vertex_normals(v, faces)  # B x V x 3
-        lam = (n @ light).clamp(min=0)  # B x V
-        if tex is not None:  # light and uv per vertex; the colour comes from the texture per pixel
-            vrgb = torch.cat([(0.32 + 0.75 * lam)[..., None], uvs[None].expand(b, -1, -1)], dim=-1).reshape(b * nv, 3)
-        else:
-            vrgb = (col[None] * (0.32 + 0.75 * lam[..., None])).reshape(b * nv, 3)  # (B*V) x 3
         p2f = frags.pix_to_face.reshape(-1)  # B*H*W, packed face ids
         pix = torch.nonzero(p2f >= 0).squeeze(1)  # M covered pixels
         packed = p2f.index_select(0, pix)
         frame = torch.div(packed, nf, rounding_mode="floor")  # M
-        fv = faces.index_select(0, packed - frame * nf) + (frame * nv)[:, None]  # M x 3 rows of vrgb
+        local = faces.index_select(0, packed - frame * nf)  # M x 3 vertex ids in the mesh
+        fv = local + (frame * nv)[:, None]  # M x 3 rows of the flattened batch
         w = frags.bary_coords.reshape(-1, 3).index_select(0, pix).clamp(min=0)  # M x 3
-        corner = vrgb.index_select(0, fv.reshape(-1)).reshape(-1, 3, 3)  # M x 3 corners x 3 channels
-        shaded = torch.bmm(w[:, None, :], corner)[:, 0]  # M x 3
-        if tex is not None:  # M x (light, u, v) -> M x 3
-            shaded = sample_texture(tex, shaded[:, 1:]) * shaded[:, :1]
+        if textured:
+            shaded = textured_shading(tex, uv, n.reshape(b * nv, 3), local, fv, w, light, fill)
+        else:
+            # Gouraud shading: light each vertex, then interpolate colours across the faces
+            lam = (n @ light).clamp(min=0)  # B x V
+            vrgb = (col[None] * (0.32 + 0.75 * lam[..., None])).reshape(b * nv, 3)  # (B*V) x 3
+            corner = vrgb.index_select(0, fv.reshape(-1)).reshape(-1, 3, 3)  # M x 3 corners x 3 channels
+            shaded = torch.bmm(w[:, None, :], corner)[:, 0]  # M x 3
         img = bg.repeat(b * size * size, 1)  # (B*H*W) x 3
         img.index_copy_(0, pix, shaded)
         out.append((img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).reshape(b, size, size, 3).cpu().numpy())
     return np.concatenate(out)
+
+
+def textured_shading(tex, uv, normals, local, fv, w, light, fill):
+    """M covered pixels -> M x 3 colours: the texture at the interpolated UV, lit per pixel (interpolated
+    normals) by a key and a fill light over ambient. tex: 3 x H x W; uv: V x 2; normals: (B*V) x 3;
+    local / fv: M x 3 corner ids in the mesh / in the flattened batch; w: M x 3 barycentrics."""
+    albedo = sample_texture(tex, (uv[local] * w[..., None]).sum(1))  # M x 3
+    nrm = torch.nn.functional.normalize((normals[fv] * w[..., None]).sum(1), dim=-1, eps=1e-12)  # M x 3
+    lit = 0.30 + 0.68 * (nrm @ light).clamp(min=0) + 0.22 * (nrm @ fill).clamp(min=0)  # M
+    return albedo * lit[:, None]
 
 
 def render_preview(head: HeadModel, vertices_or_motion_frame: Any, size: int = 512, camera: Camera | None = None) -> np.ndarray:

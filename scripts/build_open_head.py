@@ -5,7 +5,8 @@
    portrait shipped inside scikit-image (``skimage.data.astronaut()``, public domain).
 2. Align, symmetrise and scale the 468 landmarks; add skull, neck, eyes, mouth cavity,
    teeth and tongue (flame/open_head_build.py).
-3. Compute the 52 ARKit morph targets (flame/open_head_morphs.py) and save.
+3. Compute the 52 ARKit morph targets (flame/open_head_morphs.py), bake the colour texture
+   (flame/open_head_texture.py: brows, lid lines, lips, ambient occlusion) and save.
 
 Deterministic: the same inputs give the same file. ``--reuse-landmarks`` rebuilds from the
 landmarks stored in an existing asset (no mediapipe needed).
@@ -55,6 +56,8 @@ def save_head(head, raw: np.ndarray, path: Path) -> None:
         "landmark_indices": np.array(list(head.landmarks.values()), np.int32),
         "source_landmarks": raw.astype(np.float32),
     }
+    if head.texture is not None:
+        arrays["texture"] = head.texture
     for k, v in head.parts.items():
         arrays[f"part:{k}"] = v
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse-landmarks", action="store_true", help="take the landmarks from the existing asset")
     args = ap.parse_args(argv)
 
-    from anim3d.flame.open_head_build import build_rest, to_head_model
+    from anim3d.flame.open_head_build import build_rest, to_head_model, uv_layout
     from anim3d.flame.open_head_morphs import build_morphs
+    from anim3d.flame.open_head_texture import bake_texture
 
     if args.reuse_landmarks:
         with np.load(args.out) as z:
@@ -79,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         raw = detect_landmarks()
     rest = build_rest(raw)
     morphs = build_morphs(rest)
-    head = to_head_model(rest, morphs)
+    head = to_head_model(rest, morphs, bake_texture(rest, uv_layout(rest)))
     save_head(head, raw, args.out)
     print(f"wrote {args.out}: {head.num_vertices} vertices, {len(head.faces)} faces, "
           f"{os.path.getsize(args.out) / 1e6:.2f} MB")

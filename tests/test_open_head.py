@@ -1,5 +1,5 @@
-"""The embedded open head: asset contract, and every one of the 52 ARKit morph targets
-means what its name says, measured on the mesh."""
+"""The embedded open head: asset contract, every one of the 52 ARKit morph targets means what its name
+says, measured on the mesh, the neutral mouth and the expression shapes' amplitudes, and its texture."""
 
 import numpy as np
 import pytest
@@ -315,8 +315,9 @@ def test_committed_asset_matches_the_build_code(head):
     """Rebuilding from the MediaPipe landmarks stored in the asset reproduces it (the asset is
     not stale with respect to flame/open_head_*.py)."""
     from anim3d.flame.open_head import ASSET_PATH
-    from anim3d.flame.open_head_build import build_rest, to_head_model
+    from anim3d.flame.open_head_build import build_rest, to_head_model, uv_layout
     from anim3d.flame.open_head_morphs import build_morphs
+    from anim3d.flame.open_head_texture import bake_texture
 
     with np.load(ASSET_PATH) as z:
         raw = z["source_landmarks"].astype(np.float64)
@@ -326,3 +327,77 @@ def test_committed_asset_matches_the_build_code(head):
     np.testing.assert_allclose(rebuilt.vertices, head.vertices, atol=1e-6)
     np.testing.assert_allclose(rebuilt.morph_targets, head.morph_targets, atol=1e-6)
     assert rebuilt.landmarks == head.landmarks
+    np.testing.assert_allclose(uv_layout(rest), head.uvs, atol=1e-6)
+    assert np.abs(bake_texture(rest, uv_layout(rest)).astype(int) - head.texture).max() <= 1
+
+
+# ---------------------------------------------------------------- expression amplitudes and the neutral mouth
+def test_neutral_mouth_is_neutral(head):
+    """The portrait's smile is out of the rest mesh: the corners sit within 1 mm of the lips' middle line and
+    the mouth is as wide as real speakers' (0.56 +- 0.03 inter-ocular units, tracked)."""
+    v = head.vertices
+    iod = np.linalg.norm(v[263] - v[33])
+    corner = 0.5 * (v[61, 1] + v[291, 1]) - 0.5 * (v[13, 1] + v[14, 1])
+    assert abs(corner) < 1 * MM
+    assert 0.52 < np.linalg.norm(v[61] - v[291]) / iod < 0.62
+
+
+def test_frown_sneer_and_upper_lip(head, shaped):
+    """mouthFrown turns the mouth down (corners down and out, the middle up); noseSneer lifts the upper lip
+    (as ARKit's does) and brings the inner brow down; mouthUpperUp lifts the lip's middle more than its corner."""
+    v0 = head.vertices
+    up_out = lm(head, "upper_lip_outer")
+    f = shaped["mouthFrownLeft"]
+    c = lm(head, "mouth_corner_left")
+    assert f[c, 1] < v0[c, 1] - 8 * MM and f[c, 0] > v0[c, 0] + 5 * MM
+    assert f[up_out, 1] > v0[up_out, 1] + 1 * MM
+    both = v0 + head.morph_targets[INDEX["noseSneerLeft"]] + head.morph_targets[INDEX["noseSneerRight"]]
+    assert both[up_out, 1] > v0[up_out, 1] + 6 * MM
+    assert np.linalg.norm(both[2] - both[up_out]) < np.linalg.norm(v0[2] - v0[up_out]) - 4 * MM  # nose to lip shorter
+    bi = lm(head, "left_brow_inner")
+    assert both[bi, 1] < v0[bi, 1] - 5 * MM
+    u = shaped["mouthUpperUpLeft"]
+    assert u[L_UP_OUT, 1] - v0[L_UP_OUT, 1] > 2 * (u[c, 1] - v0[c, 1]) + 2 * MM
+
+
+# ---------------------------------------------------------------- texture
+def test_texture_brows_lids_lips(head):
+    """The baked texture shows brows, lash lines and lips where the landmarks put them, and its skin atlas has no
+    seam: no skin triangle spans more than a sliver of the texture."""
+    tex = head.texture
+    assert tex is not None and tex.shape == (1024, 1024, 3) and tex.dtype == np.uint8
+    uv = head.uvs
+
+    def at(*ids):  # the texel at the middle of these vertices' UVs
+        r, c = np.clip((uv[list(ids)].mean(0)[::-1] * tex.shape[0]).astype(int), 0, tex.shape[0] - 1)
+        return tex[r, c].astype(float)
+
+    forehead = at(151)
+    brow = 0.5 * (at(105, 52) + at(334, 282))  # between the brows' upper and lower rows
+    assert brow.sum() < 0.6 * forehead.sum()
+    lash = np.array([at(i) for i in (160, 159, 158)]).mean(0)
+    assert lash.sum() < 0.5 * forehead.sum()
+    for lip in (at(0, 13), at(17, 14)):  # the middle of the upper and the lower lip
+        assert lip[0] / lip[1] > 1.2 * forehead[0] / forehead[1]  # redder than skin
+    skin = np.concatenate([head.parts["face"], head.parts["skull"]])
+    on = np.isin(head.faces, skin).all(1)
+    span = np.ptp(uv[head.faces[on]], axis=1).max(1)
+    assert span.max() < 0.2  # a cut would stretch a triangle across the atlas (0.5 and more)
+
+
+def test_glb_of_the_open_head_carries_the_texture(tmp_path, head):
+    import io
+
+    import pygltflib as g
+    from PIL import Image
+
+    from anim3d.exporters.gltf import write_glb
+
+    out = write_glb(Motion.neutral(3), tmp_path / "open.glb", head=head)
+    gl = g.GLTF2.load_binary(str(out))
+    info = gl.materials[0].pbrMetallicRoughness.baseColorTexture
+    assert info is not None
+    view = gl.bufferViews[gl.images[gl.textures[info.index].source].bufferView]
+    data = gl.binary_blob()[view.byteOffset: view.byteOffset + view.byteLength]
+    img = np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(float)
+    assert img.shape == head.texture.shape and np.abs(img - head.texture).mean() < 3.0

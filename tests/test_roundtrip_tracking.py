@@ -122,10 +122,12 @@ def test_rendered_head_is_tracked_every_frame(roundtrip):
 
 
 # The round trip's bar: r >= 0.9 on every tested channel with the calibrated decoder.
-# Measured (``python tests/test_roundtrip_tracking.py``; deterministic, seed 0): jawOpen 0.975,
-# mouthClose 0.962, eyeBlinkLeft 0.983, eyeBlinkRight 0.984, mouthSmileLeft 0.915,
-# mouthSmileRight 0.934, browInnerUp 0.986 (the least-squares solve: 0.941, 0.636, 0.954, 0.940,
-# 0.329, 0.808, 0.793).
+# Measured (``python tests/test_roundtrip_tracking.py``; deterministic, seed 0) on the open head with
+# its neutral mouth and measured expression amplitudes (issue #28): jawOpen 0.977, mouthClose 0.907,
+# eyeBlinkLeft 0.974, eyeBlinkRight 0.977, mouthSmileLeft 0.965, mouthSmileRight 0.982, browInnerUp
+# 0.949 (the least-squares solve: 0.893, 0.493, 0.885, 0.964, 0.719, 0.916, 0.801). The head before
+# it (a smiling rest mouth): 0.975, 0.962, 0.983, 0.984, 0.915, 0.934, 0.986 (least squares 0.941,
+# 0.636, 0.954, 0.940, 0.329, 0.808, 0.793).
 ISSUE_TARGET = 0.9
 
 
@@ -138,7 +140,7 @@ def test_weights_reach_issue_target(roundtrip, channel):
 # The importer's default solve (least squares on the morph targets, what real videos get)
 # stays below the target on the small mouth shapes under head sway; a regression guard
 # with a margin under what it reaches here.
-PLAIN_FLOOR = {"jawOpen": 0.88, "mouthClose": 0.55, "eyeBlinkLeft": 0.9, "eyeBlinkRight": 0.9,
+PLAIN_FLOOR = {"jawOpen": 0.85, "mouthClose": 0.45, "eyeBlinkLeft": 0.85, "eyeBlinkRight": 0.9,
                "mouthSmileLeft": 0.2, "mouthSmileRight": 0.4, "browInnerUp": 0.7}
 
 
@@ -157,13 +159,13 @@ def test_no_channel_stays_on_at_rest(roundtrip, which):
 
 def test_pose_recovered(roundtrip):
     r, worst, t = pose_errors(roundtrip["known"], roundtrip["decoded"])
-    assert (r >= 0.85).all(), r  # measured [0.891, 0.996, 0.969] (rotation-vector x, y, z)
-    assert worst < 10.0, worst  # degrees; measured 6.35
-    # translation of the neck pivot, measured [0.916, 0.852, 0.409] (seed 1: [0.887, 0.888,
-    # 0.112]): x, y from the image position are recovered; depth, from the face's image size
-    # (1 cm is 1.5 % of it, within MediaPipe's view-dependent scale error), is not, and is
-    # not asserted
-    assert t[0] >= 0.85 and t[1] >= 0.8, t
+    assert (r >= 0.85).all(), r  # measured [0.940, 0.994, 0.976] (rotation-vector x, y, z; the smiling head: 0.891, 0.996, 0.969)
+    assert worst < 10.0, worst  # degrees; measured 4.97 (the smiling head: 6.35)
+    # translation of the neck pivot, measured [0.815, 0.862, 0.471] (the smiling head: [0.916, 0.852,
+    # 0.409]; seed 1: [0.887, 0.888, 0.112]): x, y from the image position are recovered; depth, from
+    # the face's image size (1 cm is 1.5 % of it, within MediaPipe's view-dependent scale error), is
+    # not, and is not asserted
+    assert t[0] >= 0.75 and t[1] >= 0.8, t
 
 
 def test_decoder_chose_its_ridge_by_cross_validation(roundtrip):
