@@ -16,7 +16,7 @@ from anim3d.paths import evaldata_dir
 
 DEFAULT_VIDEOS = str(evaldata_dir() / "video")
 LOUDNESS_REF, RHUBARB_REF, GOAL = "0.27-0.29", "0.32 (best lag)", 0.55  # DESIGN.md, at the AV offset on held-out speakers
-SECTIONS = ("real", "script", "languages", "synthetic", "stochastic", "emotion", "control")
+SECTIONS = ("real", "script", "languages", "synthetic", "stochastic", "emotion", "control", "expression")
 
 
 @dataclass
@@ -118,6 +118,10 @@ def run_eval(cfg: EvalConfig) -> Path:
         _emotion_section(rep, cfg, videos, methods)
     if "control" in cfg.sections:
         _control_section(rep, cfg, videos, methods)
+    if "expression" in cfg.sections:
+        from anim3d.eval.expression import report_section
+
+        report_section(rep, cfg, videos, methods, infos)
     rep.add(f"Total time: {time.time() - t0:.0f} s.")
     return rep.write()
 
