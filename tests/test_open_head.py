@@ -401,3 +401,36 @@ def test_glb_of_the_open_head_carries_the_texture(tmp_path, head):
     data = gl.binary_blob()[view.byteOffset: view.byteOffset + view.byteLength]
     img = np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(float)
     assert img.shape == head.texture.shape and np.abs(img - head.texture).mean() < 3.0
+
+
+def test_blender_shows_the_open_head_texture(tmp_path, head):
+    """Blender's glTF importer gives the open head its 52 shape keys and a material whose base colour is the
+    texture (an image node linked into the shader's Base Color)."""
+    import json
+    import os
+    import shutil
+    import subprocess
+
+    from anim3d.exporters.gltf import write_glb
+
+    assert shutil.which("blender"), "Debian's blender is a test dependency (scripts/install_system_deps.sh)"
+    path = write_glb(Motion.neutral(3), tmp_path / "open.glb", head=head)
+    report = tmp_path / "report.json"
+    script = ("import bpy, json, numpy\n"
+              "numpy.bool = bool\n"  # Debian bookworm's Blender 3.4 importer still calls np.bool
+              "bpy.ops.wm.read_factory_settings(use_empty=True)\n"
+              f"bpy.ops.import_scene.gltf(filepath={str(path)!r})\n"
+              "mesh = [o for o in bpy.data.objects if o.type == 'MESH'][0]\n"
+              "mat = mesh.active_material\n"
+              "bsdf = [n for n in mat.node_tree.nodes if n.type == 'BSDF_PRINCIPLED'][0]\n"
+              "src = [l.from_node.type for l in bsdf.inputs['Base Color'].links]\n"
+              "json.dump({'keys': [k.name for k in mesh.data.shape_keys.key_blocks], 'base': src,\n"
+              "           'images': [i.size[:] for i in bpy.data.images]}, open(" + repr(str(report)) + ", 'w'))\n")
+    env = dict(os.environ, BLENDER_USER_CONFIG=str(tmp_path / "config"))
+    proc = subprocess.run(["blender", "-b", "--factory-startup", "--python-expr", script], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0 and report.exists(), proc.stdout[-2000:] + proc.stderr[-2000:]
+    got = json.loads(report.read_text())
+    assert got["keys"][1:] == list(ARKIT_NAMES)
+    assert got["base"] == ["TEX_IMAGE"]
+    assert [1024, 1024] in [list(s) for s in got["images"]]
