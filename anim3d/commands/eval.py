@@ -37,7 +37,7 @@ keyed by content."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from anim3d.eval.run import DEFAULT_VIDEOS, SECTIONS  # light module: numpy only
+    from anim3d.eval.run import DEFAULT_SECTIONS, DEFAULT_VIDEOS, SECTIONS  # light module: numpy only
 
     p.add_argument("--videos", default=DEFAULT_VIDEOS, help=f"folder of talking-face videos with audio, or several separated by commas (default {DEFAULT_VIDEOS})")
     p.add_argument("--manifest", action="append", default=[], metavar="FILE", help="clip manifest (TSV with file, speaker_group, tier); default: the folder's own when present")
@@ -47,7 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--synthetic", default=None, metavar="SHARDS", help="shards root whose 'val' split is the held-out synthetic speech (default: synthesise a few utterances now)")
     p.add_argument("--clips", type=int, default=None, help="use only the first N videos (default all; 2 with --quick)")
     p.add_argument("--seconds", type=float, default=None, help="use only the first S seconds of each video (default whole; 10 with --quick)")
-    p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)} (default all)")
+    p.add_argument("--sections", default=",".join(DEFAULT_SECTIONS),
+                   help=f"comma-separated subset of {','.join(SECTIONS)} (default all but expression, which takes about half an hour)")
     p.add_argument("--steps", type=int, default=None, help="sampler steps for the model (default: the model's)")
     p.add_argument("--seeds", type=_seeds, default=None, help="comma-separated seeds of the stochastic methods on real speakers (default: --seed)")
     p.add_argument("--folds", type=_folds, default=None, metavar="K", help="add K speaker-held-out folds over the real clips")
