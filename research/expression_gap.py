@@ -62,8 +62,6 @@ import time
 
 import numpy as np
 
-from anim3d.landmarks import BROW_L, BROW_R
-from anim3d.tracking import frontal_frame, to_metric_image
 
 CACHE = "/work/exp/expr_cache"
 CLIPS = "/work/shared/realvideo/clips"
@@ -92,19 +90,11 @@ NEUTRAL_CLIPS = (["spectre_W015_level_1_neutral_030.mp4", "spectre_0Fi83BHQsMA_0
 
 
 def features(lm: np.ndarray, aspect: float) -> tuple[np.ndarray, np.ndarray]:
-    """T x 478 x 3 MediaPipe landmarks -> (T x 5 features in FEATURES order, T inner-lip gap), inter-ocular units."""
-    out, gaps = [], []
-    brow = list(BROW_L) + list(BROW_R)
-    for q in to_metric_image(lm, aspect):
-        q = q @ frontal_frame(q).T  # the face's own axes: X to its left, Y up, Z to the camera
-        iod = np.linalg.norm(q[263] - q[33])
-        y = q[:, 1] / iod
-        lip = 0.5 * (y[13] + y[14])
-        out.append([0.5 * (y[61] + y[291]) - lip, np.linalg.norm(q[61] - q[291]) / iod,
-                    y[brow].mean() - y[[33, 133, 362, 263]].mean(), 0.5 * ((y[159] - y[145]) + (y[386] - y[374])),
-                    np.linalg.norm(q[2] - q[0]) / iod])
-        gaps.append(y[13] - y[14])
-    return np.array(out), np.array(gaps)
+    """T x 478 x 3 MediaPipe landmarks -> (T x 5 features in FEATURES order, T inner-lip gap), inter-ocular units
+    (the measure the package's expression section makes: ``anim3d.eval.expression.face_features``)."""
+    from anim3d.eval.expression import face_features
+
+    return face_features(lm, aspect)
 
 
 def summarise(lm: np.ndarray, aspect: float, frames: str) -> np.ndarray:
