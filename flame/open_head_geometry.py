@@ -20,6 +20,12 @@ import numpy as np
 from anim3d.landmarks import MIDLINE, MOUTH_LOWER, MOUTH_UPPER
 
 
+def smoothstep(x: np.ndarray) -> np.ndarray:
+    """Clip to [0, 1] and ease in and out (3t^2 - 2t^3)."""
+    t = np.clip(x, 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
 def mediapipe_triangles() -> np.ndarray:
     """MediaPipe's face tessellation as F x 3 triangles.
 

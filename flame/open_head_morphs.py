@@ -16,6 +16,7 @@ import numpy as np
 from anim3d import landmarks as lm
 from anim3d.channels import ARKIT_NAMES, INDEX
 from anim3d.flame.open_head_build import EYE_RADIUS, JAW_OPEN_ANGLE, Build
+from anim3d.flame.open_head_geometry import smoothstep
 
 
 # Amplitudes (metres) set against tracked real faces: the open head rendered with the model's emotion curves
@@ -35,11 +36,6 @@ def _rot_x(a: float) -> np.ndarray:
     return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
 
 
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3 - 2 * t)
-
-
 class _Fields:
     """Helpers bound to one rest mesh."""
 
@@ -57,9 +53,9 @@ class _Fields:
         self.mouth_w = abs(f[291, 0])
         x, y = self.p[:, 0], self.p[:, 1]
         r_lip = np.sqrt((x / (self.mouth_w + 0.006)) ** 2 + ((y - self.y_m) / 0.016) ** 2)
-        self.m_lip = (1.0 - _smoothstep((r_lip - 0.75) / 0.6)) * self.soft * (self.p[:, 2] > self.z_m - 0.03)
+        self.m_lip = (1.0 - smoothstep((r_lip - 0.75) / 0.6)) * self.soft * (self.p[:, 2] > self.z_m - 0.03)
         r_mouth = np.sqrt((x / (self.mouth_w + 0.02)) ** 2 + ((y - self.y_m + 0.004) / 0.03) ** 2)
-        self.m_mouth = (1.0 - _smoothstep((r_mouth - 0.6) / 0.6)) * self.soft
+        self.m_mouth = (1.0 - smoothstep((r_mouth - 0.6) / 0.6)) * self.soft
         self.left = 1.0 / (1.0 + np.exp(-x / 0.005))  # smooth left-side mask
 
     def handles(self, centers: np.ndarray, disps: np.ndarray, sigma: float, mask: np.ndarray | None = None) -> np.ndarray:
@@ -102,7 +98,7 @@ def _eyelids(fl: _Fields, upper_frac: float, lower_frac: float, x_shift: float =
     d_lo[[0, -1]] = 0.0
     upper_side = 1.0 / (1.0 + np.exp(-(p[:, 1] - c[1]) / 0.0012))
     dist = np.linalg.norm(p - c, axis=1)
-    near_eye = (1.0 - _smoothstep((dist - 0.017) / 0.01)) * fl.soft * (p[:, 0] > 0.004)
+    near_eye = (1.0 - smoothstep((dist - 0.017) / 0.01)) * fl.soft * (p[:, 0] > 0.004)
     delta = fl.exact_handles(p[up_ids], d_up, 0.004, near_eye * upper_side)
     delta += fl.exact_handles(p[lo_ids], d_lo, 0.004, near_eye * (1 - upper_side))
     if cheek:
@@ -150,13 +146,13 @@ def _left_shapes(fl: _Fields) -> dict[str, np.ndarray]:
     s["mouthUpperUpLeft"] = (lip_left * fl.up * fl.m_lip * centre)[:, None] * np.stack(
         [np.full_like(lift, 0.0005), lift, np.full_like(lift, 0.0008)], 1)
     brow = np.array(lm.BROW_L)
-    above_eye = _smoothstep((p[:, 1] - b.joints[3, 1] - 0.004) / 0.006) * fl.soft / (1.0 + np.exp(-(p[:, 0] + 0.005) / 0.004))
+    above_eye = smoothstep((p[:, 1] - b.joints[3, 1] - 0.004) / 0.006) * fl.soft / (1.0 + np.exp(-(p[:, 0] + 0.005) / 0.004))
     d_down = np.tile([0.0, -BROW_DOWN, 0.0], (len(brow), 1))
     d_down[[4, 9, 3, 8]] += [-0.002, 0.0, 0.001]  # inner brow also pulls toward the nose
     # the forehead above the brows stays put: the video solver takes the head pose from landmarks no shape moves
     # by 1 mm or more (importers/solve.py), 109/338 among them
     top = p[brow, 1].max()
-    forehead = 1.0 - _smoothstep((p[:, 1] - top - 0.004) / 0.02)
+    forehead = 1.0 - smoothstep((p[:, 1] - top - 0.004) / 0.02)
     s["browDownLeft"] = fl.handles(p[brow], d_down, 0.011, above_eye * forehead)
     s["browOuterUpLeft"] = fl.handles(p[brow[[0, 1, 5, 6]]], np.tile([0.0, 0.006, 0.0], (4, 1)), 0.012, above_eye)
     cs = p[374] + np.array([0.004, -0.016, 0.002])
@@ -193,7 +189,7 @@ def _symmetric_shapes(fl: _Fields) -> dict[str, np.ndarray]:
     s["mouthShrugLower"] = (fl.lo * np.maximum(fl.m_lip, chin))[:, None] * np.array([0.0, 0.0035, 0.0015])
     s["mouthShrugUpper"] = (fl.up * fl.m_lip)[:, None] * np.array([0.0, 0.0028, 0.001])
     inner = [285, 336, 296, 55, 107, 66]
-    above = _smoothstep((p[:, 1] - b.joints[3, 1] - 0.004) / 0.006) * fl.soft
+    above = smoothstep((p[:, 1] - b.joints[3, 1] - 0.004) / 0.006) * fl.soft
     s["browInnerUp"] = fl.handles(p[inner], np.tile([0.0, 0.0065, 0.0], (6, 1)), 0.011, above)
     cheeks = p[[425, 205, 411, 187]]
     out = np.array([[0.006, 0, 0.003], [-0.006, 0, 0.003], [0.005, 0, 0.002], [-0.005, 0, 0.002]])

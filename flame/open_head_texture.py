@@ -18,6 +18,7 @@ import numpy as np
 
 from anim3d import landmarks as lm
 from anim3d.flame.open_head_build import EYE_RADIUS, UV_SLOTS, Build
+from anim3d.flame.open_head_geometry import smoothstep
 from anim3d.flame.texture import interpolate, uv_raster
 
 TEXTURE_SIZE = 1024
@@ -78,8 +79,7 @@ def ambient_occlusion(verts: np.ndarray, faces: np.ndarray, directions: int = 48
 
 
 def _smooth(x: float | np.ndarray, lo: float, hi: float):
-    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
-    return t * t * (3 - 2 * t)
+    return smoothstep((x - lo) / (hi - lo))
 
 
 def _polyline_distance(p: np.ndarray, line: np.ndarray, samples: int = 400, reach: float = 0.006) -> tuple[np.ndarray, np.ndarray]:

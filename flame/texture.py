@@ -91,22 +91,6 @@ def sample_texture(texture: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     return out[0, :, 0].T  # N x 3
 
 
-def smoothstep(x: np.ndarray) -> np.ndarray:
-    """Clip to [0, 1] and ease in and out."""
-    t = np.clip(x, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """V x 3 area-weighted unit normals (numpy)."""
-    v = vertices.astype(np.float64)
-    fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, faces[:, k], fn)
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
-
-
 @dataclass
 class PhotoMapping:
     """Where each vertex of a head shows in a photo, and how much to trust it.

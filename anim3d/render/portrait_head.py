@@ -18,7 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from anim3d.flame.head import HeadModel
-from anim3d.flame.texture import PhotoMapping, paint_photo, skin_vertices, smoothstep, vertex_normals
+from anim3d.exporters.gltf import vertex_normals
+from anim3d.flame.open_head_geometry import smoothstep
+from anim3d.flame.texture import PhotoMapping, paint_photo, skin_vertices
 
 UPPER_OVAL = (10, 338, 297, 332, 284, 251, 109, 67, 103, 54, 21)  # MediaPipe's face oval above the eyes
 CHEEKS = (50, 280, 101, 330, 205, 425, 117, 346)  # MediaPipe landmarks on bare cheek skin
