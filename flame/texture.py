@@ -67,9 +67,10 @@ def bilinear(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return ((1 - fy) * ((1 - fx) * im[y0, x0] + fx * im[y0, x0 + 1]) + fy * ((1 - fx) * im[y0 + 1, x0] + fx * im[y0 + 1, x0 + 1]))
 
 
-def dilate(texture: np.ndarray, filled: np.ndarray, steps: int = 8) -> np.ndarray:
+def dilate(texture: np.ndarray, filled: np.ndarray, steps: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Spread the filled texels' colours into the empty ones around them (``steps`` texels), so that
-    bilinear filtering and mipmaps at island edges do not pull in the empty background."""
+    bilinear filtering and mipmaps at island edges do not pull in the empty background: (the texture, the mask
+    of the texels it now fills)."""
     tex, mask = texture.astype(np.float32).copy(), filled.copy()
     for _ in range(steps):
         acc = np.zeros_like(tex)
@@ -81,7 +82,7 @@ def dilate(texture: np.ndarray, filled: np.ndarray, steps: int = 8) -> np.ndarra
         grow = (~mask) & (n > 0)
         tex[grow] = acc[grow] / n[grow][:, None]
         mask = mask | grow
-    return tex
+    return tex, mask
 
 
 def sample_texture(texture: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
@@ -118,8 +119,7 @@ def paint_photo(head: HeadModel, photo: np.ndarray, mapping: PhotoMapping, base:
     covered = r.face >= 0
     use = covered & (w > 1e-3)
     out[use] = w[use, None] * bilinear(photo, xy[use]) + (1.0 - w[use, None]) * out[use]
-    grown = dilate(out, covered, steps=4)
-    reach = dilate(covered[..., None].astype(np.float32), covered, steps=4)[..., 0] > 0
+    grown, reach = dilate(out, covered, steps=4)
     tex = base.astype(np.float32).copy()
     tex[reach] = grown[reach]
     return np.clip(tex + 0.5, 0, 255).astype(np.uint8)

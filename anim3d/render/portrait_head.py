@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from anim3d.flame.head import HeadModel
 from anim3d.exporters.gltf import vertex_normals
+from anim3d.flame.head import HeadModel
 from anim3d.flame.open_head_geometry import smoothstep
 from anim3d.flame.texture import PhotoMapping, paint_photo, skin_vertices
 
@@ -26,7 +26,6 @@ UPPER_OVAL = (10, 338, 297, 332, 284, 251, 109, 67, 103, 54, 21)  # MediaPipe's 
 CHEEKS = (50, 280, 101, 330, 205, 425, 117, 346)  # MediaPipe landmarks on bare cheek skin
 FOREHEAD_TOP, CHIN = 10, 152
 NECK_SLOT = (0.17, 0.005, 0.28, 0.035)  # (u0, v0, u1, v1): outside the skin's disc and the parts' corners
-TEXTURE_SIZE = 1024  # when the open head has no texture to start from
 FADE = 0.015  # m: beyond the face, the photo's share fades to nothing over this distance
 HAIR_ABOVE = 0.03  # m above the eyes' height from which the skull is hair
 
@@ -142,10 +141,7 @@ def portrait_head(portrait) -> HeadModel:
     head = to_head_model(rest, build_morphs(rest))
     head.uvs = with_own_neck(head)
     # the eyes, teeth, tongue and mouth keep the open head's texture (the same atlas places them alike)
-    base = load_open_head().texture
-    if base is None:
-        base = np.full((TEXTURE_SIZE, TEXTURE_SIZE, 3), 200, np.uint8)
-    head.texture = paint_photo(head, portrait.image, photo_mapping(head, portrait.image, landmarks), base)
+    head.texture = paint_photo(head, portrait.image, photo_mapping(head, portrait.image, landmarks), load_open_head().texture)
     head.name = "anim3d_portrait_head"
     head.validate()
     return head
