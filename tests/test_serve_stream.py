@@ -260,8 +260,9 @@ def test_too_many_streams_is_1013_and_a_stream_that_leaves_frees_its_place(gen, 
     assert freed < 1.5, f"the place was freed {freed:.2f} s after the client left"
     health = c.get("/health").json()["streams"]
     assert {k: health[k] for k in ("open", "max_streams", "done")} == {"open": 0, "max_streams": 1, "done": 1}
-    # the stream's windows went through the server's window batcher (anim3d.serve.batcher)
-    assert health["windows"]["windows"] >= 2 and health["windows"]["waiting"] == 0
+    # the stream's windows went through the server's window batcher (anim3d.serve.batcher); how many were done
+    # before the client left depends on the machine's load (one on a busy CI machine), none is left waiting
+    assert health["windows"]["windows"] >= 1 and health["windows"]["waiting"] == 0
     messages, code = stream(c, {}, pcm[:16000])  # a new stream is taken
     assert code == 1000 and messages[-1]["done"]
     log = [json.loads(line) for line in c.log.getvalue().splitlines()]
