@@ -111,3 +111,33 @@ def test_open_head_tracked_at_rest_and_frowning():
     assert n == m == 1
     assert abs(rest[0]) < 0.03 and 0.5 < rest[1] < 0.62
     assert frown[0] < rest[0] - 0.02
+
+
+def test_rows_against_the_teacher():
+    """Emotions without an acted clip get a ratio against the teacher's shapes where the teacher moves the feature
+    by at least TEACHER_MIN; a Rendered without teacher renders (the portrait video's) has none."""
+    r = _rendered()
+    r.features[(0, E.teacher_key("fear"), 1.0)] = np.array([-0.0625, 0.05, 0.004, 0.0, 0.0])
+    rows = {(x["emotion"], x["feature"]): x for x in E.expression_rows(None, r)}
+    assert rows[("fear", "corner")]["teacher_ratio"] == pytest.approx(0.8) and rows[("fear", "corner")]["teacher_met"] is False
+    assert rows[("fear", "width")]["teacher_ratio"] == pytest.approx(1.0) and rows[("fear", "width")]["teacher_met"]
+    assert rows[("fear", "brow")]["teacher"] == pytest.approx(0.004) and rows[("fear", "brow")]["teacher_ratio"] is None
+    assert rows[("contempt", "corner")]["teacher"] is None and rows[("fear", "corner")]["ratio"] is None
+    assert all(x["teacher"] is None for x in E.expression_rows(None, _rendered()))
+
+
+def test_render_emotions_renders_the_teacher_shapes():
+    """The teacher's fear (brows up, eyes wide) on the neutral frames, rendered and tracked: the brows rise and the
+    eyes open against the neutral frames, while a method whose fear is neutral shows no change."""
+    from anim3d.motion import Motion
+
+    class Still:  # a Method whose every emotion is the rest face
+        def generate(self, audio, seed=0, emotion="neutral", intensity=1.0):
+            return Motion.neutral(2, 30.0)
+
+    r = E.render_emotions(Still(), [None], emotions=["fear"], intensities=(1.0,), stride=1, teacher=("fear",))
+    assert r.tracked == r.tried == 6
+    t = r.teacher_change("fear")
+    assert t[2] > 0.02 and t[3] > 0.01  # brow, eye
+    assert np.abs(r.change("fear", 1.0)).max() < 1e-6
+    assert r.teacher_change("contempt") is None

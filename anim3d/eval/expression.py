@@ -18,6 +18,10 @@ emotion) against a neutral population: every other tier-A clip (first 10 s), ave
 (manifest ``speaker_group``). The real change is the emotional clip minus the population mean, so it carries
 the actor's identity (about one population sd); ``z`` is it over the population's spread, and a ratio
 rendered / real is only shown where |z| >= 1.
+
+Teacher: fear and contempt have no acted clip. For them the reference is the teacher's shapes for the emotion
+(``anim3d.teacher.emotion.emotion_vector`` at intensity 1) added to the neutral motion's frames, rendered and
+tracked the same way: the change the teacher's emotion alone gives the head, where it is at least ``TEACHER_MIN``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ REFERENCED = ("happy", "sad", "surprised", "disgusted", "angry")  # emotions the
 TARGET_SHARE = 0.8  # the rendered change at intensity 1 should reach this share of the real one
 MIN_Z = 1.0  # a real change counts where it is at least one population sd
 MONOTONE_TOL = 0.002  # inter-ocular units: the rendered noise floor (neutral seed 1 minus seed 0)
+TEACHER_EMOTIONS = ("fear", "contempt")  # emotions without an acted clip: measured against the teacher's shapes
+TEACHER_MIN = 0.01  # inter-ocular units: a teacher change counts where at least this (5x the noise floor)
+TEACHER_SHARE = 1.0  # fear and contempt should move at least as far as the teacher's shapes for them
 MAX_FRAMES = 250  # frames of each real clip (10 s at 25 fps)
 LANDMARKS_VERSION = 1
 _LABEL = re.compile(r"(?:level_(\d)_)?(neutral|happy|sad|surprised|fear|disgusted|angry|contempt)(?:_(\d))?", re.IGNORECASE)
@@ -197,13 +204,27 @@ class Rendered:
     def neutral(self) -> np.ndarray:
         return np.mean([self.features[(a, "neutral", 1.0)] for a in range(self.audios)], 0)
 
+    def teacher_change(self, emotion: str) -> np.ndarray | None:
+        """5: the teacher's shapes for ``emotion`` on the neutral motion minus the neutral motion (mean over the
+        audios), or None where they were not rendered."""
+        if any((a, teacher_key(emotion), 1.0) not in self.features for a in range(self.audios)) or not self.audios:
+            return None
+        return np.mean([self.features[(a, teacher_key(emotion), 1.0)] - self.features[(a, "neutral", 1.0)]
+                        for a in range(self.audios)], 0)
+
+
+def teacher_key(emotion: str) -> str:
+    return f"teacher:{emotion}"
+
 
 def render_emotions(method, audios: list, head=None, emotions=None, intensities=INTENSITIES, seed: int = 0,
-                    stride: int = 3, progress: bool = False) -> Rendered:
+                    stride: int = 3, progress: bool = False, teacher=TEACHER_EMOTIONS) -> Rendered:
     """Animate ``method`` (an eval Method with an emotion control) on each audio per emotion x intensity (and
-    neutral), render every ``stride``-th frame of the open head and track it."""
+    neutral), render every ``stride``-th frame of the open head and track it. For each of ``teacher``, the neutral
+    motion's frames with the teacher's shapes for it added (intensity 1) are rendered and tracked too."""
     from anim3d.emotions import EMOTIONS
     from anim3d.flame.open_head import load_open_head
+    from anim3d.teacher.emotion import emotion_vector
 
     head = head or load_open_head()
     emotions = [e for e in (emotions or EMOTIONS) if e != "neutral"]
@@ -220,6 +241,13 @@ def render_emotions(method, audios: list, head=None, emotions=None, intensities=
             out.tried += len(bs)
             if progress:
                 print(f"  expression: audio {a + 1}/{len(audios)} {emo} {inten:g}: {n}/{len(bs)} frames tracked", flush=True)
+            if emo != "neutral":
+                continue
+            for t in teacher:  # T x 52: the neutral frames plus the teacher's shapes
+                tb = np.clip(bs + emotion_vector(t, 1.0)[None], 0.0, 1.0)
+                out.features[(a, teacher_key(t), 1.0)], n = render_features(head, tb)
+                out.tracked += n
+                out.tried += len(tb)
     return out
 
 
@@ -233,21 +261,25 @@ def monotone(values: list[float], tol: float = MONOTONE_TOL) -> bool:
 
 def expression_rows(ref: Reference | None, rendered: Rendered, intensities=INTENSITIES) -> list[dict]:
     """One row per (emotion, feature): real change, z, rendered changes per intensity, ratio at 1, target met,
-    monotone."""
+    monotone; and the teacher's change with the ratio against it (where rendered, and at least TEACHER_MIN)."""
     from anim3d.emotions import EMOTIONS
 
     rows = []
     for emo in EMOTIONS[1:]:
         real = ref.change(emo) if ref is not None else None
+        teach = rendered.teacher_change(emo)
         ch = [rendered.change(emo, i) for i in intensities]
         for k, feat in enumerate(FEATURES):
             r = None if real is None or not np.isfinite(real[k]) else float(real[k])
             z = None if r is None or not ref.sd[k] > 0 else r / float(ref.sd[k])
             counts = z is not None and abs(z) >= MIN_Z
             ratio = float(ch[-1][k] / r) if counts else None
+            t = None if teach is None else float(teach[k])
+            t_ratio = float(ch[-1][k] / t) if t is not None and abs(t) >= TEACHER_MIN else None
             rows.append({"emotion": emo, "feature": feat, "real": r, "z": z, "rendered": [float(c[k]) for c in ch],
                          "ratio": ratio, "met": bool(ratio >= TARGET_SHARE) if ratio is not None else None,
-                         "monotone": monotone([c[k] for c in ch])})
+                         "monotone": monotone([c[k] for c in ch]), "teacher": t, "teacher_ratio": t_ratio,
+                         "teacher_met": bool(t_ratio >= TEACHER_SHARE) if t_ratio is not None else None})
     return rows
 
 
@@ -335,15 +367,44 @@ def report_section(rep, cfg, videos: list[Path], methods, infos) -> None:
         "Neutral: " + ", ".join(f"{f} open head {n:+.3f}, real {m:+.3f} +- {s:.3f}"
                                 for f, n, m, s in zip(FEATURES, rendered.neutral(), ref.mean, ref.sd)) + ".",
     )
-    body = [[r["emotion"], r["feature"], fmt(r["real"]), "n/a" if r["z"] is None else f"{r['z']:+.1f}",
-             *[f"{x:+.3f}" for x in r["rendered"]], fmt(r["ratio"], 2),
-             "" if r["met"] is None else ("yes" if r["met"] else "no"), "yes" if r["monotone"] else "no"] for r in rows]
-    rep.add(table(["emotion", "feature", "real", "z", *[f"head {i:g}" for i in INTENSITIES], "ratio", ">= goal", "monotone"], body),
-            f"Ratios at the goal: {sum(r['met'] for r in counted)}/{len(counted)}; monotone: "
-            f"{sum(r['monotone'] for r in rows)}/{len(rows)}.")
+    body = []
+    for r in rows:
+        met = r["met"] if r["met"] is not None else r["teacher_met"]
+        ratio = fmt(r["ratio"], 2) if r["ratio"] is not None else (
+            f"{r['teacher_ratio']:.2f} (teacher)" if r["teacher_ratio"] is not None else fmt(None))
+        body.append([r["emotion"], r["feature"], fmt(r["real"]), "n/a" if r["z"] is None else f"{r['z']:+.1f}",
+                     fmt(r["teacher"]), *[f"{x:+.3f}" for x in r["rendered"]], ratio,
+                     "" if met is None else ("yes" if met else "no"), "yes" if r["monotone"] else "no"])
+    taught = [r for r in rows if r["teacher_ratio"] is not None]
+    rep.add(table(["emotion", "feature", "real", "z", "teacher", *[f"head {i:g}" for i in INTENSITIES], "ratio", ">= goal",
+                   "monotone"], body),
+            f"Ratios at the goal: {sum(r['met'] for r in counted)}/{len(counted)} against real actors (goal "
+            f"{TARGET_SHARE:g}); {sum(r['teacher_met'] for r in taught)}/{len(taught)} against the teacher's shapes "
+            f"({', '.join(TEACHER_EMOTIONS)}, where the teacher's change is at least {TEACHER_MIN:g}; goal "
+            f"{TEACHER_SHARE:g}); monotone: {sum(r['monotone'] for r in rows)}/{len(rows)}.")
     for note in ref.notes:
         rep.add(f"- {note}")
     from anim3d.flame.open_head import load_open_head
 
     contact_sheet(load_open_head(), rendered, rep.path("expression_sheet.png"))
     rep.image("expression_sheet.png", "the open head: 8 emotions (columns) x 3 intensities (rows)")
+    head = portrait_sheet_head()
+    if head is not None:
+        contact_sheet(head, rendered, rep.path("expression_sheet_portrait.png"))
+        rep.image("expression_sheet_portrait.png", f"the evaldata portrait's head ({PORTRAIT}): the same weights")
+
+
+PORTRAIT = "C6_anitalker_Einstein.png"  # the evaldata portrait (evaldata/image) the second sheet's head is built on
+
+
+def portrait_sheet_head():
+    """The head ``anim3d head --portrait`` builds from the evaldata portrait, or None without the evaldata."""
+    from anim3d.paths import evaldata_dir
+
+    path = evaldata_dir() / "image" / PORTRAIT
+    if not path.is_file():
+        return None
+    from anim3d.render.portrait import prepare_portrait
+    from anim3d.render.portrait_head import portrait_head
+
+    return portrait_head(prepare_portrait(path))
