@@ -8,10 +8,13 @@ training's audio-tail truncation). Frames are sent up to ``lookahead`` frames be
 received audio. The noise of every frame is a fixed function of (seed, frame index), so overlapping
 windows agree and the stream does not jitter.
 
+A window samples ``window`` frames (30), not the model's trained window (90): the model is a transformer over any
+window length up to its trained one, and all but about 5 of a window's frames lie past the audio received (marked
+absent), so the 60 more frames cost 40% of a stream's CPU without changing its lip sync (r 0.483 with 90 or 30 on
+54 real clips, ``research/stream_window.py``). Four streams then share two cores.
+
 The first frame is what a listener waits for, so the first window is cheaper: it leaves as soon as
-frame 0's own audio is there (no lookahead), and it samples only ``first_window`` frames (the model is a
-transformer over any window length up to its trained one; frames past the received audio are marked
-absent either way) with ``first_steps`` sampler steps (2: only frame 0 of it is sent, and its step to
+frame 0's own audio is there (no lookahead), and it samples only ``first_window`` frames with ``first_steps`` sampler steps (2: only frame 0 of it is sent, and its step to
 frame 1 measured within the usual frame-to-frame change on real speech). ``timings`` records, per window, when it
 started (in received-audio seconds), its feature and sampling wall and CPU times, and the CPU of its rule mouth and
 learned opening.
@@ -72,10 +75,11 @@ class StreamingAnimator:
     """Incremental speech -> Motion with a MotionGenerator (see the module docstring)."""
 
     def __init__(self, gen=None, settings: MotionSettings | None = None, *, hop: int = 4, lookahead: int = 1,
-                 sample_rate: int | None = None, warmup: bool = True, first_window: int | None = 30,
+                 sample_rate: int | None = None, warmup: bool = True, window: int | None = 30, first_window: int | None = 30,
                  first_steps: int | None = 2, first_lookahead: int = 0, sampler=None, **controls):
         """``gen``: a MotionGenerator (None: the shipped model); ``settings`` / keyword ``controls``: the motion
         controls as for ``animate`` (gaze in radians); ``sample_rate``: of the pushed audio (default the model's);
+        ``window`` / ``first_window``: frames a window / the first window samples (None: the model's window);
         ``sampler``: denoises a window (see the module docstring)."""
         from anim3d.inference.generator import load_model
         from anim3d.inference.windows import sample_one
@@ -96,6 +100,7 @@ class StreamingAnimator:
         if not (hop >= 1 and lookahead >= 0 and first_lookahead >= 0):
             raise ValueError(f"hop must be >= 1 and the lookaheads >= 0, got {hop}, {lookahead}, {first_lookahead}")
         self.hop, self.lookahead, self.first_lookahead = int(hop), int(lookahead), int(first_lookahead)
+        self.window = cfg.window if window is None else int(np.clip(window, 1, cfg.window))
         self.first_window = cfg.window if first_window is None else int(np.clip(first_window, 1, cfg.window))
         self.first_steps = min(int(first_steps), self.steps) if first_steps else self.steps
         self.timings: list[dict] = []  # per window: start frame, audio received (s), seconds of its parts
@@ -134,7 +139,7 @@ class StreamingAnimator:
         feats = self.gen.front_end(np.zeros(1600, np.float32), 2)
         cond = window_conditions(self.gen, feats, 0, None, self.controls, 1, audio_frames=2)
         with cpu_threads(self.gen.device), torch.inference_mode():
-            for W, steps in ((self.cfg.window, self.steps), (self.first_window, self.first_steps)):
+            for W, steps in ((self.window, self.steps), (self.first_window, self.first_steps)):
                 c = _shorten(cond, self.cfg.prev + W)
                 sample_window_from_noise(self.gen, c, torch.zeros(1, W, self.cfg.motion_dim), self.sampling, steps=steps)
         Motion.neutral(2, self.cfg.fps).sample(np.array([0.0, 0.01])).eye_rotations()  # what the sender does per tick
@@ -211,7 +216,7 @@ class StreamingAnimator:
         cfg = self.cfg
         K, s = cfg.prev, self.sent
         first = s == 0
-        W = max(self.first_window, min(upto, cfg.window)) if first else cfg.window
+        W = max(self.first_window, min(upto, self.window)) if first else self.window
         steps = self.first_steps if first else self.steps
         t0, c0 = time.perf_counter(), time.thread_time()
         lo = max(0, s - K)
