@@ -121,8 +121,10 @@ def run_eval(cfg: EvalConfig) -> Path:
         _control_section(rep, cfg, videos, methods)
     if "expression" in cfg.sections:
         from anim3d.eval.expression import report_section
+        from anim3d.eval.expression_video import report_section as video_section
 
         report_section(rep, cfg, videos, methods, infos)
+        video_section(rep, cfg, videos, methods, infos)  # the same on the portrait video
     rep.add(f"Total time: {time.time() - t0:.0f} s.")
     return rep.write()
 
