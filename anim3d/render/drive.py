@@ -6,6 +6,9 @@ frame (metres) each frame adds the ARKit deformation of the head's morph targets
 vertices (sum_k w_k * target_k), turns the result by the Motion's head rotation about the neck
 joint, shifts it by the head translation, and maps it back to crop pixels with the portrait's
 own similarity. So the portrait keeps its face shape and pose; the Motion only adds change.
+
+The expression channels' deltas are scaled per channel (``EXPRESSION_GAINS``) so that the re-tracked portrait video
+moves as far as the re-tracked open head, whose amplitudes are set against real actors (anim3d.eval.expression).
 """
 
 from __future__ import annotations
@@ -20,6 +23,14 @@ from anim3d.motion import Motion
 
 NUM_MESH_LANDMARKS = 468
 VERTICAL_FOV_DEG = 30.0  # an assumed camera, to turn head translation along Z into scale
+# Per ARKit channel prefix (both sides): the gain on the open head's landmark deltas in the portrait, so that MediaPipe
+# reads the same feature change (anim3d.eval.expression's five) in the rendered portrait as on the rendered open head.
+# Fitted by research/portrait_expression_gain.py on static one-channel probes of training portraits (frames of real
+# videos), judged on the evaldata portrait's emotion videos (research/portrait_expression.md). Speech channels (jaw,
+# lips, blinks) keep gain 1, so the lips close and open as before.
+EXPRESSION_GAINS: dict[str, float] = {"mouthSmile": 1.46, "mouthFrown": 1.09, "mouthDimple": 0.82, "noseSneer": 0.76,
+                                      "browDown": 0.94, "browInnerUp": 1.11, "browOuterUp": 1.11, "eyeWide": 1.00,
+                                      "eyeSquint": 1.05}
 
 
 @dataclass
@@ -57,8 +68,22 @@ def units_to_crop(points: np.ndarray, size: int) -> np.ndarray:
     return np.stack([p[..., 0], -p[..., 1], -p[..., 2]], -1).astype(np.float32)
 
 
-def make_rig(head, landmarks: np.ndarray, size: int) -> DriveRig:
-    """Align ``head`` (a flame.head.HeadModel with parts['mediapipe_468']) to a portrait's landmarks."""
+def channel_gains(gains: dict[str, float] | None = None) -> np.ndarray:
+    """52 per-channel gains from {ARKit channel prefix: gain} (None: ``EXPRESSION_GAINS``); 1 for the rest."""
+    from anim3d.channels import ARKIT_NAMES
+
+    gains = EXPRESSION_GAINS if gains is None else gains
+    out = np.ones(len(ARKIT_NAMES))
+    for i, name in enumerate(ARKIT_NAMES):
+        for prefix, g in gains.items():
+            if name.startswith(prefix):
+                out[i] = g
+    return out
+
+
+def make_rig(head, landmarks: np.ndarray, size: int, gains: dict[str, float] | None = None) -> DriveRig:
+    """Align ``head`` (a flame.head.HeadModel with parts['mediapipe_468']) to a portrait's landmarks. ``gains``:
+    per-channel gains on the head's deltas ({ARKit channel prefix: gain}; None: ``EXPRESSION_GAINS``, {}: none)."""
     from anim3d.landmarks import RIGID_LANDMARKS
     from anim3d.tracking import similarity_align
 
@@ -67,7 +92,7 @@ def make_rig(head, landmarks: np.ndarray, size: int) -> DriveRig:
     idx = np.asarray(head.parts["mediapipe_468"], np.int64)
     neutral = np.asarray(head.vertices, np.float64)[idx]  # 468 x 3 metres
     basis = np.zeros((52, NUM_LANDMARKS, 3))
-    basis[:, :NUM_MESH_LANDMARKS] = np.asarray(head.morph_targets, np.float64)[:, idx]
+    basis[:, :NUM_MESH_LANDMARKS] = np.asarray(head.morph_targets, np.float64)[:, idx] * channel_gains(gains)[:, None, None]
     p = crop_to_units(landmarks[:NUM_LANDMARKS], size)  # 478 x 3
     s, r, t = similarity_align(neutral[RIGID_LANDMARKS], p[RIGID_LANDMARKS])
     aligned = (p - t) @ r / s  # R^T (p - t) / s, row vectors

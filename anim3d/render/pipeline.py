@@ -32,7 +32,7 @@ class PortraitRenderer:
     """Owns the device, precision, network and the portrait's rig and warp mesh."""
 
     def __init__(self, portrait, *, head=None, checkpoint: str | None = DEFAULT_CHECKPOINT, device="cpu",
-                 warp_only: bool = False, paint_mouth: bool = True):
+                 warp_only: bool = False, paint_mouth: bool = True, gains: dict[str, float] | None = None):
         import torch
 
         from anim3d.device import default_dtype
@@ -55,7 +55,7 @@ class PortraitRenderer:
 
             head = load_open_head()
         self.head = head
-        self.rig = make_rig(self.head, portrait.landmarks, portrait.size)
+        self.rig = make_rig(self.head, portrait.landmarks, portrait.size, gains)  # gains: drive.EXPRESSION_GAINS
         self.mesh = build_warp_mesh(portrait.landmarks, portrait.size)
         self.source = image_to_tensor(portrait.image, self.device, self.dtype)
         self.painter = MouthPainter.from_portrait(portrait.image, portrait.landmarks) if paint_mouth else None
