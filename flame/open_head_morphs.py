@@ -28,7 +28,8 @@ UPPER_UP_INNER = 0.0045  # mouthUpperUp: the upper lip's inner edge up (as befor
 BROW_DOWN = 0.009  # browDown
 EYE_WIDE_UPPER = 0.8  # eyeWide: the upper lid up by this share of the lid gap
 SNEER_LIP_UP = 0.009  # noseSneer: the upper lip up
-SNEER_BROW = 0.009  # noseSneer: the inner brow down
+SNEER_BROW = 0.014  # noseSneer: the inner brow down (AU9's procerus share)
+SMILE_LIP_UP = 0.004  # mouthSmile: the upper lip's border and the skin above it up
 
 
 def _rot_x(a: float) -> np.ndarray:
@@ -124,14 +125,21 @@ def _left_shapes(fl: _Fields) -> dict[str, np.ndarray]:
     s["eyeWideLeft"] = _eyelids(fl, -EYE_WIDE_UPPER, -0.15)
     s["jawLeft"] = b.jaw_w[:, None] * np.array([0.008, 0.0, 0.0])
     s["mouthLeft"] = fl.m_mouth[:, None] * np.array([0.009, 0.0, 0.0])
+    y_up_outer = p[0, 1] - fl.y_m
+    # the upper lip's border and the skin above it, up to the nostrils (left side); its inner edge stays, so the
+    # lips still close and the inner-lip gap (speech, the lip-sync measures) is what it was
+    border = np.clip((p[:, 1] - fl.y_m) / y_up_outer, 0.0, 1.0)
+    lip_region = fl.up * fl.soft * fl.left * (p[:, 1] < p[2, 1]) * (p[:, 2] > fl.z_m - 0.02) * border
+    upper_lip = [0, 37, 39, 267, 269, 164]
+    # AU12 lifts the upper lip with the corners (ARKit's mouthSmile does too: the nose-to-lip skin shortens)
+    smile_lip = fl.handles(p[upper_lip], np.tile([0.0, SMILE_LIP_UP, 0.0005], (6, 1)), 0.009, lip_region)
     s["mouthSmileLeft"] = _corner(fl, (0.004, 0.0065, -0.003)) + fl.handles(
-        p[[425]], np.array([[0.001, 0.0025, 0.0015]]), 0.013, fl.left * fl.soft * (1 - fl.lo))
+        p[[425]], np.array([[0.001, 0.0025, 0.0015]]), 0.013, fl.left * fl.soft * (1 - fl.lo)) + smile_lip
     # AU15 with the chin's push (AU17): the corner down and out, the lips' middle up a little (the inverted U)
     mid = fl.handles(p[[13, 0, 17]], np.tile([0.0, FROWN_MIDDLE_UP, 0.0005], (3, 1)), 0.012, fl.m_lip * fl.left)
     s["mouthFrownLeft"] = _corner(fl, FROWN_CORNER, 0.013) + mid
     s["mouthDimpleLeft"] = _corner(fl, (0.002, 0.0008, -0.0045))
     s["mouthStretchLeft"] = _corner(fl, (0.0055, -0.003, -0.002), 0.013)
-    y_up_outer = p[0, 1] - fl.y_m
     y_lo_outer = fl.y_m - p[17, 1]
     verm_up = fl.up * fl.m_lip * np.clip((p[:, 1] - fl.y_m) / y_up_outer, 0, 1)
     verm_lo = fl.lo * fl.m_lip * np.clip((fl.y_m - p[:, 1]) / y_lo_outer, 0, 1)
@@ -161,9 +169,7 @@ def _left_shapes(fl: _Fields) -> dict[str, np.ndarray]:
     nose = fl.handles(p[[327, 358, 279]], np.tile([0.0, 0.0035, 0.0005], (3, 1)), 0.006, fl.soft * fl.left)
     # the lip's border and the skin above it rise, its inner edge stays: a sneer while speaking still closes the
     # lips for p, b, m (the vermilion shows taller instead)
-    border = np.clip((p[:, 1] - fl.y_m) / y_up_outer, 0.0, 1.0)
-    lip_region = fl.up * fl.soft * fl.left * (p[:, 1] < p[2, 1]) * (p[:, 2] > fl.z_m - 0.02) * border
-    lip = fl.handles(p[[0, 37, 39, 267, 269, 164]], np.tile([0.0, SNEER_LIP_UP, 0.0008], (6, 1)), 0.009, lip_region)
+    lip = fl.handles(p[upper_lip], np.tile([0.0, SNEER_LIP_UP, 0.0008], (6, 1)), 0.009, lip_region)
     brows = fl.handles(p[[285, 295, 282, 283, 276]], np.array([[-0.0015, -SNEER_BROW, 0.0], [-0.001, -SNEER_BROW, 0.0],
                                                          [-0.0005, -0.7 * SNEER_BROW, 0.0], [0.0, -0.4 * SNEER_BROW, 0.0],
                                                          [0.0, -0.25 * SNEER_BROW, 0.0]]), 0.009, above_eye * fl.left)

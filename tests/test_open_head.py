@@ -355,9 +355,24 @@ def test_frown_sneer_and_upper_lip(head, shaped):
     assert both[up_out, 1] > v0[up_out, 1] + 6 * MM
     assert np.linalg.norm(both[2] - both[up_out]) < np.linalg.norm(v0[2] - v0[up_out]) - 4 * MM  # nose to lip shorter
     bi = lm(head, "left_brow_inner")
-    assert both[bi, 1] < v0[bi, 1] - 5 * MM
+    assert both[bi, 1] < v0[bi, 1] - 10 * MM  # AU9's procerus share: the disgusted actor's brows come down 7.5 mm
+    assert both[bi, 1] < (v0 + head.morph_targets[INDEX["browDownLeft"]])[bi, 1]  # more than browDown at the inner brow
     u = shaped["mouthUpperUpLeft"]
     assert u[L_UP_OUT, 1] - v0[L_UP_OUT, 1] > 2 * (u[c, 1] - v0[c, 1]) + 2 * MM
+
+
+def test_smile_lifts_the_upper_lip_but_not_its_inner_edge(head):
+    """mouthSmile lifts the upper lip's border and the skin above it with the corners (as a zygomatic smile and
+    ARKit's mouthSmile do: nose to lip shorter); the lips' inner edges move together, so the inner-lip gap that
+    speech and the lip-sync measures read is what it was."""
+    v0 = head.vertices
+    both = v0 + head.morph_targets[INDEX["mouthSmileLeft"]] + head.morph_targets[INDEX["mouthSmileRight"]]
+    up_out, up_in, lo_in = lm(head, "upper_lip_outer"), lm(head, "upper_lip_inner"), lm(head, "lower_lip_inner")
+    assert both[up_out, 1] > v0[up_out, 1] + 3 * MM
+    assert np.linalg.norm(both[2] - both[up_out]) < np.linalg.norm(v0[2] - v0[up_out]) - 3 * MM
+    assert abs((both[up_in, 1] - both[lo_in, 1]) - (v0[up_in, 1] - v0[lo_in, 1])) < 0.05 * MM
+    one = v0 + head.morph_targets[INDEX["mouthSmileLeft"]]
+    assert one[L_UP_OUT, 1] > one[R_UP_OUT, 1] + 2 * MM  # one side's smile lifts that side's lip
 
 
 # ---------------------------------------------------------------- texture
