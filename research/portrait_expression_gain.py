@@ -7,7 +7,11 @@ anim3d.render.pipeline (drive, warp, network)? The gain that makes (b) equal (a)
 features, per training portrait; the shipped gain (anim3d.render.drive.EXPRESSION_GAINS) is the median over them.
 The evaldata portrait is not among them: it judges the gains (research/portrait_expression.py).
 
-    .venv/bin/python research/portrait_expression_gain.py [--weight 0.6] [--gains current|none]
+    .venv/bin/python research/portrait_expression_gain.py [--weight 0.6] [--gains current|none] [--speech AUDIO]
+
+--speech: instead of a still frame, the model's neutral motion on the first 3 s of AUDIO (every 6th frame), with the
+group added at W to every frame, against that motion (the tracker reads a talking mouth differently from a closed one).
+The judging lines (examples/hello.wav, evaldata B08) are not to be used here.
 
 Results: research/portrait_expression.md.
 """
@@ -48,28 +52,40 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--weight", type=float, default=0.6)
+    ap.add_argument("--speech", help="fit on speech: the model's neutral motion on this audio's first 3 s")
     ap.add_argument("--gains", choices=("current", "none"), default="none",
                     help="none: fit from scratch (the drive without gains); current: check the shipped gains")
     a = ap.parse_args()
     head = load_open_head()
 
+    if a.speech:
+        from anim3d.audio import load_audio
+        from anim3d.eval.baselines import model_method
+
+        audio = load_audio(a.speech)
+        audio.samples = audio.samples[: 3 * audio.sample_rate]
+        base = model_method().generate(audio, seed=0, emotion="neutral", intensity=1.0)[::6]
+    else:
+        base = Motion.neutral(1)
+
     def weights(group: str | None) -> Motion:
-        w = np.zeros((1, 52), np.float32)
+        w = base.blendshapes.copy()
         if group:
-            w[0, [i for i, n in enumerate(ARKIT_NAMES) if n.startswith(group)]] = a.weight
-        return Motion(w, np.zeros((1, 3), np.float32), np.zeros((1, 3), np.float32), 30.0)
+            cols = [i for i, n in enumerate(ARKIT_NAMES) if n.startswith(group)]
+            w[:, cols] = np.clip(w[:, cols] + a.weight, 0, 1)
+        return Motion(w, base.head_rotation, base.head_translation, base.fps)
 
     head_ch = {}
-    h0 = render_features(head, weights(None).blendshapes)[0]
+    h0 = render_features(head, weights(None).blendshapes)[0]  # mean over the frames
     for g in GROUPS:
         head_ch[g] = render_features(head, weights(g).blendshapes)[0] - h0
     gains = {g: [] for g in GROUPS}
-    print(f"weight {a.weight:g}, drive gains: {a.gains}; change of ({', '.join(FEATURES)}) against the still neutral frame")
+    print(f"weight {a.weight:g}, {'speech ' + a.speech + f' ({base.num_frames} frames)' if a.speech else 'a still frame'}, drive gains: {a.gains}; change of ({', '.join(FEATURES)}) against the still neutral frame")
     for spec in TRAINING:
         r = PortraitRenderer(portrait_of(spec), gains=None if a.gains == "current" else {})
 
         def video(g):
-            return face_features(track_image(next(iter(r.frames(weights(g)))))[None])[0][0]
+            return face_features(np.stack([track_image(f) for f in r.frames(weights(g))]))[0].mean(0)
 
         v0 = video(None)
         print(spec)

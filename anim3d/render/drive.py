@@ -25,12 +25,13 @@ NUM_MESH_LANDMARKS = 468
 VERTICAL_FOV_DEG = 30.0  # an assumed camera, to turn head translation along Z into scale
 # Per ARKit channel prefix (both sides): the gain on the open head's landmark deltas in the portrait, so that MediaPipe
 # reads the same feature change (anim3d.eval.expression's five) in the rendered portrait as on the rendered open head.
-# Fitted by research/portrait_expression_gain.py on static one-channel probes of training portraits (frames of real
-# videos), judged on the evaldata portrait's emotion videos (research/portrait_expression.md). Speech channels (jaw,
+# The median over 5 training portraits (frames of real videos) of research/portrait_expression_gain.py --speech B03
+# (one channel group added to the model's neutral speech); judged on other lines (hello.wav, B08) and portraits (the
+# evaldata portrait, Reagan) with the emotions' own curves (research/portrait_expression.md). Speech channels (jaw,
 # lips, blinks) keep gain 1, so the lips close and open as before.
-EXPRESSION_GAINS: dict[str, float] = {"mouthSmile": 1.46, "mouthFrown": 1.09, "mouthDimple": 0.82, "noseSneer": 0.76,
-                                      "browDown": 0.94, "browInnerUp": 1.11, "browOuterUp": 1.11, "eyeWide": 1.00,
-                                      "eyeSquint": 1.05}
+EXPRESSION_GAINS: dict[str, float] = {"mouthSmile": 1.12, "mouthFrown": 1.05, "mouthDimple": 0.91, "noseSneer": 0.91,
+                                      "browDown": 1.02, "browInnerUp": 1.13, "browOuterUp": 1.05, "eyeWide": 1.06,
+                                      "eyeSquint": 1.21, "cheekSquint": 1.48}
 
 
 @dataclass
