@@ -84,6 +84,7 @@ def report_section(rep, cfg, videos: list[Path], methods, infos, ref=None) -> No
     from anim3d.errors import Anim3dError
     from anim3d.eval.expression import Reference, default_audios, expression_rows, real_reference
     from anim3d.eval.report import fmt, table
+    from anim3d.render.drive import EXPRESSION_GAINS
 
     rep.add("## Expression in the portrait video")
     controlled = [m for m in methods if "emotion" in m.controls]
@@ -110,6 +111,8 @@ def report_section(rep, cfg, videos: list[Path], methods, infos, ref=None) -> No
         f"units; 'driven 1' is the change of the driven landmarks (the mesh the warp follows) at intensity 1. Real and "
         f"goal as in the open head's section: ratio (video at 1 / real) where |z| >= {MIN_Z:g}, goal {TARGET_SHARE:g}, "
         f"monotone within {MONOTONE_TOL:g}.",
+        "Drive gains on the expression channels (anim3d.render.drive.EXPRESSION_GAINS): "
+        + ", ".join(f"{k} {v:g}" for k, v in EXPRESSION_GAINS.items()) + ".",
         "Neutral video: " + ", ".join(f"{f} {n:+.3f}" for f, n in zip(FEATURES, video.neutral())) + ".",
     )
     body = []
