@@ -10,8 +10,8 @@ windows agree and the stream does not jitter.
 
 A window samples ``window`` frames (30), not the model's trained window (90): the model is a transformer over any
 window length up to its trained one, and all but about 5 of a window's frames lie past the audio received (marked
-absent), so the 60 more frames cost 40% of a stream's CPU without changing its lip sync (r 0.483 with 90 or 30 on
-54 real clips, ``research/stream_window.py``). Four streams then share two cores.
+absent), so the 60 more frames cost a third of a stream's CPU (``benchmarks/bench_stream_cost.py``) without
+changing its lip sync (r 0.483 with 90 or 30 on 54 real clips, ``research/stream_window.py``).
 
 The first frame is what a listener waits for, so the first window is cheaper: it leaves as soon as
 frame 0's own audio is there (no lookahead), and it samples only ``first_window`` frames with ``first_steps`` sampler steps (2: only frame 0 of it is sent, and its step to
