@@ -34,11 +34,11 @@ def test_channel_gains_cover_both_sides_and_leave_speech_alone():
 
 
 def _portrait(evaldata, name):
-    from anim3d.eval.expression_video import PORTRAIT_NAME
+    from anim3d.eval.expression import PORTRAIT
     from anim3d.render.portrait import prepare_portrait
 
     if name == "einstein":
-        return prepare_portrait(evaldata / "image" / PORTRAIT_NAME)
+        return prepare_portrait(evaldata / "image" / PORTRAIT)
     import av
 
     with av.open(str(evaldata / "video" / "reagan_clip1.mp4")) as c:

@@ -169,18 +169,26 @@ def real_reference(videos: list[Path], infos: dict, progress: bool = False) -> R
 # ------------------------------------------------------------------ rendered open head
 
 
-def render_features(head, blendshapes: np.ndarray, size: int = 512) -> tuple[np.ndarray, int]:
-    """T x 52 weights on ``head`` (no head pose) -> (mean FEATURES over the tracked frames, frames tracked)."""
-    from anim3d.flame.preview import render_previews
+def track_frames(images) -> tuple[list[np.ndarray], list[int]]:
+    """MediaPipe on each rendered image -> (the landmarks, 478 x 3 each, of the frames it finds a face in, their
+    indices); a frame the tracker misses is skipped (the caller counts it)."""
     from anim3d.tracking import track_image
 
-    imgs = render_previews(head, {"blendshapes": np.asarray(blendshapes, np.float32)}, size=size)
-    lms = []
-    for img in imgs:
+    lms, ok = [], []
+    for i, img in enumerate(images):
         try:
             lms.append(track_image(img))
         except Exception:  # noqa: BLE001  (a frame the tracker misses is counted and skipped)
             continue
+        ok.append(i)
+    return lms, ok
+
+
+def render_features(head, blendshapes: np.ndarray, size: int = 512) -> tuple[np.ndarray, int]:
+    """T x 52 weights on ``head`` (no head pose) -> (mean FEATURES over the tracked frames, frames tracked)."""
+    from anim3d.flame.preview import render_previews
+
+    lms, _ = track_frames(render_previews(head, {"blendshapes": np.asarray(blendshapes, np.float32)}, size=size))
     if not lms:
         return np.full(len(FEATURES), np.nan), 0
     return face_features(np.stack(lms))[0].mean(0), len(lms)
@@ -336,24 +344,30 @@ def default_audios(videos: list[Path], quick: bool = False, seconds: float = 8.0
     return out
 
 
-def report_section(rep, cfg, videos: list[Path], methods, infos) -> None:
-    """``anim3d eval --sections expression``: the table per emotion, the monotonicity check and the contact sheet."""
+def reference_or_note(videos: list[Path], infos: dict, progress: bool = False) -> Reference:
+    """``real_reference``, or an empty one whose note says why there is none."""
+    from anim3d.errors import Anim3dError
+
+    try:
+        return real_reference(videos, infos, progress=progress)
+    except Anim3dError as e:
+        return Reference(np.full(5, np.nan), np.full(5, np.nan), {}, {}, [f"no real reference: {e}"])
+
+
+def report_section(rep, cfg, videos: list[Path], methods, infos) -> Reference | None:
+    """``anim3d eval --sections expression``: the table per emotion, the monotonicity check and the contact sheet.
+    Returns the real reference it measured against (None without a method with an emotion control)."""
     from anim3d.eval.report import fmt, table
 
     rep.add("## Expression on the open head")
     controlled = [m for m in methods if "emotion" in m.controls]
     if not controlled:
         rep.add("Not available: no method with an emotion control.")
-        return
+        return None
     method = controlled[-1]  # the model when there is one, else the teacher
     audios = default_audios(videos, cfg.quick)
     stride = 6 if cfg.quick else 3
-    from anim3d.errors import Anim3dError
-
-    try:
-        ref = real_reference(videos, infos, progress=cfg.progress)
-    except Anim3dError as e:
-        ref = Reference(np.full(5, np.nan), np.full(5, np.nan), {}, {}, [f"no real reference: {e}"])
+    ref = reference_or_note(videos, infos, progress=cfg.progress)
     rendered = render_emotions(method, audios, seed=cfg.seed, stride=stride, progress=cfg.progress)
     rows = expression_rows(ref, rendered)
     counted = [r for r in rows if r["ratio"] is not None]
@@ -388,23 +402,25 @@ def report_section(rep, cfg, videos: list[Path], methods, infos) -> None:
 
     contact_sheet(load_open_head(), rendered, rep.path("expression_sheet.png"))
     rep.image("expression_sheet.png", "the open head: 8 emotions (columns) x 3 intensities (rows)")
-    head = portrait_sheet_head()
-    if head is not None:
-        contact_sheet(head, rendered, rep.path("expression_sheet_portrait.png"))
+    portrait = evaldata_portrait()
+    if portrait is not None:
+        from anim3d.render.portrait_head import portrait_head
+
+        contact_sheet(portrait_head(portrait), rendered, rep.path("expression_sheet_portrait.png"))
         rep.image("expression_sheet_portrait.png", f"the evaldata portrait's head ({PORTRAIT}): the same weights")
+    return ref
 
 
-PORTRAIT = "C6_anitalker_Einstein.png"  # the evaldata portrait (evaldata/image) the second sheet's head is built on
+PORTRAIT = "C6_anitalker_Einstein.png"  # the evaldata portrait (evaldata/image): its head's sheet, its video
 
 
-def portrait_sheet_head():
-    """The head ``anim3d head --portrait`` builds from the evaldata portrait, or None without the evaldata."""
+def evaldata_portrait():
+    """The evaldata portrait, prepared (``render.portrait.prepare_portrait``), or None without the evaldata."""
     from anim3d.paths import evaldata_dir
 
     path = evaldata_dir() / "image" / PORTRAIT
     if not path.is_file():
         return None
     from anim3d.render.portrait import prepare_portrait
-    from anim3d.render.portrait_head import portrait_head
 
-    return portrait_head(prepare_portrait(path))
+    return prepare_portrait(path)

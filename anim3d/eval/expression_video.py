@@ -15,26 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from anim3d.eval.expression import FEATURES, INTENSITIES, MIN_Z, MONOTONE_TOL, TARGET_SHARE, Rendered, face_features
-
-PORTRAIT_NAME = "C6_anitalker_Einstein.png"  # the evaldata portrait (evaldata/image)
+from anim3d.eval.expression import (FEATURES, INTENSITIES, MIN_Z, MONOTONE_TOL, PORTRAIT, TARGET_SHARE, Rendered,
+                                   face_features, track_frames)
 
 
 def video_features(renderer, motion, stride: int = 3) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Render every ``stride``-th frame of ``motion`` on ``renderer`` (a PortraitRenderer) and track it ->
     (mean FEATURES of the video's tracked frames, mean FEATURES of the driven landmarks of the same frames,
     frames tracked, frames tried)."""
-    from anim3d.tracking import track_image
-
     sub = motion[::stride]
     frames = list(renderer.frames(sub))  # each size x size x 3 uint8
-    lms, ok = [], []
-    for i, img in enumerate(frames):
-        try:
-            lms.append(track_image(img))
-            ok.append(i)
-        except Exception:  # noqa: BLE001  (a frame the tracker misses is counted and skipped)
-            continue
+    lms, ok = track_frames(frames)
     if not lms:
         return np.full(len(FEATURES), np.nan), np.full(len(FEATURES), np.nan), 0, len(frames)
     size = renderer.portrait.size
@@ -68,45 +59,32 @@ def render_portrait_emotions(method, audios: list, portrait, *, emotions=None, i
     return video, driven
 
 
-def default_portrait():
-    """The evaldata portrait (prepared), or None when the evaldata is absent."""
-    from anim3d.paths import evaldata_dir
-    from anim3d.render.portrait import prepare_portrait
-
-    path = evaldata_dir() / "image" / PORTRAIT_NAME
-    return prepare_portrait(path) if path.is_file() else None
-
-
 def report_section(rep, cfg, videos: list[Path], methods, infos, ref=None) -> None:
     """The portrait video's table per emotion: real change, driven landmarks and video at intensity 1, video per
     intensity, ratio video / real, goal met, monotone."""
     from anim3d.emotions import EMOTIONS
-    from anim3d.errors import Anim3dError
-    from anim3d.eval.expression import Reference, default_audios, expression_rows, real_reference
+    from anim3d.eval.expression import default_audios, evaldata_portrait, expression_rows, reference_or_note
     from anim3d.eval.report import fmt, table
     from anim3d.render.drive import EXPRESSION_GAINS
 
     rep.add("## Expression in the portrait video")
     controlled = [m for m in methods if "emotion" in m.controls]
-    portrait = default_portrait()
+    portrait = evaldata_portrait()
     if not controlled or portrait is None:
         rep.add("Not available: " + ("no method with an emotion control." if not controlled else
-                                     f"the evaldata portrait ({PORTRAIT_NAME}) is absent."))
+                                     f"the evaldata portrait ({PORTRAIT}) is absent."))
         return
     method = controlled[-1]
     audios = default_audios(videos, cfg.quick)
     stride = 6 if cfg.quick else 3
     if ref is None:
-        try:
-            ref = real_reference(videos, infos, progress=cfg.progress)
-        except Anim3dError as e:
-            ref = Reference(np.full(5, np.nan), np.full(5, np.nan), {}, {}, [f"no real reference: {e}"])
+        ref = reference_or_note(videos, infos, progress=cfg.progress)
     video, driven = render_portrait_emotions(method, audios, portrait, seed=cfg.seed, stride=stride, progress=cfg.progress)
     rows = expression_rows(ref, video)
     counted = [r for r in rows if r["ratio"] is not None]
     rep.add(
         f"{method.name} animated {len(audios)} line(s) per emotion and intensity (seed {cfg.seed}), head pose included; "
-        f"the evaldata portrait ({PORTRAIT_NAME}) rendered by the portrait pipeline (every {stride}th frame; "
+        f"the evaldata portrait ({PORTRAIT}) rendered by the portrait pipeline (every {stride}th frame; "
         f"{video.tracked}/{video.tried} frames tracked by MediaPipe). Change against the neutral motion, inter-ocular "
         f"units; 'driven 1' is the change of the driven landmarks (the mesh the warp follows) at intensity 1. Real and "
         f"goal as in the open head's section: ratio (video at 1 / real) where |z| >= {MIN_Z:g}, goal {TARGET_SHARE:g}, "

@@ -123,8 +123,8 @@ def run_eval(cfg: EvalConfig) -> Path:
         from anim3d.eval.expression import report_section
         from anim3d.eval.expression_video import report_section as video_section
 
-        report_section(rep, cfg, videos, methods, infos)
-        video_section(rep, cfg, videos, methods, infos)  # the same on the portrait video
+        ref = report_section(rep, cfg, videos, methods, infos)
+        video_section(rep, cfg, videos, methods, infos, ref)  # the same on the portrait video, against the same actors
     rep.add(f"Total time: {time.time() - t0:.0f} s.")
     return rep.write()
 
