@@ -82,15 +82,21 @@ def _smooth(x: float | np.ndarray, lo: float, hi: float):
     return smoothstep((x - lo) / (hi - lo))
 
 
+def _resample(line: np.ndarray, samples: int = 400) -> np.ndarray:
+    """K x D polyline -> samples x D points evenly spaced along its length."""
+    seg = np.linalg.norm(np.diff(line, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)]) / max(seg.sum(), 1e-12)
+    t = np.linspace(0, 1, samples)
+    return np.stack([np.interp(t, s, line[:, k]) for k in range(line.shape[1])], 1)
+
+
 def _polyline_distance(p: np.ndarray, line: np.ndarray, samples: int = 400, reach: float = 0.006) -> tuple[np.ndarray, np.ndarray]:
     """N x 2 points, K x 2 polyline -> (distance N, position along the line 0..1 N) to a dense resampling; points
     farther than ``reach`` from the line's box get distance inf."""
     from scipy.spatial import cKDTree
 
-    seg = np.linalg.norm(np.diff(line, axis=0), axis=1)
-    s = np.concatenate([[0.0], np.cumsum(seg)]) / max(seg.sum(), 1e-12)
     t = np.linspace(0, 1, samples)
-    dense = np.stack([np.interp(t, s, line[:, 0]), np.interp(t, s, line[:, 1])], 1)
+    dense = _resample(line, samples)
     near = np.all((p > line.min(0) - reach) & (p < line.max(0) + reach), axis=1)
     d, pos = np.full(len(p), np.inf), np.zeros(len(p))
     if near.any():
@@ -148,11 +154,7 @@ def _face_texels(b: Build, xyz: np.ndarray) -> np.ndarray:
     col = _over(col, LIPS, lip_a)
     from scipy.spatial import cKDTree
 
-    seam = f[list(lm.MOUTH_UPPER)]
-    t = np.linspace(0, 1, 400)
-    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(seam, axis=0), axis=1))])
-    dense = np.stack([np.interp(t, arc / arc[-1], seam[:, k]) for k in range(3)], 1)
-    d_seam, _ = cKDTree(dense).query(xyz)  # in 3D: the inner lips curve away from the viewer
+    d_seam, _ = cKDTree(_resample(f[list(lm.MOUTH_UPPER)])).query(xyz)  # in 3D: the inner lips curve away from the viewer
     col = _over(col, LIP_SEAM, (1 - _smooth(d_seam, 0.0002, 0.0009)) * inside * 0.7)
     # eyebrows
     for ids in (lm.BROW_L, lm.BROW_R):
@@ -200,10 +202,7 @@ def _openings(tex: np.ndarray, b: Build, uv: np.ndarray) -> None:
         inside = _Poly(loop).contains_points(pts, radius=1.0).reshape(rows.shape)
         tex[r0:r1, c0:c1][inside] = SOCKET
     for contour in (lm.MOUTH_UPPER, lm.MOUTH_LOWER):  # both inner lip contours: the cavity's rings lie on them
-        seam = uv[np.array(contour)] * size
-        t = np.linspace(0, 1, 400)
-        s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(seam, axis=0), axis=1))])
-        dense = np.stack([np.interp(t, s / s[-1], seam[:, 0]), np.interp(t, s / s[-1], seam[:, 1])], 1)
+        dense = _resample(uv[np.array(contour)] * size)
         (c0, r0), (c1, r1) = np.floor(dense.min(0)).astype(int) - 4, np.ceil(dense.max(0)).astype(int) + 4
         rows, cols = np.mgrid[r0:r1, c0:c1]
         d, _ = cKDTree(dense).query(np.stack([cols.ravel() + 0.5, rows.ravel() + 0.5], 1))
