@@ -13,11 +13,11 @@ window length up to its trained one, and all but about 5 of a window's frames li
 absent), so the 60 more frames cost a third of a stream's CPU (``benchmarks/bench_stream_cost.py``) without
 changing its lip sync (r 0.483 with 90 or 30 on 54 real clips, ``research/stream_window.py``).
 
-The first frame is what a listener waits for, so the first window is cheaper: it leaves as soon as
-frame 0's own audio is there (no lookahead), and it samples only ``first_window`` frames with ``first_steps`` sampler steps (2: only frame 0 of it is sent, and its step to
-frame 1 measured within the usual frame-to-frame change on real speech). ``timings`` records, per window, when it
-started (in received-audio seconds), its feature and sampling wall and CPU times, and the CPU of its rule mouth and
-learned opening.
+The first frame is what a listener waits for, so the first window is cheaper: it leaves as soon as frame 0's own
+audio is there (no lookahead), and it samples only ``first_window`` frames with ``first_steps`` sampler steps (2:
+only frame 0 of it is sent, and its step to frame 1 measured within the usual frame-to-frame change on real
+speech). ``timings`` records, per window, when it started (in received-audio seconds), its feature and sampling
+wall and CPU times, and the CPU of its rule mouth and learned opening.
 
 A window's denoising is ``sampler(gen, cond, noise, sampling, steps)`` (default ``windows.sample_one``, on the calling
 thread); a server with several live streams passes one that samples the windows of all its streams in one pass
@@ -75,8 +75,9 @@ class StreamingAnimator:
     """Incremental speech -> Motion with a MotionGenerator (see the module docstring)."""
 
     def __init__(self, gen=None, settings: MotionSettings | None = None, *, hop: int = 4, lookahead: int = 1,
-                 sample_rate: int | None = None, warmup: bool = True, window: int | None = 30, first_window: int | None = 30,
-                 first_steps: int | None = 2, first_lookahead: int = 0, sampler=None, **controls):
+                 sample_rate: int | None = None, warmup: bool = True, window: int | None = 30,
+                 first_window: int | None = 30, first_steps: int | None = 2, first_lookahead: int = 0, sampler=None,
+                 **controls):
         """``gen``: a MotionGenerator (None: the shipped model); ``settings`` / keyword ``controls``: the motion
         controls as for ``animate`` (gaze in radians); ``sample_rate``: of the pushed audio (default the model's);
         ``window`` / ``first_window``: frames a window / the first window samples (None: the model's window);
