@@ -24,6 +24,7 @@ import pygltflib as g
 
 from anim3d.channels import ARKIT_NAMES
 from anim3d.errors import InputError, MotionError
+from anim3d.flame.head import vertex_normals
 from anim3d.motion import Motion
 from anim3d.exporters.glb_buffers import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, BufferBuilder, morph_target_accessor, read_accessor
 
@@ -42,18 +43,6 @@ def rotvec_to_quat(rotvec: np.ndarray) -> np.ndarray:
     flips = np.cumsum(np.r_[0, (np.sum(q[1:] * q[:-1], axis=1) < 0).astype(int)]) % 2
     q[flips == 1] *= -1
     return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """V x 3 unit area-weighted normals; vertices on no face get +Z."""
-    v = vertices.astype(np.float64)
-    fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])  # F x 3
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, faces[:, k], fn)
-    length = np.linalg.norm(n, axis=1, keepdims=True)
-    n = np.where(length > 1e-12, n / np.maximum(length, 1e-30), np.array([0.0, 0.0, 1.0]))
-    return n.astype(np.float32)
 
 
 def top4_skin(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,18 @@ JOINT_NAMES: tuple[str, ...] = ("root", "neck", "jaw", "left_eye", "right_eye")
 JOINT_PARENTS: tuple[int, ...] = (-1, 0, 1, 1, 1)
 
 
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """V x 3 unit area-weighted normals; vertices on no face get +Z."""
+    v = vertices.astype(np.float64)
+    fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])  # F x 3
+    n = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(n, faces[:, k], fn)
+    length = np.linalg.norm(n, axis=1, keepdims=True)
+    n = np.where(length > 1e-12, n / np.maximum(length, 1e-30), np.array([0.0, 0.0, 1.0]))
+    return n.astype(np.float32)
+
+
 @dataclass
 class HeadModel:
     """A riggable head mesh with ARKit-52 morph targets.

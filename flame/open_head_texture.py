@@ -44,15 +44,12 @@ def ambient_occlusion(verts: np.ndarray, faces: np.ndarray, directions: int = 48
     Fibonacci sphere, each weighted by max(0, normal . direction)) from which an orthographic depth map sees it."""
     import torch
 
+    from anim3d.flame.head import vertex_normals
     from anim3d.flame.rasterizer import rasterize
 
     v = verts - verts.mean(0)
     scale = np.abs(v).max() * 1.05
-    fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, faces[:, k], fn)
-    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+    n = vertex_normals(v, faces)
     k = np.arange(directions) + 0.5  # a Fibonacci sphere of view directions
     z = 1 - 2 * k / directions
     a = np.pi * (1 + 5**0.5) * k

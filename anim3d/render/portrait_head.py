@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from anim3d.exporters.gltf import vertex_normals
-from anim3d.flame.head import HeadModel
+from anim3d.flame.head import HeadModel, vertex_normals
 from anim3d.flame.open_head_geometry import smoothstep
 from anim3d.flame.texture import PhotoMapping, paint_photo, skin_vertices
 
